@@ -1,0 +1,11 @@
+import { m001 } from './001-core.js';
+
+/** A schema change. Append only: never edit a migration that has been released. */
+export interface Migration {
+  version: number;
+  name: string;
+  /** Portable DDL (SQLite and PostgreSQL both accept it). */
+  up: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [m001];

@@ -1,0 +1,176 @@
+/**
+ * The canonical model shared by agent and collector.
+ *
+ * Every source (Tetragon gRPC/JSON, Falco HTTP/gRPC/JSON) is normalised into one of the two
+ * observation shapes below. Everything downstream (edge filter, shipping, learning, deviations,
+ * alerts, UI) only ever sees these types, never a source's own event format.
+ *
+ * Conventions:
+ * - `time` is the source's own event timestamp in milliseconds since the epoch. Every window in
+ *   driftwatch (learning, dedup, grace periods, rate limits) is measured in event time, so that
+ *   replaying a recording gives exactly the result of living it.
+ * - Unknown is `null`, never 0 or "" (a uid of 0 is root, not "unknown").
+ * - IP addresses are normalised: IPv4-mapped IPv6 (`::ffff:a.b.c.d`) is the IPv4 address.
+ */
+
+export const SOURCE_KINDS = ['tetragon-grpc', 'tetragon-json', 'falco-http', 'falco-grpc', 'falco-json'] as const;
+export type SourceKind = (typeof SOURCE_KINDS)[number];
+
+export const WORKLOAD_KINDS = [
+  'Deployment',
+  'StatefulSet',
+  'DaemonSet',
+  'CronJob',
+  'Job',
+  'ReplicaSet',
+  'ReplicationController',
+  'DeploymentConfig',
+  'Pod',
+  /** A process outside any pod: one identity per node (name = node name). */
+  'Host',
+] as const;
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+
+/**
+ * Scope of a baseline: one per workload container. Never per pod or per node, so restarts,
+ * rescheduling and scale-out never create a new baseline.
+ */
+export interface WorkloadId {
+  cluster: string;
+  namespace: string;
+  kind: WorkloadKind;
+  name: string;
+  container: string;
+}
+
+/** How the workload identity was obtained; `inferred` ones came from naming conventions. */
+export type IdentitySource = 'source' | 'kubernetes-api' | 'inferred' | 'host';
+
+export interface ImageRef {
+  /** As written in the pod spec, e.g. `docker.io/library/nginx:1.27`; null when unknown. */
+  name: string | null;
+  /** `sha256:…` only (no repository part); null when unknown. */
+  digest: string | null;
+}
+
+interface ObservationCommon {
+  source: SourceKind;
+  /** Event time, ms since the epoch (the source's timestamp). */
+  time: number;
+  workload: WorkloadId;
+  identitySource: IdentitySource;
+  node: string;
+  /** Pod name; null for host processes. */
+  pod: string | null;
+  /** Container id without runtime prefix, the first 12 hex characters are the comparable part. */
+  containerId: string | null;
+  image: ImageRef;
+  /** When this container started (ms), when the source tells; feeds the start-up grace period. */
+  containerStart: number | null;
+  /**
+   * True when the process predates the sensor (Tetragon `procFS` flag, or first seen through a
+   * later event): such a container's baseline can only be partial.
+   */
+  preexisting: boolean;
+}
+
+/** One element of a process's ancestry, nearest parent first. */
+export interface Ancestor {
+  exe: string;
+  args: string | null;
+  pid: number | null;
+  /** Tetragon exec_id when known; opaque. */
+  execId: string | null;
+}
+
+export interface ProcessContext {
+  exe: string;
+  args: string;
+  pid: number | null;
+  uid: number | null;
+  user: string | null;
+  execId: string | null;
+  parentExe: string | null;
+  /**
+   * Ancestor chain up to the container entrypoint (nearest first). Empty when unknown.
+   * `lineage` says whether the chain is complete.
+   */
+  ancestors: Ancestor[];
+  lineage: 'complete' | 'partial';
+  /**
+   * Whether the process descends from the container's PID 1 (false = entered via `kubectl exec`
+   * or `docker exec`); null when the source cannot tell.
+   */
+  inInitTree: boolean | null;
+  /**
+   * For processes outside the init tree: the exec id (or a stable synthetic id) of the process
+   * that entered the container, so one interactive session groups all of its commands.
+   */
+  sessionId: string | null;
+}
+
+export interface ProcessObservation extends ObservationCommon {
+  kind: 'process';
+  process: ProcessContext;
+}
+
+export type NetworkDirection = 'egress' | 'ingress' | 'listen';
+export type L4Protocol = 'tcp' | 'udp';
+
+export interface NetworkObservation extends ObservationCommon {
+  kind: 'network';
+  direction: NetworkDirection;
+  protocol: L4Protocol;
+  localIp: string | null;
+  localPort: number | null;
+  /** Null for `listen`. */
+  peerIp: string | null;
+  peerPort: number | null;
+  /** DNS name of the peer when the source provides one (never a reverse lookup). */
+  peerName: string | null;
+  /** The process that owns the socket. */
+  process: ProcessContext;
+}
+
+export type Observation = ProcessObservation | NetworkObservation;
+
+/** Counters a source keeps; shipped periodically to the collector. */
+export interface SourceCounters {
+  /** Events read from the source. */
+  seen: number;
+  /** Observations produced. */
+  observed: number;
+  /** Dropped locally because the baseline already allows them. */
+  matchedBaseline: number;
+  /** Dropped because a queue was full (back-pressure gave up) or the source lost them. */
+  dropped: number;
+  /** Could not be decoded or normalised. */
+  malformed: number;
+  /** Decoded fine but of a kind driftwatch does not use (e.g. file kprobes, k8s_audit). */
+  ignored: number;
+}
+
+export function emptyCounters(): SourceCounters {
+  return { seen: 0, observed: 0, matchedBaseline: 0, dropped: 0, malformed: 0, ignored: 0 };
+}
+
+/** A stable, human-readable key of a workload (used for maps, logs and URLs). */
+export function workloadKey(w: WorkloadId): string {
+  return `${w.cluster}/${w.namespace}/${w.kind}/${w.name}/${w.container}`;
+}
+
+export function parseWorkloadKey(key: string): WorkloadId | null {
+  const parts = key.split('/');
+  if (parts.length !== 5) return null;
+  const [cluster, namespace, kind, name, container] = parts as [string, string, string, string, string];
+  if (!(WORKLOAD_KINDS as readonly string[]).includes(kind)) return null;
+  return { cluster, namespace, kind: kind as WorkloadKind, name, container };
+}
+
+/** Normalise an IP address: IPv4-mapped IPv6 becomes IPv4; IPv6 lower-cased. */
+export function normaliseIp(ip: string | null | undefined): string | null {
+  if (ip === null || ip === undefined || ip === '') return null;
+  const lower = ip.toLowerCase();
+  if (lower.startsWith('::ffff:') && lower.includes('.')) return lower.slice(7);
+  return lower;
+}

@@ -1,0 +1,88 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Registry } from 'prom-client';
+import { once, type Component, type ReadinessProbe, type Readiness } from './lifecycle.js';
+import { parseHostPort } from './net.js';
+
+export type RouteHandler = (req: IncomingMessage, res: ServerResponse) => void | Promise<void>;
+
+/**
+ * /healthz (the process is alive), /readyz (every probe ready; 503 with the reasons otherwise)
+ * and Prometheus /metrics. The collector mounts its API on the same server through `fallback`.
+ */
+export class OpsServer implements Component {
+  readonly name = 'ops-http';
+  private server: Server | undefined;
+  private readonly probes: ReadinessProbe[] = [];
+
+  constructor(
+    private readonly listen: string,
+    readonly registry: Registry,
+    private fallback?: RouteHandler,
+  ) {}
+
+  addProbe(probe: ReadinessProbe): void {
+    this.probes.push(probe);
+  }
+
+  setFallback(handler: RouteHandler): void {
+    this.fallback = handler;
+  }
+
+  readiness(): Readiness[] {
+    return this.probes.flatMap((p) => p());
+  }
+
+  async start(): Promise<void> {
+    const { host, port } = parseHostPort(this.listen);
+    this.server = createServer((req, res) => void this.handle(req, res));
+    this.server.keepAliveTimeout = 5000;
+    await new Promise<void>((resolve, reject) => {
+      this.server!.once('error', reject);
+      this.server!.listen(port, host, () => resolve());
+    });
+  }
+
+  get port(): number {
+    return (this.server?.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  get httpServer(): Server | undefined {
+    return this.server;
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = (req.url ?? '/').split('?')[0];
+    try {
+      if (req.method === 'GET' && path === '/healthz') return send(res, 200, 'text/plain', 'ok\n');
+      if (req.method === 'GET' && path === '/readyz') {
+        const all = this.readiness();
+        const failing = all.filter((r) => !r.ready);
+        return send(res, failing.length ? 503 : 200, 'application/json', JSON.stringify({ ready: failing.length === 0, components: all }) + '\n');
+      }
+      if (req.method === 'GET' && path === '/metrics') {
+        return send(res, 200, this.registry.contentType, await this.registry.metrics());
+      }
+      if (this.fallback) return await this.fallback(req, res);
+      send(res, 404, 'application/json', JSON.stringify({ code: 'DW_ERR_NOT_FOUND', message: 'not found' }) + '\n');
+    } catch (err) {
+      if (!res.headersSent) send(res, 500, 'application/json', JSON.stringify({ code: 'DW_ERR_INTERNAL', message: String((err as Error).message) }) + '\n');
+      else res.destroy();
+    }
+  }
+
+  close = once(async () => {
+    const server = this.server;
+    if (!server) return;
+    await new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      server.closeIdleConnections();
+      setTimeout(() => server.closeAllConnections(), 2000).unref();
+    });
+  });
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+  res.end(body);
+}
