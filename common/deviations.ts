@@ -1,0 +1,118 @@
+/**
+ * Deviations and baselines as every consumer (alert sinks, API, UI, CLI) sees them.
+ * The collector's engine produces them; nobody else writes them.
+ */
+import type { Observation, WorkloadId } from './model.js';
+
+export const SEVERITIES = ['info', 'low', 'medium', 'high', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export function severityRank(s: Severity): number {
+  return SEVERITIES.indexOf(s);
+}
+
+export const DEVIATION_KINDS = [
+  /** A process executable the baseline does not allow. */
+  'process',
+  /** A network item (direction/protocol/port/peer) the baseline does not allow. */
+  'network',
+  /** Commands run inside the container from outside its init tree (`kubectl exec`), grouped. */
+  'interactive-session',
+  /** Something a declared baseline's `deny` list names: always raised, even while learning. */
+  'denied',
+  /** The per-baseline item cap was reached: learning stopped adding items. */
+  'baseline-overflow',
+  /** A new image digest for a container under the `alert` image policy. */
+  'image-change',
+] as const;
+export type DeviationKind = (typeof DEVIATION_KINDS)[number];
+
+export const DEVIATION_STATUSES = ['open', 'acknowledged', 'resolved', 'added-to-baseline'] as const;
+export type DeviationStatus = (typeof DEVIATION_STATUSES)[number];
+
+export interface Deviation {
+  id: number;
+  baselineId: number;
+  workload: WorkloadId;
+  /** The baseline item key (see common/items.ts): deviations are unique per (baseline, item). */
+  itemKey: string;
+  kind: DeviationKind;
+  severity: Severity;
+  /** Why this severity (the rule that fired), shown to people. */
+  severityReason: string;
+  status: DeviationStatus;
+  /** One line, plain text (attacker-controlled parts included: escape when rendering). */
+  summary: string;
+  /** The item, structured (exe + args pattern, or direction/protocol/port/peer). */
+  item: Record<string, unknown>;
+  firstSeenMs: number;
+  lastSeenMs: number;
+  count: number;
+  pods: string[];
+  nodes: string[];
+  image: string | null;
+  /** A few sample observations with their full process lineage. */
+  samples: Observation[];
+  /** For interactive sessions: the commands run, in order (bounded). */
+  commands?: { exe: string; args: string; timeMs: number }[];
+  statusBy: string | null;
+  statusAt: string | null;
+  statusComment: string | null;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export type BaselinePhase = 'learning' | 'active' | 'approved' | 'rejected' | 'superseded';
+export type BaselineCompleteness = 'full' | 'partial';
+
+export interface BaselineSummary {
+  id: number;
+  workload: WorkloadId;
+  generation: number;
+  version: number;
+  phase: BaselinePhase;
+  completeness: BaselineCompleteness;
+  imageDigest: string | null;
+  learningStartMs: number | null;
+  learningUntilMs: number | null;
+  itemCount: number;
+  openDeviations: number;
+  decidedBy: string | null;
+  decidedAt: string | null;
+  decisionComment: string | null;
+}
+
+/** Events on the collector's bus (collector/events.ts): alerting and the live stream consume them. */
+export type CollectorEvent =
+  | { type: 'deviation.created'; deviation: Deviation }
+  /** Seen again (count, last seen, pods, nodes changed). */
+  | { type: 'deviation.updated'; deviation: Deviation }
+  | { type: 'deviation.status'; deviation: Deviation; previous: DeviationStatus; actor: string }
+  | { type: 'baseline.changed'; baseline: BaselineSummary; previousPhase: BaselinePhase | null }
+  | { type: 'agent.connected' | 'agent.disconnected'; agent: AgentStatus }
+  | { type: 'health'; health: HealthEvent };
+
+export interface AgentStatus {
+  instanceId: string;
+  node: string;
+  cluster: string;
+  version: string;
+  sources: string[];
+  connected: boolean;
+  firstSeenAt: string;
+  lastSeenAt: string;
+  counters: Record<string, unknown>;
+}
+
+/** Zero deviations must never hide missing data: these are raised through the same sinks. */
+export interface HealthEvent {
+  kind: 'agent-disconnected' | 'source-silent' | 'events-dropped' | 'events-malformed' | 'baseline-overflow';
+  /** Stable key: one open health alert per key; `resolved` ends it. */
+  key: string;
+  severity: Severity;
+  summary: string;
+  node: string | null;
+  resolved: boolean;
+  atMs: number;
+  detail: Record<string, unknown>;
+}
