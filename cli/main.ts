@@ -1,0 +1,46 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../common/config.js';
+import { VERSION } from '../common/version.js';
+
+/**
+ * The one CLI. Each command lives in its own file under cli/ and registers itself here.
+ * Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
+ */
+export function buildProgram(): Command {
+  const program = new Command('driftwatch')
+    .description('Runtime behaviour monitor for Kubernetes: learns what every workload normally does and reports when it does something else.')
+    .version(VERSION)
+    .showHelpAfterError()
+    .exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof ConfigError) {
+      process.stderr.write(`driftwatch: invalid configuration: ${err.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`driftwatch: ${(err as Error).message}\n`);
+    return 1;
+  }
+}
+
+const invokedDirectly = process.argv[1] !== undefined && /[\\/]cli[\\/]main\.(js|ts)$/.test(process.argv[1]);
+if (invokedDirectly) {
+  main(process.argv).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`driftwatch: ${String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
