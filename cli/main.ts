@@ -2,6 +2,8 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../common/config.js';
 import { VERSION } from '../common/version.js';
+import { register as registerAgent } from './agent.js';
+import { register as registerCollector } from './collector.js';
 
 /**
  * The one CLI. Each command lives in its own file under cli/ and registers itself here.
@@ -13,6 +15,8 @@ export function buildProgram(): Command {
     .version(VERSION)
     .showHelpAfterError()
     .exitOverride();
+  registerAgent(program);
+  registerCollector(program);
   return program;
 }
 

@@ -8,6 +8,7 @@
  * Each section is its own constant so that a feature adds its keys in one place.
  */
 import { DURATION_PATTERN } from './duration.js';
+import { SEVERITIES, type Severity } from './deviations.js';
 
 const duration = { type: ['string', 'number'], pattern: DURATION_PATTERN } as const;
 const hostPort = { type: 'string', minLength: 1 } as const;
@@ -91,12 +92,106 @@ export interface CollectorConfig {
     startupGrace: string | number;
     maxItemsPerBaseline: number;
     imagePolicy: 'relearn' | 'inherit' | 'alert';
+    /** Learning ends no earlier than this long (event time) after the last new item (capped by maxWindow). */
+    extension: string | number;
+    /** While learning, an agent sends each distinct item at most once per this much event time. */
+    edgeDedupWindow: string | number;
   };
   network: {
     podCidrs: string[];
     serviceCidrs: string[];
     nodeCidrs: string[];
+    /** Distinct external addresses of one /24 (IPv4) or /48 (IPv6) on one port before the prefix is learned. */
+    generaliseAfter: number;
   };
+  /** Alert sinks, noise control and delivery (collector/outbox, collector/sinks, collector/health). */
+  alerting: AlertingConfig;
+  /** The console: HTTP API, live stream and web UI on the collector's HTTP listener. */
+  api: {
+    /** Serve the web UI under /ui/. */
+    ui: boolean;
+    maxPageSize: number;
+    /** How far back a what-if may look, and how many stored observations it may read. */
+    whatIfMaxDays: number;
+    whatIfMaxObservations: number;
+    /** Failed authentications per client address per minute before 429. */
+    authFailuresPerMinute: number;
+    stream: { maxClients: number; maxBufferedBytes: number };
+  };
+}
+
+export const SINK_TYPES = ['alertmanager', 'webhook', 'slack', 'falco', 'stdout', 'file'] as const;
+export type SinkType = (typeof SINK_TYPES)[number];
+
+/**
+ * One alert destination (`collector.alerting.sinks[]`): a common block, then fields that only some
+ * types use (each sink module in collector/sinks/ declares which it requires and accepts).
+ */
+export interface SinkConfig {
+  name: string;
+  type: SinkType;
+  /** false = paused: notifications keep queueing (within retry.maxAge) and nothing is sent. */
+  enabled: boolean;
+  minSeverity: Severity;
+  /** Globs (`*`, `?`) on the namespace; empty = every namespace. */
+  namespaces: string[];
+  /** Globs on the workload name or `Kind/name`; empty = every workload. */
+  workloads: string[];
+  /** Also deliver health alerts (agent disconnected, source silent, events dropped, …). */
+  health: boolean;
+  timeout: string | number;
+  /** Overrides alerting.renotifyInterval (alertmanager: how often open alerts are re-posted, default 1m). */
+  renotifyInterval?: string | number;
+  headers: Record<string, string>;
+  tls?: TlsConfig;
+  /** alertmanager: base URL of every instance (both of an HA pair). */
+  urls?: string[];
+  /** webhook, slack, falco: where to POST. */
+  url?: string;
+  /** webhook: HMAC-SHA256 shared secret, inline or read from a file (a mounted Secret). */
+  secret?: string;
+  secretFile?: string;
+  /** file: the JSON-lines file to append to. */
+  path?: string;
+}
+
+export interface AlertingConfig {
+  enabled: boolean;
+  /** How often a still-open deviation is notified again (per sink overridable). */
+  renotifyInterval: string | number;
+  /** More than `threshold` new deviations of one workload within `window` (event time) → one grouped notification. */
+  grouping: {
+    threshold: number;
+    window: string | number;
+    /** Wall-clock wait before a workload's first notification, so that a burst is seen as one. */
+    wait: string | number;
+    /** Deviations listed in one grouped notification; the rest are counted (`truncated`). */
+    maxListed: number;
+  };
+  /** Global cap on new firing notifications; what exceeds it is held back (counted) and sent later. */
+  rateLimit: { max: number; per: string | number };
+  /** Per-sink delivery retries: exponential backoff from `initial` to `max`; rows older than `maxAge` expire. */
+  retry: { initial: string | number; max: string | number; maxAge: string | number };
+  /** A sink failing for longer than this is reported not ready (/readyz). */
+  unreadyAfter: string | number;
+  /** Delivered outbox rows are kept this long, then deleted. */
+  retention: string | number;
+  health: {
+    checkInterval: string | number;
+    /** An agent disconnected for longer than this raises an alert. */
+    disconnectedAfter: string | number;
+    /** Agents not seen for this long are forgotten (their node is gone): their alerts end. */
+    forgetAfter: string | number;
+    /** A source is silent when no event came for max(silentAfter, silentFactor × its usual gap). */
+    silentAfter: string | number;
+    silentFactor: number;
+    /** Dropped (or malformed) / seen over one check interval above this ratio raises an alert … */
+    dropRatio: number;
+    malformedRatio: number;
+    /** … once at least this many were dropped (or malformed) in the interval. */
+    minEvents: number;
+  };
+  sinks: SinkConfig[];
 }
 
 export interface DriftwatchConfig {
@@ -174,6 +269,32 @@ export const agentSchema = {
   },
 } as const;
 
+const httpUrl = { type: 'string', pattern: '^https?://[^\\s]+$' } as const;
+
+const sinkSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'type'],
+  properties: {
+    name: { type: 'string', pattern: '^[a-z0-9][a-z0-9_-]*$', maxLength: 63 },
+    type: { enum: SINK_TYPES },
+    enabled: { type: 'boolean', default: true },
+    minSeverity: { enum: SEVERITIES, default: 'low' },
+    namespaces: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
+    workloads: { type: 'array', items: { type: 'string', minLength: 1 }, default: [] },
+    health: { type: 'boolean', default: true },
+    timeout: { ...duration, default: '5s' },
+    renotifyInterval: duration,
+    headers: { type: 'object', additionalProperties: { type: 'string' }, default: {} },
+    tls: tlsSchema,
+    urls: { type: 'array', minItems: 1, items: httpUrl },
+    url: httpUrl,
+    secret: { type: 'string', minLength: 16 },
+    secretFile: { type: 'string', minLength: 1 },
+    path: { type: 'string', minLength: 1 },
+  },
+} as const;
+
 export const collectorSchema = {
   type: 'object',
   additionalProperties: false,
@@ -214,6 +335,8 @@ export const collectorSchema = {
         startupGrace: { ...duration, default: '2m' },
         maxItemsPerBaseline: { type: 'integer', minimum: 10, default: 2000 },
         imagePolicy: { enum: ['relearn', 'inherit', 'alert'], default: 'relearn' },
+        extension: { ...duration, default: '6h' },
+        edgeDedupWindow: { ...duration, default: '10m' },
       },
     },
     network: {
@@ -224,6 +347,85 @@ export const collectorSchema = {
         podCidrs: { type: 'array', items: { type: 'string' }, default: ['10.244.0.0/16'] },
         serviceCidrs: { type: 'array', items: { type: 'string' }, default: ['10.96.0.0/12'] },
         nodeCidrs: { type: 'array', items: { type: 'string' }, default: [] },
+        generaliseAfter: { type: 'integer', minimum: 2, default: 3 },
+      },
+    },
+    alerting: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        enabled: { type: 'boolean', default: true },
+        renotifyInterval: { ...duration, default: '4h' },
+        grouping: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            threshold: { type: 'integer', minimum: 1, default: 5 },
+            window: { ...duration, default: '2m' },
+            wait: { ...duration, default: '10s' },
+            maxListed: { type: 'integer', minimum: 1, maximum: 200, default: 25 },
+          },
+        },
+        rateLimit: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            max: { type: 'integer', minimum: 1, default: 30 },
+            per: { ...duration, default: '1m' },
+          },
+        },
+        retry: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            initial: { ...duration, default: '1s' },
+            max: { ...duration, default: '5m' },
+            maxAge: { ...duration, default: '24h' },
+          },
+        },
+        unreadyAfter: { ...duration, default: '5m' },
+        retention: { ...duration, default: '7d' },
+        health: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            checkInterval: { ...duration, default: '30s' },
+            disconnectedAfter: { ...duration, default: '2m' },
+            forgetAfter: { ...duration, default: '24h' },
+            silentAfter: { ...duration, default: '15m' },
+            silentFactor: { type: 'number', minimum: 1, default: 4 },
+            dropRatio: { type: 'number', minimum: 0, maximum: 1, default: 0.01 },
+            malformedRatio: { type: 'number', minimum: 0, maximum: 1, default: 0.01 },
+            minEvents: { type: 'integer', minimum: 1, default: 100 },
+          },
+        },
+        sinks: { type: 'array', items: sinkSchema, default: [] },
+      },
+    },
+    api: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        ui: { type: 'boolean', default: true },
+        maxPageSize: { type: 'integer', minimum: 10, maximum: 5000, default: 500 },
+        whatIfMaxDays: { type: 'integer', minimum: 1, maximum: 365, default: 30 },
+        whatIfMaxObservations: { type: 'integer', minimum: 1000, default: 200000 },
+        authFailuresPerMinute: { type: 'integer', minimum: 1, default: 30 },
+        stream: {
+          type: 'object',
+          additionalProperties: false,
+          default: {},
+          properties: {
+            maxClients: { type: 'integer', minimum: 1, default: 200 },
+            maxBufferedBytes: { type: 'integer', minimum: 65536, default: 4194304 },
+          },
+        },
       },
     },
   },

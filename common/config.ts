@@ -44,7 +44,7 @@ const validate = ajv.compile(configSchema);
 export function loadConfig(opts: LoadConfigOptions = {}): Readonly<DriftwatchConfig> {
   const env = opts.env ?? process.env;
   let data: Record<string, unknown> = {};
-  let locate: (path: string[]) => { line: number; column: number } | undefined = () => undefined;
+  let locate: (path: string[], atKey: boolean) => { line: number; column: number } | undefined = () => undefined;
   const origin = opts.file ?? '<defaults>';
 
   if (opts.file !== undefined) {
@@ -66,14 +66,15 @@ export function loadConfig(opts: LoadConfigOptions = {}): Readonly<DriftwatchCon
       if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(opts.file, '', 'the top level must be a mapping');
       data = parsed as Record<string, unknown>;
     }
-    locate = (path) => {
+    locate = (path, atKey) => {
       let node: YamlNode | null | undefined = doc.contents as YamlNode | null;
       let best: YamlNode | null | undefined = node;
-      for (const seg of path) {
+      for (const [i, seg] of path.entries()) {
         if (isMap(node)) {
           const pair = node.items.find((p) => (p.key as { value?: unknown } | null)?.value === seg);
           if (!pair) break;
           best = (pair.key as YamlNode) ?? best;
+          if (atKey && i === path.length - 1) break;
           node = pair.value as YamlNode | null;
           if (node) best = node;
         } else if (isSeq(node)) {
@@ -103,7 +104,7 @@ export function loadConfig(opts: LoadConfigOptions = {}): Readonly<DriftwatchCon
   if (!validate(data)) {
     const err = validate.errors![0]!;
     const path = errorPath(err);
-    const where = locate(path);
+    const where = locate(path, err.keyword === 'additionalProperties');
     throw new ConfigError(origin, path.join('.'), describe(err), where?.line, where?.column);
   }
   return deepFreeze(data as unknown as DriftwatchConfig);

@@ -1,4 +1,6 @@
 import { m001 } from './001-core.js';
+import { m003 } from './003-alerting.js';
+import { m004 } from './004-api.js';
 
 /** A schema change. Append only: never edit a migration that has been released. */
 export interface Migration {
@@ -8,4 +10,4 @@ export interface Migration {
   up: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m001];
+export const MIGRATIONS: readonly Migration[] = [m001, m003, m004];

@@ -1,0 +1,244 @@
+/**
+ * Process lineage: a bounded cache of the processes a source has told us about, keyed by
+ * Tetragon `exec_id` (or `node#pid` for Falco, which has nothing better), from which each
+ * process's ancestor chain is rebuilt up to its container's entrypoint.
+ *
+ * Memory is capped by construction (like Tetragon's own process cache): at most `maxProcesses`
+ * records, evicted oldest-inserted first. An exit does not delete at once: the record stays for
+ * `exitGraceMs` so that late kprobe events of the exiting process still resolve, and an exited
+ * parent stays while live children reference it (refcount), so a child's chain does not break
+ * because its shell exited first. Eviction under the cap wins over both.
+ *
+ * Clock: `now()` is injectable (tests); grace is measured on it, never on event time, because it
+ * bounds memory, not semantics.
+ */
+import type { Ancestor } from '../../common/model.js';
+
+export interface ProcessInfo {
+  /** exec_id (Tetragon) or `node#pid` (Falco). */
+  key: string;
+  /** Tetragon exec_id; null for Falco. */
+  execId: string | null;
+  parentKey: string | null;
+  exe: string;
+  args: string | null;
+  pid: number | null;
+  /** Container id (runtime prefix stripped); null for host processes. */
+  containerId: string | null;
+  /** PID inside the container's PID namespace (Tetragon `container.pid`, Falco `proc.vpid`). */
+  containerPid: number | null;
+  /** Tetragon `in_init_tree` when present. */
+  inInitTree: boolean | null;
+  /** Announced by Tetragon's /proc scan (`procFS` flag): predates the sensor. */
+  procFs: boolean;
+  /** Seen through its own exec event (false = first seen through a later event). */
+  fromExec: boolean;
+}
+
+export interface ProcessRecord extends ProcessInfo {
+  /** The Ancestor view of this record, built once and shared by every chain that contains it. */
+  readonly asAncestor: Readonly<Ancestor>;
+  /** 0 while alive; `now()` of the exit otherwise. */
+  exitedAt: number;
+  /** Live records whose parentKey is this record (and that counted themselves in). */
+  children: number;
+  linkedToParent: boolean;
+}
+
+export interface Lineage {
+  ancestors: Ancestor[];
+  complete: boolean;
+  inInitTree: boolean | null;
+  sessionId: string | null;
+}
+
+export interface LineageCacheOptions {
+  maxProcesses: number;
+  /** How long an exited process stays resolvable (default 30 s). */
+  exitGraceMs?: number;
+  /** Containers remembered as pre-existing (default 4096, oldest forgotten first). */
+  maxContainers?: number;
+  now?: () => number;
+}
+
+export interface LineageStats {
+  size: number;
+  evicted: number;
+  expired: number;
+}
+
+/** Longest chain rebuilt; deeper chains are reported as partial. */
+const MAX_DEPTH = 32;
+
+export class LineageCache {
+  private readonly records = new Map<string, ProcessRecord>();
+  /** Exited records in exit order: [record, exitedAt]. */
+  private readonly exits: ProcessRecord[] = [];
+  private exitsHead = 0;
+  private readonly preexistingContainers = new Set<string>();
+  private readonly maxProcesses: number;
+  private readonly exitGraceMs: number;
+  private readonly maxContainers: number;
+  private readonly now: () => number;
+  readonly stats: LineageStats = { size: 0, evicted: 0, expired: 0 };
+
+  constructor(opts: LineageCacheOptions) {
+    this.maxProcesses = Math.max(1, opts.maxProcesses);
+    this.exitGraceMs = opts.exitGraceMs ?? 30_000;
+    this.maxContainers = opts.maxContainers ?? 4096;
+    this.now = opts.now ?? Date.now;
+  }
+
+  get size(): number {
+    return this.records.size;
+  }
+
+  get(key: string): ProcessRecord | undefined {
+    return this.records.get(key);
+  }
+
+  /** Inserts or replaces the record for `info.key` and returns it. */
+  upsert(info: ProcessInfo): ProcessRecord {
+    this.sweep();
+    const old = this.records.get(info.key);
+    if (old) {
+      // Replaced, not gone: its children keep counting on the new record.
+      this.unlinkParent(old, false);
+      this.records.delete(old.key);
+    }
+    const rec: ProcessRecord = {
+      ...info,
+      asAncestor: Object.freeze({ exe: info.exe, args: info.args, pid: info.pid, execId: info.execId }),
+      exitedAt: 0,
+      children: old?.children ?? 0,
+      linkedToParent: false,
+    };
+    if (rec.parentKey !== null) {
+      const parent = this.records.get(rec.parentKey);
+      if (parent) {
+        parent.children++;
+        rec.linkedToParent = true;
+      }
+    }
+    this.records.set(rec.key, rec);
+    while (this.records.size > this.maxProcesses) {
+      const oldest = this.records.values().next().value as ProcessRecord;
+      this.remove(oldest, true);
+      this.stats.evicted++;
+    }
+    this.stats.size = this.records.size;
+    return rec;
+  }
+
+  /** Inserts only when unknown (information from a later event never overrides an exec's). */
+  ensure(info: ProcessInfo): ProcessRecord {
+    return this.records.get(info.key) ?? this.upsert(info);
+  }
+
+  /** The process exited: it stays resolvable for the grace period (or while children live). */
+  exit(key: string): void {
+    this.sweep();
+    const rec = this.records.get(key);
+    if (!rec || rec.exitedAt !== 0) return;
+    rec.exitedAt = Math.max(1, this.now());
+    this.exits.push(rec);
+  }
+
+  markContainerPreexisting(containerId: string | null): void {
+    if (!containerId) return;
+    const id = containerKey(containerId);
+    if (this.preexistingContainers.has(id)) return;
+    this.preexistingContainers.add(id);
+    if (this.preexistingContainers.size > this.maxContainers) {
+      this.preexistingContainers.delete(this.preexistingContainers.values().next().value as string);
+    }
+  }
+
+  isContainerPreexisting(containerId: string | null): boolean {
+    return containerId !== null && this.preexistingContainers.has(containerKey(containerId));
+  }
+
+  /**
+   * Rebuilds the chain above `rec`, nearest parent first, up to the container entrypoint: the
+   * walk stops at a parent outside the container (containerd-shim, runc, conmon…) or at the
+   * container's PID 1. For host processes it stops at PID 1. `complete` is false when a link is
+   * missing from the cache (agent restarted, evicted) or the chain is deeper than MAX_DEPTH.
+   */
+  resolve(rec: ProcessRecord): Lineage {
+    const ancestors: Ancestor[] = [];
+    const inContainer = rec.containerId !== null;
+    let top: ProcessRecord = rec;
+    let topmostOutsideInit: ProcessRecord | null = rec.inInitTree === false ? rec : null;
+    let complete = false;
+    let cur: ProcessRecord = rec;
+    for (let depth = 0; ; depth++) {
+      if (isEntrypoint(cur, inContainer)) {
+        complete = true;
+        break;
+      }
+      if (cur.parentKey === null || depth >= MAX_DEPTH) break;
+      const parent = this.records.get(cur.parentKey);
+      if (!parent) break;
+      if (inContainer && parent.containerId !== rec.containerId) {
+        complete = true;
+        break;
+      }
+      ancestors.push(parent.asAncestor as Ancestor);
+      top = parent;
+      if (parent.inInitTree === false) topmostOutsideInit = parent;
+      cur = parent;
+    }
+    let inInitTree = rec.inInitTree;
+    if (inInitTree === null && inContainer && complete && top.containerPid !== null) inInitTree = top.containerPid === 1;
+    let sessionId: string | null = null;
+    if (inInitTree === false) sessionId = (topmostOutsideInit ?? top).key;
+    return { ancestors, complete, inInitTree, sessionId };
+  }
+
+  /** Drops exited records whose grace has passed (and that no live child holds). */
+  sweep(): void {
+    if (this.exitsHead === this.exits.length) return;
+    const cutoff = this.now() - this.exitGraceMs;
+    while (this.exitsHead < this.exits.length) {
+      const rec = this.exits[this.exitsHead]!;
+      if (rec.exitedAt > cutoff) break;
+      this.exitsHead++;
+      if (this.records.get(rec.key) === rec && rec.children === 0) {
+        this.remove(rec, true);
+        this.stats.expired++;
+      }
+    }
+    if (this.exitsHead > 1024 && this.exitsHead * 2 > this.exits.length) {
+      this.exits.splice(0, this.exitsHead);
+      this.exitsHead = 0;
+    }
+    this.stats.size = this.records.size;
+  }
+
+  private remove(rec: ProcessRecord, expireParent: boolean): void {
+    this.records.delete(rec.key);
+    this.unlinkParent(rec, expireParent);
+  }
+
+  private unlinkParent(rec: ProcessRecord, expireParent: boolean): void {
+    if (!rec.linkedToParent || rec.parentKey === null) return;
+    rec.linkedToParent = false;
+    const parent = this.records.get(rec.parentKey);
+    if (!parent) return;
+    parent.children = Math.max(0, parent.children - 1);
+    // An exited parent that only stayed for this child goes with it once its own grace passed.
+    if (expireParent && parent.children === 0 && parent.exitedAt !== 0 && parent.exitedAt <= this.now() - this.exitGraceMs) {
+      this.remove(parent, true);
+      this.stats.expired++;
+    }
+  }
+}
+
+function isEntrypoint(rec: ProcessRecord, inContainer: boolean): boolean {
+  return inContainer ? rec.containerPid === 1 : rec.pid === 1;
+}
+
+/** Container ids are compared on their first 12 hex characters (Falco gives only those). */
+function containerKey(id: string): string {
+  return id.length > 12 ? id.slice(0, 12) : id;
+}

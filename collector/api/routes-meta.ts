@@ -1,0 +1,165 @@
+import { listAgents, overview } from '../store/queries.js';
+import { isRole, ROLES, type Role } from '../store/tokens.js';
+import { actorOf } from './auth.js';
+import { ApiError } from './errors.js';
+import { cursorQuery, decodeCursor, encodeCursor, idParams, limitQuery, pageLimit } from './params.js';
+import type { ApiContext, RouteSpec } from './server.js';
+
+const NAMESPACE_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+
+/** Who am I, the OpenAPI document, agents, the overview, the audit log and token administration. */
+export function registerMetaRoutes(register: (r: RouteSpec) => void, ctx: ApiContext, openapi: () => unknown): void {
+  let doc: unknown;
+  register({
+    method: 'GET',
+    path: '/openapi.json',
+    summary: 'This API as an OpenAPI 3.1 document',
+    tag: 'meta',
+    role: null,
+    returns: 'The OpenAPI document.',
+    handler: () => (doc ??= openapi()),
+  });
+
+  register({
+    method: 'GET',
+    path: '/me',
+    summary: 'The calling token: name, role and namespace scope',
+    tag: 'meta',
+    role: 'viewer',
+    returns: '{ name, role, namespaces, cluster }',
+    handler: ({ principal }) => ({ name: principal.name, role: principal.role, namespaces: principal.namespaces, cluster: ctx.cluster }),
+  });
+
+  register({
+    method: 'GET',
+    path: '/agents',
+    summary: 'Agents (one per node) and their health',
+    tag: 'agents',
+    role: 'viewer',
+    returns: '{ items: Agent[] } with health ok | stale | disconnected.',
+    handler: () => ({ items: listAgents(ctx.db, ctx.now()) }),
+  });
+
+  register({
+    method: 'GET',
+    path: '/overview',
+    summary: 'Deviations by severity over time and by namespace, baselines by state, agents by health',
+    tag: 'overview',
+    role: 'viewer',
+    query: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        from: { type: 'number', minimum: 0, description: 'Start, ms since the epoch (default: 24 h before `to`).' },
+        to: { type: 'number', minimum: 0, description: 'End, ms since the epoch (default: now).' },
+        buckets: { type: 'integer', minimum: 1, maximum: 200, default: 24 },
+      },
+    },
+    returns: 'The overview counts (see Overview in collector/store/queries.ts).',
+    handler: ({ query, principal }) => {
+      const to = typeof query.to === 'number' ? query.to : ctx.now();
+      const from = typeof query.from === 'number' ? query.from : to - 86_400_000;
+      if (from >= to) throw new ApiError('DW_ERR_VALIDATION', 'from must be before to');
+      return overview(ctx.db, { fromMs: from, toMs: to, buckets: Number(query.buckets), scope: principal.namespaces, nowMs: ctx.now() });
+    },
+  });
+
+  register({
+    method: 'GET',
+    path: '/audit',
+    summary: 'The audit log, newest first (scoped tokens see their namespaces only)',
+    tag: 'audit',
+    role: 'viewer',
+    query: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        actor: { type: 'string', maxLength: 200 },
+        action: { type: 'string', maxLength: 100 },
+        targetType: { type: 'string', maxLength: 50 },
+        targetId: { type: 'string', maxLength: 100 },
+        limit: limitQuery,
+        cursor: cursorQuery,
+      },
+    },
+    returns: '{ items: AuditEntry[], next: cursor | null }',
+    handler: ({ query, principal }) => {
+      const c = decodeCursor(query.cursor);
+      if (c && typeof c.id !== 'number') throw new ApiError('DW_ERR_BAD_CURSOR', 'the cursor is not an audit cursor');
+      const limit = pageLimit(query.limit, ctx.settings.maxPageSize);
+      const items = ctx.audit.list({
+        actor: query.actor as string | undefined,
+        action: query.action as string | undefined,
+        targetType: query.targetType as string | undefined,
+        targetId: query.targetId as string | undefined,
+        namespaces: principal.namespaces,
+        beforeId: c ? (c.id as number) : undefined,
+        limit: limit + 1,
+      });
+      const more = items.length > limit;
+      if (more) items.pop();
+      return { items, next: more ? encodeCursor({ id: items[items.length - 1]!.id }) : null };
+    },
+  });
+
+  register({
+    method: 'GET',
+    path: '/tokens',
+    summary: 'API tokens (never the secret)',
+    tag: 'tokens',
+    role: 'admin',
+    returns: '{ items: TokenInfo[] }',
+    handler: () => ({ items: ctx.tokens.list() }),
+  });
+
+  register({
+    method: 'POST',
+    path: '/tokens',
+    summary: 'Create a token; the secret is in this response only',
+    tag: 'tokens',
+    role: 'admin',
+    body: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['name', 'role'],
+      properties: {
+        name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$' },
+        role: { enum: [...ROLES] },
+        namespaces: { type: 'array', maxItems: 100, items: { type: 'string', pattern: NAMESPACE_PATTERN, maxLength: 63 } },
+        expiresAt: { type: 'string', format: 'date-time' },
+      },
+    },
+    returns: '{ token, info }',
+    handler: ({ body, principal }) => {
+      const b = body as { name: string; role: string; namespaces?: string[]; expiresAt?: string };
+      if (!isRole(b.role)) throw new ApiError('DW_ERR_VALIDATION', 'unknown role');
+      if (ctx.tokens.list().some((t) => t.name === b.name)) throw new ApiError('DW_ERR_CONFLICT', `a token named ${JSON.stringify(b.name)} exists`);
+      return ctx.db.transaction(() => {
+        const created = ctx.tokens.create({ name: b.name, role: b.role as Role, namespaces: b.namespaces ?? null, createdBy: actorOf(principal), expiresAt: b.expiresAt ?? null });
+        ctx.audit.append({ actor: actorOf(principal), action: 'token.create', targetType: 'token', targetId: created.info.tokenId, namespace: null, after: created.info });
+        return created;
+      });
+    },
+  });
+
+  register({
+    method: 'DELETE',
+    path: '/tokens/{id}',
+    summary: 'Revoke a token',
+    tag: 'tokens',
+    role: 'admin',
+    params: idParams,
+    returns: 'The revoked TokenInfo.',
+    handler: ({ params, principal }) => {
+      const id = Number(params.id);
+      const before = ctx.tokens.get(id);
+      if (!before) throw new ApiError('DW_ERR_NOT_FOUND', `no token ${id}`);
+      if (before.revokedAt !== null) throw new ApiError('DW_ERR_CONFLICT', 'the token is already revoked');
+      return ctx.db.transaction(() => {
+        const after = ctx.tokens.revoke(id)!;
+        ctx.audit.append({ actor: actorOf(principal), action: 'token.revoke', targetType: 'token', targetId: id, namespace: null, before, after });
+        return after;
+      });
+    },
+  });
+}

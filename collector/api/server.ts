@@ -1,0 +1,216 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { CollectorConfig, DriftwatchConfig } from '../../common/config-schema.js';
+import { once, type Component } from '../../common/lifecycle.js';
+import type { Logger } from '../../common/logger.js';
+import { packagePath } from '../../common/paths.js';
+import type { BaselineService, DeviationService } from '../contracts.js';
+import type { CollectorBus } from '../events.js';
+import { AuditLog } from '../store/audit.js';
+import type { SqlDatabase } from '../store/db.js';
+import { TokenStore, type Principal, type Role } from '../store/tokens.js';
+import { authenticate, AuthFailureLimiter, bearerToken, requireRole } from './auth.js';
+import { ApiError, API_ERRORS, isApiErrorCode } from './errors.js';
+import { buildOpenApi, type RouteDoc } from './openapi.js';
+import { registerBaselineRoutes } from './routes-baselines.js';
+import { registerDeviationRoutes } from './routes-deviations.js';
+import { registerMetaRoutes } from './routes-meta.js';
+import { attachStream, type Stream } from './stream.js';
+import type { CandidateEvaluator } from './whatif.js';
+
+/** Security headers on every API and UI response. The UI has no inline script or style. */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  'content-security-policy': "default-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+  'cross-origin-opener-policy': 'same-origin',
+};
+
+export const API_PREFIX = '/api/v1';
+
+export interface ApiOptions {
+  db: SqlDatabase;
+  bus: CollectorBus;
+  baselines: BaselineService;
+  deviations: DeviationService;
+  config: Readonly<DriftwatchConfig>;
+  logger: Logger;
+  /** What-if of candidate baselines; without it the what-if route answers 409. */
+  whatIf?: CandidateEvaluator;
+  /** Wall clock (tests). */
+  now?: () => number;
+}
+
+/** What every route handler gets: the services and who is calling. */
+export interface ApiContext {
+  readonly db: SqlDatabase;
+  readonly bus: CollectorBus;
+  readonly baselines: BaselineService;
+  readonly deviations: DeviationService;
+  readonly tokens: TokenStore;
+  readonly audit: AuditLog;
+  readonly logger: Logger;
+  readonly settings: CollectorConfig['api'];
+  readonly cluster: string;
+  readonly whatIf: CandidateEvaluator | undefined;
+  readonly now: () => number;
+}
+
+export interface RouteInput {
+  params: Record<string, string>;
+  query: Record<string, unknown>;
+  body: unknown;
+  principal: Principal;
+  reply: FastifyReply;
+}
+
+export interface RouteSpec extends RouteDoc {
+  /** Minimum role; null = public (no token). */
+  role: Role | null;
+  handler: (input: RouteInput) => unknown;
+}
+
+/** The API as the collector mounts it: one raw handler for its HTTP server and the live stream. */
+export interface Api extends Component {
+  readonly app: FastifyInstance;
+  readonly tokens: TokenStore;
+  /** Routes one request (give it to `OpsServer.setFallback`). */
+  readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Serves `/api/v1/stream` WebSocket upgrades on this server. Call once, after it exists. */
+  attachStream(server: Server): void;
+}
+
+/**
+ * Builds the console API (fastify, not listening on its own): routes under /api/v1, the OpenAPI
+ * document, the UI under /ui/, bearer-token auth with roles and namespace scopes, coded errors.
+ */
+export function createApi(opts: ApiOptions): Api {
+  const now = opts.now ?? Date.now;
+  const settings = opts.config.collector.api;
+  const ctx: ApiContext = {
+    db: opts.db,
+    bus: opts.bus,
+    baselines: opts.baselines,
+    deviations: opts.deviations,
+    tokens: new TokenStore(opts.db, now),
+    audit: new AuditLog(opts.db, now),
+    logger: opts.logger,
+    settings,
+    cluster: opts.config.cluster,
+    whatIf: opts.whatIf,
+    now,
+  };
+  const limiter = new AuthFailureLimiter(settings.authFailuresPerMinute, now);
+  const app = Fastify({
+    logger: false,
+    bodyLimit: 1024 * 1024,
+    return503OnClosing: false,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false, useDefaults: true } },
+  });
+  let closing = false;
+  const docs: RouteSpec[] = [];
+
+  app.addHook('onRequest', async (_req, reply) => {
+    reply.headers(SECURITY_HEADERS);
+    if (closing) throw new ApiError('DW_ERR_UNAVAILABLE', 'the collector is shutting down');
+  });
+
+  app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
+    const e = toApiError(err);
+    if (e.status >= 500) opts.logger.error('api request failed', { method: req.method, url: req.url.split('?')[0], error: (err as Error).message });
+    void reply.code(e.status).header('cache-control', 'no-store').send(e.toJSON());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send(new ApiError('DW_ERR_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`).toJSON());
+  });
+
+  const register = (spec: RouteSpec): void => {
+    docs.push(spec);
+    app.route({
+      method: spec.method,
+      url: API_PREFIX + spec.path.replace(/\{(\w+)\}/g, ':$1'),
+      schema: { params: spec.params, querystring: spec.query, body: spec.body },
+      handler: async (req: FastifyRequest, reply: FastifyReply) => {
+        const principal = spec.role === null ? PUBLIC : authenticate(ctx.tokens, limiter, bearerToken(req.raw), req.ip);
+        if (spec.role !== null) requireRole(principal, spec.role);
+        void reply.header('cache-control', 'no-store');
+        const result = await spec.handler({
+          params: (req.params ?? {}) as Record<string, string>,
+          query: (req.query ?? {}) as Record<string, unknown>,
+          body: req.body,
+          principal,
+          reply,
+        });
+        return result;
+      },
+    });
+  };
+
+  registerMetaRoutes(register, ctx, () => buildOpenApi(docs, API_ERRORS));
+  registerDeviationRoutes(register, ctx);
+  registerBaselineRoutes(register, ctx);
+
+  if (settings.ui) {
+    void app.register(fastifyStatic, { root: packagePath('ui'), prefix: '/ui/', index: 'index.html', cacheControl: false, etag: true, serveDotFiles: false });
+    app.get('/', async (_req, reply) => reply.redirect('/ui/'));
+    app.get('/ui', async (_req, reply) => reply.redirect('/ui/'));
+  }
+
+  let stream: Stream | undefined;
+  let ready: Promise<void> | undefined;
+  const start = async (): Promise<void> => {
+    await (ready ??= app.ready().then(() => undefined));
+  };
+  return {
+    name: 'api',
+    app,
+    tokens: ctx.tokens,
+    handle: (req, res) => {
+      if (!ready) void start();
+      void ready!.then(
+        () => app.routing(req, res),
+        () => {
+          res.writeHead(503, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(new ApiError('DW_ERR_UNAVAILABLE', 'the API failed to start').toJSON()));
+        },
+      );
+    },
+    attachStream(server: Server) {
+      if (stream) throw new Error('the live stream is already attached');
+      stream = attachStream(server, { ctx, limiter });
+    },
+    start,
+    close: once(async () => {
+      closing = true;
+      await stream?.close();
+      await app.close();
+    }),
+  };
+}
+
+const PUBLIC: Principal = { tokenId: 0, name: 'anonymous', role: 'viewer', namespaces: [] };
+
+function toApiError(err: FastifyError | ApiError): ApiError {
+  if (err instanceof ApiError) return err;
+  const f = err as FastifyError;
+  if (f.validation) return new ApiError('DW_ERR_VALIDATION', `${f.validationContext ?? 'request'}${f.message.replace(/^(body|querystring|params)/, '')}`);
+  switch (f.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ApiError('DW_ERR_PAYLOAD_TOO_LARGE', 'the request body is larger than 1 MiB');
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ApiError('DW_ERR_UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new ApiError('DW_ERR_VALIDATION', 'the body is not valid JSON');
+  }
+  if (typeof f.code === 'string' && isApiErrorCode(f.code)) return new ApiError(f.code, f.message);
+  if (f.statusCode === 400 || (f as { status?: number }).status === 400 || (err as SyntaxError) instanceof SyntaxError)
+    return new ApiError('DW_ERR_VALIDATION', 'the request is malformed');
+  if (f.statusCode === 404) return new ApiError('DW_ERR_NOT_FOUND', 'not found');
+  if (f.statusCode === 415) return new ApiError('DW_ERR_UNSUPPORTED_MEDIA_TYPE', 'send the body as application/json');
+  if (f.statusCode === 413) return new ApiError('DW_ERR_PAYLOAD_TOO_LARGE', 'the request body is too large');
+  return new ApiError('DW_ERR_INTERNAL', 'internal error');
+}

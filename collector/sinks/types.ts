@@ -1,0 +1,109 @@
+/**
+ * What every sink receives and returns. The outbox decides *what* to notify; a sink only turns
+ * notifications into its receiver's format (a pure function, tested without network) and says
+ * how the attempt went. Retries, backoff and metrics belong to the outbox dispatcher.
+ */
+import type { DeviationKind, DeviationStatus, HealthEvent, Severity } from '../../common/deviations.js';
+import type { WorkloadId } from '../../common/model.js';
+import type { SinkConfig, SinkType } from '../../common/config-schema.js';
+
+/** The versioned document of webhook bodies and JSON-lines sinks (docs/alerting.md). */
+export const ALERT_SCHEMA = 'driftwatch.alert.v1';
+
+/** A deviation as alerts show it: plain data, attacker-controlled strings unescaped (sinks escape). */
+export interface DeviationBrief {
+  id: number;
+  kind: DeviationKind;
+  severity: Severity;
+  severityReason: string;
+  status: DeviationStatus;
+  itemKey: string;
+  summary: string;
+  item: Record<string, unknown>;
+  /** Process ancestry of the first sample, the process itself first: `exe args` per element. */
+  lineage: string[];
+  /** Network deviations: the peer, `ip:port` or `name (ip:port)`; null otherwise. */
+  peer: string | null;
+  firstSeenMs: number;
+  lastSeenMs: number;
+  count: number;
+  pods: string[];
+  nodes: string[];
+  image: string | null;
+  url: string;
+}
+
+export type AlertKind = 'deviation' | 'group' | 'health';
+export type NotifyReason = 'new' | 'renotify' | 'resolved' | 'test';
+
+/** One notification of one alert, as queued in the outbox (one row per sink). */
+export interface AlertNotification {
+  /** Same decision → same key: receivers deduplicate on it (at-least-once delivery). */
+  idempotencyKey: string;
+  /** `deviation:<id>`, `group:<workload>:<ms>` or `health:<key>`. */
+  alertKey: string;
+  kind: AlertKind;
+  status: 'firing' | 'resolved';
+  reason: NotifyReason;
+  /** Alertmanager `alertname`; also the Falco rule name's basis. */
+  alertname: string;
+  severity: Severity;
+  cluster: string;
+  /** One line, plain text. */
+  summary: string;
+  startsAtMs: number;
+  endsAtMs: number | null;
+  url: string | null;
+  workload: WorkloadId | null;
+  /** One for a deviation alert, the listed members for a group, none for health. */
+  deviations: DeviationBrief[];
+  /** Group members counted but not listed (beyond grouping.maxListed). */
+  truncated: number;
+  health: HealthEvent | null;
+  /** New notifications held back by the global rate limit since the previous one was sent. */
+  heldBack: number;
+  /** When driftwatch decided this notification (wall clock). */
+  decidedAtMs: number;
+}
+
+export type SendVerdict =
+  | { result: 'ok' }
+  /** Worth trying again later (timeouts, 408, 429, 5xx, connection errors). */
+  | { result: 'retry'; reason: string }
+  /** Will never succeed as it is (other 4xx, payload rejected): dropped, counted, logged. */
+  | { result: 'fail'; reason: string };
+
+export interface Sink {
+  readonly name: string;
+  readonly type: SinkType;
+  /** Notifications per send(); 1 = one request per notification. */
+  readonly maxBatch: number;
+  /** Must not throw: every failure is a verdict, with a reason free of secrets. */
+  send(batch: readonly AlertNotification[], signal?: AbortSignal): Promise<SendVerdict>;
+  close(): Promise<void>;
+}
+
+export interface SinkContext {
+  /** Wall clock, ms. */
+  now(): number;
+  /** Shown as the sender (Falco `hostname`); the collector's host name. */
+  hostname: string;
+  stdout: NodeJS.WritableStream;
+}
+
+/** The sink-specific keys of SinkConfig. */
+export type SinkField = 'urls' | 'url' | 'secret' | 'secretFile' | 'path' | 'headers' | 'tls' | 'timeout';
+
+export interface SinkDefinition {
+  type: SinkType;
+  /** Which sink-specific keys this type requires (one of each inner list) and accepts. */
+  schema: { requireOneOf: readonly (readonly SinkField[])[]; accepts: readonly SinkField[] };
+  /**
+   * Receivers that time alerts out (Alertmanager): open alerts are re-posted at the sink's
+   * interval — acknowledged ones too, outside the rate limit — so they stay firing there.
+   */
+  keepAlive: boolean;
+  /** Default re-notify interval for this type (ms); undefined = alerting.renotifyInterval. */
+  defaultRenotifyMs?: number;
+  create(config: SinkConfig, ctx: SinkContext): Sink;
+}

@@ -1,0 +1,76 @@
+import type { AgentStatus } from '../../common/deviations.js';
+import type { SqlDatabase } from './db.js';
+
+interface AgentRow {
+  instance_id: string;
+  node: string;
+  cluster: string;
+  version: string;
+  sources: string;
+  connected: number;
+  first_seen_at: string;
+  last_seen_at: string;
+  last_seq: number;
+  counters: string;
+}
+
+function toStatus(r: AgentRow): AgentStatus {
+  return {
+    instanceId: r.instance_id,
+    node: r.node,
+    cluster: r.cluster,
+    version: r.version,
+    sources: JSON.parse(r.sources) as string[],
+    connected: r.connected === 1,
+    firstSeenAt: r.first_seen_at,
+    lastSeenAt: r.last_seen_at,
+    counters: JSON.parse(r.counters) as Record<string, unknown>,
+  };
+}
+
+/** The agents table: one row per agent process instance, with the last stored batch sequence. */
+export class AgentsTable {
+  constructor(private readonly db: SqlDatabase) {}
+
+  /** Registers (or re-registers after a reconnect) an agent instance; returns its last stored seq. */
+  hello(a: { instanceId: string; node: string; cluster: string; version: string; sources: string[] }, at: string): number {
+    this.db.run(
+      `INSERT INTO agents (instance_id, node, cluster, version, sources, connected, first_seen_at, last_seen_at)
+       VALUES (@id, @node, @cluster, @version, @sources, 1, @at, @at)
+       ON CONFLICT (instance_id) DO UPDATE SET connected = 1, last_seen_at = @at, sources = @sources, version = @version`,
+      { id: a.instanceId, node: a.node, cluster: a.cluster, version: a.version, sources: JSON.stringify(a.sources), at },
+    );
+    return this.lastSeq(a.instanceId);
+  }
+
+  lastSeq(instanceId: string): number {
+    return this.db.get<{ last_seq: number }>('SELECT last_seq FROM agents WHERE instance_id = @id', { id: instanceId })?.last_seq ?? 0;
+  }
+
+  /** Must run in the same transaction as the batch's writes: that is what makes a batch count once. */
+  commitSeq(instanceId: string, seq: number, at: string): void {
+    this.db.run('UPDATE agents SET last_seq = @seq, last_seen_at = @at WHERE instance_id = @id AND last_seq < @seq', { id: instanceId, seq, at });
+  }
+
+  setCounters(instanceId: string, counters: Record<string, unknown>, at: string): void {
+    this.db.run('UPDATE agents SET counters = @c, last_seen_at = @at WHERE instance_id = @id', { id: instanceId, c: JSON.stringify(counters), at });
+  }
+
+  disconnected(instanceId: string, at: string): void {
+    this.db.run('UPDATE agents SET connected = 0, last_seen_at = @at WHERE instance_id = @id', { id: instanceId, at });
+  }
+
+  /** At start-up no agent is connected to this process, whatever the last run recorded. */
+  markAllDisconnected(): void {
+    this.db.run('UPDATE agents SET connected = 0 WHERE connected = 1');
+  }
+
+  get(instanceId: string): AgentStatus | undefined {
+    const r = this.db.get<AgentRow>('SELECT * FROM agents WHERE instance_id = @id', { id: instanceId });
+    return r ? toStatus(r) : undefined;
+  }
+
+  list(): AgentStatus[] {
+    return this.db.all<AgentRow>('SELECT * FROM agents ORDER BY node, last_seen_at DESC').map(toStatus);
+  }
+}

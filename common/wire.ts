@@ -1,0 +1,274 @@
+/**
+ * The agent↔collector wire: protobufjs types loaded from proto/driftwatch/v1, the grpc-js service
+ * definition with protobufjs (de)serialisers, and the Observation ↔ message mapping.
+ */
+import protobuf from 'protobufjs';
+import { join } from 'node:path';
+import type { ServiceDefinition } from '@grpc/grpc-js';
+import type { EdgeBaseline } from '../collector/contracts.js';
+import type { IdentitySource, Observation, ProcessContext, SourceKind, WorkloadId, WorkloadKind } from './model.js';
+import { PROTO_DIR } from './paths.js';
+
+const root = protobuf.loadSync(join(PROTO_DIR, 'driftwatch', 'v1', 'driftwatch.proto'));
+root.resolveAll();
+const AgentMessageType = root.lookupType('driftwatch.v1.AgentMessage');
+const CollectorMessageType = root.lookupType('driftwatch.v1.CollectorMessage');
+const ObservationType = root.lookupType('driftwatch.v1.Observation');
+
+// ---- message shapes (as protobufjs decodes them with keepCase: false → camelCase) ----
+
+export interface WireWorkload {
+  cluster: string;
+  namespace: string;
+  kind: string;
+  name: string;
+  container: string;
+}
+
+export interface WireAncestor {
+  exe: string;
+  args?: string | null;
+  pid?: number | null;
+  execId?: string | null;
+}
+
+export interface WireProcess {
+  exe: string;
+  args: string;
+  pid?: number | null;
+  uid?: number | null;
+  user?: string | null;
+  execId?: string | null;
+  parentExe?: string | null;
+  ancestors: WireAncestor[];
+  lineagePartial: boolean;
+  initTree: number;
+  sessionId?: string | null;
+}
+
+export interface WireNetwork {
+  direction: string;
+  protocol: string;
+  localIp?: string | null;
+  localPort?: number | null;
+  peerIp?: string | null;
+  peerPort?: number | null;
+  peerName?: string | null;
+}
+
+export interface WireObservation {
+  source: string;
+  timeMs: number;
+  workload: WireWorkload;
+  identitySource: string;
+  node: string;
+  pod?: string | null;
+  containerId?: string | null;
+  imageName?: string | null;
+  imageDigest?: string | null;
+  containerStartMs?: number | null;
+  preexisting: boolean;
+  process: WireProcess;
+  network?: WireNetwork | null;
+}
+
+export interface WireSourceCounters {
+  source: string;
+  seen: number;
+  observed: number;
+  matchedBaseline: number;
+  dropped: number;
+  malformed: number;
+  ignored: number;
+  connected: boolean;
+  lastEventMs: number;
+}
+
+export interface WireEdgeBaseline {
+  workload: WireWorkload;
+  hash: string;
+  phase: string;
+  allow: string[];
+  learningDedupWindowMs: number;
+}
+
+export interface AgentMessage {
+  hello?: { node: string; agentVersion: string; sources: string[]; instanceId: string; cluster: string } | null;
+  batch?: { seq: number | Long; observations: WireObservation[] } | null;
+  counters?: { sources: WireSourceCounters[]; shipDropped: number | Long } | null;
+  workloads?: { workloads: WireWorkload[] } | null;
+}
+
+export interface CollectorMessage {
+  ack?: { seq: number | Long } | null;
+  snapshot?: { version: number | Long; baselines: WireEdgeBaseline[] } | null;
+  delta?: { version: number | Long; upserts: WireEdgeBaseline[]; removed: WireWorkload[] } | null;
+}
+
+/** protobufjs represents uint64 as Long when the long package is present, else number. */
+export interface Long {
+  toNumber(): number;
+}
+
+export function toNumber(v: number | Long | null | undefined): number {
+  if (v === null || v === undefined) return 0;
+  return typeof v === 'number' ? v : v.toNumber();
+}
+
+// ---- grpc-js service definition ----
+
+function serialize(type: protobuf.Type) {
+  return (value: object): Buffer => Buffer.from(type.encode(value as protobuf.Message).finish());
+}
+
+function deserialize<T>(type: protobuf.Type) {
+  return (bytes: Buffer): T => type.decode(bytes) as unknown as T;
+}
+
+export const INGEST_SERVICE = {
+  connect: {
+    path: '/driftwatch.v1.Ingest/Connect',
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: serialize(AgentMessageType),
+    requestDeserialize: deserialize<AgentMessage>(AgentMessageType),
+    responseSerialize: serialize(CollectorMessageType),
+    responseDeserialize: deserialize<CollectorMessage>(CollectorMessageType),
+  },
+} satisfies ServiceDefinition;
+
+export const encodeAgentMessage = serialize(AgentMessageType);
+export const decodeAgentMessage = deserialize<AgentMessage>(AgentMessageType);
+export const encodeObservationMessage = serialize(ObservationType);
+export const decodeObservationMessage = deserialize<WireObservation>(ObservationType);
+
+// ---- Observation ↔ wire ----
+
+const orUndefined = <T>(v: T | null): T | undefined => (v === null ? undefined : v);
+
+function processToWire(p: ProcessContext): WireProcess {
+  return {
+    exe: p.exe,
+    args: p.args,
+    pid: orUndefined(p.pid),
+    uid: orUndefined(p.uid),
+    user: orUndefined(p.user),
+    execId: orUndefined(p.execId),
+    parentExe: orUndefined(p.parentExe),
+    ancestors: p.ancestors.map((a) => ({ exe: a.exe, args: orUndefined(a.args), pid: orUndefined(a.pid), execId: orUndefined(a.execId) })),
+    lineagePartial: p.lineage === 'partial',
+    initTree: p.inInitTree === null ? 0 : p.inInitTree ? 1 : 2,
+    sessionId: orUndefined(p.sessionId),
+  };
+}
+
+export function observationToWire(o: Observation): WireObservation {
+  const wire: WireObservation = {
+    source: o.source,
+    timeMs: o.time,
+    workload: o.workload,
+    identitySource: o.identitySource,
+    node: o.node,
+    pod: orUndefined(o.pod),
+    containerId: orUndefined(o.containerId),
+    imageName: orUndefined(o.image.name),
+    imageDigest: orUndefined(o.image.digest),
+    containerStartMs: orUndefined(o.containerStart),
+    preexisting: o.preexisting,
+    process: processToWire(o.process),
+  };
+  if (o.kind === 'network') {
+    wire.network = {
+      direction: o.direction,
+      protocol: o.protocol,
+      localIp: orUndefined(o.localIp),
+      localPort: orUndefined(o.localPort),
+      peerIp: orUndefined(o.peerIp),
+      peerPort: orUndefined(o.peerPort),
+      peerName: orUndefined(o.peerName),
+    };
+  }
+  return wire;
+}
+
+/** protobufjs leaves unset `optional` fields undefined (or null on some paths): both are "unknown". */
+const opt = <T>(v: T | null | undefined): T | null => (v === undefined ? null : v);
+
+export function workloadFromWire(w: WireWorkload | null | undefined): WorkloadId {
+  return {
+    cluster: w?.cluster ?? '',
+    namespace: w?.namespace ?? '',
+    kind: (w?.kind ?? 'Pod') as WorkloadKind,
+    name: w?.name ?? '',
+    container: w?.container ?? '',
+  };
+}
+
+export function observationFromWire(w: WireObservation): Observation {
+  const p = w.process;
+  const process: ProcessContext = {
+    exe: p?.exe ?? '',
+    args: p?.args ?? '',
+    pid: opt(p?.pid),
+    uid: opt(p?.uid),
+    user: opt(p?.user),
+    execId: opt(p?.execId),
+    parentExe: opt(p?.parentExe),
+    ancestors: (p?.ancestors ?? []).map((a) => ({ exe: a.exe, args: opt(a.args), pid: opt(a.pid), execId: opt(a.execId) })),
+    lineage: p?.lineagePartial ? 'partial' : 'complete',
+    inInitTree: p?.initTree === 1 ? true : p?.initTree === 2 ? false : null,
+    sessionId: opt(p?.sessionId),
+  };
+  const common = {
+    source: w.source as SourceKind,
+    time: w.timeMs,
+    workload: workloadFromWire(w.workload),
+    identitySource: w.identitySource as IdentitySource,
+    node: w.node,
+    pod: opt(w.pod),
+    containerId: opt(w.containerId),
+    image: { name: opt(w.imageName), digest: opt(w.imageDigest) },
+    containerStart: opt(w.containerStartMs),
+    preexisting: w.preexisting,
+    process,
+  };
+  const n = w.network;
+  if (n) {
+    return {
+      ...common,
+      kind: 'network',
+      direction: n.direction as 'egress' | 'ingress' | 'listen',
+      protocol: n.protocol as 'tcp' | 'udp',
+      localIp: opt(n.localIp),
+      localPort: opt(n.localPort),
+      peerIp: opt(n.peerIp),
+      peerPort: opt(n.peerPort),
+      peerName: opt(n.peerName),
+    };
+  }
+  return { ...common, kind: 'process' };
+}
+
+export function edgeBaselineToWire(b: EdgeBaseline): WireEdgeBaseline {
+  return { workload: b.workload, hash: b.hash, phase: b.phase, allow: b.allow, learningDedupWindowMs: b.learningDedupWindowMs };
+}
+
+export function edgeBaselineFromWire(w: WireEdgeBaseline): EdgeBaseline {
+  return {
+    workload: workloadFromWire(w.workload),
+    hash: w.hash,
+    phase: w.phase as EdgeBaseline['phase'],
+    allow: w.allow ?? [],
+    learningDedupWindowMs: w.learningDedupWindowMs ?? 0,
+  };
+}
+
+/** Validates what an agent sent before it reaches the store (the collector trusts no input). */
+export function validateWireObservation(w: WireObservation): string | null {
+  if (!w.workload || !w.workload.name) return 'missing workload';
+  if (typeof w.timeMs !== 'number' || !Number.isFinite(w.timeMs) || w.timeMs <= 0) return 'bad time';
+  if (!w.process || typeof w.process.exe !== 'string') return 'missing process';
+  if (w.network && !['egress', 'ingress', 'listen'].includes(w.network.direction)) return 'bad direction';
+  if (w.network && !['tcp', 'udp'].includes(w.network.protocol)) return 'bad protocol';
+  return null;
+}
