@@ -4,6 +4,7 @@ import { ConfigError } from '../common/config.js';
 import { VERSION } from '../common/version.js';
 import { register as registerAgent } from './agent.js';
 import { register as registerCollector } from './collector.js';
+import { register as registerDemo } from './demo.js';
 
 /**
  * The one CLI. Each command lives in its own file under cli/ and registers itself here.
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerAgent(program);
   registerCollector(program);
+  registerDemo(program);
   return program;
 }
 

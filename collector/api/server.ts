@@ -162,7 +162,7 @@ export function createApi(opts: ApiOptions): Api {
   let stream: Stream | undefined;
   let ready: Promise<void> | undefined;
   const start = async (): Promise<void> => {
-    await (ready ??= app.ready().then(() => undefined));
+    await (ready ??= Promise.resolve(app.ready()).then(() => undefined));
   };
   return {
     name: 'api',

@@ -8,7 +8,8 @@ import type { Migration } from './index.js';
  * phase and the latest payload, so that re-notifications, resolutions and restarts need nothing
  * kept in memory. `alert_outbox` holds one row per (sink, notification); the idempotency key is
  * unique per sink, which makes enqueueing the same decision twice a no-op.
- * `*_ms` columns here are wall-clock ms except `event_ms` (event time of the first occurrence).
+ * `*_ms` columns here are wall-clock ms except `event_ms` / `last_event_ms` (event time of the first
+ * and latest occurrence).
  */
 export const m003: Migration = {
   version: 3,
@@ -23,6 +24,7 @@ CREATE TABLE alert_state (
   phase          TEXT NOT NULL,
   severity       TEXT NOT NULL,
   event_ms       REAL NOT NULL,
+  last_event_ms  REAL NOT NULL,
   due_ms         REAL,
   notify_count   INTEGER NOT NULL DEFAULT 0,
   alert          TEXT NOT NULL,

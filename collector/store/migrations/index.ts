@@ -1,4 +1,5 @@
 import { m001 } from './001-core.js';
+import { m002 } from './002-engine.js';
 import { m003 } from './003-alerting.js';
 import { m004 } from './004-api.js';
 
@@ -10,4 +11,4 @@ export interface Migration {
   up: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m001, m003, m004];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004];

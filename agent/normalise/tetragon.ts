@@ -1,0 +1,290 @@
+/**
+ * Tetragon `GetEventsResponse` → Observation. One mapping for both encodings: the object that
+ * protobufjs decodes from the gRPC stream (keepCase) and the protojson object of a JSON line
+ * (`tetra getevents -o json`, the export file). The types below describe what both have in
+ * common; values.ts hides where they differ (wrappers, timestamps, 64-bit ints, null vs absent).
+ *
+ * | event | result |
+ * |---|---|
+ * | process_exec | process observation; with the `procFS` flag: lineage only, container marked pre-existing |
+ * | process_exit | lineage only (the record stays resolvable for a grace period) |
+ * | process_kprobe `tcp_connect` | egress (`args[].sock_arg`: saddr:sport local, daddr:dport remote) |
+ * | process_kprobe `inet_csk_accept` (return probe) | ingress (`return.sock_arg`) |
+ * | process_kprobe `tcp_set_state` SYN_RECV → ESTABLISHED (upstream tcp-accept policy) | ingress |
+ * | process_kprobe `inet_csk_listen_start` | listen |
+ * | other kprobes (tcp_close, tcp_sendmsg, file hooks…) | ignored (their process still feeds lineage) |
+ * | anything else | ignored |
+ */
+import { normaliseIp, type ImageRef, type L4Protocol, type NetworkDirection, type Observation } from '../../common/model.js';
+import type { ProcessInfo, ProcessRecord } from '../lineage/cache.js';
+import type { WorkloadResolution } from '../identity/resolver.js';
+import { processContext, type NormaliseContext, type NormaliseResult } from './context.js';
+import {
+  imageDigest,
+  stripRuntimePrefix,
+  timestampToMs,
+  unwrapBool,
+  unwrapU32,
+  type LongLike,
+  type TimestampLike,
+  type Wrapped,
+} from './values.js';
+
+type Str = string | null | undefined;
+
+export interface TgImage {
+  id?: Str;
+  name?: Str;
+}
+export interface TgContainer {
+  id?: Str;
+  name?: Str;
+  image?: TgImage | null;
+  start_time?: TimestampLike;
+  pid?: Wrapped<number>;
+}
+export interface TgPod {
+  namespace?: Str;
+  name?: Str;
+  container?: TgContainer | null;
+  pod_labels?: Record<string, string> | null;
+  workload?: Str;
+  workload_kind?: Str;
+}
+export interface TgProcess {
+  exec_id?: Str;
+  pid?: Wrapped<number>;
+  uid?: Wrapped<number>;
+  binary?: Str;
+  arguments?: Str;
+  flags?: Str;
+  start_time?: TimestampLike;
+  pod?: TgPod | null;
+  docker?: Str;
+  parent_exec_id?: Str;
+  user?: { name?: Str } | null;
+  in_init_tree?: Wrapped<boolean>;
+}
+export interface TgSock {
+  family?: Str;
+  protocol?: Str;
+  saddr?: Str;
+  daddr?: Str;
+  sport?: number | null;
+  dport?: number | null;
+  cookie?: string | number | LongLike | null;
+  state?: Str;
+}
+export interface TgKprobeArg {
+  sock_arg?: TgSock | null;
+  int_arg?: number | null;
+}
+export interface TgExec {
+  process?: TgProcess | null;
+  parent?: TgProcess | null;
+  ancestors?: readonly TgProcess[] | null;
+}
+export interface TgKprobe extends TgExec {
+  function_name?: Str;
+  args?: readonly TgKprobeArg[] | null;
+  return?: TgKprobeArg | null;
+}
+export interface TetragonEvent {
+  process_exec?: TgExec | null;
+  process_exit?: TgExec | null;
+  process_kprobe?: TgKprobe | null;
+  node_name?: Str;
+  time?: TimestampLike;
+}
+
+const TCP_ESTABLISHED = 1;
+
+export function normaliseTetragon(ev: TetragonEvent, ctx: NormaliseContext): NormaliseResult {
+  if (ev === null || typeof ev !== 'object') return 'malformed';
+  const node = ev.node_name || ctx.node;
+  const exec = ev.process_exec;
+  if (exec) return onExec(ev, exec, node, ctx);
+  const kprobe = ev.process_kprobe;
+  if (kprobe) return onKprobe(ev, kprobe, node, ctx);
+  const exit = ev.process_exit;
+  if (exit) {
+    const p = exit.process;
+    if (!p?.exec_id) return 'malformed';
+    known(exit, p, ctx);
+    ctx.lineage.exit(p.exec_id);
+    return 'state';
+  }
+  // Other event types (tracepoints, LSM, enterprise-only connect events…) are not used.
+  return ev.node_name || ev.time ? 'ignored' : 'malformed';
+}
+
+function onExec(ev: TetragonEvent, exec: TgExec, node: string, ctx: NormaliseContext): NormaliseResult {
+  const p = exec.process;
+  if (!p?.binary) return 'malformed';
+  const ancestors = exec.ancestors;
+  if (ancestors) for (let i = ancestors.length - 1; i >= 0; i--) rememberOther(ancestors[i]!, ctx);
+  if (exec.parent) rememberOther(exec.parent, ctx);
+  const procFs = isProcFs(p);
+  const rec = remember(p, ctx, !procFs, procFs);
+  if (procFs) {
+    // Announced by Tetragon's start-up /proc scan: the process predates the sensor.
+    ctx.lineage.markContainerPreexisting(rec.containerId);
+    return 'state';
+  }
+  const identity = identityOf(p, node, ctx);
+  return {
+    kind: 'process',
+    ...common(ev, p, node, identity, rec, ctx, ctx.lineage.isContainerPreexisting(rec.containerId)),
+    process: processContext(ctx, rec, unwrapU32(p.uid), p.user?.name || null, exec.parent?.binary || null),
+  };
+}
+
+function onKprobe(ev: TetragonEvent, kp: TgKprobe, node: string, ctx: NormaliseContext): NormaliseResult {
+  const p = kp.process;
+  if (!p?.binary) return 'malformed';
+  const rec = known(kp, p, ctx);
+  let direction: NetworkDirection;
+  let sock: TgSock | null | undefined;
+  switch (kp.function_name) {
+    case 'tcp_connect':
+      direction = 'egress';
+      sock = firstSock(kp.args);
+      break;
+    case 'inet_csk_accept':
+      direction = 'ingress';
+      sock = kp.return?.sock_arg;
+      break;
+    case 'inet_csk_listen_start':
+      direction = 'listen';
+      sock = firstSock(kp.args);
+      break;
+    case 'tcp_set_state': {
+      // Upstream tcp-accept policy: a passive open reaches ESTABLISHED from SYN_RECV.
+      sock = firstSock(kp.args);
+      const newState = kp.args?.[1]?.int_arg;
+      if (!sock || sock.state !== 'TCP_SYN_RECV' || newState !== TCP_ESTABLISHED) return 'ignored';
+      direction = 'ingress';
+      break;
+    }
+    default:
+      return 'ignored';
+  }
+  if (!sock) return 'malformed';
+  const protocol = l4(sock.protocol);
+  if (!protocol) return 'ignored';
+  const identity = identityOf(p, node, ctx);
+  const obs: Observation = {
+    kind: 'network',
+    ...common(ev, p, node, identity, rec, ctx, !rec.fromExec || ctx.lineage.isContainerPreexisting(rec.containerId)),
+    direction,
+    protocol,
+    localIp: normaliseIp(sock.saddr),
+    localPort: sock.sport || null,
+    peerIp: direction === 'listen' ? null : normaliseIp(sock.daddr),
+    peerPort: direction === 'listen' ? null : sock.dport || null,
+    peerName: null,
+    process: processContext(ctx, rec, unwrapU32(p.uid), p.user?.name || null, kp.parent?.binary || null),
+  };
+  return obs;
+}
+
+/** The cache record of an event's process; learnt from the event when this agent never saw its exec. */
+function known(ev: TgExec, p: TgProcess, ctx: NormaliseContext): ProcessRecord {
+  const existing = p.exec_id ? ctx.lineage.get(p.exec_id) : undefined;
+  if (existing) return existing;
+  if (ev.ancestors) for (let i = ev.ancestors.length - 1; i >= 0; i--) rememberOther(ev.ancestors[i]!, ctx);
+  if (ev.parent) rememberOther(ev.parent, ctx);
+  const rec = remember(p, ctx, false, isProcFs(p));
+  // First seen through a later event: the container ran before we watched it.
+  ctx.lineage.markContainerPreexisting(rec.containerId);
+  return rec;
+}
+
+function rememberOther(p: TgProcess, ctx: NormaliseContext): void {
+  if (!p.exec_id || !p.binary || ctx.lineage.get(p.exec_id)) return;
+  remember(p, ctx, false, isProcFs(p));
+}
+
+function remember(p: TgProcess, ctx: NormaliseContext, fromExec: boolean, procFs: boolean): ProcessRecord {
+  const info: ProcessInfo = {
+    key: p.exec_id || `pid:${unwrapU32(p.pid) ?? 0}`,
+    execId: p.exec_id || null,
+    parentKey: p.parent_exec_id || null,
+    exe: p.binary ?? '',
+    args: p.arguments ?? '',
+    pid: unwrapU32(p.pid),
+    containerId: containerIdOf(p),
+    containerPid: unwrapU32(p.pod?.container?.pid),
+    inInitTree: unwrapBool(p.in_init_tree),
+    procFs,
+    fromExec,
+  };
+  return ctx.lineage.upsert(info);
+}
+
+function isProcFs(p: TgProcess): boolean {
+  return p.flags ? p.flags.includes('procFS') : false;
+}
+
+function containerIdOf(p: TgProcess): string | null {
+  const id = p.pod?.container?.id;
+  if (id) return stripRuntimePrefix(id);
+  return p.docker || null;
+}
+
+function identityOf(p: TgProcess, node: string, ctx: NormaliseContext): WorkloadResolution {
+  const pod = p.pod;
+  if (!pod) return ctx.identity.resolve({ cluster: ctx.cluster, node, namespace: null, pod: null, container: null, containerId: null });
+  return ctx.identity.resolve({
+    cluster: ctx.cluster,
+    node,
+    namespace: pod.namespace ?? null,
+    pod: pod.name ?? null,
+    container: pod.container?.name || null,
+    containerId: containerIdOf(p),
+    workload: pod.workload,
+    workloadKind: pod.workload_kind,
+    labels: pod.pod_labels,
+  });
+}
+
+function common(
+  ev: TetragonEvent,
+  p: TgProcess,
+  node: string,
+  identity: WorkloadResolution,
+  rec: ProcessRecord,
+  ctx: NormaliseContext,
+  preexisting: boolean,
+): Omit<Observation, 'kind' | 'process' | 'direction' | 'protocol' | 'localIp' | 'localPort' | 'peerIp' | 'peerPort' | 'peerName'> {
+  const container = p.pod?.container;
+  return {
+    source: ctx.source,
+    time: timestampToMs(ev.time) ?? timestampToMs(p.start_time) ?? (ctx.now ?? Date.now)(),
+    workload: identity.workload,
+    identitySource: identity.identitySource,
+    node,
+    pod: p.pod?.name || null,
+    containerId: rec.containerId,
+    image: imageOf(container?.image),
+    containerStart: timestampToMs(container?.start_time),
+    preexisting,
+  };
+}
+
+function imageOf(image: TgImage | null | undefined): ImageRef {
+  if (!image) return { name: null, digest: null };
+  return { name: image.name || null, digest: imageDigest(image.id) };
+}
+
+function firstSock(args: readonly TgKprobeArg[] | null | undefined): TgSock | null {
+  if (!args) return null;
+  for (const a of args) if (a?.sock_arg) return a.sock_arg;
+  return null;
+}
+
+function l4(protocol: Str): L4Protocol | null {
+  if (protocol === 'IPPROTO_TCP' || !protocol) return 'tcp';
+  if (protocol === 'IPPROTO_UDP') return 'udp';
+  return null;
+}

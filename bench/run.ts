@@ -1,0 +1,28 @@
+/**
+ * `npm run bench`: every benchmark in one run, so ratios compare numbers taken on the same
+ * machine minutes apart. Prints JSON; BENCHMARKS.md records the results with machine and date.
+ */
+import { cpus, totalmem } from 'node:os';
+import { benchShip } from './ship.js';
+
+type Bench = [name: string, run: () => Promise<Record<string, unknown>>];
+
+const benches: Bench[] = [['agent→collector', () => benchShip()]];
+
+async function main(): Promise<void> {
+  const only = process.argv[2];
+  const results: Record<string, unknown> = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: `${cpus().length} × ${cpus()[0]?.model ?? '?'}`,
+    memory_gib: Math.round(totalmem() / 2 ** 30),
+  };
+  for (const [name, run] of benches) {
+    if (only && !name.startsWith(only)) continue;
+    process.stderr.write(`running ${name} …\n`);
+    results[name] = await run();
+  }
+  process.stdout.write(JSON.stringify(results, null, 2) + '\n');
+}
+
+await main();

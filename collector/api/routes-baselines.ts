@@ -1,0 +1,335 @@
+import type { BaselinePhase } from '../../common/deviations.js';
+import { exportBaseline, EXPORT_FORMATS, type ExportFormat } from '../exports/index.js';
+import { baselineItems, currentBaselinesIn, getBaselineView, listWorkloads, workloadBaselines, type BaselineItemView, type BaselineView } from '../store/queries.js';
+import { actorOf, requireScope } from './auth.js';
+import { diffItems } from './diff.js';
+import { ApiError } from './errors.js';
+import { csvPattern, cursorQuery, decodeCursor, encodeCursor, idParams, limitQuery, pageLimit, splitCsv } from './params.js';
+import { mutate } from './routes-deviations.js';
+import type { ApiContext, RouteInput, RouteSpec } from './server.js';
+import { runWhatIf, type Candidate } from './whatif.js';
+
+const PHASES: readonly BaselinePhase[] = ['learning', 'active', 'approved', 'rejected', 'superseded'];
+
+/** What a decision changes: the audit log keeps it before and after. */
+function decisionState(b: BaselineView): Record<string, unknown> {
+  return { phase: b.phase, version: b.version, itemCount: b.itemCount, decidedBy: b.decidedBy, decidedAt: b.decidedAt, decisionComment: b.decisionComment };
+}
+
+interface Side {
+  label: string;
+  baselineId: number | null;
+  version: number | null;
+  items: BaselineItemView[];
+}
+
+export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: ApiContext): void {
+  const load = (id: number, principal: RouteInput['principal']): BaselineView => {
+    const b = getBaselineView(ctx.db, id);
+    if (!b) throw new ApiError('DW_ERR_NOT_FOUND', `no baseline ${id}`);
+    requireScope(principal, b.workload.namespace);
+    return b;
+  };
+
+  register({
+    method: 'GET',
+    path: '/workloads',
+    summary: 'Workloads with the state of their current baseline',
+    tag: 'baselines',
+    role: 'viewer',
+    query: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        namespace: { type: 'string', maxLength: 2000, pattern: '^[a-z0-9-]+(,[a-z0-9-]+)*$' },
+        phase: csvPattern(PHASES),
+        q: { type: 'string', maxLength: 200, description: 'Text in the workload name.' },
+        limit: limitQuery,
+        cursor: cursorQuery,
+      },
+    },
+    returns: '{ items: WorkloadListItem[], next: cursor | null }',
+    handler: ({ query, principal }) => {
+      const namespaces = splitCsv<string>(query.namespace);
+      for (const ns of namespaces ?? []) requireScope(principal, ns);
+      const c = decodeCursor(query.cursor);
+      if (c && (typeof c.ns !== 'string' || typeof c.n !== 'string' || typeof c.c !== 'string' || typeof c.i !== 'number')) throw new ApiError('DW_ERR_BAD_CURSOR', 'not a workloads cursor');
+      const page = listWorkloads(ctx.db, {
+        namespaces,
+        phases: splitCsv<BaselinePhase>(query.phase),
+        text: query.q as string | undefined,
+        scope: principal.namespaces,
+        after: c ? { namespace: c.ns as string, name: c.n as string, container: c.c as string, id: c.i as number } : undefined,
+        limit: pageLimit(query.limit, ctx.settings.maxPageSize),
+      });
+      return { items: page.items, next: page.next ? encodeCursor({ ns: page.next.namespace, n: page.next.name, c: page.next.container, i: page.next.id }) : null };
+    },
+  });
+
+  register({
+    method: 'GET',
+    path: '/workloads/{id}/baselines',
+    summary: "Every generation of a workload's baseline, newest first",
+    tag: 'baselines',
+    role: 'viewer',
+    params: idParams,
+    returns: '{ items: Baseline[] }',
+    handler: ({ params, principal }) => {
+      const items = workloadBaselines(ctx.db, Number(params.id));
+      if (items.length === 0) {
+        const w = ctx.db.get<{ namespace: string }>('SELECT namespace FROM workloads WHERE id = @id', { id: Number(params.id) });
+        if (!w) throw new ApiError('DW_ERR_NOT_FOUND', `no workload ${params.id}`);
+        requireScope(principal, w.namespace);
+        return { items };
+      }
+      requireScope(principal, items[0]!.workload.namespace);
+      return { items };
+    },
+  });
+
+  register({
+    method: 'GET',
+    path: '/baselines/{id}',
+    summary: 'One baseline (state, version, decision)',
+    tag: 'baselines',
+    role: 'viewer',
+    params: idParams,
+    returns: 'Baseline',
+    handler: ({ params, principal }) => load(Number(params.id), principal),
+  });
+
+  register({
+    method: 'GET',
+    path: '/baselines/{id}/items',
+    summary: "A baseline version's items (learned / declared / added) with counts and first seen",
+    tag: 'baselines',
+    role: 'viewer',
+    params: idParams,
+    query: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        version: { type: 'integer', minimum: 1, description: 'Default: the current version.' },
+        kind: { type: 'string', maxLength: 50 },
+        origin: { type: 'string', maxLength: 50 },
+      },
+    },
+    returns: '{ baseline, version, items: BaselineItem[] }',
+    handler: ({ params, query, principal }) => {
+      const b = load(Number(params.id), principal);
+      const version = typeof query.version === 'number' ? query.version : b.version;
+      if (version > b.version) throw new ApiError('DW_ERR_NOT_FOUND', `baseline ${b.id} has no version ${version} (current ${b.version})`);
+      const items = baselineItems(ctx.db, b.id, version).filter((i) => (query.kind === undefined || i.kind === query.kind) && (query.origin === undefined || i.origin === query.origin));
+      return { baseline: b, version, items };
+    },
+  });
+
+  /** The last version a person approved: from the audit log, else an approved earlier generation. */
+  const approvedSide = (b: BaselineView): Side | undefined => {
+    const entry = ctx.audit.list({ action: 'baseline.approve', targetType: 'baseline', targetId: String(b.id), limit: 1 })[0];
+    const v = (entry?.after as { version?: unknown } | null)?.version;
+    if (typeof v === 'number') return { label: `approved v${v}`, baselineId: b.id, version: v, items: baselineItems(ctx.db, b.id, v) };
+    if (b.phase === 'approved') return { label: `approved v${b.version}`, baselineId: b.id, version: b.version, items: baselineItems(ctx.db, b.id, b.version) };
+    const earlier = workloadBaselines(ctx.db, b.workloadId).find((o) => o.generation < b.generation && o.decidedAt !== null && o.phase !== 'rejected');
+    if (earlier) return { label: `approved generation ${earlier.generation} v${earlier.version}`, baselineId: earlier.id, version: earlier.version, items: baselineItems(ctx.db, earlier.id, earlier.version) };
+    return undefined;
+  };
+
+  register({
+    method: 'GET',
+    path: '/baselines/{id}/diff',
+    summary: 'Diff of a baseline against an earlier version, another generation, its declared part, or the approved version',
+    tag: 'baselines',
+    role: 'viewer',
+    params: idParams,
+    query: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        against: {
+          type: 'string',
+          pattern: '^(previous|approved|declared|v[0-9]{1,9}|b[0-9]{1,12}(v[0-9]{1,9})?)$',
+          default: 'previous',
+          description: 'previous (version − 1, or the previous generation), approved, declared (learned vs declared), vN, bID or bIDvN.',
+        },
+        version: { type: 'integer', minimum: 1, description: 'The version to compare (default: current).' },
+      },
+    },
+    returns: '{ from: {label, baselineId, version}, to: {…}, added: BaselineItem[], removed: BaselineItem[], unchanged: number }',
+    handler: ({ params, query, principal }) => {
+      const b = load(Number(params.id), principal);
+      const version = typeof query.version === 'number' ? query.version : b.version;
+      if (version > b.version) throw new ApiError('DW_ERR_NOT_FOUND', `baseline ${b.id} has no version ${version}`);
+      const against = String(query.against ?? 'previous');
+      let to: Side = { label: `v${version}`, baselineId: b.id, version, items: baselineItems(ctx.db, b.id, version) };
+      let from: Side;
+      if (against === 'previous') {
+        if (version > 1) from = { label: `v${version - 1}`, baselineId: b.id, version: version - 1, items: baselineItems(ctx.db, b.id, version - 1) };
+        else {
+          const prev = workloadBaselines(ctx.db, b.workloadId).find((o) => o.generation < b.generation);
+          from = prev
+            ? { label: `generation ${prev.generation} v${prev.version}`, baselineId: prev.id, version: prev.version, items: baselineItems(ctx.db, prev.id, prev.version) }
+            : { label: 'empty', baselineId: null, version: null, items: [] };
+        }
+      } else if (against === 'approved') {
+        const side = approvedSide(b);
+        if (!side) throw new ApiError('DW_ERR_NOT_FOUND', 'this workload has no approved baseline yet');
+        from = side;
+      } else if (against === 'declared') {
+        from = { label: 'declared', baselineId: b.id, version, items: to.items.filter((i) => i.origin === 'declared') };
+        to = { label: 'learned', baselineId: b.id, version, items: to.items.filter((i) => i.origin !== 'declared') };
+      } else {
+        const m = /^(?:b(\d+))?(?:v(\d+))?$/.exec(against)!;
+        const other = m[1] !== undefined ? load(Number(m[1]), principal) : b;
+        if (other.workloadId !== b.workloadId) throw new ApiError('DW_ERR_VALIDATION', 'both baselines must belong to the same workload');
+        const v = m[2] !== undefined ? Number(m[2]) : other.version;
+        if (v > other.version) throw new ApiError('DW_ERR_NOT_FOUND', `baseline ${other.id} has no version ${v}`);
+        from = { label: other.id === b.id ? `v${v}` : `generation ${other.generation} v${v}`, baselineId: other.id, version: v, items: baselineItems(ctx.db, other.id, v) };
+      }
+      const d = diffItems(from.items, to.items);
+      return {
+        from: { label: from.label, baselineId: from.baselineId, version: from.version },
+        to: { label: to.label, baselineId: to.baselineId, version: to.version },
+        ...d,
+      };
+    },
+  });
+
+  register({
+    method: 'POST',
+    path: '/baselines/{id}/what-if',
+    summary: 'Which stored observations of the last N days a candidate baseline (declared YAML or an item list) would have raised',
+    tag: 'baselines',
+    role: 'viewer',
+    params: idParams,
+    body: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        days: { type: 'integer', minimum: 1, maximum: 365, default: 7 },
+        yaml: { type: 'string', maxLength: 512 * 1024, description: 'A declared baseline document.' },
+        items: { type: 'array', maxItems: 20000, items: { type: 'string', maxLength: 2000 }, description: 'The item keys the candidate allows.' },
+      },
+      oneOf: [{ required: ['yaml'] }, { required: ['items'] }],
+    },
+    returns: 'WhatIfResult: { fromMs, toMs, scanned, truncated, deviations: [{ itemKey, kind, count, firstSeenMs, lastSeenMs, allowedToday, pods, sample }] }',
+    handler: ({ params, body, principal }) => {
+      const b = load(Number(params.id), principal);
+      if (!ctx.whatIf) throw new ApiError('DW_ERR_CONFLICT', 'what-if is not available in this collector');
+      const input = body as { days: number; yaml?: string; items?: string[] };
+      if (input.days > ctx.settings.whatIfMaxDays) throw new ApiError('DW_ERR_VALIDATION', `days must be at most ${ctx.settings.whatIfMaxDays}`);
+      const candidate: Candidate = input.yaml !== undefined ? { yaml: input.yaml } : { items: input.items ?? [] };
+      return runWhatIf(ctx.db, ctx.whatIf, b, candidate, input.days, ctx.settings.whatIfMaxObservations);
+    },
+  });
+
+  const decide = (verb: 'approve' | 'reject', commentRequired: boolean): void =>
+    register({
+      method: 'POST',
+      path: `/baselines/{id}/${verb}`,
+      summary: `${verb === 'approve' ? 'Approve' : 'Reject'} a baseline version (it must still be the current version)`,
+      tag: 'baselines',
+      role: 'approver',
+      params: idParams,
+      body: {
+        type: 'object',
+        additionalProperties: false,
+        required: commentRequired ? ['version', 'comment'] : ['version'],
+        properties: { version: { type: 'integer', minimum: 1 }, comment: { type: 'string', minLength: commentRequired ? 1 : 0, maxLength: 2000 } },
+      },
+      returns: 'The updated Baseline.',
+      handler: ({ params, body, principal }) => {
+        const before = load(Number(params.id), principal);
+        const { version, comment = '' } = body as { version: number; comment?: string };
+        if (before.version !== version) throw new ApiError('DW_ERR_CONFLICT', `baseline ${before.id} is at version ${before.version}, not ${version}: review the current version`);
+        if (before.phase === 'superseded') throw new ApiError('DW_ERR_CONFLICT', 'a newer generation superseded this baseline');
+        const actor = actorOf(principal);
+        return ctx.db.transaction(() => {
+          mutate(() => (verb === 'approve' ? ctx.baselines.approve(before.id, version, actor, comment) : ctx.baselines.reject(before.id, version, actor, comment)));
+          const after = getBaselineView(ctx.db, before.id)!;
+          ctx.audit.append({ actor, action: `baseline.${verb}`, targetType: 'baseline', targetId: before.id, namespace: before.workload.namespace, comment, before: decisionState(before), after: decisionState(after) });
+          return after;
+        });
+      },
+    });
+  decide('approve', false);
+  decide('reject', true);
+
+  register({
+    method: 'POST',
+    path: '/baselines/approve-namespace',
+    summary: 'Approve every active (learned, not yet decided) current baseline of a namespace',
+    tag: 'baselines',
+    role: 'approver',
+    body: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['namespace', 'comment'],
+      properties: {
+        namespace: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 },
+        comment: { type: 'string', minLength: 1, maxLength: 2000 },
+        dryRun: { type: 'boolean', default: false },
+      },
+    },
+    returns: '{ approved: Baseline[], dryRun }',
+    handler: ({ body, principal }) => {
+      const { namespace, comment, dryRun } = body as { namespace: string; comment: string; dryRun: boolean };
+      requireScope(principal, namespace);
+      const candidates = currentBaselinesIn(ctx.db, namespace, 'active');
+      if (dryRun) return { approved: candidates, dryRun };
+      const actor = actorOf(principal);
+      return ctx.db.transaction(() => {
+        const approved = candidates.map((before) => {
+          mutate(() => ctx.baselines.approve(before.id, before.version, actor, comment));
+          const after = getBaselineView(ctx.db, before.id)!;
+          ctx.audit.append({ actor, action: 'baseline.approve', targetType: 'baseline', targetId: before.id, namespace, comment, before: decisionState(before), after: { ...decisionState(after), bulk: true } });
+          return after;
+        });
+        return { approved, dryRun };
+      });
+    },
+  });
+
+  register({
+    method: 'POST',
+    path: '/baselines/{id}/relearn',
+    summary: "Start learning the workload's baseline again (a new generation)",
+    tag: 'baselines',
+    role: 'approver',
+    params: idParams,
+    body: { type: 'object', additionalProperties: false, required: ['comment'], properties: { comment: { type: 'string', minLength: 1, maxLength: 2000 } } },
+    returns: 'The new Baseline.',
+    handler: ({ params, body, principal }) => {
+      const before = load(Number(params.id), principal);
+      const { comment } = body as { comment: string };
+      const actor = actorOf(principal);
+      return ctx.db.transaction(() => {
+        const created = mutate(() => ctx.baselines.relearn(before.workload, actor, comment));
+        const after = getBaselineView(ctx.db, created.id)!;
+        ctx.audit.append({ actor, action: 'baseline.relearn', targetType: 'baseline', targetId: before.id, namespace: before.workload.namespace, comment, before: decisionState(before), after: { ...decisionState(after), baselineId: after.id } });
+        return after;
+      });
+    },
+  });
+
+  register({
+    method: 'GET',
+    path: '/baselines/{id}/export',
+    summary: 'Export an approved baseline: declared-baseline YAML, a Kubernetes NetworkPolicy, or Falco rules',
+    tag: 'baselines',
+    role: 'viewer',
+    params: idParams,
+    query: { type: 'object', additionalProperties: false, properties: { format: { enum: [...EXPORT_FORMATS], default: 'yaml' } } },
+    produces: 'application/yaml',
+    returns: 'The exported document (YAML).',
+    handler: ({ params, query, principal, reply }) => {
+      const b = load(Number(params.id), principal);
+      if (b.phase !== 'approved') throw new ApiError('DW_ERR_EXPORT_UNAVAILABLE', `baseline ${b.id} is ${b.phase}; only an approved baseline can be exported`);
+      const format = String(query.format ?? 'yaml') as ExportFormat;
+      const text = exportBaseline(format, b, baselineItems(ctx.db, b.id, b.version));
+      void reply.type('application/yaml; charset=utf-8').header('content-disposition', `attachment; filename="baseline-${b.id}-v${b.version}-${format}.yaml"`);
+      return text;
+    },
+  });
+
+}

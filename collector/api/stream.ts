@@ -1,0 +1,199 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { CollectorEvent, Deviation } from '../../common/deviations.js';
+import { once, type Component } from '../../common/lifecycle.js';
+import type { Principal } from '../store/tokens.js';
+import { authenticate, inScope, type AuthFailureLimiter } from './auth.js';
+import type { ApiError } from './errors.js';
+import type { ApiContext } from './server.js';
+
+export const STREAM_PATH = '/api/v1/stream';
+/** The subprotocol the server speaks; a client may offer its token as a second one: `bearer.dw_…`. */
+export const STREAM_PROTOCOL = 'driftwatch.v1';
+const TOKEN_PROTOCOL_PREFIX = 'bearer.';
+/** Without a token in the handshake, the first message must authenticate within this time. */
+const AUTH_TIMEOUT_MS = 10_000;
+
+export interface Stream extends Component {
+  readonly clients: number;
+  /** Events not delivered to a client whose buffer was full (it is told to resync). */
+  readonly dropped: number;
+}
+
+/** A deviation as the stream sends it: the list row, without samples or commands. */
+function lean(d: Deviation): Record<string, unknown> {
+  const { samples: _s, commands: _c, item: _i, ...rest } = d;
+  return rest;
+}
+
+function namespaceOf(e: CollectorEvent): string | null {
+  switch (e.type) {
+    case 'deviation.created':
+    case 'deviation.updated':
+    case 'deviation.status':
+      return e.deviation.workload.namespace;
+    case 'baseline.changed':
+      return e.baseline.workload.namespace;
+    default:
+      return null;
+  }
+}
+
+function wireEvent(e: CollectorEvent): Record<string, unknown> {
+  switch (e.type) {
+    case 'deviation.created':
+    case 'deviation.updated':
+      return { type: e.type, deviation: lean(e.deviation) };
+    case 'deviation.status':
+      return { type: e.type, deviation: lean(e.deviation), previous: e.previous, actor: e.actor };
+    case 'baseline.changed':
+      return { type: e.type, baseline: e.baseline, previousPhase: e.previousPhase };
+    case 'agent.connected':
+    case 'agent.disconnected':
+      return { type: e.type, agent: { instanceId: e.agent.instanceId, node: e.agent.node, connected: e.agent.connected, lastSeenAt: e.agent.lastSeenAt } };
+    case 'health':
+      return { type: e.type, health: e.health };
+  }
+}
+
+interface Client {
+  ws: WebSocket;
+  principal: Principal | undefined;
+  lagging: boolean;
+}
+
+/**
+ * The live stream: WebSocket upgrades on `/api/v1/stream` of the collector's HTTP server. A client
+ * authenticates with its token as a subprotocol (`Sec-WebSocket-Protocol: driftwatch.v1,
+ * bearer.dw_…`) or in its first message (`{"type":"auth","token":"dw_…"}`), never in the URL (URLs
+ * end up in logs). It then receives the bus events of its namespaces as JSON text frames. A client
+ * that cannot keep up is not buffered without bound: events are skipped and it gets one
+ * `{"type":"resync"}` telling it to reload.
+ */
+export function attachStream(server: Server, deps: { ctx: ApiContext; limiter: AuthFailureLimiter }): Stream {
+  const { ctx, limiter } = deps;
+  const { maxClients, maxBufferedBytes } = ctx.settings.stream;
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: 16 * 1024,
+    handleProtocols: (protocols) => (protocols.has(STREAM_PROTOCOL) ? STREAM_PROTOCOL : false),
+  });
+  const clients = new Set<Client>();
+  let dropped = 0;
+
+  const send = (c: Client, payload: string): void => {
+    if (c.ws.readyState !== c.ws.OPEN) return;
+    if (c.ws.bufferedAmount > maxBufferedBytes) {
+      dropped += 1;
+      if (!c.lagging) {
+        c.lagging = true;
+        c.ws.send('{"type":"resync"}');
+      }
+      return;
+    }
+    c.lagging = false;
+    c.ws.send(payload);
+  };
+
+  const unsubscribe = ctx.bus.subscribe((event) => {
+    if (clients.size === 0) return;
+    const ns = namespaceOf(event);
+    const payload = JSON.stringify(wireEvent(event));
+    for (const c of clients) {
+      if (!c.principal) continue;
+      if (ns !== null && !inScope(c.principal, ns)) continue;
+      send(c, payload);
+    }
+  });
+
+  const address = (req: IncomingMessage): string => req.socket.remoteAddress ?? 'unknown';
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== STREAM_PATH) return; // another upgrade handler may own it
+    const reject = (status: number, code: string, message: string): void => {
+      socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 429 ? 'Too Many Requests' : 'Service Unavailable'}\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify({ code, message })}`);
+    };
+    if (clients.size >= maxClients) return reject(503, 'DW_ERR_UNAVAILABLE', 'too many live-stream clients');
+    const offered = String(req.headers['sec-websocket-protocol'] ?? '')
+      .split(',')
+      .map((s) => s.trim());
+    const tokenProtocol = offered.find((p) => p.startsWith(TOKEN_PROTOCOL_PREFIX));
+    let principal: Principal | undefined;
+    if (tokenProtocol !== undefined) {
+      try {
+        principal = authenticate(ctx.tokens, limiter, tokenProtocol.slice(TOKEN_PROTOCOL_PREFIX.length), address(req));
+      } catch (err) {
+        const e = err as ApiError;
+        return reject(e.status ?? 401, e.code ?? 'DW_ERR_UNAUTHENTICATED', e.message);
+      }
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const client: Client = { ws, principal, lagging: false };
+      clients.add(client);
+      ws.on('close', () => clients.delete(client));
+      ws.on('error', () => ws.terminate());
+      const hello = (): void => {
+        ws.send(JSON.stringify({ type: 'hello', name: client.principal!.name, role: client.principal!.role, namespaces: client.principal!.namespaces }));
+      };
+      if (principal) return hello();
+      const timer = setTimeout(() => ws.close(4401, 'authenticate first'), AUTH_TIMEOUT_MS);
+      timer.unref();
+      ws.once('message', (data) => {
+        clearTimeout(timer);
+        let token: unknown;
+        try {
+          token = (JSON.parse(String(data)) as { type?: unknown; token?: unknown }).token;
+        } catch {
+          token = undefined;
+        }
+        try {
+          client.principal = authenticate(ctx.tokens, limiter, typeof token === 'string' ? token : undefined, address(req));
+          hello();
+        } catch (err) {
+          const e = err as ApiError;
+          ws.send(JSON.stringify({ type: 'error', code: e.code, message: e.message }));
+          ws.close(e.code === 'DW_ERR_RATE_LIMITED' ? 4429 : 4401, e.code);
+        }
+      });
+    });
+  };
+  server.on('upgrade', onUpgrade);
+
+  return {
+    name: 'api-stream',
+    get clients() {
+      return clients.size;
+    },
+    get dropped() {
+      return dropped;
+    },
+    start: async () => {},
+    close: once(async () => {
+      server.off('upgrade', onUpgrade);
+      unsubscribe();
+      for (const c of clients) c.ws.close(1001, 'collector shutting down');
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(() => {
+          for (const c of clients) c.ws.terminate();
+          resolve();
+        }, 1000);
+        t.unref();
+        if (clients.size === 0) {
+          clearTimeout(t);
+          resolve();
+        } else
+          for (const c of clients)
+            c.ws.once('close', () => {
+              if (clients.size === 0) {
+                clearTimeout(t);
+                resolve();
+              }
+            });
+      });
+      wss.close();
+    }),
+  };
+}
+

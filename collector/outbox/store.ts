@@ -1,0 +1,245 @@
+/**
+ * The alerting tables (migration 003): `alert_state` (what was decided per alert) and
+ * `alert_outbox` (the per-sink delivery queue). Portable SQL through SqlDatabase only.
+ */
+import type { Severity } from '../../common/deviations.js';
+import type { SqlDatabase } from '../store/db.js';
+import type { AlertKind, AlertNotification } from '../sinks/types.js';
+
+/**
+ * pending: a deviation waiting for the grouping decision · held: decided, held back by the rate
+ * limit · firing: notified, open · acknowledged: open, a human is on it (no re-notification) ·
+ * grouped: a deviation notified as part of a group · resolved: ended.
+ */
+export type AlertPhase = 'pending' | 'held' | 'firing' | 'acknowledged' | 'grouped' | 'resolved';
+
+/** The content of an alert; a notification is this plus the decision (status, reason, key). */
+export type AlertSnapshot = Omit<AlertNotification, 'idempotencyKey' | 'status' | 'reason' | 'endsAtMs' | 'heldBack' | 'decidedAtMs'>;
+
+export interface AlertState {
+  alertKey: string;
+  kind: AlertKind;
+  workloadKey: string | null;
+  deviationId: number | null;
+  groupKey: string | null;
+  phase: AlertPhase;
+  severity: Severity;
+  eventMs: number;
+  lastEventMs: number;
+  dueMs: number | null;
+  notifyCount: number;
+  alert: AlertSnapshot;
+}
+
+interface StateRow {
+  alert_key: string;
+  kind: AlertKind;
+  workload_key: string | null;
+  deviation_id: number | null;
+  group_key: string | null;
+  phase: AlertPhase;
+  severity: Severity;
+  event_ms: number;
+  last_event_ms: number;
+  due_ms: number | null;
+  notify_count: number;
+  alert: string;
+}
+
+function toState(r: StateRow): AlertState {
+  return {
+    alertKey: r.alert_key,
+    kind: r.kind,
+    workloadKey: r.workload_key,
+    deviationId: r.deviation_id,
+    groupKey: r.group_key,
+    phase: r.phase,
+    severity: r.severity,
+    eventMs: r.event_ms,
+    lastEventMs: r.last_event_ms,
+    dueMs: r.due_ms,
+    notifyCount: r.notify_count,
+    alert: JSON.parse(r.alert) as AlertSnapshot,
+  };
+}
+
+export interface OutboxRow {
+  id: number;
+  sink: string;
+  attempts: number;
+  createdMs: number;
+  notification: AlertNotification;
+}
+
+export interface QueueStats {
+  sink: string;
+  depth: number;
+  oldestMs: number | null;
+}
+
+export class AlertStore {
+  constructor(private readonly db: SqlDatabase) {}
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn);
+  }
+
+  // ---- alert_state ----
+
+  get(alertKey: string): AlertState | undefined {
+    const r = this.db.get<StateRow>('SELECT * FROM alert_state WHERE alert_key = @k', { k: alertKey });
+    return r ? toState(r) : undefined;
+  }
+
+  /** Inserts or replaces the whole state of an alert. */
+  put(s: AlertState, nowMs: number): void {
+    this.db.run(
+      `INSERT INTO alert_state (alert_key, kind, workload_key, deviation_id, group_key, phase, severity, event_ms, last_event_ms, due_ms, notify_count, alert, created_ms, updated_ms)
+       VALUES (@alert_key, @kind, @workload_key, @deviation_id, @group_key, @phase, @severity, @event_ms, @last_event_ms, @due_ms, @notify_count, @alert, @now, @now)
+       ON CONFLICT (alert_key) DO UPDATE SET group_key = @group_key, phase = @phase, severity = @severity, last_event_ms = @last_event_ms,
+         due_ms = @due_ms, notify_count = @notify_count, alert = @alert, updated_ms = @now`,
+      {
+        alert_key: s.alertKey,
+        kind: s.kind,
+        workload_key: s.workloadKey,
+        deviation_id: s.deviationId,
+        group_key: s.groupKey,
+        phase: s.phase,
+        severity: s.severity,
+        event_ms: s.eventMs,
+        last_event_ms: s.lastEventMs,
+        due_ms: s.dueMs,
+        notify_count: s.notifyCount,
+        alert: JSON.stringify(s.alert),
+        now: nowMs,
+      },
+    );
+  }
+
+  /** States of these phases whose due time has come, oldest due first. */
+  due(phase: AlertPhase, nowMs: number, limit: number): AlertState[] {
+    return this.db
+      .all<StateRow>('SELECT * FROM alert_state WHERE phase = @p AND due_ms <= @now ORDER BY due_ms, event_ms LIMIT @limit', { p: phase, now: nowMs, limit })
+      .map(toState);
+  }
+
+  pendingOfWorkload(workloadKey: string): AlertState[] {
+    return this.db.all<StateRow>("SELECT * FROM alert_state WHERE workload_key = @w AND phase = 'pending' ORDER BY event_ms", { w: workloadKey }).map(toState);
+  }
+
+  /** Deviations of a workload already decided on individually since `sinceEventMs` (event time). */
+  countDecidedSince(workloadKey: string, sinceEventMs: number): number {
+    return (
+      this.db.get<{ n: number }>(
+        "SELECT COUNT(*) AS n FROM alert_state WHERE workload_key = @w AND kind = 'deviation' AND phase IN ('held', 'firing', 'acknowledged', 'resolved') AND event_ms >= @since",
+        { w: workloadKey, since: sinceEventMs },
+      )?.n ?? 0
+    );
+  }
+
+  /** The workload's open group whose latest member is at or after `sinceEventMs`. */
+  openGroup(workloadKey: string, sinceEventMs: number): AlertState | undefined {
+    const r = this.db.get<StateRow>(
+      "SELECT * FROM alert_state WHERE workload_key = @w AND kind = 'group' AND phase IN ('held', 'firing', 'acknowledged') AND last_event_ms >= @since ORDER BY last_event_ms DESC LIMIT 1",
+      { w: workloadKey, since: sinceEventMs },
+    );
+    return r ? toState(r) : undefined;
+  }
+
+  members(groupKey: string): AlertState[] {
+    return this.db.all<StateRow>('SELECT * FROM alert_state WHERE group_key = @g ORDER BY event_ms', { g: groupKey }).map(toState);
+  }
+
+  openHealthKeys(): string[] {
+    return this.db
+      .all<{ alert_key: string }>("SELECT alert_key FROM alert_state WHERE kind = 'health' AND phase IN ('held', 'firing', 'acknowledged')")
+      .map((r) => r.alert_key.slice('health:'.length));
+  }
+
+  // ---- alert_outbox ----
+
+  /** Queues one notification for one sink; a second enqueue of the same key is a no-op. */
+  enqueue(sink: string, n: AlertNotification, nowMs: number): boolean {
+    return (
+      this.db.run(
+        `INSERT INTO alert_outbox (sink, idempotency_key, alert_key, payload, state, attempts, next_attempt_ms, created_ms)
+         VALUES (@sink, @key, @alert, @payload, 'pending', 0, @now, @now) ON CONFLICT (sink, idempotency_key) DO NOTHING`,
+        { sink, key: n.idempotencyKey, alert: n.alertKey, payload: JSON.stringify(n), now: nowMs },
+      ).changes === 1
+    );
+  }
+
+  hasPending(sink: string, alertKey: string): boolean {
+    return this.db.get("SELECT 1 AS x FROM alert_outbox WHERE alert_key = @a AND sink = @s AND state = 'pending' LIMIT 1", { a: alertKey, s: sink }) !== undefined;
+  }
+
+  /** Per sink, when a notification of this alert was last queued. */
+  lastQueued(alertKey: string): Map<string, number> {
+    const rows = this.db.all<{ sink: string; last: number }>('SELECT sink, MAX(created_ms) AS last FROM alert_outbox WHERE alert_key = @a GROUP BY sink', { a: alertKey });
+    return new Map(rows.map((r) => [r.sink, r.last]));
+  }
+
+  /** The next rows a sink should send, in queue order. */
+  claim(sink: string, nowMs: number, limit: number): OutboxRow[] {
+    return this.db
+      .all<{ id: number; sink: string; attempts: number; created_ms: number; payload: string }>(
+        "SELECT id, sink, attempts, created_ms, payload FROM alert_outbox WHERE sink = @s AND state = 'pending' AND next_attempt_ms <= @now ORDER BY id LIMIT @limit",
+        { s: sink, now: nowMs, limit },
+      )
+      .map((r) => ({ id: r.id, sink: r.sink, attempts: r.attempts, createdMs: r.created_ms, notification: JSON.parse(r.payload) as AlertNotification }));
+  }
+
+  /** When the sink's next pending row becomes due; undefined when its queue is empty. */
+  nextDue(sink: string): number | undefined {
+    return this.db.get<{ t: number | null }>("SELECT MIN(next_attempt_ms) AS t FROM alert_outbox WHERE sink = @s AND state = 'pending'", { s: sink })?.t ?? undefined;
+  }
+
+  markSent(ids: readonly number[], nowMs: number): void {
+    this.db.transaction(() => {
+      for (const id of ids) this.db.run("UPDATE alert_outbox SET state = 'sent', attempts = attempts + 1, done_ms = @now, last_error = NULL WHERE id = @id", { id, now: nowMs });
+    });
+  }
+
+  markRetry(ids: readonly number[], nextAttemptMs: number, error: string): void {
+    this.db.transaction(() => {
+      for (const id of ids) this.db.run('UPDATE alert_outbox SET attempts = attempts + 1, next_attempt_ms = @next, last_error = @err WHERE id = @id', { id, next: nextAttemptMs, err: error });
+    });
+  }
+
+  markFailed(ids: readonly number[], nowMs: number, error: string): void {
+    this.db.transaction(() => {
+      for (const id of ids) this.db.run("UPDATE alert_outbox SET state = 'failed', attempts = attempts + 1, done_ms = @now, last_error = @err WHERE id = @id", { id, now: nowMs, err: error });
+    });
+  }
+
+  /** Pending rows queued before `createdBeforeMs` give up (retry.maxAge); returns how many per sink. */
+  expire(createdBeforeMs: number, nowMs: number): Map<string, number> {
+    return this.db.transaction(() => {
+      const rows = this.db.all<{ sink: string; n: number }>(
+        "SELECT sink, COUNT(*) AS n FROM alert_outbox WHERE state = 'pending' AND created_ms < @before GROUP BY sink",
+        { before: createdBeforeMs },
+      );
+      this.db.run("UPDATE alert_outbox SET state = 'expired', done_ms = @now WHERE state = 'pending' AND created_ms < @before", { before: createdBeforeMs, now: nowMs });
+      return new Map(rows.map((r) => [r.sink, r.n]));
+    });
+  }
+
+  /** Forgets delivered / given-up rows and ended alerts older than the retention. */
+  prune(beforeMs: number): void {
+    this.db.run("DELETE FROM alert_outbox WHERE state <> 'pending' AND done_ms < @before", { before: beforeMs });
+    this.db.run("DELETE FROM alert_state WHERE phase = 'resolved' AND updated_ms < @before", { before: beforeMs });
+  }
+
+  queueStats(): QueueStats[] {
+    return this.db
+      .all<{ sink: string; n: number; oldest: number | null }>("SELECT sink, COUNT(*) AS n, MIN(created_ms) AS oldest FROM alert_outbox WHERE state = 'pending' GROUP BY sink")
+      .map((r) => ({ sink: r.sink, depth: r.n, oldestMs: r.oldest }));
+  }
+
+  /** For tests and the CLI: every row of one alert. */
+  rows(alertKey: string): { sink: string; state: string; attempts: number; reason: string }[] {
+    return this.db
+      .all<{ sink: string; state: string; attempts: number; payload: string }>('SELECT sink, state, attempts, payload FROM alert_outbox WHERE alert_key = @a ORDER BY id', { a: alertKey })
+      .map((r) => ({ sink: r.sink, state: r.state, attempts: r.attempts, reason: (JSON.parse(r.payload) as AlertNotification).reason }));
+  }
+}

@@ -1,0 +1,62 @@
+/**
+ * The `driftwatch.alert.v1` document: the webhook body and each line of the stdout/file sinks.
+ * Field by field in docs/alerting.md; adding a field is compatible, renaming or removing one
+ * needs `driftwatch.alert.v2`.
+ */
+import type { HealthEvent } from '../../common/deviations.js';
+import type { WorkloadId } from '../../common/model.js';
+import { safeJson } from './json.js';
+import { isoTime } from './text.js';
+import { ALERT_SCHEMA, type AlertNotification, type DeviationBrief } from './types.js';
+
+export interface AlertDocumentV1 {
+  schema: typeof ALERT_SCHEMA;
+  idempotencyKey: string;
+  /** When this attempt was sent (RFC 3339); equals the X-Driftwatch-Timestamp header. */
+  sentAt: string;
+  key: string;
+  kind: AlertNotification['kind'];
+  status: AlertNotification['status'];
+  reason: AlertNotification['reason'];
+  alertname: string;
+  severity: AlertNotification['severity'];
+  cluster: string;
+  summary: string;
+  startsAt: string;
+  endsAt: string | null;
+  url: string | null;
+  workload: WorkloadId | null;
+  deviations: (Omit<DeviationBrief, 'firstSeenMs' | 'lastSeenMs'> & { firstSeen: string; lastSeen: string })[];
+  truncated: number;
+  health: Pick<HealthEvent, 'kind' | 'key' | 'node' | 'summary' | 'detail'> | null;
+  heldBack: number;
+}
+
+export function toAlertDocument(n: AlertNotification, sentAtMs: number): AlertDocumentV1 {
+  return {
+    schema: ALERT_SCHEMA,
+    idempotencyKey: n.idempotencyKey,
+    sentAt: isoTime(sentAtMs),
+    key: n.alertKey,
+    kind: n.kind,
+    status: n.status,
+    reason: n.reason,
+    alertname: n.alertname,
+    severity: n.severity,
+    cluster: n.cluster,
+    summary: n.summary,
+    startsAt: isoTime(n.startsAtMs),
+    endsAt: n.endsAtMs === null ? null : isoTime(n.endsAtMs),
+    url: n.url,
+    workload: n.workload,
+    deviations: n.deviations.map(({ firstSeenMs, lastSeenMs, ...d }) => ({ ...d, firstSeen: isoTime(firstSeenMs), lastSeen: isoTime(lastSeenMs) })),
+    truncated: n.truncated,
+    health: n.health ? { kind: n.health.kind, key: n.health.key, node: n.health.node, summary: n.health.summary, detail: n.health.detail } : null,
+    heldBack: n.heldBack,
+  };
+}
+
+/** Pure: JSON lines (stdout and file sinks), one document per notification. */
+export function toJsonLines(batch: readonly AlertNotification[], nowMs: number): string {
+  return batch.map((n) => `${safeJson(toAlertDocument(n, nowMs))}\n`).join('');
+}

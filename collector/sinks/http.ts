@@ -1,0 +1,154 @@
+/**
+ * The one HTTP client of all sinks (falcosidekick's outputs/client.go): keep-alive, a timeout over
+ * the whole exchange, optional TLS/mTLS, and the status → verdict table. Sinks never call
+ * fetch or http.request themselves.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { readFileSync } from 'node:fs';
+import type { TlsConfig } from '../../common/config-schema.js';
+import { VERSION } from '../../common/version.js';
+import type { SendVerdict } from './types.js';
+
+/** Bytes of a response body kept for the reason of a failed attempt. */
+const SNIPPET_BYTES = 512;
+const MAX_RESPONSE_BYTES = 64 * 1024;
+
+/** 2xx ok; 408, 429 and 5xx retry (the receiver may recover); other statuses fail. */
+export function verdictForStatus(status: number): SendVerdict['result'] {
+  if (status >= 200 && status < 300) return 'ok';
+  if (status === 408 || status === 429 || status >= 500) return 'retry';
+  return 'fail';
+}
+
+/** `scheme://host:port` only: paths, queries and credentials (Slack tokens live there) never appear. */
+export function redactedOrigin(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}`;
+  } catch {
+    return '<invalid url>';
+  }
+}
+
+/** Removes every secret (and control characters) from text shown in logs, metrics and /readyz. */
+export function redact(text: string, secrets: readonly string[]): string {
+  let out = text.replace(/[\u0000-\u001f\u007f]+/g, ' ');
+  for (const s of secrets) if (s.length >= 4) out = out.split(s).join('<redacted>');
+  return out;
+}
+
+export interface HttpClientOptions {
+  timeoutMs: number;
+  /** Configured custom headers; sent with every request (the sink's own headers win). */
+  headers?: Record<string, string>;
+  tls?: TlsConfig;
+  /** Strings that must never appear in a reason (beyond URL parts and header values). */
+  secrets?: readonly string[];
+}
+
+export class HttpClient {
+  private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 4 });
+  private readonly httpsAgent: https.Agent;
+  private readonly headers: Record<string, string>;
+  private readonly secrets: string[];
+
+  constructor(private readonly opts: HttpClientOptions) {
+    this.headers = { ...(opts.headers ?? {}) };
+    this.secrets = [...(opts.secrets ?? []), ...Object.values(this.headers)];
+    const tls = opts.tls;
+    this.httpsAgent = new https.Agent({
+      keepAlive: true,
+      maxSockets: 4,
+      ca: tls?.ca ? readFileSync(tls.ca) : undefined,
+      cert: tls?.cert ? readFileSync(tls.cert) : undefined,
+      key: tls?.key ? readFileSync(tls.key) : undefined,
+      servername: tls?.serverName,
+    });
+  }
+
+  /** POSTs `body` and classifies the outcome. Never throws. */
+  async post(url: string, body: string | Buffer, headers: Record<string, string>, signal?: AbortSignal): Promise<SendVerdict> {
+    let target: URL;
+    try {
+      target = new URL(url);
+    } catch {
+      return { result: 'fail', reason: 'invalid URL' };
+    }
+    const origin = `${target.protocol}//${target.host}`;
+    const secrets = [...this.secrets, ...urlSecrets(target), ...Object.values(headers)];
+    const payload = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
+    try {
+      const { status, snippet } = await this.exchange(target, payload, headers, signal);
+      const result = verdictForStatus(status);
+      if (result === 'ok') return { result };
+      const text = redact(snippet, secrets).trim();
+      return { result, reason: `HTTP ${status} from ${origin}${text ? `: ${text}` : ''}` };
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      if (e.code === 'DW_TIMEOUT') return { result: 'retry', reason: `timeout after ${this.opts.timeoutMs} ms (${origin})` };
+      if (e.code === 'DW_ABORTED') return { result: 'retry', reason: `aborted (${origin})` };
+      // Header values with control characters and the like are rejected before sending: permanent.
+      if (e.code === 'ERR_INVALID_CHAR' || e.code === 'ERR_INVALID_HTTP_TOKEN') return { result: 'fail', reason: `invalid request header (${origin})` };
+      return { result: 'retry', reason: `${e.code ?? 'request failed'} (${origin})` };
+    }
+  }
+
+  private exchange(target: URL, payload: Buffer, headers: Record<string, string>, signal?: AbortSignal): Promise<{ status: number; snippet: string }> {
+    return new Promise((resolve, reject) => {
+      const isHttps = target.protocol === 'https:';
+      let settled = false;
+      const finish = (err: Error | null, value?: { status: number; snippet: string }): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        if (err) reject(err);
+        else resolve(value!);
+      };
+      const fail = (code: string): void => {
+        const err = Object.assign(new Error(code), { code });
+        req.destroy(err);
+        finish(err);
+      };
+      const onAbort = (): void => fail('DW_ABORTED');
+      const req = (isHttps ? https : http).request(target, {
+        method: 'POST',
+        agent: isHttps ? this.httpsAgent : this.httpAgent,
+        headers: {
+          'user-agent': `driftwatch/${VERSION}`,
+          ...this.headers,
+          ...headers,
+          'content-length': String(payload.length),
+        },
+      });
+      const timer = setTimeout(() => fail('DW_TIMEOUT'), this.opts.timeoutMs);
+      timer.unref?.();
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      req.on('error', (err) => finish(err));
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          if (size < MAX_RESPONSE_BYTES) chunks.push(c);
+          size += c.length;
+        });
+        res.on('error', (err) => finish(err));
+        res.on('end', () => finish(null, { status: res.statusCode ?? 0, snippet: Buffer.concat(chunks).subarray(0, SNIPPET_BYTES).toString('utf8') }));
+      });
+      req.end(payload);
+    });
+  }
+
+  close(): void {
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
+  }
+}
+
+function urlSecrets(u: URL): string[] {
+  const out = [decodeURIComponent(u.username), decodeURIComponent(u.password), u.search];
+  if (u.pathname !== '/') out.push(u.pathname, ...u.pathname.split('/').filter((p) => p.length >= 8));
+  return out;
+}

@@ -1,0 +1,261 @@
+import type { BaselineCompleteness, BaselinePhase, BaselineSummary } from '../../common/deviations.js';
+import type { WorkloadId, WorkloadKind } from '../../common/model.js';
+import type { SqlDatabase, SqlParams } from './db.js';
+
+export interface BaselineRecord {
+  id: number;
+  workloadId: number;
+  generation: number;
+  imageDigest: string | null;
+  imageDigests: string[];
+  phase: BaselinePhase;
+  completeness: BaselineCompleteness;
+  version: number;
+  learningStartMs: number | null;
+  learningUntilMs: number | null;
+  lastNewItemMs: number | null;
+  decidedBy: string | null;
+  decidedAt: string | null;
+  decisionComment: string | null;
+}
+
+export type ItemOrigin = 'learned' | 'manual';
+export type ItemPhase = 'startup' | 'steady';
+
+export interface BaselineItemRecord {
+  id: number;
+  baselineId: number;
+  kind: 'process' | 'network';
+  key: string;
+  origin: ItemOrigin;
+  phase: ItemPhase;
+  detail: Record<string, unknown>;
+  count: number;
+  firstSeenMs: number;
+  lastSeenMs: number;
+  addedInVersion: number;
+}
+
+interface BaselineRow {
+  id: number;
+  workload_id: number;
+  generation: number;
+  image_digest: string | null;
+  image_digests: string;
+  phase: string;
+  completeness: string;
+  version: number;
+  learning_start_ms: number | null;
+  learning_until_ms: number | null;
+  last_new_item_ms: number | null;
+  decided_by: string | null;
+  decided_at: string | null;
+  decision_comment: string | null;
+}
+
+interface ItemRow {
+  id: number;
+  baseline_id: number;
+  kind: string;
+  item_key: string;
+  origin: string;
+  phase: string;
+  detail: string;
+  count: number;
+  first_seen_ms: number;
+  last_seen_ms: number;
+  added_in_version: number;
+}
+
+const COLUMNS = `id, workload_id, generation, image_digest, image_digests, phase, completeness, version, learning_start_ms,
+  learning_until_ms, last_new_item_ms, decided_by, decided_at, decision_comment`;
+const ITEM_COLUMNS = 'id, baseline_id, kind, item_key, origin, phase, detail, count, first_seen_ms, last_seen_ms, added_in_version';
+
+export type BaselineUpdate = Partial<Omit<BaselineRecord, 'id' | 'workloadId' | 'generation'>>;
+
+const UPDATE_COLUMNS: Record<keyof BaselineUpdate, string> = {
+  imageDigest: 'image_digest',
+  imageDigests: 'image_digests',
+  phase: 'phase',
+  completeness: 'completeness',
+  version: 'version',
+  learningStartMs: 'learning_start_ms',
+  learningUntilMs: 'learning_until_ms',
+  lastNewItemMs: 'last_new_item_ms',
+  decidedBy: 'decided_by',
+  decidedAt: 'decided_at',
+  decisionComment: 'decision_comment',
+};
+
+/** Baselines (one row per workload container generation) and their items. */
+export class BaselinesTable {
+  constructor(private readonly db: SqlDatabase) {}
+
+  get(id: number): BaselineRecord | undefined {
+    const r = this.db.get<BaselineRow>(`SELECT ${COLUMNS} FROM baselines WHERE id = @id`, { id });
+    return r ? toRecord(r) : undefined;
+  }
+
+  /** The workload's current baseline: its newest generation. */
+  current(workloadId: number): BaselineRecord | undefined {
+    const r = this.db.get<BaselineRow>(`SELECT ${COLUMNS} FROM baselines WHERE workload_id = @workloadId ORDER BY generation DESC LIMIT 1`, { workloadId });
+    return r ? toRecord(r) : undefined;
+  }
+
+  generations(workloadId: number): BaselineRecord[] {
+    return this.db.all<BaselineRow>(`SELECT ${COLUMNS} FROM baselines WHERE workload_id = @workloadId ORDER BY generation DESC`, { workloadId }).map(toRecord);
+  }
+
+  insert(b: Omit<BaselineRecord, 'id' | 'decidedBy' | 'decidedAt' | 'decisionComment'>): BaselineRecord {
+    const at = new Date().toISOString();
+    const res = this.db.run(
+      `INSERT INTO baselines (workload_id, generation, image_digest, image_digests, phase, completeness, version, learning_start_ms,
+         learning_until_ms, last_new_item_ms, created_at, updated_at)
+       VALUES (@workloadId, @generation, @imageDigest, @imageDigests, @phase, @completeness, @version, @learningStartMs,
+         @learningUntilMs, @lastNewItemMs, @at, @at)`,
+      {
+        workloadId: b.workloadId,
+        generation: b.generation,
+        imageDigest: b.imageDigest,
+        imageDigests: JSON.stringify(b.imageDigests),
+        phase: b.phase,
+        completeness: b.completeness,
+        version: b.version,
+        learningStartMs: b.learningStartMs,
+        learningUntilMs: b.learningUntilMs,
+        lastNewItemMs: b.lastNewItemMs,
+        at,
+      },
+    );
+    return this.get(Number(res.lastInsertRowid))!;
+  }
+
+  update(id: number, changes: BaselineUpdate): void {
+    const sets: string[] = [];
+    const params: Record<string, string | number | null> = { id, at: new Date().toISOString() };
+    for (const [k, v] of Object.entries(changes) as [keyof BaselineUpdate, unknown][]) {
+      if (v === undefined) continue;
+      sets.push(`${UPDATE_COLUMNS[k]} = @${k}`);
+      params[k] = Array.isArray(v) ? JSON.stringify(v) : (v as string | number | null);
+    }
+    if (!sets.length) return;
+    this.db.run(`UPDATE baselines SET ${sets.join(', ')}, updated_at = @at WHERE id = @id`, params as SqlParams);
+  }
+
+  /** Learning baselines whose window ended at or before `nowMs` (event time). */
+  dueForActivation(nowMs: number): BaselineRecord[] {
+    return this.db
+      .all<BaselineRow>(`SELECT ${COLUMNS} FROM baselines WHERE phase = 'learning' AND learning_until_ms IS NOT NULL AND learning_until_ms <= @nowMs`, { nowMs })
+      .map(toRecord);
+  }
+
+  items(baselineId: number): BaselineItemRecord[] {
+    return this.db
+      .all<ItemRow>(`SELECT ${ITEM_COLUMNS} FROM baseline_items WHERE baseline_id = @baselineId AND removed_in_version IS NULL ORDER BY id`, { baselineId })
+      .map(toItem);
+  }
+
+  insertItem(i: Omit<BaselineItemRecord, 'id'>): BaselineItemRecord {
+    const res = this.db.run(
+      `INSERT INTO baseline_items (baseline_id, kind, item_key, origin, phase, detail, count, first_seen_ms, last_seen_ms, added_in_version)
+       VALUES (@baselineId, @kind, @key, @origin, @phase, @detail, @count, @firstSeenMs, @lastSeenMs, @addedInVersion)`,
+      {
+        baselineId: i.baselineId,
+        kind: i.kind,
+        key: i.key,
+        origin: i.origin,
+        phase: i.phase,
+        detail: JSON.stringify(i.detail),
+        count: i.count,
+        firstSeenMs: i.firstSeenMs,
+        lastSeenMs: i.lastSeenMs,
+        addedInVersion: i.addedInVersion,
+      },
+    );
+    return { ...i, id: Number(res.lastInsertRowid) };
+  }
+
+  updateItem(i: BaselineItemRecord): void {
+    this.db.run(
+      `UPDATE baseline_items SET phase = @phase, detail = @detail, count = @count, first_seen_ms = @firstSeenMs, last_seen_ms = @lastSeenMs
+       WHERE id = @id`,
+      { id: i.id, phase: i.phase, detail: JSON.stringify(i.detail), count: i.count, firstSeenMs: i.firstSeenMs, lastSeenMs: i.lastSeenMs },
+    );
+  }
+
+  summary(id: number): BaselineSummary | undefined {
+    const r = this.db.get<BaselineRow & { cluster: string; namespace: string; wkind: string; wname: string; container: string; item_count: number; open_deviations: number }>(
+      `SELECT b.id, b.workload_id, b.generation, b.image_digest, b.image_digests, b.phase, b.completeness, b.version, b.learning_start_ms,
+         b.learning_until_ms, b.last_new_item_ms, b.decided_by, b.decided_at, b.decision_comment,
+         w.cluster, w.namespace, w.kind AS wkind, w.name AS wname, w.container,
+         (SELECT COUNT(*) FROM baseline_items i WHERE i.baseline_id = b.id AND i.removed_in_version IS NULL) AS item_count,
+         (SELECT COUNT(*) FROM deviations d WHERE d.baseline_id = b.id AND d.status = 'open') AS open_deviations
+       FROM baselines b JOIN workloads w ON w.id = b.workload_id WHERE b.id = @id`,
+      { id },
+    );
+    if (!r) return undefined;
+    const workload: WorkloadId = { cluster: r.cluster, namespace: r.namespace, kind: r.wkind as WorkloadKind, name: r.wname, container: r.container };
+    return {
+      id: r.id,
+      workload,
+      generation: r.generation,
+      version: r.version,
+      phase: r.phase as BaselinePhase,
+      completeness: r.completeness as BaselineCompleteness,
+      imageDigest: r.image_digest,
+      learningStartMs: r.learning_start_ms,
+      learningUntilMs: r.learning_until_ms,
+      itemCount: r.item_count,
+      openDeviations: r.open_deviations,
+      decidedBy: r.decided_by,
+      decidedAt: r.decided_at,
+      decisionComment: r.decision_comment,
+    };
+  }
+
+  /** Ids of current (newest generation) baselines, optionally filtered. */
+  currentIds(filter: { namespace?: string; phase?: string } = {}): number[] {
+    const where: string[] = ['b.generation = (SELECT MAX(b2.generation) FROM baselines b2 WHERE b2.workload_id = b.workload_id)'];
+    const params: Record<string, string> = {};
+    if (filter.namespace !== undefined) (where.push('w.namespace = @namespace'), (params.namespace = filter.namespace));
+    if (filter.phase !== undefined) (where.push('b.phase = @phase'), (params.phase = filter.phase));
+    return this.db
+      .all<{ id: number }>(`SELECT b.id FROM baselines b JOIN workloads w ON w.id = b.workload_id WHERE ${where.join(' AND ')} ORDER BY w.namespace, w.name, w.container, b.id`, params)
+      .map((r) => r.id);
+  }
+}
+
+function toRecord(r: BaselineRow): BaselineRecord {
+  return {
+    id: r.id,
+    workloadId: r.workload_id,
+    generation: r.generation,
+    imageDigest: r.image_digest,
+    imageDigests: JSON.parse(r.image_digests) as string[],
+    phase: r.phase as BaselinePhase,
+    completeness: r.completeness as BaselineCompleteness,
+    version: r.version,
+    learningStartMs: r.learning_start_ms,
+    learningUntilMs: r.learning_until_ms,
+    lastNewItemMs: r.last_new_item_ms,
+    decidedBy: r.decided_by,
+    decidedAt: r.decided_at,
+    decisionComment: r.decision_comment,
+  };
+}
+
+function toItem(r: ItemRow): BaselineItemRecord {
+  return {
+    id: r.id,
+    baselineId: r.baseline_id,
+    kind: r.kind as 'process' | 'network',
+    key: r.item_key,
+    origin: r.origin as ItemOrigin,
+    phase: r.phase as ItemPhase,
+    detail: JSON.parse(r.detail) as Record<string, unknown>,
+    count: r.count,
+    firstSeenMs: r.first_seen_ms,
+    lastSeenMs: r.last_seen_ms,
+    addedInVersion: r.added_in_version,
+  };
+}

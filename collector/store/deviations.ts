@@ -1,0 +1,180 @@
+import type { Deviation, DeviationKind, DeviationStatus, Severity } from '../../common/deviations.js';
+import type { Observation, WorkloadId, WorkloadKind } from '../../common/model.js';
+import type { SqlDatabase } from './db.js';
+
+export type SessionCommand = NonNullable<Deviation['commands']>[number];
+
+/** What the engine writes; everything but ids and wall-clock stamps. */
+export interface DeviationWrite {
+  baselineId: number;
+  workloadId: number;
+  itemKey: string;
+  kind: DeviationKind;
+  severity: Severity;
+  severityReason: string;
+  summary: string;
+  /** The item, structured; engine-private bookkeeping goes under `detail.engine`. */
+  detail: Record<string, unknown>;
+  firstSeenMs: number;
+  lastSeenMs: number;
+  count: number;
+  pods: string[];
+  nodes: string[];
+  image: string | null;
+  samples: Observation[];
+  commands: SessionCommand[] | null;
+}
+
+interface Row {
+  id: number;
+  baseline_id: number;
+  workload_id: number;
+  item_key: string;
+  kind: string;
+  severity: string;
+  severity_reason: string;
+  status: string;
+  summary: string;
+  detail: string;
+  first_seen_ms: number;
+  last_seen_ms: number;
+  count: number;
+  pods: string;
+  nodes: string;
+  image: string | null;
+  samples: string;
+  commands: string | null;
+  status_by: string | null;
+  status_at: string | null;
+  status_comment: string | null;
+  created_at: string;
+  updated_at: string;
+  cluster: string;
+  namespace: string;
+  wkind: string;
+  wname: string;
+  container: string;
+}
+
+const SELECT = `SELECT d.id, d.baseline_id, d.workload_id, d.item_key, d.kind, d.severity, d.severity_reason, d.status, d.summary, d.detail,
+  d.first_seen_ms, d.last_seen_ms, d.count, d.pods, d.nodes, d.image, d.samples, d.commands, d.status_by, d.status_at, d.status_comment,
+  d.created_at, d.updated_at, w.cluster, w.namespace, w.kind AS wkind, w.name AS wname, w.container
+  FROM deviations d JOIN workloads w ON w.id = d.workload_id`;
+
+export interface StoredDeviation {
+  deviation: Deviation;
+  workloadId: number;
+  detail: Record<string, unknown>;
+}
+
+/** Deviations, unique per (baseline, item key). */
+export class DeviationsTable {
+  constructor(private readonly db: SqlDatabase) {}
+
+  get(id: number): StoredDeviation | undefined {
+    const r = this.db.get<Row>(`${SELECT} WHERE d.id = @id`, { id });
+    return r ? toStored(r) : undefined;
+  }
+
+  find(baselineId: number, itemKey: string): StoredDeviation | undefined {
+    const r = this.db.get<Row>(`${SELECT} WHERE d.baseline_id = @baselineId AND d.item_key = @itemKey`, { baselineId, itemKey });
+    return r ? toStored(r) : undefined;
+  }
+
+  /** Open or acknowledged deviations of a baseline first seen before `beforeMs`, of these kinds. */
+  firstSeenBefore(baselineId: number, beforeMs: number, kinds: readonly DeviationKind[]): StoredDeviation[] {
+    const list = kinds.map((k) => `'${k}'`).join(', ');
+    return this.db
+      .all<Row>(`${SELECT} WHERE d.baseline_id = @baselineId AND d.first_seen_ms < @beforeMs AND d.kind IN (${list}) AND d.status IN ('open', 'acknowledged') ORDER BY d.id`, {
+        baselineId,
+        beforeMs,
+      })
+      .map(toStored);
+  }
+
+  insert(d: DeviationWrite): number {
+    const at = new Date().toISOString();
+    const res = this.db.run(
+      `INSERT INTO deviations (baseline_id, workload_id, item_key, kind, severity, severity_reason, status, summary, detail, first_seen_ms,
+         last_seen_ms, count, pods, nodes, image, samples, commands, created_at, updated_at)
+       VALUES (@baselineId, @workloadId, @itemKey, @kind, @severity, @severityReason, 'open', @summary, @detail, @firstSeenMs,
+         @lastSeenMs, @count, @pods, @nodes, @image, @samples, @commands, @at, @at)`,
+      { ...serialise(d), at },
+    );
+    return Number(res.lastInsertRowid);
+  }
+
+  /** Rewrites what a new sighting changes (the row's identity and status stay). */
+  updateSighting(id: number, d: DeviationWrite): void {
+    this.db.run(
+      `UPDATE deviations SET severity = @severity, severity_reason = @severityReason, summary = @summary, detail = @detail,
+         first_seen_ms = @firstSeenMs, last_seen_ms = @lastSeenMs, count = @count, pods = @pods, nodes = @nodes, image = @image,
+         samples = @samples, commands = @commands, updated_at = @at
+       WHERE id = @id`,
+      { ...serialise(d), id, at: new Date().toISOString() },
+    );
+  }
+
+  setStatus(id: number, status: DeviationStatus, actor: string, comment: string | null): void {
+    this.db.run('UPDATE deviations SET status = @status, status_by = @actor, status_at = @at, status_comment = @comment, updated_at = @at WHERE id = @id', {
+      id,
+      status,
+      actor,
+      comment,
+      at: new Date().toISOString(),
+    });
+  }
+}
+
+function serialise(d: DeviationWrite): Record<string, string | number | null> {
+  return {
+    baselineId: d.baselineId,
+    workloadId: d.workloadId,
+    itemKey: d.itemKey,
+    kind: d.kind,
+    severity: d.severity,
+    severityReason: d.severityReason,
+    summary: d.summary,
+    detail: JSON.stringify(d.detail),
+    firstSeenMs: d.firstSeenMs,
+    lastSeenMs: d.lastSeenMs,
+    count: d.count,
+    pods: JSON.stringify(d.pods),
+    nodes: JSON.stringify(d.nodes),
+    image: d.image,
+    samples: JSON.stringify(d.samples),
+    commands: d.commands ? JSON.stringify(d.commands) : null,
+  };
+}
+
+function toStored(r: Row): StoredDeviation {
+  const workload: WorkloadId = { cluster: r.cluster, namespace: r.namespace, kind: r.wkind as WorkloadKind, name: r.wname, container: r.container };
+  const detail = JSON.parse(r.detail) as Record<string, unknown>;
+  const { engine: _engine, ...item } = detail;
+  const deviation: Deviation = {
+    id: r.id,
+    baselineId: r.baseline_id,
+    workload,
+    itemKey: r.item_key,
+    kind: r.kind as DeviationKind,
+    severity: r.severity as Severity,
+    severityReason: r.severity_reason,
+    status: r.status as DeviationStatus,
+    summary: r.summary,
+    item,
+    firstSeenMs: r.first_seen_ms,
+    lastSeenMs: r.last_seen_ms,
+    count: r.count,
+    pods: JSON.parse(r.pods) as string[],
+    nodes: JSON.parse(r.nodes) as string[],
+    image: r.image,
+    samples: JSON.parse(r.samples) as Observation[],
+    statusBy: r.status_by,
+    statusAt: r.status_at,
+    statusComment: r.status_comment,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+  if (r.commands !== null) deviation.commands = JSON.parse(r.commands) as SessionCommand[];
+  return { deviation, workloadId: r.workload_id, detail };
+}

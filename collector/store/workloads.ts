@@ -1,0 +1,81 @@
+import type { WorkloadId, WorkloadKind } from '../../common/model.js';
+import type { SqlDatabase } from './db.js';
+
+export type ImagePolicy = 'relearn' | 'inherit' | 'alert';
+
+export interface WorkloadRecord {
+  id: number;
+  workload: WorkloadId;
+  /** Per-workload image policy; null = the configured default. */
+  imagePolicy: ImagePolicy | null;
+}
+
+interface Row {
+  id: number;
+  cluster: string;
+  namespace: string;
+  kind: string;
+  name: string;
+  container: string;
+  image_policy: string | null;
+}
+
+/** Workload containers (the scope of a baseline). Ids are cached: rows are never deleted. */
+export class WorkloadsTable {
+  private readonly ids = new Map<string, number>();
+  private static readonly MAX_CACHED = 100_000;
+
+  constructor(private readonly db: SqlDatabase) {}
+
+  idOf(w: WorkloadId): number {
+    const key = `${w.cluster}\u0000${w.namespace}\u0000${w.kind}\u0000${w.name}\u0000${w.container}`;
+    const cached = this.ids.get(key);
+    if (cached !== undefined) return cached;
+    const params = { cluster: w.cluster, namespace: w.namespace, kind: w.kind, name: w.name, container: w.container };
+    let id = this.find(w);
+    if (id === undefined) {
+      this.db.run(
+        `INSERT INTO workloads (cluster, namespace, kind, name, container, created_at) VALUES (@cluster, @namespace, @kind, @name, @container, @at)
+         ON CONFLICT (cluster, namespace, kind, name, container) DO NOTHING`,
+        { ...params, at: new Date().toISOString() },
+      );
+      id = this.find(w)!;
+    }
+    if (this.ids.size >= WorkloadsTable.MAX_CACHED) this.ids.clear();
+    this.ids.set(key, id);
+    return id;
+  }
+
+  find(w: WorkloadId): number | undefined {
+    return this.db.get<{ id: number }>(
+      'SELECT id FROM workloads WHERE cluster = @cluster AND namespace = @namespace AND kind = @kind AND name = @name AND container = @container',
+      { cluster: w.cluster, namespace: w.namespace, kind: w.kind, name: w.name, container: w.container },
+    )?.id;
+  }
+
+  get(id: number): WorkloadRecord | undefined {
+    const r = this.db.get<Row>('SELECT id, cluster, namespace, kind, name, container, image_policy FROM workloads WHERE id = @id', { id });
+    return r ? toRecord(r) : undefined;
+  }
+
+  all(): WorkloadRecord[] {
+    return this.db.all<Row>('SELECT id, cluster, namespace, kind, name, container, image_policy FROM workloads ORDER BY id').map(toRecord);
+  }
+
+  setImagePolicy(id: number, policy: ImagePolicy | null): void {
+    this.db.run('UPDATE workloads SET image_policy = @policy WHERE id = @id', { id, policy });
+  }
+
+  /** Drops cached ids (after a rolled-back transaction). */
+  invalidate(): void {
+    this.ids.clear();
+  }
+}
+
+function toRecord(r: Row): WorkloadRecord {
+  return {
+    id: r.id,
+    workload: { cluster: r.cluster, namespace: r.namespace, kind: r.kind as WorkloadKind, name: r.name, container: r.container },
+    imagePolicy: (r.image_policy as ImagePolicy | null) ?? null,
+  };
+}

@@ -1,0 +1,170 @@
+import t from 'tap';
+import { Registry } from 'prom-client';
+import { loadConfig } from '../../common/config.js';
+import { silentLogger } from '../../common/logger.js';
+import type { ProcessObservation } from '../../common/model.js';
+import type { EdgeBaseline } from '../../collector/contracts.js';
+import { CollectorBus } from '../../collector/events.js';
+import { IngestServer } from '../../collector/ingest/server.js';
+import { openDatabase, type SqlDatabase } from '../../collector/store/db.js';
+import { Shipper } from '../../agent/ship/shipper.js';
+import { RecordingEngine } from '../helpers/null-engine.js';
+import { eventually, freePort } from '../helpers/processes.js';
+
+const workload = { cluster: 'c', namespace: 'ns', kind: 'Deployment' as const, name: 'web', container: 'nginx' };
+
+function obs(i: number): ProcessObservation {
+  return {
+    kind: 'process',
+    source: 'tetragon-json',
+    time: 1_700_000_000_000 + i,
+    workload,
+    identitySource: 'source',
+    node: 'n1',
+    pod: 'web-1',
+    containerId: null,
+    image: { name: null, digest: null },
+    containerStart: null,
+    preexisting: false,
+    process: { exe: `/bin/x${i}`, args: '', pid: i, uid: 0, user: null, execId: `e${i}`, parentExe: null, ancestors: [], lineage: 'partial', inInitTree: null, sessionId: null },
+  };
+}
+
+function config(port: number, queueLimit = 100_000) {
+  return loadConfig({
+    env: {},
+    overrides: {
+      'agent.node': 'n1',
+      'agent.collector.address': `127.0.0.1:${port}`,
+      'agent.ship.batchSize': 10,
+      'agent.ship.flushInterval': 5,
+      'agent.ship.queueLimit': queueLimit,
+      'collector.grpc.listen': `127.0.0.1:${port}`,
+    },
+  });
+}
+
+class EdgeEngine extends RecordingEngine {
+  listeners: ((c: EdgeBaseline[]) => void)[] = [];
+  override edgeBaselines(): [] {
+    return [];
+  }
+  override onEdgeChange(l: (c: EdgeBaseline[]) => void): () => void {
+    this.listeners.push(l);
+    return () => undefined;
+  }
+}
+
+function ingest(db: SqlDatabase, port: number, engine: RecordingEngine): IngestServer {
+  return new IngestServer({ config: config(port).collector.grpc, db, engine, bus: new CollectorBus(), logger: silentLogger(), registry: new Registry() });
+}
+
+t.test('un-acked batches are re-sent after the collector restarts, and stored once', async (t) => {
+  const port = await freePort();
+  const db = openDatabase({ dataDir: ':memory:' });
+  t.teardown(() => db.close());
+  const engine = new RecordingEngine();
+  let server = ingest(db, port, engine);
+  await server.start();
+  const snapshots: EdgeBaseline[][] = [];
+  const shipper = new Shipper({
+    config: config(port).agent,
+    cluster: 'c',
+    logger: silentLogger(),
+    registry: new Registry(),
+    sources: () => ['test'],
+    counters: () => [],
+    onSnapshot: (b) => snapshots.push(b),
+    onDelta: () => undefined,
+    instanceId: 'n1-fixed',
+  });
+  await shipper.start();
+  t.teardown(() => shipper.close());
+  shipper.announceWorkload(workload, 'w');
+  await eventually(() => shipper.isConnected, 'connected');
+  for (let i = 0; i < 100; i++) shipper.enqueue(obs(i));
+  await eventually(() => shipper.queued === 0, 'first 100 acknowledged');
+  t.equal(engine.seen.length, 100);
+  t.ok(snapshots.length >= 1, 'an edge snapshot arrived after hello');
+
+  await server.close();
+  await eventually(() => !shipper.isConnected, 'disconnect noticed');
+  let accepted = 0;
+  for (let i = 100; i < 250; i++) if (shipper.enqueue(obs(i))) accepted++;
+  t.equal(accepted, 150, 'accepted while disconnected');
+  t.equal(shipper.queued, 150, 'queued while the collector is away');
+
+  server = ingest(db, port, engine);
+  await server.start();
+  t.teardown(() => server.close());
+  await eventually(() => shipper.queued === 0, 'everything acknowledged after restart', 20_000);
+  t.equal(engine.seen.length, 250, 'each observation evaluated exactly once');
+  t.equal(db.get<{ n: number }>('SELECT COUNT(*) AS n FROM observations')!.n, 250);
+  t.equal(db.get<{ last_seq: number }>(`SELECT last_seq FROM agents WHERE instance_id = 'n1-fixed'`)!.last_seq, 25);
+});
+
+t.test('a re-sent batch the collector already stored is acknowledged, not stored again', async (t) => {
+  const port = await freePort();
+  const db = openDatabase({ dataDir: ':memory:' });
+  t.teardown(() => db.close());
+  const engine = new EdgeEngine();
+  const server = ingest(db, port, engine);
+  await server.start();
+  t.teardown(() => server.close());
+  const make = () =>
+    new Shipper({
+      config: config(port).agent,
+      cluster: 'c',
+      logger: silentLogger(),
+      registry: new Registry(),
+      sources: () => [],
+      counters: () => [],
+      onSnapshot: () => undefined,
+      onDelta: () => undefined,
+      instanceId: 'same-instance',
+    });
+  const a = make();
+  await a.start();
+  await eventually(() => a.isConnected, 'connected');
+  for (let i = 0; i < 30; i++) a.enqueue(obs(i));
+  await eventually(() => a.queued === 0, 'acknowledged');
+  await a.close();
+  // Same instance, same sequence numbers (as after a lost ack): the collector keeps the first copy.
+  const b = make();
+  await b.start();
+  t.teardown(() => b.close());
+  await eventually(() => b.isConnected, 'connected again');
+  for (let i = 0; i < 30; i++) b.enqueue(obs(i));
+  await eventually(() => b.queued === 0, 'acknowledged again');
+  t.equal(engine.seen.length, 30, 'duplicates never reach the engine');
+  t.equal(db.get<{ n: number }>('SELECT COUNT(*) AS n FROM observations')!.n, 30);
+});
+
+t.test('the queue is bounded: enqueue refuses beyond queueLimit and capacity returns after acks', async (t) => {
+  const port = await freePort();
+  const shipper = new Shipper({
+    config: config(port, 100).agent,
+    cluster: 'c',
+    logger: silentLogger(),
+    registry: new Registry(),
+    sources: () => [],
+    counters: () => [],
+    onSnapshot: () => undefined,
+    onDelta: () => undefined,
+  });
+  await shipper.start();
+  t.teardown(() => shipper.close());
+  let accepted = 0;
+  for (let i = 0; i < 150; i++) if (shipper.enqueue(obs(i))) accepted++;
+  t.equal(accepted, 100, 'no more than queueLimit while the collector is unreachable');
+  let resumed = false;
+  void shipper.waitForCapacity().then(() => (resumed = true));
+
+  const db = openDatabase({ dataDir: ':memory:' });
+  t.teardown(() => db.close());
+  const server = ingest(db, port, new RecordingEngine());
+  await server.start();
+  t.teardown(() => server.close());
+  await eventually(() => resumed, 'back-pressure released once the collector acknowledged', 20_000);
+  t.pass();
+});
