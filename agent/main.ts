@@ -6,10 +6,9 @@ import { workloadKey, type Observation, type WorkloadId } from '../common/model.
 import { OpsServer } from '../common/ops-server.js';
 import type { WireSourceCounters } from '../common/wire.js';
 import { EdgeFilter } from './filter/edge-filter.js';
-import { LineageCache } from './lineage/cache.js';
 import type { ObservationSink, Source } from './pipeline.js';
 import { Shipper } from './ship/shipper.js';
-import { createIdentityResolver, createSource } from './sources/index.js';
+import { createIdentityResolver, createLineage, createSource } from './sources/index.js';
 
 export interface AgentHandle {
   readonly httpPort: number;
@@ -62,8 +61,8 @@ export async function startAgent(config: Readonly<DriftwatchConfig>, opts: Start
     counters: () => sources.map(toWireCounters),
     onSnapshot: (baselines) => filter.replaceAll(baselines),
     onDelta: (upserts, removed) => {
-      for (const b of upserts) filter.upsert(b);
-      for (const w of removed) filter.remove(w);
+      filter.upsert(upserts);
+      filter.remove(removed);
     },
   });
 
@@ -90,7 +89,7 @@ export async function startAgent(config: Readonly<DriftwatchConfig>, opts: Start
     waitForCapacity: () => shipper.waitForCapacity(),
   };
 
-  const lineage = new LineageCache({ maxProcesses: a.lineage.maxProcesses });
+  const lineage = createLineage(a);
   const identity = createIdentityResolver(a, logger.child({ component: 'identity' }));
   for (const cfg of a.sources) {
     const source = createSource(cfg, { node: a.node, cluster: config.cluster, logger: logger.child({ component: `source:${cfg.name ?? cfg.kind}` }), registry, sink, lineage, identity });

@@ -5,6 +5,7 @@ import { VERSION } from '../common/version.js';
 import { register as registerAgent } from './agent.js';
 import { register as registerCollector } from './collector.js';
 import { register as registerDemo } from './demo.js';
+import { register as registerAlerts } from './alerts.js';
 
 /**
  * The one CLI. Each command lives in its own file under cli/ and registers itself here.
@@ -19,6 +20,7 @@ export function buildProgram(): Command {
   registerAgent(program);
   registerCollector(program);
   registerDemo(program);
+  registerAlerts(program);
   return program;
 }
 

@@ -99,15 +99,17 @@ export class EdgeFilter {
     });
   }
 
-  upsert(baselines: readonly EdgeBaseline[]): void {
-    for (const b of baselines) {
+  /** A delta: installs (or replaces) these baselines. */
+  upsert(baselines: EdgeBaseline | readonly EdgeBaseline[]): void {
+    for (const b of Array.isArray(baselines) ? (baselines as readonly EdgeBaseline[]) : [baselines as EdgeBaseline]) {
       const slot = this.slotFor(b.workload, true);
       if (slot) this.install(slot, b);
     }
   }
 
-  remove(workloads: readonly WorkloadId[]): void {
-    for (const w of workloads) {
+  /** A delta: these workloads left the node (their observations are sent again). */
+  remove(workloads: WorkloadId | readonly WorkloadId[]): void {
+    for (const w of Array.isArray(workloads) ? (workloads as readonly WorkloadId[]) : [workloads as WorkloadId]) {
       const slot = this.slotFor(w, false);
       if (slot) this.uninstall(slot);
     }

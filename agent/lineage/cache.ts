@@ -168,7 +168,6 @@ export class LineageCache {
     const ancestors: Ancestor[] = [];
     const inContainer = rec.containerId !== null;
     let top: ProcessRecord = rec;
-    let topmostOutsideInit: ProcessRecord | null = rec.inInitTree === false ? rec : null;
     let complete = false;
     let cur: ProcessRecord = rec;
     for (let depth = 0; ; depth++) {
@@ -185,13 +184,13 @@ export class LineageCache {
       }
       ancestors.push(parent.asAncestor as Ancestor);
       top = parent;
-      if (parent.inInitTree === false) topmostOutsideInit = parent;
       cur = parent;
     }
     let inInitTree = rec.inInitTree;
     if (inInitTree === null && inContainer && complete && top.containerPid !== null) inInitTree = top.containerPid === 1;
-    let sessionId: string | null = null;
-    if (inInitTree === false) sessionId = (topmostOutsideInit ?? top).key;
+    // Outside the init tree, so are all its in-container ancestors: the topmost one entered the
+    // container (kubectl exec) and names the session.
+    const sessionId = inInitTree === false ? top.key : null;
     return { ancestors, complete, inInitTree, sessionId };
   }
 

@@ -173,7 +173,8 @@ export function normaliseFalco(alert: FalcoAlert, ctx: NormaliseContext): Normal
 
   const protocol = l4(fieldText(f['fd.l4proto']));
   if (!protocol) return 'ignored';
-  const tuple = fdName ? parseTuple(fdName) : null;
+  // A listening socket's fd.name is just `ip:port`.
+  const tuple = fdName ? (parseTuple(fdName) ?? (kind === 'listen' ? parseEndpointAsServer(fdName) : null)) : null;
   const cip = normaliseIp(fieldText(f['fd.cip']) ?? tuple?.cip);
   const cport = fieldInt(f['fd.cport']) ?? tuple?.cport ?? null;
   const sip = normaliseIp(fieldText(f['fd.sip']) ?? tuple?.sip);
@@ -258,6 +259,13 @@ function l4(proto: string | null): L4Protocol | null {
 }
 
 const TUPLE = /^\[?(.+?)\]?:(\d+)->\[?(.+?)\]?:(\d+)$/;
+
+const ENDPOINT = /^\[?(.+?)\]?:(\d+)$/;
+
+function parseEndpointAsServer(name: string): { cip: null; cport: null; sip: string; sport: number } | null {
+  const m = ENDPOINT.exec(name);
+  return m ? { cip: null, cport: null, sip: m[1]!, sport: Number(m[2]) } : null;
+}
 
 /** Falco's `fd.name` of a connected socket: `cip:cport->sip:sport` (IPv6 possibly bracketed). */
 export function parseTuple(name: string): { cip: string; cport: number; sip: string; sport: number } | null {

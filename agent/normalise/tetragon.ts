@@ -120,7 +120,7 @@ export function normaliseTetragon(ev: TetragonEvent, ctx: NormaliseContext): Nor
 
 function onExec(ev: TetragonEvent, exec: TgExec, node: string, ctx: NormaliseContext): NormaliseResult {
   const p = exec.process;
-  if (!p?.binary) return 'malformed';
+  if (!p || typeof p.binary !== 'string' || p.binary === '') return 'malformed';
   const ancestors = exec.ancestors;
   if (ancestors) for (let i = ancestors.length - 1; i >= 0; i--) rememberOther(ancestors[i]!, ctx);
   if (exec.parent) rememberOther(exec.parent, ctx);
@@ -141,7 +141,7 @@ function onExec(ev: TetragonEvent, exec: TgExec, node: string, ctx: NormaliseCon
 
 function onKprobe(ev: TetragonEvent, kp: TgKprobe, node: string, ctx: NormaliseContext): NormaliseResult {
   const p = kp.process;
-  if (!p?.binary) return 'malformed';
+  if (!p || typeof p.binary !== 'string' || p.binary === '') return 'malformed';
   const rec = known(kp, p, ctx);
   let direction: NetworkDirection;
   let sock: TgSock | null | undefined;
@@ -223,7 +223,7 @@ function remember(p: TgProcess, ctx: NormaliseContext, fromExec: boolean, procFs
 }
 
 function isProcFs(p: TgProcess): boolean {
-  return p.flags ? p.flags.includes('procFS') : false;
+  return typeof p.flags === 'string' && p.flags.includes('procFS');
 }
 
 function containerIdOf(p: TgProcess): string | null {

@@ -157,6 +157,20 @@ export class SourceRuntime {
     return r;
   }
 
+  /**
+   * Normalises and accounts one decoded event. A normaliser that throws on some hostile shape
+   * (JSON input is not type-checked) counts the event as malformed instead of killing the source.
+   */
+  normalise<T>(normaliser: (value: T, ctx: NormaliseContext) => NormaliseResult, value: T): Observation | null {
+    let r: NormaliseResult;
+    try {
+      r = normaliser(value, this.ctx);
+    } catch {
+      r = 'malformed';
+    }
+    return this.account(r);
+  }
+
   /** An event that could not even be decoded. */
   malformed(): void {
     this.counters.seen++;

@@ -22,7 +22,7 @@ export const cursorQuery = { type: 'string', maxLength: 1000, description: 'The 
 
 /** `a,b,c` lists in query strings. */
 export function csvPattern(values: readonly string[]): { type: 'string'; pattern: string } {
-  const alt = values.map((v) => v.replace(/[.*+?^${}()|[\]\\-]/g, '\\$&')).join('|');
+  const alt = values.map((v) => v.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|');
   return { type: 'string', pattern: `^(${alt})(,(${alt}))*$` };
 }
 

@@ -2,6 +2,7 @@ import type { BaselinePhase } from '../../common/deviations.js';
 import { exportBaseline, EXPORT_FORMATS, type ExportFormat } from '../exports/index.js';
 import { baselineItems, currentBaselinesIn, getBaselineView, listWorkloads, workloadBaselines, type BaselineItemView, type BaselineView } from '../store/queries.js';
 import { actorOf, requireScope } from './auth.js';
+import { diffLearnedDeclared } from './declared-diff.js';
 import { diffItems } from './diff.js';
 import { ApiError } from './errors.js';
 import { csvPattern, cursorQuery, decodeCursor, encodeCursor, idParams, limitQuery, pageLimit, splitCsv } from './params.js';
@@ -150,7 +151,7 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
           type: 'string',
           pattern: '^(previous|approved|declared|v[0-9]{1,9}|b[0-9]{1,12}(v[0-9]{1,9})?)$',
           default: 'previous',
-          description: 'previous (version − 1, or the previous generation), approved, declared (learned vs declared), vN, bID or bIDvN.',
+          description: 'previous (version − 1, or the previous generation), approved (the last approved version), declared (learned items vs the declared baselines in force), vN (a version), bID or bIDvN (another generation of the workload).',
         },
         version: { type: 'integer', minimum: 1, description: 'The version to compare (default: current).' },
       },
@@ -161,7 +162,7 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
       const version = typeof query.version === 'number' ? query.version : b.version;
       if (version > b.version) throw new ApiError('DW_ERR_NOT_FOUND', `baseline ${b.id} has no version ${version}`);
       const against = String(query.against ?? 'previous');
-      let to: Side = { label: `v${version}`, baselineId: b.id, version, items: baselineItems(ctx.db, b.id, version) };
+      const to: Side = { label: `v${version}`, baselineId: b.id, version, items: baselineItems(ctx.db, b.id, version) };
       let from: Side;
       if (against === 'previous') {
         if (version > 1) from = { label: `v${version - 1}`, baselineId: b.id, version: version - 1, items: baselineItems(ctx.db, b.id, version - 1) };
@@ -176,8 +177,14 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
         if (!side) throw new ApiError('DW_ERR_NOT_FOUND', 'this workload has no approved baseline yet');
         from = side;
       } else if (against === 'declared') {
-        from = { label: 'declared', baselineId: b.id, version, items: to.items.filter((i) => i.origin === 'declared') };
-        to = { label: 'learned', baselineId: b.id, version, items: to.items.filter((i) => i.origin !== 'declared') };
+        const declared = ctx.declared.forWorkload(b.workload);
+        if (declared.sources.length === 0) throw new ApiError('DW_ERR_NOT_FOUND', 'no declared baseline selects this workload');
+        const d = diffLearnedDeclared(to.items, declared, b.workload);
+        return {
+          from: { label: `declared (${declared.sources.join(', ')})`, baselineId: null, version: null },
+          to: { label: `learned v${version}`, baselineId: b.id, version },
+          ...d,
+        };
       } else {
         const m = /^(?:b(\d+))?(?:v(\d+))?$/.exec(against)!;
         const other = m[1] !== undefined ? load(Number(m[1]), principal) : b;
@@ -215,7 +222,6 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
     returns: 'WhatIfResult: { fromMs, toMs, scanned, truncated, deviations: [{ itemKey, kind, count, firstSeenMs, lastSeenMs, allowedToday, pods, sample }] }',
     handler: ({ params, body, principal }) => {
       const b = load(Number(params.id), principal);
-      if (!ctx.whatIf) throw new ApiError('DW_ERR_CONFLICT', 'what-if is not available in this collector');
       const input = body as { days: number; yaml?: string; items?: string[] };
       if (input.days > ctx.settings.whatIfMaxDays) throw new ApiError('DW_ERR_VALIDATION', `days must be at most ${ctx.settings.whatIfMaxDays}`);
       const candidate: Candidate = input.yaml !== undefined ? { yaml: input.yaml } : { items: input.items ?? [] };
@@ -326,7 +332,7 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
       const b = load(Number(params.id), principal);
       if (b.phase !== 'approved') throw new ApiError('DW_ERR_EXPORT_UNAVAILABLE', `baseline ${b.id} is ${b.phase}; only an approved baseline can be exported`);
       const format = String(query.format ?? 'yaml') as ExportFormat;
-      const text = exportBaseline(format, b, baselineItems(ctx.db, b.id, b.version));
+      const text = exportBaseline(format, b, baselineItems(ctx.db, b.id, b.version), ctx.network);
       void reply.type('application/yaml; charset=utf-8').header('content-disposition', `attachment; filename="baseline-${b.id}-v${b.version}-${format}.yaml"`);
       return text;
     },

@@ -1,7 +1,7 @@
 import { DEVIATION_KINDS, DEVIATION_STATUSES, SEVERITIES, severityRank, type Deviation, type DeviationStatus, type Severity } from '../../common/deviations.js';
 import { deviationNamespace, DEVIATION_SORTS, getBaselineView, listDeviations, type DeviationSortKey } from '../store/queries.js';
 import { actorOf, requireScope } from './auth.js';
-import { ApiError } from './errors.js';
+import { ApiError, isApiErrorCode } from './errors.js';
 import { commentBody, commentOf, csvPattern, cursorQuery, decodeCursor, encodeCursor, idParams, limitQuery, pageLimit, splitCsv } from './params.js';
 import type { ApiContext, RouteInput, RouteSpec } from './server.js';
 
@@ -163,12 +163,16 @@ export function registerDeviationRoutes(register: (r: RouteSpec) => void, ctx: A
 
 }
 
-/** Engine refusals (a transition its state does not allow) are conflicts, not server errors. */
+/**
+ * Engine refusals are client errors, not server errors: its coded errors (EngineError
+ * `DW_ERR_NOT_FOUND` / `DW_ERR_CONFLICT`) keep their code, any other refusal is a conflict.
+ */
 export function mutate<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {
     if (err instanceof ApiError) throw err;
-    throw new ApiError('DW_ERR_CONFLICT', (err as Error).message);
+    const code = (err as { code?: unknown }).code;
+    throw new ApiError(typeof code === 'string' && isApiErrorCode(code) ? code : 'DW_ERR_CONFLICT', (err as Error).message);
   }
 }

@@ -3,6 +3,7 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { CollectorConfig, DriftwatchConfig } from '../../common/config-schema.js';
 import { once, type Component } from '../../common/lifecycle.js';
+import type { NetworkScope } from '../../common/items.js';
 import type { Logger } from '../../common/logger.js';
 import { packagePath } from '../../common/paths.js';
 import type { BaselineService, DeviationService } from '../contracts.js';
@@ -18,6 +19,7 @@ import { registerDeviationRoutes } from './routes-deviations.js';
 import { registerMetaRoutes } from './routes-meta.js';
 import { attachStream, type Stream } from './stream.js';
 import type { CandidateEvaluator } from './whatif.js';
+import { createCandidateEvaluator, DeclaredReader } from './candidates.js';
 
 /** Security headers on every API and UI response. The UI has no inline script or style. */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
@@ -37,7 +39,7 @@ export interface ApiOptions {
   deviations: DeviationService;
   config: Readonly<DriftwatchConfig>;
   logger: Logger;
-  /** What-if of candidate baselines; without it the what-if route answers 409. */
+  /** What-if of candidate baselines (default: the engine's item derivation and declared matching). */
   whatIf?: CandidateEvaluator;
   /** Wall clock (tests). */
   now?: () => number;
@@ -54,7 +56,9 @@ export interface ApiContext {
   readonly logger: Logger;
   readonly settings: CollectorConfig['api'];
   readonly cluster: string;
-  readonly whatIf: CandidateEvaluator | undefined;
+  readonly whatIf: CandidateEvaluator;
+  readonly declared: DeclaredReader;
+  readonly network: NetworkScope;
   readonly now: () => number;
 }
 
@@ -99,7 +103,9 @@ export function createApi(opts: ApiOptions): Api {
     logger: opts.logger,
     settings,
     cluster: opts.config.cluster,
-    whatIf: opts.whatIf,
+    whatIf: opts.whatIf ?? createCandidateEvaluator(opts.config.collector.network),
+    declared: new DeclaredReader(opts.config.collector.baselinesDir),
+    network: opts.config.collector.network,
     now,
   };
   const limiter = new AuthFailureLimiter(settings.authFailuresPerMinute, now);
@@ -110,6 +116,8 @@ export function createApi(opts: ApiOptions): Api {
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false, useDefaults: true } },
   });
+  // JSON only: a text/plain body would reach the schema as a string (and HTML forms can send it).
+  app.removeContentTypeParser('text/plain');
   let closing = false;
   const docs: RouteSpec[] = [];
 
@@ -127,24 +135,30 @@ export function createApi(opts: ApiOptions): Api {
     void reply.code(404).send(new ApiError('DW_ERR_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`).toJSON());
   });
 
+  // Who is calling, decided before the input is validated: a caller without the role learns
+  // nothing about the route's schema (401 / 403 come before 400).
+  const principals = new WeakMap<FastifyRequest, Principal>();
   const register = (spec: RouteSpec): void => {
     docs.push(spec);
     app.route({
       method: spec.method,
       url: API_PREFIX + spec.path.replace(/\{(\w+)\}/g, ':$1'),
-      schema: { params: spec.params, querystring: spec.query, body: spec.body },
+      schema: { ...(spec.params && { params: spec.params }), ...(spec.query && { querystring: spec.query }), ...(spec.body && { body: spec.body }) },
+      onRequest: async (req: FastifyRequest) => {
+        if (spec.role === null) return;
+        const principal = authenticate(ctx.tokens, limiter, bearerToken(req.raw), req.ip);
+        requireRole(principal, spec.role);
+        principals.set(req, principal);
+      },
       handler: async (req: FastifyRequest, reply: FastifyReply) => {
-        const principal = spec.role === null ? PUBLIC : authenticate(ctx.tokens, limiter, bearerToken(req.raw), req.ip);
-        if (spec.role !== null) requireRole(principal, spec.role);
         void reply.header('cache-control', 'no-store');
-        const result = await spec.handler({
+        return spec.handler({
           params: (req.params ?? {}) as Record<string, string>,
           query: (req.query ?? {}) as Record<string, unknown>,
           body: req.body,
-          principal,
+          principal: principals.get(req) ?? PUBLIC,
           reply,
         });
-        return result;
       },
     });
   };
@@ -156,7 +170,6 @@ export function createApi(opts: ApiOptions): Api {
   if (settings.ui) {
     void app.register(fastifyStatic, { root: packagePath('ui'), prefix: '/ui/', index: 'index.html', cacheControl: false, etag: true, serveDotFiles: false });
     app.get('/', async (_req, reply) => reply.redirect('/ui/'));
-    app.get('/ui', async (_req, reply) => reply.redirect('/ui/'));
   }
 
   let stream: Stream | undefined;

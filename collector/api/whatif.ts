@@ -1,4 +1,4 @@
-import type { Observation, WorkloadId } from '../../common/model.js';
+import type { Observation } from '../../common/model.js';
 import type { SqlDatabase } from '../store/db.js';
 import { baselineItems, observationsSince, type BaselineView } from '../store/queries.js';
 import { ApiError } from './errors.js';
@@ -11,7 +11,8 @@ export type Candidate = { yaml: string } | { items: string[] };
  * and the declared-baseline format); throws an Error whose message names line and problem.
  */
 export interface CandidateEvaluator {
-  compile(workload: WorkloadId, candidate: Candidate): (obs: Observation) => string | null;
+  /** `allowedToday`: the item keys of the baseline in force (what an `extend` candidate adds to). */
+  compile(baseline: BaselineView, candidate: Candidate, allowedToday: ReadonlySet<string>): (obs: Observation) => string | null;
 }
 
 export interface WhatIfItem {
@@ -54,9 +55,10 @@ export function runWhatIf(
   days: number,
   maxObservations: number,
 ): WhatIfResult {
+  const today = new Set(baselineItems(db, baseline.id, baseline.version).map((i) => i.key));
   let verdict: (obs: Observation) => string | null;
   try {
-    verdict = evaluator.compile(baseline.workload, candidate);
+    verdict = evaluator.compile(baseline, candidate, today);
   } catch (err) {
     throw new ApiError('DW_ERR_BAD_BASELINE', (err as Error).message);
   }
@@ -65,7 +67,6 @@ export function runWhatIf(
   const rows = observationsSince(db, baseline.workloadId, fromMs, maxObservations + 1);
   const truncated = rows.length > maxObservations;
   if (truncated) rows.pop();
-  const today = new Set(baselineItems(db, baseline.id, baseline.version).map((i) => i.key));
   const byKey = new Map<string, WhatIfItem>();
   for (const text of rows) {
     const obs = JSON.parse(text) as Observation;

@@ -5,7 +5,6 @@
 import type { Severity } from '../../common/deviations.js';
 import type { Item, NetworkItem, ProcessItem } from '../../common/items.js';
 import { formatIpv4, parseCidr } from '../../common/items.js';
-import type { Observation } from '../../common/model.js';
 
 export interface SeverityVerdict {
   severity: Severity;
@@ -52,8 +51,9 @@ export class SeverityRules {
     }
   }
 
-  forItem(item: Item, obs: Observation): SeverityVerdict {
-    return item.kind === 'process' ? this.forProcess(item) : this.forNetwork(item, obs);
+  /** `processExe`: the executable that owns a network item's socket, when known. */
+  forItem(item: Item, processExe: string | null): SeverityVerdict {
+    return item.kind === 'process' ? this.forProcess(item) : this.forNetwork(item, processExe);
   }
 
   forProcess(item: ProcessItem): SeverityVerdict {
@@ -65,12 +65,12 @@ export class SeverityRules {
     return { severity: 'medium', reason: 'new executable' };
   }
 
-  forNetwork(item: NetworkItem, obs: Observation): SeverityVerdict {
+  forNetwork(item: NetworkItem, processExe: string | null): SeverityVerdict {
     const ip = item.peer.ip ?? null;
     if (ip !== null && METADATA_IPS.has(ip)) return { severity: 'high', reason: 'cloud metadata service' };
     if (this.isKubernetesApi(item)) return { severity: 'high', reason: 'Kubernetes API' };
     if (item.direction === 'listen') return { severity: 'high', reason: 'new listening port' };
-    if (item.direction === 'egress' && isShell(obs.process?.exe ?? '')) return { severity: 'high', reason: 'shell with a network connection' };
+    if (item.direction === 'egress' && processExe !== null && isShell(processExe)) return { severity: 'high', reason: 'shell with a network connection' };
     if (item.direction === 'egress' && (item.peer.class === 'external' || item.peer.class === 'external-prefix')) return { severity: 'medium', reason: 'new external egress' };
     if (item.direction === 'ingress' && (item.peer.class === 'external' || item.peer.class === 'external-prefix')) return { severity: 'medium', reason: 'new external ingress' };
     if (item.peer.class === 'loopback') return { severity: 'info', reason: 'loopback' };

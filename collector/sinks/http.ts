@@ -34,7 +34,9 @@ export function redactedOrigin(url: string): string {
 /** Removes every secret (and control characters) from text shown in logs, metrics and /readyz. */
 export function redact(text: string, secrets: readonly string[]): string {
   let out = text.replace(/[\u0000-\u001f\u007f]+/g, ' ');
-  for (const s of secrets) if (s.length >= 4) out = out.split(s).join('<redacted>');
+  // Longest first, and each word of a secret alone too (`Bearer <token>` echoed as `<token>`).
+  const all = [...new Set(secrets.flatMap((s) => [s, ...s.split(/\s+/).filter((w) => w.length >= 8)]))].sort((a, b) => b.length - a.length);
+  for (const s of all) if (s.length >= 4) out = out.split(s).join('<redacted>');
   return out;
 }
 
@@ -76,7 +78,7 @@ export class HttpClient {
       return { result: 'fail', reason: 'invalid URL' };
     }
     const origin = `${target.protocol}//${target.host}`;
-    const secrets = [...this.secrets, ...urlSecrets(target), ...Object.values(headers)];
+    const secrets = [...this.secrets, ...urlSecrets(target), ...Object.entries(headers).flatMap(([k, v]) => (k === 'content-type' ? [] : [v]))];
     const payload = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     try {
       const { status, snippet } = await this.exchange(target, payload, headers, signal);
@@ -148,7 +150,7 @@ export class HttpClient {
 }
 
 function urlSecrets(u: URL): string[] {
-  const out = [decodeURIComponent(u.username), decodeURIComponent(u.password), u.search];
+  const out = [decodeURIComponent(u.username), decodeURIComponent(u.password), u.search, ...[...u.searchParams.values()]];
   if (u.pathname !== '/') out.push(u.pathname, ...u.pathname.split('/').filter((p) => p.length >= 8));
   return out;
 }

@@ -183,6 +183,11 @@ export class BaselinesTable {
     );
   }
 
+  /** Removes an item that turned out not to belong to the learning window (never a person's addition). */
+  deleteItem(id: number): void {
+    this.db.run("DELETE FROM baseline_items WHERE id = @id AND origin = 'learned'", { id });
+  }
+
   summary(id: number): BaselineSummary | undefined {
     const r = this.db.get<BaselineRow & { cluster: string; namespace: string; wkind: string; wname: string; container: string; item_count: number; open_deviations: number }>(
       `SELECT b.id, b.workload_id, b.generation, b.image_digest, b.image_digests, b.phase, b.completeness, b.version, b.learning_start_ms,

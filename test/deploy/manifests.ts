@@ -74,7 +74,7 @@ export function containerEnv(c: V1Container, objects: readonly K8sObject[]): Rec
     } else if (e.valueFrom?.secretKeyRef) {
       env[e.name] = FAKE_SECRET_VALUE;
     } else if (e.valueFrom?.configMapKeyRef) {
-      const cm = find(objects, 'ConfigMap', e.valueFrom.configMapKeyRef.name);
+      const cm = find(objects, 'ConfigMap', e.valueFrom.configMapKeyRef.name ?? '');
       const data = cm?.['data'] as Record<string, string> | undefined;
       const v = data?.[e.valueFrom.configMapKeyRef.key];
       if (v === undefined) throw new Error(`env ${e.name}: ConfigMap key ${e.valueFrom.configMapKeyRef.name}/${e.valueFrom.configMapKeyRef.key} does not exist`);
@@ -124,12 +124,15 @@ export function configFileText(o: K8sObject, c: V1Container, objects: readonly K
   return text;
 }
 
-/** What `driftwatch agent|collector --config …` would load in the pod. */
-export function effectiveConfig(o: K8sObject, containerName: string, objects: readonly K8sObject[], tmpDir: string): Readonly<DriftwatchConfig> {
+/**
+ * What `driftwatch agent|collector --config …` would load in the pod. `overrides` (dotted paths,
+ * as flags would give them) lets a test move what only exists in a cluster, and nothing else.
+ */
+export function effectiveConfig(o: K8sObject, containerName: string, objects: readonly K8sObject[], tmpDir: string, overrides?: Record<string, unknown>): Readonly<DriftwatchConfig> {
   const c = container(o, containerName);
   const file = join(tmpDir, `${o.kind}-${o.metadata.name}-${basename(configPathOf(c))}`);
   writeFileSync(file, configFileText(o, c, objects));
-  return loadConfig({ file, env: containerEnv(c, objects) });
+  return loadConfig({ file, env: containerEnv(c, objects), ...(overrides ? { overrides } : {}) });
 }
 
 /** The filesystem path behind a `unix://` gRPC address, or undefined for TCP addresses. */

@@ -1,4 +1,4 @@
-import type { DetectionEngine } from '../../collector/contracts.js';
+import type { DetectionEngine, EdgeBaseline } from '../../collector/contracts.js';
 import type { Observation } from '../../common/model.js';
 
 /** A detection engine that only records what it was given: for transport tests. */
@@ -11,7 +11,7 @@ export class RecordingEngine implements DetectionEngine {
   edgeBaselines(): [] {
     return [];
   }
-  onEdgeChange(): () => void {
+  onEdgeChange(_listener: (changed: EdgeBaseline[]) => void): () => void {
     return () => undefined;
   }
   tick(): void {}

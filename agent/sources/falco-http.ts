@@ -1,0 +1,215 @@
+/**
+ * Falco HTTP source (Falco >= 0.44 reaches other programs only this way): an HTTP(S) endpoint for
+ * Falco's `http_output` with `json_output: true`. Falco POSTs one alert per request, keeps the
+ * connection alive, ignores the response status and never retries, and its output worker waits
+ * for each POST — so answer fast and never make Falco wait on downstream: when the sink is full
+ * the alert is counted as dropped (a push source cannot be paused) and answered 503.
+ *
+ * | check | status |
+ * |---|---|
+ * | not POST | 405 |
+ * | token configured and missing/wrong | 401 |
+ * | Content-Type not application/json | 415 |
+ * | body over `maxBodyBytes` (default 1 MiB) | 413 |
+ * | not a JSON object | 400 |
+ * | accepted (also `source: internal`, counted as ignored) | 204 |
+ *
+ * Token: `Authorization: Bearer <token>`, or — because Falco's http_output cannot set headers —
+ * the query parameter of the URL Falco posts to: `http_output.url: https://…:8766/?token=<token>`
+ * (use TLS then, the URL travels in the request). Compared in constant time.
+ * TLS: `tls.cert` + `tls.key`; with `tls.ca` client certificates signed by that CA are required
+ * (Falco `http_output.mtls: true`).
+ */
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { SourceConfig } from '../../common/config-schema.js';
+import { once } from '../../common/lifecycle.js';
+import type { SourceCounters, SourceKind } from '../../common/model.js';
+import { parseHostPort } from '../../common/net.js';
+import { normaliseFalco, type FalcoAlert } from '../normalise/falco.js';
+import type { Source } from '../pipeline.js';
+import { SourceRuntime, type SourceDeps } from './runtime.js';
+
+export const FALCO_HTTP_DEFAULT_LISTEN = '127.0.0.1:8766';
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+export const HTTP_STATUSES = ['204', '400', '401', '405', '413', '415', '503'] as const;
+type HttpStatus = (typeof HTTP_STATUSES)[number];
+
+export class FalcoHttpSource implements Source {
+  readonly kind: SourceKind;
+  readonly name: string;
+  private readonly runtime: SourceRuntime;
+  private readonly listen: string;
+  private readonly maxBody: number;
+  private readonly tokenDigest: Buffer | null;
+  private readonly server: Server;
+  private readonly statusCounters: Record<HttpStatus, { inc(): void }>;
+
+  constructor(
+    cfg: SourceConfig,
+    deps: SourceDeps,
+  ) {
+    this.kind = cfg.kind;
+    this.name = cfg.name ?? cfg.kind;
+    this.runtime = new SourceRuntime(this.kind, this.name, deps);
+    this.listen = cfg.listen ?? cfg.address ?? FALCO_HTTP_DEFAULT_LISTEN;
+    this.maxBody = cfg.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.tokenDigest = cfg.token ? digest(cfg.token) : null;
+    const handler = (req: IncomingMessage, res: ServerResponse): void => this.handle(req, res);
+    const tls = cfg.tls;
+    this.server =
+      tls?.cert && tls.key
+        ? createHttpsServer(
+            {
+              cert: readFileSync(tls.cert),
+              key: readFileSync(tls.key),
+              ...(tls.ca ? { ca: readFileSync(tls.ca), requestCert: true, rejectUnauthorized: true } : {}),
+            },
+            handler,
+          )
+        : createHttpServer(handler);
+    // Falco reuses its connection (libcurl handle): keep idle connections well beyond its pace.
+    this.server.keepAliveTimeout = 75_000;
+    this.server.headersTimeout = 80_000;
+    this.server.requestTimeout = 30_000;
+    const counter = this.runtime.metrics.httpRequests;
+    this.statusCounters = Object.fromEntries(HTTP_STATUSES.map((s) => [s, counter.labels(this.name, s)])) as Record<HttpStatus, { inc(): void }>;
+  }
+
+  get counters(): SourceCounters {
+    return this.runtime.counters;
+  }
+  get connected(): boolean {
+    return this.runtime.connected;
+  }
+  get lastEventMs(): number {
+    return this.runtime.lastEventMs;
+  }
+  /** The bound port (after start). */
+  get port(): number {
+    return (this.server.address() as AddressInfo | null)?.port ?? 0;
+  }
+  /** Requests answered, by status (tests and `observe` read it; Prometheus has the same). */
+  readonly responses: Record<HttpStatus, number> = { '204': 0, '400': 0, '401': 0, '405': 0, '413': 0, '415': 0, '503': 0 };
+
+  async start(): Promise<void> {
+    const { host, port } = parseHostPort(this.listen);
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    this.server.on('error', (err) => this.runtime.deps.logger.error('falco http source: server error', { source: this.name, error: err.message }));
+    this.runtime.connected = true;
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    if (req.method !== 'POST') return this.reply(req, res, '405', false);
+    if (this.tokenDigest && !this.authorised(req)) return this.reply(req, res, '401', false);
+    const type = req.headers['content-type'] ?? '';
+    if (!/^application\/json\s*(;|$)/i.test(type)) return this.reply(req, res, '415', false);
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > this.maxBody) return this.reply(req, res, '413', true);
+
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (chunk: Buffer) => {
+      if (tooLarge) return;
+      size += chunk.length;
+      if (size > this.maxBody) {
+        tooLarge = true;
+        chunks.length = 0;
+        this.reply(req, res, '413', true);
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (tooLarge) return;
+      this.accept(req, res, chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    });
+    req.on('error', () => res.destroy());
+  }
+
+  private accept(req: IncomingMessage, res: ServerResponse, body: Buffer): void {
+    let alert: unknown;
+    try {
+      alert = JSON.parse(body.toString('utf8'));
+    } catch {
+      this.runtime.malformed();
+      return this.reply(req, res, '400', false);
+    }
+    const before = this.runtime.counters.malformed;
+    const obs = this.runtime.normalise(normaliseFalco, alert as FalcoAlert);
+    if (this.runtime.counters.malformed !== before) return this.reply(req, res, '400', false);
+    if (obs && !this.runtime.deps.sink.offer(obs)) {
+      this.runtime.dropped();
+      return this.reply(req, res, '503', false);
+    }
+    this.reply(req, res, '204', false);
+  }
+
+  private authorised(req: IncomingMessage): boolean {
+    let presented: string | null = null;
+    const auth = req.headers.authorization;
+    if (auth && /^bearer /i.test(auth)) presented = auth.slice(7).trim();
+    else {
+      const q = req.url?.indexOf('?') ?? -1;
+      if (q >= 0) presented = new URLSearchParams(req.url!.slice(q + 1)).get('token');
+    }
+    return presented !== null && timingSafeEqual(digest(presented), this.tokenDigest!);
+  }
+
+  private reply(req: IncomingMessage, res: ServerResponse, status: HttpStatus, closeConnection: boolean): void {
+    if (res.headersSent) return;
+    this.responses[status]++;
+    this.statusCounters[status].inc();
+    if (status !== '204') {
+      const body = JSON.stringify({ status: Number(status), error: MESSAGES[status] }) + '\n';
+      const headers: Record<string, string> = { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) };
+      if (status === '401') headers['www-authenticate'] = 'Bearer';
+      if (status === '503') headers['retry-after'] = '1';
+      if (closeConnection) headers.connection = 'close';
+      res.writeHead(Number(status), headers);
+      res.end(body);
+    } else {
+      res.writeHead(204);
+      res.end();
+    }
+    if (closeConnection) {
+      // Oversized: stop buffering; let the client finish sending (so it reads our answer), then close.
+      req.resume();
+      req.on('end', () => req.socket.end());
+    }
+  }
+
+  close = once(async () => {
+    this.runtime.connected = false;
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeIdleConnections();
+      setTimeout(() => this.server.closeAllConnections(), 1000).unref();
+    });
+    this.runtime.detach();
+  });
+}
+
+const MESSAGES: Record<HttpStatus, string> = {
+  '204': '',
+  '400': 'body is not a Falco JSON alert',
+  '401': 'missing or wrong token',
+  '405': 'only POST',
+  '413': 'body too large',
+  '415': 'Content-Type must be application/json (set json_output: true in falco.yaml)',
+  '503': 'agent queue full; alert dropped',
+};
+
+function digest(token: string): Buffer {
+  return createHash('sha256').update(token).digest();
+}

@@ -1,0 +1,153 @@
+/**
+ * File / stdin source: JSON lines as `tetra getevents -o json` and Tetragon's export file print
+ * them (`tetragon-json`), or as Falco's JSON file/stdout output prints them (`falco-json`).
+ * `address` is a path or `-` for stdin; `follow: true` keeps reading a growing file (tail -f,
+ * restarting from the top when it is truncated or rotated). Reading waits whenever the sink is
+ * full, so a replay never outruns the pipeline. `done` resolves at end of input (not following).
+ */
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { sleep } from '../../common/backoff.js';
+import type { SourceConfig } from '../../common/config-schema.js';
+import { once } from '../../common/lifecycle.js';
+import type { SourceCounters, SourceKind } from '../../common/model.js';
+import type { NormaliseContext, NormaliseResult } from '../normalise/context.js';
+import { normaliseFalco, type FalcoAlert } from '../normalise/falco.js';
+import { normaliseTetragon, type TetragonEvent } from '../normalise/tetragon.js';
+import type { Source } from '../pipeline.js';
+import { SourceRuntime, type SourceDeps } from './runtime.js';
+
+const FOLLOW_POLL_MS = 250;
+/** A longer line is malformed (protects memory against a file without newlines). */
+const MAX_LINE_BYTES = 4 * 1024 * 1024;
+
+export class FileSource implements Source {
+  readonly kind: SourceKind;
+  readonly name: string;
+  private readonly runtime: SourceRuntime;
+  private readonly path: string;
+  private readonly follow: boolean;
+  private readonly normalise: (value: unknown, ctx: NormaliseContext) => NormaliseResult;
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | undefined;
+  private resolveDone!: () => void;
+  /** Resolves when the input is exhausted (never while following), or on close. */
+  readonly done = new Promise<void>((resolve) => (this.resolveDone = resolve));
+  /** Set when reading failed (file missing…). */
+  error: Error | null = null;
+
+  constructor(cfg: SourceConfig, deps: SourceDeps) {
+    this.kind = cfg.kind;
+    this.name = cfg.name ?? cfg.kind;
+    this.runtime = new SourceRuntime(this.kind, this.name, deps);
+    this.path = cfg.address ?? '-';
+    this.follow = cfg.follow === true && this.path !== '-';
+    this.normalise =
+      cfg.kind === 'falco-json'
+        ? (v, ctx) => normaliseFalco(v as FalcoAlert, ctx)
+        : (v, ctx) => normaliseTetragon(v as TetragonEvent, ctx);
+  }
+
+  get counters(): SourceCounters {
+    return this.runtime.counters;
+  }
+  get connected(): boolean {
+    return this.runtime.connected;
+  }
+  get lastEventMs(): number {
+    return this.runtime.lastEventMs;
+  }
+
+  async start(): Promise<void> {
+    this.loop ??= this.run().finally(() => {
+      this.runtime.connected = false;
+      this.resolveDone();
+    });
+  }
+
+  private async run(): Promise<void> {
+    try {
+      this.runtime.connected = true;
+      const chunks = this.path === '-' ? (process.stdin as AsyncIterable<Buffer>) : this.readFile();
+      await this.consume(chunks);
+    } catch (err) {
+      this.error = err as Error;
+      this.runtime.deps.logger.error('file source failed', { source: this.name, path: this.path, error: (err as Error).message });
+    }
+  }
+
+  private async consume(chunks: AsyncIterable<Buffer>): Promise<void> {
+    let pending: Buffer | null = null;
+    for await (const chunk of chunks) {
+      if (this.abort.signal.aborted) return;
+      let buf: Buffer = pending ? Buffer.concat([pending, chunk]) : chunk;
+      let start = 0;
+      for (let nl = buf.indexOf(10, start); nl >= 0; nl = buf.indexOf(10, start)) {
+        await this.line(buf.subarray(start, nl));
+        start = nl + 1;
+      }
+      buf = buf.subarray(start);
+      if (buf.length > MAX_LINE_BYTES) {
+        this.runtime.malformed();
+        buf = Buffer.alloc(0);
+      }
+      pending = buf.length ? Buffer.from(buf) : null;
+    }
+    if (pending) await this.line(pending);
+  }
+
+  private async line(bytes: Buffer): Promise<void> {
+    let text = bytes.toString('utf8');
+    if (text.endsWith('\r')) text = text.slice(0, -1);
+    if (text.trim() === '') return;
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      this.runtime.malformed();
+      return;
+    }
+    const obs = this.runtime.normalise(this.normalise, value);
+    if (!obs) return;
+    const sink = this.runtime.deps.sink;
+    while (!sink.offer(obs)) {
+      if (this.abort.signal.aborted) return this.runtime.dropped();
+      await sink.waitForCapacity();
+    }
+  }
+
+  private async *readFile(): AsyncGenerator<Buffer> {
+    let fh: FileHandle = await open(this.path, 'r');
+    let pos = 0;
+    const buf = Buffer.allocUnsafe(256 * 1024);
+    try {
+      while (!this.abort.signal.aborted) {
+        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
+        if (bytesRead > 0) {
+          pos += bytesRead;
+          yield Buffer.from(buf.subarray(0, bytesRead));
+          continue;
+        }
+        if (!this.follow) return;
+        await sleep(FOLLOW_POLL_MS, this.abort.signal);
+        // Truncated or replaced (log rotation): start again from the top of the new file.
+        const [now, cur] = await Promise.all([stat(this.path).catch(() => null), fh.stat()]);
+        if (now && (now.ino !== cur.ino || now.size < pos)) {
+          await fh.close();
+          fh = await open(this.path, 'r');
+          pos = 0;
+        }
+      }
+    } finally {
+      await fh.close();
+    }
+  }
+
+  close = once(async () => {
+    this.abort.abort();
+    if (this.path === '-') process.stdin.pause();
+    // Stdin may never end on its own: do not wait for it.
+    if (this.path !== '-') await this.loop;
+    this.resolveDone();
+    this.runtime.detach();
+  });
+}

@@ -1,0 +1,129 @@
+/**
+ * `driftwatch observe --source KIND [--from ADDR|FILE]`: runs one source exactly as the agent
+ * would (same normalisers, lineage, identity) and prints each canonical observation as one JSON
+ * line on stdout — the answer to "what does driftwatch see?". Logs and the final counters go to
+ * stderr. JSON output escapes every control character of attacker-controlled strings (process
+ * arguments, paths, pod names), so nothing reaches the terminal raw.
+ *
+ *   driftwatch observe --source tetragon-grpc                          # the default unix socket
+ *   driftwatch observe --source tetragon-json --from /var/log/tetragon/tetragon.log --follow
+ *   driftwatch observe --source falco-http --from 0.0.0.0:8766 --token "$TOKEN"
+ *   tetra getevents -o json | driftwatch observe --source tetragon-json --from -
+ */
+import type { Command } from 'commander';
+import { hostname } from 'node:os';
+import { Registry } from 'prom-client';
+import type { Writable } from 'node:stream';
+import type { DriftwatchConfig, SourceConfig } from '../common/config-schema.js';
+import type { Logger } from '../common/logger.js';
+import { SOURCE_KINDS, type Observation, type SourceKind } from '../common/model.js';
+import { configFrom, loggerFor, runUntilSignal } from './serve.js';
+
+export interface ObserveOptions {
+  source: SourceKind;
+  from?: string;
+  follow?: boolean;
+  token?: string;
+  node?: string;
+  /** Stop after this many observations. */
+  max?: number;
+}
+
+export interface ObserveIo {
+  stdout: Writable;
+  logger: Logger;
+  /** Resolves to stop a long-running source (default: SIGINT/SIGTERM). */
+  until?: Promise<void>;
+}
+
+/** Runs the source until its input ends (files), `max` observations, or `io.until`. */
+export async function runObserve(config: Readonly<DriftwatchConfig>, opts: ObserveOptions, io: ObserveIo): Promise<{ observed: number }> {
+  const { createSource, createLineage, createIdentityResolver, FileSource } = await import('../agent/sources/index.js');
+  const configured = config.agent.sources.find((s) => s.kind === opts.source);
+  const cfg: SourceConfig = { ...configured, kind: opts.source };
+  if (opts.from !== undefined) {
+    if (opts.source === 'falco-http') cfg.listen = opts.from;
+    else cfg.address = opts.from;
+  }
+  if (opts.follow !== undefined) cfg.follow = opts.follow;
+  if (opts.token !== undefined) cfg.token = opts.token;
+
+  const out = io.stdout;
+  let observed = 0;
+  let stop!: () => void;
+  const stopped = new Promise<void>((resolve) => (stop = resolve));
+  let drained: Promise<void> | null = null;
+  const sink = {
+    offer(obs: Observation): boolean {
+      if (drained) return false;
+      if (opts.max !== undefined && observed >= opts.max) return true;
+      observed++;
+      if (!out.write(JSON.stringify(obs) + '\n')) {
+        drained = new Promise<void>((resolve) => out.once('drain', () => ((drained = null), resolve())));
+      }
+      if (opts.max !== undefined && observed >= opts.max) stop();
+      return true;
+    },
+    waitForCapacity: (): Promise<void> => drained ?? Promise.resolve(),
+  };
+  out.on('error', () => stop()); // e.g. `| head` closed the pipe
+
+  const identity = createIdentityResolver(config.agent, io.logger);
+  const source = createSource(cfg, {
+    node: opts.node ?? (config.agent.node || hostname()),
+    cluster: config.cluster,
+    logger: io.logger,
+    registry: new Registry(),
+    sink,
+    lineage: createLineage(config.agent),
+    identity,
+  });
+  await identity.start();
+  try {
+    await source.start();
+    io.logger.info('observing', { source: source.name, from: cfg.listen ?? cfg.address ?? 'default' });
+    const ends: Promise<void>[] = [stopped];
+    if (source instanceof FileSource) ends.push(source.done);
+    if (io.until) ends.push(io.until);
+    await Promise.race(ends);
+    if (source instanceof FileSource && source.error) throw source.error;
+  } finally {
+    await source.close();
+    await identity.close();
+    io.logger.info('counters', { source: source.name, ...source.counters });
+  }
+  return { observed };
+}
+
+export function register(program: Command): void {
+  program
+    .command('observe')
+    .description('print what driftwatch sees from one source, as canonical observations (JSON lines)')
+    .requiredOption('-s, --source <kind>', `one of ${SOURCE_KINDS.join(', ')}`)
+    .option('-f, --from <addr|file>', 'gRPC address (unix:///path or host:port), falco-http listen host:port, or a file (- = stdin)')
+    .option('-c, --config <file>', 'agent configuration (node, kubernetes, and the settings of a configured source of this kind)')
+    .option('--follow', 'keep reading a growing file (tetragon-json, falco-json)')
+    .option('--token <token>', 'falco-http: shared token Falco must present')
+    .option('--node <name>', 'node name for events that carry none (default: agent.node, else this host name)')
+    .option('--max <n>', 'stop after n observations', (v) => Number.parseInt(v, 10))
+    .option('--log-level <level>', 'error | warn | info | debug', 'warn')
+    .action(async (opts: { source: string; from?: string; config?: string; follow?: boolean; token?: string; node?: string; max?: number; logLevel?: string }) => {
+      if (!(SOURCE_KINDS as readonly string[]).includes(opts.source)) {
+        throw new Error(`--source must be one of ${SOURCE_KINDS.join(', ')}`);
+      }
+      const config = configFrom(opts);
+      const logger = loggerFor(config, 'observe');
+      const observeOpts: ObserveOptions = { source: opts.source as SourceKind, from: opts.from, follow: opts.follow, token: opts.token, node: opts.node, max: opts.max };
+      const isFile = opts.source.endsWith('-json') && !opts.follow;
+      if (isFile) {
+        await runObserve(config, observeOpts, { stdout: process.stdout, logger });
+        return;
+      }
+      let stop!: () => void;
+      const until = new Promise<void>((resolve) => (stop = resolve));
+      const run = runObserve(config, observeOpts, { stdout: process.stdout, logger, until });
+      await Promise.race([run, runUntilSignal({ close: async () => stop() }, logger)]);
+      stop();
+      await run;
+    });
+}

@@ -1,0 +1,283 @@
+/**
+ * Health alerts: zero deviations must never hide missing data. From bus events and a periodic
+ * look at the agents' counters this raises `health` events on the bus (the alerter turns them
+ * into alerts through the same sinks) and ends them when the condition clears:
+ *
+ * - agent-disconnected: a node's agent gone for longer than `disconnectedAfter`;
+ * - source-silent: a source whose last event is older than max(silentAfter, silentFactor × the
+ *   gap it usually has between events);
+ * - events-dropped / events-malformed: over one check interval, more than `minEvents` and more
+ *   than the ratio of what the source saw;
+ * - baseline-overflow: the engine's baseline-overflow deviation, raised as a health alert.
+ *
+ * Only transitions are emitted. State is rebuilt from the agents table; alerts that were open
+ * before a restart are seeded from the alerting store, so that they end when the condition has
+ * cleared meanwhile.
+ */
+import type { AgentStatus, CollectorEvent, Deviation, HealthEvent } from '../../common/deviations.js';
+import { once, type Component } from '../../common/lifecycle.js';
+import type { Logger } from '../../common/logger.js';
+import { workloadKey } from '../../common/model.js';
+import type { CollectorBus } from '../events.js';
+
+export interface HealthSettings {
+  checkIntervalMs: number;
+  disconnectedAfterMs: number;
+  forgetAfterMs: number;
+  silentAfterMs: number;
+  silentFactor: number;
+  dropRatio: number;
+  malformedRatio: number;
+  minEvents: number;
+}
+
+export interface HealthMonitorOptions {
+  bus: CollectorBus;
+  agents: { list(): AgentStatus[] };
+  settings: HealthSettings;
+  now: () => number;
+  /** Health keys with an open alert (from the alerting store). */
+  openKeys: () => string[];
+  logger: Logger;
+}
+
+/** What the agent ships as counters (collector/ingest stores them as JSON; uint64 may be Long-shaped). */
+interface SourceSample {
+  source: string;
+  seen: number;
+  dropped: number;
+  malformed: number;
+  lastEventMs: number;
+}
+
+interface SourceTrack {
+  instanceId: string;
+  lastEventMs: number;
+  /** Wall clock when lastEventMs last moved (or when tracking began). */
+  advancedAtMs: number;
+  /** Exponentially weighted mean of the wall-clock gaps between advances. */
+  usualGapMs: number;
+  seen: number;
+  dropped: number;
+  malformed: number;
+}
+
+const MANAGED_PREFIXES = ['agent-disconnected/', 'source-silent/', 'events-dropped/', 'events-malformed/'];
+const SHIPPER = 'shipper';
+const GAP_WEIGHT = 0.2;
+
+export function toCount(v: unknown): number {
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  if (typeof v === 'string' && /^\d+(\.\d+)?$/.test(v)) return Number(v);
+  if (v && typeof v === 'object' && 'low' in v && 'high' in v) {
+    const { low, high } = v as { low: number; high: number };
+    return (high >>> 0) * 2 ** 32 + (low >>> 0);
+  }
+  return 0;
+}
+
+export function sourceSamples(counters: Record<string, unknown>): { sources: SourceSample[]; shipDropped: number } {
+  const raw = Array.isArray(counters.sources) ? (counters.sources as unknown[]) : [];
+  const sources = raw.flatMap((r): SourceSample[] => {
+    if (!r || typeof r !== 'object') return [];
+    const o = r as Record<string, unknown>;
+    const source = typeof o.source === 'string' ? o.source : typeof o.name === 'string' ? o.name : '';
+    if (!source) return [];
+    return [{ source, seen: toCount(o.seen), dropped: toCount(o.dropped), malformed: toCount(o.malformed), lastEventMs: toCount(o.lastEventMs ?? o.last_event_ms) }];
+  });
+  return { sources, shipDropped: toCount(counters.shipDropped ?? counters.ship_dropped) };
+}
+
+export class HealthMonitor implements Component {
+  readonly name = 'health-monitor';
+  private readonly firing = new Set<string>();
+  private readonly tracks = new Map<string, SourceTrack>();
+  private readonly shipTracks = new Map<string, { instanceId: string; dropped: number; seen: number }>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  /** Keys whose interval had no new counters (or restarted ones): neither raised nor cleared this round. */
+  private readonly undecided = new Set<string>();
+  private unsubscribe: (() => void) | undefined;
+  private startedAtMs = 0;
+  private closed = false;
+
+  constructor(private readonly o: HealthMonitorOptions) {}
+
+  async start(): Promise<void> {
+    this.startedAtMs = this.o.now();
+    for (const key of this.o.openKeys()) this.firing.add(key);
+    this.unsubscribe = this.o.bus.subscribe((e) => this.onEvent(e));
+    this.schedule(this.o.settings.checkIntervalMs, true);
+  }
+
+  private schedule(ms: number, repeat: boolean): void {
+    if (this.closed) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      this.check();
+      if (repeat) this.schedule(this.o.settings.checkIntervalMs, true);
+    }, ms);
+    timer.unref?.();
+    this.timers.add(timer);
+  }
+
+  private onEvent(e: CollectorEvent): void {
+    if (e.type === 'agent.connected') {
+      this.transition(this.disconnectedEvent(e.agent.cluster, e.agent.node, true, {}));
+    } else if (e.type === 'agent.disconnected') {
+      // Fire on time whatever the check interval is (the check confirms it is still gone).
+      this.schedule(this.o.settings.disconnectedAfterMs + 1, false);
+    } else if ((e.type === 'deviation.created' || e.type === 'deviation.updated' || e.type === 'deviation.status') && e.deviation.kind === 'baseline-overflow') {
+      this.transition(this.overflowEvent(e.deviation));
+    }
+  }
+
+  private overflowEvent(d: Deviation): HealthEvent {
+    const resolved = d.status !== 'open' && d.status !== 'acknowledged';
+    return {
+      kind: 'baseline-overflow',
+      key: `baseline-overflow/${workloadKey(d.workload)}`,
+      severity: 'medium',
+      summary: `Baseline of ${d.workload.namespace}/${d.workload.kind}/${d.workload.name} (container ${d.workload.container}) is full: learning stopped adding items`,
+      node: null,
+      resolved,
+      atMs: resolved ? this.o.now() : d.firstSeenMs,
+      detail: { workload: d.workload, deviationId: d.id, items: d.count },
+    };
+  }
+
+  private disconnectedEvent(cluster: string, node: string, resolved: boolean, detail: Record<string, unknown>): HealthEvent {
+    return {
+      kind: 'agent-disconnected',
+      key: `agent-disconnected/${cluster}/${node}`,
+      severity: 'high',
+      summary: `driftwatch agent on node ${node} is disconnected: nothing from this node is monitored`,
+      node,
+      resolved,
+      atMs: this.o.now(),
+      detail,
+    };
+  }
+
+  /** Emits only changes: firing → resolved, or a new alert. */
+  private transition(h: HealthEvent): void {
+    if (h.resolved ? !this.firing.has(h.key) : this.firing.has(h.key)) return;
+    if (h.resolved) this.firing.delete(h.key);
+    else this.firing.add(h.key);
+    this.o.bus.emit({ type: 'health', health: h });
+  }
+
+  /** One evaluation of every agent's latest instance; public for tests. */
+  check(): void {
+    if (this.closed) return;
+    const now = this.o.now();
+    const s = this.o.settings;
+    const bad = new Map<string, HealthEvent>();
+    const latestPerNode = new Map<string, AgentStatus>();
+    for (const a of this.o.agents.list()) {
+      const prev = latestPerNode.get(`${a.cluster}/${a.node}`);
+      if (!prev || Date.parse(a.lastSeenAt) > Date.parse(prev.lastSeenAt)) latestPerNode.set(`${a.cluster}/${a.node}`, a);
+    }
+    for (const a of latestPerNode.values()) {
+      const lastSeen = Date.parse(a.lastSeenAt);
+      if (now - lastSeen > s.forgetAfterMs) continue;
+      if (!a.connected) {
+        const goneFor = now - Math.max(lastSeen, this.startedAtMs);
+        if (goneFor > s.disconnectedAfterMs) {
+          const h = this.disconnectedEvent(a.cluster, a.node, false, { since: a.lastSeenAt, instanceId: a.instanceId });
+          bad.set(h.key, h);
+        }
+        continue;
+      }
+      this.checkCounters(a, now, bad);
+    }
+    for (const h of bad.values()) this.transition(h);
+    for (const key of [...this.firing]) {
+      if (!bad.has(key) && MANAGED_PREFIXES.some((p) => key.startsWith(p)) && !this.undecided.has(key)) {
+        const kind = key.slice(0, key.indexOf('/')) as HealthEvent['kind'];
+        this.transition({ kind, key, severity: 'info', summary: `${kind} cleared`, node: key.split('/')[2] ?? null, resolved: true, atMs: now, detail: {} });
+      }
+    }
+    this.undecided.clear();
+  }
+
+  private checkCounters(a: AgentStatus, now: number, bad: Map<string, HealthEvent>): void {
+    const s = this.o.settings;
+    const { sources, shipDropped } = sourceSamples(a.counters);
+    let seenDelta = 0;
+    for (const c of sources) {
+      const id = `${a.cluster}/${a.node}/${c.source}`;
+      let t = this.tracks.get(id);
+      if (!t || t.instanceId !== a.instanceId || c.seen < t.seen) {
+        // New agent instance (counters restarted): start over without judging this interval.
+        t = { instanceId: a.instanceId, lastEventMs: c.lastEventMs, advancedAtMs: Math.max(now, this.startedAtMs), usualGapMs: 0, seen: c.seen, dropped: c.dropped, malformed: c.malformed };
+        this.tracks.set(id, t);
+        for (const k of ['events-dropped', 'events-malformed']) this.undecided.add(`${k}/${id}`);
+        continue;
+      }
+      if (c.lastEventMs > t.lastEventMs) {
+        const gap = now - t.advancedAtMs;
+        t.usualGapMs = t.usualGapMs === 0 ? gap : t.usualGapMs + GAP_WEIGHT * (gap - t.usualGapMs);
+        t.lastEventMs = c.lastEventMs;
+        t.advancedAtMs = now;
+      }
+      const silentFor = now - t.advancedAtMs;
+      const limit = Math.max(s.silentAfterMs, s.silentFactor * t.usualGapMs);
+      if (silentFor > limit) {
+        bad.set(`source-silent/${id}`, {
+          kind: 'source-silent',
+          key: `source-silent/${id}`,
+          severity: 'medium',
+          summary: `source ${c.source} on node ${a.node} has produced no event for ${Math.round(silentFor / 60_000)} min (usually every ${Math.max(1, Math.round(t.usualGapMs / 1000))} s)`,
+          node: a.node,
+          resolved: false,
+          atMs: now,
+          detail: { source: c.source, lastEventAt: c.lastEventMs ? new Date(c.lastEventMs).toISOString() : null, silentForSeconds: Math.round(silentFor / 1000) },
+        });
+      }
+      const dSeen = c.seen - t.seen;
+      seenDelta += dSeen;
+      this.ratioCheck('events-dropped', id, a.node, c.source, c.dropped - t.dropped, dSeen, s.dropRatio, bad);
+      this.ratioCheck('events-malformed', id, a.node, c.source, c.malformed - t.malformed, dSeen, s.malformedRatio, bad);
+      t.seen = c.seen;
+      t.dropped = c.dropped;
+      t.malformed = c.malformed;
+    }
+    const shipId = `${a.cluster}/${a.node}/${SHIPPER}`;
+    const ship = this.shipTracks.get(shipId);
+    if (!ship || ship.instanceId !== a.instanceId || shipDropped < ship.dropped) {
+      this.shipTracks.set(shipId, { instanceId: a.instanceId, dropped: shipDropped, seen: 0 });
+      this.undecided.add(`events-dropped/${shipId}`);
+    } else {
+      this.ratioCheck('events-dropped', shipId, a.node, SHIPPER, shipDropped - ship.dropped, seenDelta, this.o.settings.dropRatio, bad);
+      ship.dropped = shipDropped;
+    }
+  }
+
+  private ratioCheck(kind: 'events-dropped' | 'events-malformed', id: string, node: string, source: string, delta: number, seen: number, ratio: number, bad: Map<string, HealthEvent>): void {
+    const key = `${kind}/${id}`;
+    if (delta <= 0 && seen <= 0) {
+      this.undecided.add(key);
+      return;
+    }
+    const share = delta / Math.max(1, seen);
+    if (delta < this.o.settings.minEvents || share <= ratio) return;
+    const what = kind === 'events-dropped' ? 'dropped' : 'malformed';
+    bad.set(key, {
+      kind,
+      key,
+      severity: kind === 'events-dropped' ? 'medium' : 'low',
+      summary: `${delta} events ${what} by ${source} on node ${node} in the last check interval (${(share * 100).toFixed(1)} % of ${seen} seen)`,
+      node,
+      resolved: false,
+      atMs: this.o.now(),
+      detail: { source, [what]: delta, seen },
+    });
+  }
+
+  close = once(async () => {
+    this.closed = true;
+    this.unsubscribe?.();
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+  });
+}

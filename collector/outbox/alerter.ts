@@ -1,0 +1,421 @@
+/**
+ * The decisions (alertmanager's dispatch + notify stages, in one place): bus events → per-alert
+ * state → notifications queued per sink in the outbox. Every decision is one database
+ * transaction, so a restart resumes exactly where the last commit left off; nothing that matters
+ * lives only in memory (the rate-limit bucket and the held-back count are allowed to reset).
+ *
+ * - one notification per new deviation (`deviation:<id>`), re-notified while open per sink interval;
+ * - grouping: a workload's new deviations wait `grouping.wait`; if more than `threshold` fall
+ *   within `window` (event time), one `group:` alert lists them, and later ones within the window
+ *   join it silently;
+ * - a global token bucket on new notifications; what it holds back is counted and sent when
+ *   tokens return (health alerts and resolutions are never held back);
+ * - resolution (resolved / added to baseline) ends the alert on every sink that heard of it.
+ */
+import { createHash } from 'node:crypto';
+import type { CollectorEvent, Deviation, HealthEvent, Severity } from '../../common/deviations.js';
+import { severityRank } from '../../common/deviations.js';
+import { WORKLOAD_KINDS, workloadKey, type WorkloadId } from '../../common/model.js';
+import { workloadLabel } from '../sinks/text.js';
+import type { AlertNotification, NotifyReason } from '../sinks/types.js';
+import { toBrief, workloadDeviationsUrl } from './brief.js';
+import type { AlertingMetrics } from './metrics.js';
+import { TokenBucket } from './rate-limit.js';
+import type { Route } from './routing.js';
+import type { AlertSnapshot, AlertState, AlertStore } from './store.js';
+
+export interface RoutedSink {
+  name: string;
+  route: Route;
+  /** Re-posted while open even when acknowledged (Alertmanager). */
+  keepAlive: boolean;
+  intervalMs: number;
+}
+
+export interface AlerterSettings {
+  cluster: string;
+  baseUrl: string;
+  renotifyMs: number;
+  groupThreshold: number;
+  groupWindowMs: number;
+  groupWaitMs: number;
+  maxListed: number;
+  rateMax: number;
+  ratePerMs: number;
+}
+
+const OPEN_PHASES = new Set(['held', 'firing', 'acknowledged']);
+const NOTIFIED_PHASES = new Set(['firing', 'acknowledged']);
+const SWEEP_BATCH = 500;
+
+const HEALTH_ALERTNAMES: Record<HealthEvent['kind'], string> = {
+  'agent-disconnected': 'DriftwatchAgentDisconnected',
+  'source-silent': 'DriftwatchSourceSilent',
+  'events-dropped': 'DriftwatchEventsDropped',
+  'events-malformed': 'DriftwatchEventsMalformed',
+  'baseline-overflow': 'DriftwatchBaselineOverflow',
+};
+
+function maxSeverity(a: Severity, b: Severity): Severity {
+  return severityRank(a) >= severityRank(b) ? a : b;
+}
+
+function asWorkload(v: unknown): WorkloadId | null {
+  if (!v || typeof v !== 'object') return null;
+  const w = v as Record<string, unknown>;
+  const ok = ['cluster', 'namespace', 'name', 'container'].every((k) => typeof w[k] === 'string') && (WORKLOAD_KINDS as readonly unknown[]).includes(w.kind);
+  return ok ? (w as unknown as WorkloadId) : null;
+}
+
+export class Alerter {
+  private readonly bucket: TokenBucket;
+  /** New notifications held back since the last one that went out (reported in the next). */
+  private heldBack = 0;
+
+  constructor(
+    private readonly store: AlertStore,
+    private readonly sinks: readonly RoutedSink[],
+    private readonly s: AlerterSettings,
+    private readonly now: () => number,
+    private readonly metrics: AlertingMetrics,
+    private readonly onQueued: (sinks: ReadonlySet<string>) => void,
+  ) {
+    this.bucket = new TokenBucket(s.rateMax, s.ratePerMs, now());
+  }
+
+  /** Bus listener: never throws (a broken alerter must not break ingestion). */
+  handle(e: CollectorEvent): void {
+    try {
+      switch (e.type) {
+        case 'deviation.created':
+        case 'deviation.updated':
+        case 'deviation.status':
+          this.run((q) => this.onDeviation(e.deviation, q));
+          break;
+        case 'health':
+          this.run((q) => this.onHealth(e.health, q));
+          break;
+        default:
+          break;
+      }
+    } catch {
+      this.metrics.errors.inc();
+    }
+  }
+
+  /** Due grouping decisions, held-back notifications, re-notifications. */
+  sweep(): void {
+    this.run((q) => {
+      const now = this.now();
+      // Held-back alerts are older than pending ones: they get the returning tokens first.
+      for (const st of this.store.due('held', now, SWEEP_BATCH)) if (!this.release(st, q)) break;
+      const workloads = new Set(this.store.due('pending', now, SWEEP_BATCH).map((st) => st.workloadKey ?? ''));
+      for (const wk of workloads) this.flushWorkload(wk, q);
+      for (const phase of ['firing', 'acknowledged'] as const) for (const st of this.store.due(phase, now, SWEEP_BATCH)) this.renotify(st, q);
+    });
+  }
+
+  private run(fn: (queued: Set<string>) => void): void {
+    const queued = new Set<string>();
+    this.store.transaction(() => fn(queued));
+    if (queued.size > 0) this.onQueued(queued);
+  }
+
+  // ---- deviations ----
+
+  private onDeviation(d: Deviation, q: Set<string>): void {
+    // The health monitor raises a full baseline as a health alert (same sinks, one page, not two).
+    if (d.kind === 'baseline-overflow') return;
+    const state = this.store.get(`deviation:${d.id}`);
+    if (!state) {
+      if (d.status === 'open') this.admit(d, q, 0);
+      return;
+    }
+    const now = this.now();
+    const snapshot = this.deviationSnapshot(d);
+    if (state.phase === 'grouped') {
+      this.store.put({ ...state, alert: snapshot, severity: d.severity, lastEventMs: d.lastSeenMs }, now);
+      if (state.groupKey) this.recomputeGroup(state.groupKey, q);
+      return;
+    }
+    if (state.phase === 'resolved') {
+      if (d.status === 'open') this.admit(d, q, state.notifyCount);
+      return;
+    }
+    const next: AlertState = { ...state, alert: snapshot, severity: d.severity, lastEventMs: d.lastSeenMs };
+    if (d.status === 'resolved' || d.status === 'added-to-baseline') {
+      if (NOTIFIED_PHASES.has(state.phase)) this.notifyResolved(next, q);
+      next.phase = 'resolved';
+      next.dueMs = null;
+    } else if (d.status === 'acknowledged' && state.phase === 'firing') {
+      next.phase = 'acknowledged';
+    } else if (d.status === 'open' && state.phase === 'acknowledged') {
+      next.phase = 'firing';
+      next.dueMs = now;
+    }
+    this.store.put(next, now);
+  }
+
+  private deviationSnapshot(d: Deviation): AlertSnapshot {
+    return {
+      alertKey: `deviation:${d.id}`,
+      kind: 'deviation',
+      alertname: 'DriftwatchDeviation',
+      severity: d.severity,
+      cluster: d.workload.cluster || this.s.cluster,
+      summary: d.summary,
+      startsAtMs: d.firstSeenMs,
+      url: `${this.s.baseUrl}/ui/deviations/${d.id}`,
+      workload: d.workload,
+      deviations: [toBrief(d, this.s.baseUrl)],
+      truncated: 0,
+      health: null,
+    };
+  }
+
+  /** A new (or re-opened) deviation: joins its workload's open group, or waits for the grouping decision. */
+  private admit(d: Deviation, q: Set<string>, notifyCount: number): void {
+    const now = this.now();
+    const wk = workloadKey(d.workload);
+    const snapshot = this.deviationSnapshot(d);
+    const state: AlertState = {
+      alertKey: snapshot.alertKey,
+      kind: 'deviation',
+      workloadKey: wk,
+      deviationId: d.id,
+      groupKey: null,
+      phase: 'pending',
+      severity: d.severity,
+      eventMs: d.firstSeenMs,
+      lastEventMs: d.lastSeenMs,
+      dueMs: now + this.s.groupWaitMs,
+      notifyCount,
+      alert: snapshot,
+    };
+    const group = this.store.openGroup(wk, d.firstSeenMs - this.s.groupWindowMs);
+    if (group) {
+      this.store.put({ ...state, phase: 'grouped', groupKey: group.alertKey, dueMs: null }, now);
+      this.joinGroup(group, state, now);
+      return;
+    }
+    this.store.put(state, now);
+    if (this.s.groupWaitMs <= 0) this.flushWorkload(wk, q);
+  }
+
+  private joinGroup(group: AlertState, member: AlertState, now: number): void {
+    const alert = { ...group.alert };
+    const brief = member.alert.deviations[0];
+    if (brief && alert.deviations.length < this.s.maxListed) alert.deviations = [...alert.deviations, brief];
+    else alert.truncated += 1;
+    alert.severity = maxSeverity(alert.severity, member.severity);
+    alert.summary = this.groupSummary(alert);
+    this.store.put({ ...group, alert, severity: alert.severity, lastEventMs: Math.max(group.lastEventMs, member.eventMs) }, now);
+  }
+
+  private groupSummary(alert: AlertSnapshot): string {
+    const n = alert.deviations.length + alert.truncated;
+    return `${n} new deviations in ${alert.workload ? workloadLabel(alert.workload) : 'one workload'} within ${Math.round(this.s.groupWindowMs / 1000)} s`;
+  }
+
+  /** The grouping decision for a workload's pending deviations. */
+  private flushWorkload(wk: string, q: Set<string>): void {
+    const pending = this.store.pendingOfWorkload(wk);
+    if (pending.length === 0) return;
+    const now = this.now();
+    const earliest = pending[0]!.eventMs;
+    const earlier = this.store.countDecidedSince(wk, earliest - this.s.groupWindowMs);
+    if (pending.length + earlier <= this.s.groupThreshold) {
+      for (const st of pending) this.decideNew(st, q, true);
+      return;
+    }
+    const ordered = [...pending].sort((a, b) => severityRank(b.severity) - severityRank(a.severity) || a.eventMs - b.eventMs);
+    let key = `group:${wk}:${Math.round(earliest)}`;
+    if (this.store.get(key)) key = `${key}-${now}`;
+    const severity = ordered.map((m) => m.severity).reduce(maxSeverity);
+    const listed = ordered.slice(0, this.s.maxListed).flatMap((m) => m.alert.deviations);
+    const alert: AlertSnapshot = {
+      alertKey: key,
+      kind: 'group',
+      alertname: 'DriftwatchDeviationGroup',
+      severity,
+      cluster: pending[0]!.alert.cluster,
+      summary: '',
+      startsAtMs: earliest,
+      url: workloadDeviationsUrl(this.s.baseUrl, wk),
+      workload: pending[0]!.alert.workload,
+      deviations: listed,
+      truncated: ordered.length - listed.length,
+      health: null,
+    };
+    alert.summary = this.groupSummary(alert);
+    const group: AlertState = {
+      alertKey: key,
+      kind: 'group',
+      workloadKey: wk,
+      deviationId: null,
+      groupKey: null,
+      phase: 'pending',
+      severity,
+      eventMs: earliest,
+      lastEventMs: Math.max(...pending.map((m) => m.eventMs)),
+      dueMs: null,
+      notifyCount: 0,
+      alert,
+    };
+    for (const m of pending) this.store.put({ ...m, phase: 'grouped', groupKey: key, dueMs: null }, now);
+    this.decideNew(group, q, true);
+  }
+
+  /** The group's phase follows its members: open while any is open, ended when none is. */
+  private recomputeGroup(groupKey: string, q: Set<string>): void {
+    const group = this.store.get(groupKey);
+    if (!group || group.phase === 'resolved') return;
+    const now = this.now();
+    const members = this.store.members(groupKey);
+    const statusById = new Map(members.flatMap((m) => m.alert.deviations.map((d) => [d.id, d.status] as const)));
+    const statuses = [...statusById.values()];
+    const alert = { ...group.alert, deviations: group.alert.deviations.map((d) => ({ ...d, status: statusById.get(d.id) ?? d.status })) };
+    const next: AlertState = { ...group, alert };
+    if (statuses.some((st) => st === 'open')) {
+      if (group.phase === 'acknowledged') next.phase = 'firing';
+    } else if (statuses.some((st) => st === 'acknowledged')) {
+      if (group.phase === 'firing') next.phase = 'acknowledged';
+    } else {
+      if (NOTIFIED_PHASES.has(group.phase)) this.notifyResolved(next, q);
+      next.phase = 'resolved';
+      next.dueMs = null;
+    }
+    this.store.put(next, now);
+  }
+
+  // ---- health ----
+
+  private onHealth(h: HealthEvent, q: Set<string>): void {
+    const key = `health:${h.key}`;
+    const state = this.store.get(key);
+    const now = this.now();
+    const workload = asWorkload(h.detail.workload);
+    const alert: AlertSnapshot = {
+      alertKey: key,
+      kind: 'health',
+      alertname: HEALTH_ALERTNAMES[h.kind] ?? 'DriftwatchHealth',
+      severity: h.severity,
+      cluster: workload?.cluster ?? this.s.cluster,
+      summary: h.summary,
+      startsAtMs: state && OPEN_PHASES.has(state.phase) ? state.alert.startsAtMs : h.atMs,
+      url: null,
+      workload,
+      deviations: [],
+      truncated: 0,
+      health: h,
+    };
+    if (!h.resolved) {
+      if (state && OPEN_PHASES.has(state.phase)) {
+        this.store.put({ ...state, alert, severity: h.severity }, now);
+        return;
+      }
+      const fresh: AlertState = {
+        alertKey: key,
+        kind: 'health',
+        workloadKey: workload ? workloadKey(workload) : null,
+        deviationId: null,
+        groupKey: null,
+        phase: 'pending',
+        severity: h.severity,
+        eventMs: h.atMs,
+        lastEventMs: h.atMs,
+        dueMs: null,
+        notifyCount: state?.notifyCount ?? 0,
+        alert,
+      };
+      this.decideNew(fresh, q, true);
+      return;
+    }
+    if (!state || !OPEN_PHASES.has(state.phase)) return;
+    const ended: AlertState = { ...state, alert: { ...alert, severity: state.alert.severity }, phase: 'resolved', dueMs: null };
+    if (NOTIFIED_PHASES.has(state.phase)) this.notifyResolved(ended, q);
+    this.store.put(ended, now);
+  }
+
+  // ---- notifications ----
+
+  private routed(alert: AlertSnapshot): RoutedSink[] {
+    return this.sinks.filter((s) => s.route(alert));
+  }
+
+  private nextDue(sinks: readonly RoutedSink[], now: number): number {
+    return now + (sinks.length ? Math.min(...sinks.map((s) => s.intervalMs)) : this.s.renotifyMs);
+  }
+
+  /** First notification of an alert, unless the rate limit holds it back. Returns false when held. */
+  private decideNew(state: AlertState, q: Set<string>, firstAttempt: boolean): boolean {
+    const now = this.now();
+    const sinks = this.routed(state.alert);
+    if (sinks.length > 0 && state.kind !== 'health' && !this.bucket.take(now)) {
+      if (firstAttempt) {
+        this.heldBack += 1;
+        this.metrics.heldBack.inc();
+      }
+      this.store.put({ ...state, phase: 'held', dueMs: this.bucket.nextAt(now) }, now);
+      return false;
+    }
+    const next: AlertState = { ...state, phase: 'firing', dueMs: this.nextDue(sinks, now) };
+    if (sinks.length > 0) this.notify(next, 'firing', 'new', sinks, q);
+    this.store.put(next, now);
+    return true;
+  }
+
+  private release(state: AlertState, q: Set<string>): boolean {
+    return this.decideNew(state, q, false);
+  }
+
+  private renotify(state: AlertState, q: Set<string>): void {
+    const now = this.now();
+    const last = this.store.lastQueued(state.alertKey);
+    const due: RoutedSink[] = [];
+    let next = Infinity;
+    for (const s of this.routed(state.alert)) {
+      if (state.phase === 'acknowledged' && !s.keepAlive) continue;
+      const dueAt = (last.get(s.name) ?? 0) + s.intervalMs;
+      if (dueAt <= now) {
+        // A notification still waiting in the queue already carries the news: no pile-up.
+        if (!this.store.hasPending(s.name, state.alertKey)) due.push(s);
+        next = Math.min(next, now + s.intervalMs);
+      } else next = Math.min(next, dueAt);
+    }
+    const updated: AlertState = { ...state, dueMs: Number.isFinite(next) ? next : now + this.s.renotifyMs };
+    if (due.length > 0) this.notify(updated, 'firing', 'renotify', due, q);
+    this.store.put(updated, now);
+  }
+
+  /** Ends the alert on every configured sink that was told about it. */
+  private notifyResolved(state: AlertState, q: Set<string>): void {
+    const told = this.store.lastQueued(state.alertKey);
+    const sinks = this.sinks.filter((s) => told.has(s.name));
+    if (sinks.length > 0) this.notify(state, 'resolved', 'resolved', sinks, q);
+  }
+
+  /** Mutates state.notifyCount; the caller stores the state in the same transaction. */
+  private notify(state: AlertState, status: AlertNotification['status'], reason: NotifyReason, sinks: readonly RoutedSink[], q: Set<string>): void {
+    const now = this.now();
+    state.notifyCount += 1;
+    const heldBack = reason === 'new' ? this.heldBack : 0;
+    if (reason === 'new') this.heldBack = 0;
+    const n: AlertNotification = {
+      ...state.alert,
+      idempotencyKey: idempotencyKey(state.alert.cluster, state.alertKey, status, state.notifyCount),
+      status,
+      reason,
+      endsAtMs: status === 'resolved' ? now : null,
+      heldBack,
+      decidedAtMs: now,
+    };
+    for (const s of sinks) if (this.store.enqueue(s.name, n, now)) q.add(s.name);
+    this.metrics.notifications.inc({ kind: state.kind, reason });
+  }
+}
+
+/** Stable for one decision, different for every other: receivers deduplicate on it. */
+export function idempotencyKey(cluster: string, alertKey: string, status: string, seq: number): string {
+  return createHash('sha256').update(`${cluster}\u0000${alertKey}\u0000${status}\u0000${seq}`).digest('hex').slice(0, 32);
+}

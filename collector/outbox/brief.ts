@@ -1,0 +1,69 @@
+/** Deviation (engine model) → DeviationBrief (what alerts show), and the UI links. */
+import { hostname } from 'node:os';
+import type { Deviation } from '../../common/deviations.js';
+import { parseHostPort } from '../../common/net.js';
+import type { Observation } from '../../common/model.js';
+import type { DeviationBrief } from '../sinks/types.js';
+
+const MAX_LINEAGE = 8;
+const MAX_LISTED = 50;
+
+/** Where people open a deviation: `collector.http.publicUrl`, else the HTTP listener's address. */
+export function uiBaseUrl(http: { listen: string; publicUrl?: string }): string {
+  if (http.publicUrl) return http.publicUrl.replace(/\/+$/, '');
+  const { host, port } = parseHostPort(http.listen);
+  const shown = host === '0.0.0.0' || host === '::' ? hostname() : host.includes(':') ? `[${host}]` : host;
+  return `http://${shown}:${port}`;
+}
+
+export function deviationUrl(base: string, id: number): string {
+  return `${base}/ui/deviations/${id}`;
+}
+
+export function workloadDeviationsUrl(base: string, workloadKey: string): string {
+  return `${base}/ui/deviations?workload=${encodeURIComponent(workloadKey)}`;
+}
+
+function commandLine(exe: string, args: string | null): string {
+  return args ? `${exe} ${args}` : exe;
+}
+
+function lineageOf(samples: readonly Observation[]): string[] {
+  const s = samples[0];
+  if (!s) return [];
+  const chain = [commandLine(s.process.exe, s.process.args), ...s.process.ancestors.map((a) => commandLine(a.exe, a.args))];
+  return chain.slice(0, MAX_LINEAGE);
+}
+
+function peerOf(d: Deviation): string | null {
+  const s = d.samples.find((o) => o.kind === 'network');
+  if (s && s.kind === 'network') {
+    if (s.peerIp === null) return s.localPort !== null ? `listen ${s.protocol}/${s.localPort}` : null;
+    const addr = `${s.peerIp.includes(':') ? `[${s.peerIp}]` : s.peerIp}:${s.peerPort ?? '?'}`;
+    return s.peerName ? `${s.peerName} (${addr})` : addr;
+  }
+  const peer = d.item.peer;
+  return d.kind === 'network' && typeof peer === 'string' ? peer : null;
+}
+
+export function toBrief(d: Deviation, base: string): DeviationBrief {
+  return {
+    id: d.id,
+    kind: d.kind,
+    severity: d.severity,
+    severityReason: d.severityReason,
+    status: d.status,
+    itemKey: d.itemKey,
+    summary: d.summary,
+    item: d.item,
+    lineage: lineageOf(d.samples),
+    peer: peerOf(d),
+    firstSeenMs: d.firstSeenMs,
+    lastSeenMs: d.lastSeenMs,
+    count: d.count,
+    pods: d.pods.slice(0, MAX_LISTED),
+    nodes: d.nodes.slice(0, MAX_LISTED),
+    image: d.image,
+    url: deviationUrl(base, d.id),
+  };
+}

@@ -1,0 +1,190 @@
+/**
+ * Alerting, wired: bus → Alerter (decisions into the outbox) → one SinkDispatcher per sink,
+ * plus the health monitor. `createAlerting` validates and builds everything synchronously
+ * (configuration errors throw ConfigError); `start()` resumes whatever the outbox holds.
+ */
+import { hostname } from 'node:os';
+import type { Registry } from 'prom-client';
+import type { DriftwatchConfig } from '../../common/config.js';
+import { parseDuration } from '../../common/duration.js';
+import { once, type Component, type Readiness } from '../../common/lifecycle.js';
+import type { Logger } from '../../common/logger.js';
+import type { CollectorBus } from '../events.js';
+import { HealthMonitor } from '../health/monitor.js';
+import { createSink, SINKS, validateSinks } from '../sinks/index.js';
+import type { SinkContext } from '../sinks/types.js';
+import { AgentsTable } from '../store/agents.js';
+import type { SqlDatabase } from '../store/db.js';
+import { Alerter, type RoutedSink } from './alerter.js';
+import { uiBaseUrl } from './brief.js';
+import { SinkDispatcher } from './dispatcher.js';
+import { createAlertingMetrics } from './metrics.js';
+import { compileRoute } from './routing.js';
+import { AlertStore } from './store.js';
+
+export { AlertStore } from './store.js';
+
+export interface AlertingOptions {
+  db: SqlDatabase;
+  bus: CollectorBus;
+  config: Readonly<DriftwatchConfig>;
+  logger: Logger;
+  registry: Registry;
+  /** Wall clock (ms); tests inject one. */
+  clock?: { now(): number };
+  /** Where the stdout sink writes (default process.stdout). */
+  stdout?: NodeJS.WritableStream;
+}
+
+export interface AlertingComponent extends Component {
+  /** One entry per sink: not ready while it has been failing for longer than alerting.unreadyAfter. */
+  readiness(): Readiness[];
+  /** Runs due decisions (grouping, held back, re-notify) now instead of at the next tick. */
+  sweep(): void;
+  /** Runs the health checks now. */
+  checkHealth(): void;
+  readonly store: AlertStore;
+}
+
+const HOUSEKEEPING_MS = 60_000;
+
+function clamp(v: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, v));
+}
+
+export function createAlerting(opts: AlertingOptions): AlertingComponent {
+  const cfg = opts.config.collector.alerting;
+  const now = opts.clock ? () => opts.clock!.now() : Date.now;
+  const store = new AlertStore(opts.db);
+  const sinkConfigs = cfg.enabled ? cfg.sinks : [];
+  validateSinks(sinkConfigs);
+
+  const ctx: SinkContext = { now, hostname: hostname(), stdout: opts.stdout ?? process.stdout };
+  const renotifyMs = parseDuration(cfg.renotifyInterval);
+  const routed: RoutedSink[] = sinkConfigs.map((c) => ({
+    name: c.name,
+    route: compileRoute(c),
+    keepAlive: SINKS[c.type].keepAlive,
+    intervalMs: c.renotifyInterval !== undefined ? parseDuration(c.renotifyInterval) : (SINKS[c.type].defaultRenotifyMs ?? renotifyMs),
+  }));
+  const dispatchers = new Map<string, SinkDispatcher>();
+  const metrics = createAlertingMetrics(
+    opts.registry,
+    sinkConfigs.map((c) => c.name),
+    () => store.queueStats(),
+    () => new Map([...dispatchers].map(([name, d]) => [name, d.failing])),
+    now,
+  );
+  const retry = { initialMs: parseDuration(cfg.retry.initial), maxMs: parseDuration(cfg.retry.max) };
+  const maxAgeMs = parseDuration(cfg.retry.maxAge);
+  const retentionMs = parseDuration(cfg.retention);
+  const groupWaitMs = parseDuration(cfg.grouping.wait);
+  const ratePerMs = parseDuration(cfg.rateLimit.per);
+  const idlePollMs = clamp(retry.initialMs, 10, 1000);
+  try {
+    for (const c of sinkConfigs) {
+      const sink = createSink(c, ctx);
+      dispatchers.set(c.name, new SinkDispatcher(sink, c.enabled, { store, metrics, logger: opts.logger, now, retry, unreadyAfterMs: parseDuration(cfg.unreadyAfter), idlePollMs }));
+    }
+  } catch (err) {
+    metrics.unregister();
+    for (const d of dispatchers.values()) void d.sink.close();
+    throw err;
+  }
+
+  const alerter = new Alerter(
+    store,
+    routed,
+    {
+      cluster: opts.config.cluster,
+      baseUrl: uiBaseUrl(opts.config.collector.http),
+      renotifyMs,
+      groupThreshold: cfg.grouping.threshold,
+      groupWindowMs: parseDuration(cfg.grouping.window),
+      groupWaitMs,
+      maxListed: cfg.grouping.maxListed,
+      rateMax: cfg.rateLimit.max,
+      ratePerMs,
+    },
+    now,
+    metrics,
+    (sinks) => {
+      for (const name of sinks) dispatchers.get(name)?.wake();
+    },
+  );
+
+  const h = cfg.health;
+  const health = new HealthMonitor({
+    bus: opts.bus,
+    agents: new AgentsTable(opts.db),
+    now,
+    openKeys: () => store.openHealthKeys(),
+    logger: opts.logger,
+    settings: {
+      checkIntervalMs: parseDuration(h.checkInterval),
+      disconnectedAfterMs: parseDuration(h.disconnectedAfter),
+      forgetAfterMs: parseDuration(h.forgetAfter),
+      silentAfterMs: parseDuration(h.silentAfter),
+      silentFactor: h.silentFactor,
+      dropRatio: h.dropRatio,
+      malformedRatio: h.malformedRatio,
+      minEvents: h.minEvents,
+    },
+  });
+
+  // Decisions are due at the grouping wait, the rate-limit refill or a re-notify interval: look
+  // often enough for the shortest of them, never more than every 10 ms or less than every second.
+  const shortest = Math.min(groupWaitMs || 1000, ratePerMs / cfg.rateLimit.max, ...routed.map((r) => r.intervalMs));
+  const sweepMs = clamp(shortest / 2, 10, 1000);
+  const timers: NodeJS.Timeout[] = [];
+  let unsubscribe: (() => void) | undefined;
+
+  const housekeeping = (): void => {
+    try {
+      const t = now();
+      for (const [sink, n] of store.expire(t - maxAgeMs, t)) {
+        metrics.sends.inc({ sink, result: 'expired' }, n);
+        opts.logger.warn('alert notifications expired undelivered', { sink, count: n, maxAge: cfg.retry.maxAge });
+      }
+      store.prune(t - retentionMs);
+    } catch (err) {
+      metrics.errors.inc();
+      opts.logger.error('alert outbox housekeeping failed', { error: (err as Error).message });
+    }
+  };
+
+  const sweep = (): void => {
+    try {
+      alerter.sweep();
+    } catch (err) {
+      metrics.errors.inc();
+      opts.logger.error('alert sweep failed', { error: (err as Error).message });
+    }
+  };
+
+  return {
+    name: 'alerting',
+    store,
+    async start() {
+      if (!cfg.enabled) return;
+      unsubscribe = opts.bus.subscribe((e) => alerter.handle(e));
+      housekeeping();
+      for (const d of dispatchers.values()) d.start();
+      timers.push(setInterval(sweep, sweepMs), setInterval(housekeeping, clamp(maxAgeMs / 4, 10, HOUSEKEEPING_MS)));
+      for (const t of timers) t.unref();
+      await health.start();
+      sweep();
+      opts.logger.info('alerting started', { sinks: sinkConfigs.map((c) => `${c.name}(${c.type}${c.enabled ? '' : ', disabled'})`).join(' ') || 'none' });
+    },
+    readiness: () => [...dispatchers.values()].map((d) => d.readiness()),
+    sweep,
+    checkHealth: () => health.check(),
+    close: once(async () => {
+      unsubscribe?.();
+      for (const t of timers) clearInterval(t);
+      await health.close();
+      await Promise.all([...dispatchers.values()].map((d) => d.close()));
+      metrics.unregister();
+    }),
+  };
+}

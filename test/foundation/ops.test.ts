@@ -1,0 +1,28 @@
+import t from 'tap';
+import { Registry } from 'prom-client';
+import { OpsServer } from '../../common/ops-server.js';
+
+t.test('/healthz, /readyz and /metrics', async (t) => {
+  const registry = new Registry();
+  const ops = new OpsServer('127.0.0.1:0', registry);
+  let ready = false;
+  ops.addProbe(() => ({ name: 'thing', ready, detail: ready ? 'up' : 'down' }));
+  await ops.start();
+  t.teardown(() => ops.close());
+  const base = `http://127.0.0.1:${ops.port}`;
+
+  t.equal((await fetch(`${base}/healthz`)).status, 200);
+  const notReady = await fetch(`${base}/readyz`);
+  t.equal(notReady.status, 503, 'not ready while a probe fails');
+  t.match(await notReady.json(), { ready: false, components: [{ name: 'thing', ready: false, detail: 'down' }] });
+  ready = true;
+  t.equal((await fetch(`${base}/readyz`)).status, 200);
+  const metrics = await fetch(`${base}/metrics`);
+  t.equal(metrics.status, 200);
+  t.match(metrics.headers.get('content-type'), /text\/plain/);
+  const notFound = await fetch(`${base}/nope`);
+  t.equal(notFound.status, 404);
+  t.match(await notFound.json(), { code: 'DW_ERR_NOT_FOUND' });
+  await ops.close();
+  await ops.close();
+});

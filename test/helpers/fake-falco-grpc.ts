@@ -1,0 +1,47 @@
+/**
+ * A protocol-faithful fake Falco (<= 0.43) gRPC output: `/falco.outputs.service/sub`, a
+ * bidirectional stream where each client `request` makes the server write the alerts queued so
+ * far (one shared queue: an alert goes to one subscriber only, as in Falco), byte for byte
+ * (passthrough serializer: the golden .bin records go on the wire as encoded upstream).
+ */
+import type * as grpc from '@grpc/grpc-js';
+import { FakeStreamServer, type FakeStreamServerOptions } from './fake-tetragon.js';
+
+const passthrough = (b: Buffer): Buffer => b;
+
+const falcoService: grpc.ServiceDefinition = {
+  sub: {
+    path: '/falco.outputs.service/sub',
+    requestStream: true,
+    responseStream: true,
+    requestSerialize: passthrough,
+    requestDeserialize: passthrough,
+    responseSerialize: passthrough,
+    responseDeserialize: passthrough,
+  },
+} as unknown as grpc.ServiceDefinition;
+
+export class FakeFalcoGrpc extends FakeStreamServer {
+  /** The shared alert queue; `messages` given at construction are queued once. */
+  readonly queue: Buffer[] = [];
+
+  constructor(opts: FakeStreamServerOptions) {
+    super(opts, falcoService, (self) => ({
+      sub: (call: grpc.ServerDuplexStream<Buffer, Buffer>) => {
+        self.track(call);
+        call.on('data', (req: Buffer) => {
+          self.requests.push(req);
+          const fake = self as FakeFalcoGrpc;
+          while (fake.queue.length > 0) call.write(fake.queue.shift()!);
+        });
+        call.on('end', () => call.end());
+      },
+    }));
+    this.queue.push(...(opts.messages ?? []));
+    this.messages = [];
+  }
+
+  enqueue(messages: Buffer[]): void {
+    this.queue.push(...messages);
+  }
+}

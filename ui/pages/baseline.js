@@ -1,0 +1,148 @@
+import { api, query } from '../api.js';
+import { badge, clear, fmtTime, h, visible, workloadName } from '../dom.js';
+
+const DIFFS = [
+  ['previous', 'Previous version'],
+  ['approved', 'Last approved'],
+  ['declared', 'Declared vs learned'],
+];
+
+function itemRow(i, mark) {
+  return h(
+    'li',
+    { class: `item ${mark}` },
+    h('span', { class: 'mark', 'aria-hidden': 'true', text: mark === 'added' ? '+' : mark === 'removed' ? '−' : ' ' }),
+    h('span', { class: 'sr-only', text: mark === 'added' ? 'added: ' : mark === 'removed' ? 'removed: ' : '' }),
+    h('code', { text: visible(i.key) }),
+    h('span', { class: 'muted', text: ` ${i.origin} · seen ${i.count}× · first ${fmtTime(i.firstSeenMs)}` }),
+  );
+}
+
+export async function render(main, ctx) {
+  const against = ctx.params.get('against') ?? 'previous';
+  const b = await api('GET', `/baselines/${ctx.id}`);
+  const [items, diff, generations] = await Promise.all([
+    api('GET', `/baselines/${b.id}/items`),
+    api('GET', `/baselines/${b.id}/diff${query({ against })}`).catch((err) => ({ error: err.message })),
+    api('GET', `/workloads/${b.workloadId}/baselines`),
+  ]);
+  const canDecide = ctx.me.role === 'approver' || ctx.me.role === 'admin';
+  const comment = h('textarea', { id: 'decision-comment', rows: 2, maxlength: 2000, placeholder: 'Comment (required to reject)' });
+  const decide = (verb, label) =>
+    h('button', {
+      type: 'button',
+      class: verb === 'approve' ? 'primary' : 'danger',
+      text: label,
+      dataset: { action: verb },
+      onclick: async (e) => {
+        e.target.disabled = true;
+        try {
+          await api('POST', `/baselines/${b.id}/${verb}`, { version: b.version, comment: comment.value });
+          ctx.toast(`${label}d v${b.version}`, 'ok');
+          ctx.navigate(`#/baselines/${b.id}?t=${Date.now()}`);
+        } catch (err) {
+          ctx.toast(err.message, 'error');
+          e.target.disabled = false;
+        }
+      },
+    });
+  const decision =
+    canDecide && (b.phase === 'active' || b.phase === 'learning' || b.phase === 'rejected')
+      ? h('section', { class: 'card actions', 'aria-label': 'Decision' }, h('h2', { text: `Decide on version ${b.version}` }), h('label', { for: 'decision-comment', text: 'Comment' }), comment, h('div', { class: 'buttons' }, decide('approve', 'Approve'), b.phase !== 'rejected' ? decide('reject', 'Reject') : null))
+      : null;
+
+  const diffSection = h(
+    'section',
+    { class: 'card', 'aria-label': 'Diff' },
+    h('h2', { text: 'What changed' }),
+    h(
+      'div',
+      { class: 'tabs', role: 'tablist' },
+      DIFFS.map(([v, label]) => h('a', { href: `#/baselines/${b.id}?against=${v}`, role: 'tab', 'aria-selected': String(v === against), text: label })),
+    ),
+    diff.error
+      ? h('p', { class: 'muted', text: diff.error })
+      : [
+          h('p', { class: 'muted', text: `${diff.from.label} → ${diff.to.label}: ${diff.added.length} added, ${diff.removed.length} removed, ${diff.unchanged} unchanged.` }),
+          h('ul', { class: 'diff' }, diff.added.map((i) => itemRow(i, 'added')), diff.removed.map((i) => itemRow(i, 'removed'))),
+        ],
+  );
+  const exportLinks =
+    b.phase === 'approved'
+      ? h(
+          'p',
+          {},
+          'Export: ',
+          ['yaml', 'networkpolicy', 'falco'].map((f) =>
+            h('button', {
+              type: 'button',
+              class: 'link',
+              text: f,
+              onclick: async () => {
+                const text = await api('GET', `/baselines/${b.id}/export?format=${f}`);
+                const url = URL.createObjectURL(new Blob([text], { type: 'application/yaml' }));
+                const a = h('a', { download: `baseline-${b.id}-${f}.yaml` });
+                a.href = url;
+                a.click();
+                URL.revokeObjectURL(url);
+              },
+            }),
+          ),
+        )
+      : null;
+
+  clear(main).append(
+    h('p', { class: 'crumbs' }, h('a', { href: '#/workloads', text: '← Workloads' })),
+    h('h1', { class: 'wrap' }, visible(workloadName(b.workload)), ' ', badge('phase', b.phase)),
+    h(
+      'div',
+      { class: 'columns' },
+      h(
+        'div',
+        {},
+        diffSection,
+        h(
+          'section',
+          { class: 'card' },
+          h('h2', { text: `Items of version ${items.version} (${items.items.length})` }),
+          h('ul', { class: 'diff' }, items.items.map((i) => itemRow(i, 'same'))),
+        ),
+      ),
+      h(
+        'div',
+        {},
+        decision,
+        h(
+          'section',
+          { class: 'card' },
+          h(
+            'dl',
+            { class: 'facts' },
+            [
+              ['Generation', String(b.generation)],
+              ['Version', String(b.version)],
+              ['Completeness', b.completeness],
+              ['Image', b.imageDigest ?? '—'],
+              ['Learning', `${fmtTime(b.learningStartMs)} → ${fmtTime(b.learningUntilMs)}`],
+              ['Open deviations', String(b.openDeviations)],
+              ['Decided', b.decidedBy ? `${b.decidedBy} at ${fmtTime(b.decidedAt)}` : '—'],
+              ['Comment', b.decisionComment ?? '—'],
+            ].map(([k, v]) => [h('dt', { text: k }), h('dd', { text: visible(v) })]),
+          ),
+          exportLinks,
+        ),
+        generations.items.length > 1
+          ? h(
+              'section',
+              { class: 'card' },
+              h('h2', { text: 'Generations' }),
+              h('ul', {}, generations.items.map((g) => h('li', {}, h('a', { href: `#/baselines/${g.id}`, text: `generation ${g.generation} v${g.version}` }), ' ', badge('phase', g.phase)))),
+            )
+          : null,
+      ),
+    ),
+  );
+  ctx.onEvent((e) => {
+    if (e.type === 'baseline.changed' && e.baseline.id === b.id) ctx.toast('This baseline changed: reload to see it.', 'info');
+  });
+}
