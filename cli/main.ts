@@ -6,6 +6,7 @@ import { register as registerAgent } from './agent.js';
 import { register as registerCollector } from './collector.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerAlerts } from './alerts.js';
+import { register as registerObserve } from './observe.js';
 
 /**
  * The one CLI. Each command lives in its own file under cli/ and registers itself here.
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   registerCollector(program);
   registerDemo(program);
   registerAlerts(program);
+  registerObserve(program);
   return program;
 }
 

@@ -3,8 +3,9 @@ import type { DriftwatchConfig } from '../common/config.js';
 import { once } from '../common/lifecycle.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import { OpsServer } from '../common/ops-server.js';
-import type { DetectionEngine } from './contracts.js';
+import { createApi } from './api/server.js';
 import { createEngine, type Engine } from './baselines/engine.js';
+import { createAlerting } from './outbox/index.js';
 import { CollectorBus } from './events.js';
 import { IngestServer } from './ingest/server.js';
 import { openDatabase, type SqlDatabase } from './store/db.js';
@@ -14,7 +15,7 @@ export interface CollectorHandle {
   readonly grpcPort: number;
   readonly db: SqlDatabase;
   readonly bus: CollectorBus;
-  readonly engine: DetectionEngine;
+  readonly engine: Engine;
   readonly registry: Registry;
   readonly ops: OpsServer;
   close(): Promise<void>;
@@ -23,8 +24,6 @@ export interface CollectorHandle {
 export interface StartCollectorOptions {
   logger?: Logger;
   registry?: Registry;
-  /** Replaces the detection engine (transport tests). */
-  engine?: (deps: { db: SqlDatabase; bus: CollectorBus; logger: Logger }) => DetectionEngine;
 }
 
 /**
@@ -42,19 +41,28 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
   const bus = new CollectorBus();
   const closers: (() => Promise<void> | void)[] = [() => db.close()];
   try {
-    const engine: DetectionEngine = opts.engine
-      ? opts.engine({ db, bus, logger })
-      : createEngine({ db, bus, config: c, cluster: config.cluster, logger: logger.child({ component: 'engine' }), registry });
-    if (!opts.engine) closers.unshift(() => (engine as Engine).close());
-    if (!opts.engine) await (engine as Engine).start();
+    const engine = createEngine({ db, bus, config: c, cluster: config.cluster, logger: logger.child({ component: 'engine' }), registry });
+    await engine.start();
+    closers.unshift(() => engine.close());
+
+    // Alerting subscribes before ingest starts, so no deviation can be raised unseen.
+    const alerting = createAlerting({ db, bus, config, logger: logger.child({ component: 'alerting' }), registry });
+    await alerting.start();
+    closers.unshift(() => alerting.close());
 
     const ingest = new IngestServer({ config: c.grpc, db, engine, bus, logger: logger.child({ component: 'ingest' }), registry });
     await ingest.start();
     closers.unshift(() => ingest.close());
 
-    const ops = new OpsServer(c.http.listen, registry);
+    const api = createApi({ db, bus, baselines: engine, deviations: engine, config, logger: logger.child({ component: 'api' }) });
+    await api.start();
+    closers.unshift(() => api.close());
+
+    const ops = new OpsServer(c.http.listen, registry, api.handle);
     ops.addProbe(() => ingest.readiness());
+    ops.addProbe(() => alerting.readiness());
     await ops.start();
+    api.attachStream(ops.httpServer!);
     closers.unshift(() => ops.close());
 
     return {

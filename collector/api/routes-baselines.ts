@@ -102,7 +102,7 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
   register({
     method: 'GET',
     path: '/baselines/{id}/items',
-    summary: "A baseline version's items (learned / declared / added) with counts and first seen",
+    summary: "A baseline version's items (learned, or added by a person) with counts and first seen",
     tag: 'baselines',
     role: 'viewer',
     params: idParams,
@@ -139,7 +139,7 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
   register({
     method: 'GET',
     path: '/baselines/{id}/diff',
-    summary: 'Diff of a baseline against an earlier version, another generation, its declared part, or the approved version',
+    summary: 'Diff of a baseline against an earlier version, another generation, the approved version, or the declared baselines in force',
     tag: 'baselines',
     role: 'viewer',
     params: idParams,

@@ -6,7 +6,6 @@ import { loadConfig } from '../../common/config.js';
 import { INGEST_SERVICE, type AgentMessage, type CollectorMessage } from '../../common/wire.js';
 import { startCollector } from '../../collector/main.js';
 import { makeTestPki } from '../helpers/certs.js';
-import { RecordingEngine } from '../helpers/null-engine.js';
 
 const Client = grpc.makeGenericClientConstructor(INGEST_SERVICE, 'driftwatch.v1.Ingest');
 
@@ -39,7 +38,7 @@ t.test('the collector refuses agents without a valid client certificate', async 
       'collector.grpc.tls': { ca: pki.ca, cert: pki.serverCert, key: pki.serverKey },
     },
   });
-  const collector = await startCollector(config, { engine: () => new RecordingEngine() });
+  const collector = await startCollector(config);
   t.teardown(() => collector.close());
   const ca = readFileSync(pki.ca);
 
@@ -60,12 +59,10 @@ t.test('plaintext is allowed only on loopback or with insecure: true', async (t)
   const dir = t.testdir();
   const base = { 'collector.dataDir': join(dir, 'data'), 'collector.http.listen': '127.0.0.1:0' };
   await t.rejects(
-    startCollector(loadConfig({ env: {}, overrides: { ...base, 'collector.grpc.listen': '0.0.0.0:0' } }), { engine: () => new RecordingEngine() }),
+    startCollector(loadConfig({ env: {}, overrides: { ...base, 'collector.grpc.listen': '0.0.0.0:0' } })),
     /refusing plaintext gRPC on non-loopback/,
   );
-  const c = await startCollector(loadConfig({ env: {}, overrides: { ...base, 'collector.grpc.listen': '0.0.0.0:0', 'collector.grpc.insecure': true } }), {
-    engine: () => new RecordingEngine(),
-  });
+  const c = await startCollector(loadConfig({ env: {}, overrides: { ...base, 'collector.grpc.listen': '0.0.0.0:0', 'collector.grpc.insecure': true } }));
   await c.close();
   await c.close(); // idempotent
   t.pass('explicit insecure starts, and close is idempotent');

@@ -1,0 +1,186 @@
+/** Health alerts: missing data is raised as distinct alerts and ended when it recovers. */
+import t, { type Test } from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { AgentStatus, CollectorEvent, HealthEvent } from '../../common/deviations.js';
+import { silentLogger } from '../../common/logger.js';
+import { CollectorBus } from '../../collector/events.js';
+import { HealthMonitor, sourceSamples, toCount, type HealthSettings } from '../../collector/health/monitor.js';
+import type { AlertDocumentV1 } from '../../collector/sinks/document.js';
+import { AgentsTable } from '../../collector/store/agents.js';
+import { openDatabase } from '../../collector/store/db.js';
+import { alertingConfig, deviation, FAST, startAlerting, until, withStatus } from './helpers.js';
+
+const SETTINGS: HealthSettings = {
+  checkIntervalMs: 3_600_000,
+  disconnectedAfterMs: 60_000,
+  forgetAfterMs: 86_400_000,
+  silentAfterMs: 600_000,
+  silentFactor: 4,
+  dropRatio: 0.01,
+  malformedRatio: 0.01,
+  minEvents: 100,
+};
+
+function agent(over: Partial<AgentStatus> & { sources?: unknown[] }, nowMs: number): AgentStatus {
+  const { sources, ...rest } = over;
+  return {
+    instanceId: 'i-1',
+    node: 'node-1',
+    cluster: 'test',
+    version: '0.1.0',
+    sources: ['tetragon'],
+    connected: true,
+    firstSeenAt: new Date(nowMs - 3_600_000).toISOString(),
+    lastSeenAt: new Date(nowMs).toISOString(),
+    counters: { sources: sources ?? [], shipDropped: 0 },
+    ...rest,
+  };
+}
+
+function harness(t: Test, openKeys: string[] = []) {
+  let now = Date.parse('2026-11-30T10:00:00Z');
+  let agents: AgentStatus[] = [];
+  const bus = new CollectorBus();
+  const events: HealthEvent[] = [];
+  bus.subscribe((e: CollectorEvent) => {
+    if (e.type === 'health') events.push(e.health);
+  });
+  const monitor = new HealthMonitor({ bus, agents: { list: () => agents }, settings: SETTINGS, now: () => now, openKeys: () => openKeys, logger: silentLogger() });
+  t.teardown(() => monitor.close());
+  return {
+    bus,
+    events,
+    monitor,
+    advance: (ms: number) => (now += ms),
+    get now() {
+      return now;
+    },
+    setAgents: (a: AgentStatus[]) => (agents = a),
+  };
+}
+
+t.test('counters as the collector stores them (numbers, strings, Long objects)', async (t) => {
+  t.equal(toCount(5), 5);
+  t.equal(toCount('12'), 12);
+  t.equal(toCount({ low: 1, high: 1, unsigned: true }), 2 ** 32 + 1);
+  t.equal(toCount(null), 0);
+  t.same(sourceSamples({ sources: [{ source: 'tetragon', seen: { low: 10, high: 0 }, dropped: 1, malformed: 0, lastEventMs: 99 }], shipDropped: '3' }), {
+    sources: [{ source: 'tetragon', seen: 10, dropped: 1, malformed: 0, lastEventMs: 99 }],
+    shipDropped: 3,
+  });
+});
+
+t.test('agent disconnected: raised after the grace period, ended on reconnect', async (t) => {
+  const h = harness(t);
+  await h.monitor.start();
+  h.setAgents([agent({ connected: false }, h.now)]);
+  h.monitor.check();
+  t.equal(h.events.length, 0, 'within the grace period: nothing yet');
+  h.advance(61_000);
+  h.monitor.check();
+  h.monitor.check();
+  t.match(h.events, [{ kind: 'agent-disconnected', key: 'agent-disconnected/test/node-1', node: 'node-1', resolved: false, severity: 'high' }], 'raised once');
+  h.bus.emit({ type: 'agent.connected', agent: agent({}, h.now) });
+  t.match(h.events[1], { kind: 'agent-disconnected', resolved: true });
+});
+
+t.test('a source silent for longer than usual; recovers', async (t) => {
+  const h = harness(t);
+  await h.monitor.start();
+  const src = (lastEventMs: number, seen: number) => [{ source: 'tetragon', seen, dropped: 0, malformed: 0, lastEventMs }];
+  let last = h.now;
+  let seen = 0;
+  for (let i = 0; i < 5; i++) {
+    h.advance(30_000);
+    last += 30_000;
+    seen += 10;
+    h.setAgents([agent({ sources: src(last, seen) }, h.now)]);
+    h.monitor.check();
+  }
+  t.equal(h.events.length, 0, 'regular events: healthy');
+  h.advance(11 * 60_000);
+  h.setAgents([agent({ sources: src(last, seen) }, h.now)]);
+  h.monitor.check();
+  t.match(h.events, [{ kind: 'source-silent', key: 'source-silent/test/node-1/tetragon', resolved: false, detail: { source: 'tetragon' } }]);
+  h.advance(30_000);
+  h.setAgents([agent({ sources: src(h.now, seen + 1) }, h.now)]);
+  h.monitor.check();
+  t.match(h.events[1], { kind: 'source-silent', resolved: true });
+});
+
+t.test('events dropped / malformed above the threshold; ended when they stop', async (t) => {
+  const h = harness(t);
+  await h.monitor.start();
+  const src = (seen: number, dropped: number, malformed: number) => [{ source: 'falco', seen, dropped, malformed, lastEventMs: h.now }];
+  h.setAgents([agent({ sources: src(1000, 0, 0) }, h.now)]);
+  h.monitor.check();
+  h.advance(30_000);
+  h.setAgents([agent({ sources: src(11_000, 500, 5) }, h.now)]);
+  h.monitor.check();
+  t.match(h.events, [{ kind: 'events-dropped', key: 'events-dropped/test/node-1/falco', resolved: false, detail: { dropped: 500, seen: 10_000 } }], 'malformed 5 < minEvents: not raised');
+  h.advance(30_000);
+  h.setAgents([agent({ sources: src(11_000, 500, 5) }, h.now)]);
+  h.monitor.check();
+  t.equal(h.events.length, 1, 'no new counters: undecided, still open');
+  h.advance(30_000);
+  h.setAgents([agent({ sources: src(21_000, 500, 1005) }, h.now)]);
+  h.monitor.check();
+  t.match(h.events.slice(1), [{ kind: 'events-malformed', resolved: false }, { kind: 'events-dropped', resolved: true }]);
+  h.advance(30_000);
+  h.setAgents([agent({ counters: { sources: src(31_000, 500, 1005), shipDropped: 400 } } as Partial<AgentStatus>, h.now)]);
+  h.monitor.check();
+  h.advance(30_000);
+  h.setAgents([agent({ counters: { sources: src(41_000, 500, 1005), shipDropped: 9000 } } as Partial<AgentStatus>, h.now)]);
+  h.monitor.check();
+  t.ok(h.events.some((e) => e.key === 'events-dropped/test/node-1/shipper' && !e.resolved), 'the shipper dropping is raised too');
+});
+
+t.test('baseline overflow deviation → health alert; open alerts from before a restart end when cleared', async (t) => {
+  const h = harness(t, ['source-silent/test/node-1/tetragon', 'something-else/by-another-producer']);
+  await h.monitor.start();
+  const d = deviation({ kind: 'baseline-overflow', severity: 'medium', summary: 'baseline full' });
+  h.bus.emit({ type: 'deviation.created', deviation: d });
+  t.match(h.events[0], { kind: 'baseline-overflow', key: 'baseline-overflow/test/payments/Deployment/api/app', resolved: false, detail: { workload: { name: 'api' } } });
+  h.bus.emit({ type: 'deviation.status', deviation: withStatus(d, 'resolved'), previous: 'open', actor: 'alice' });
+  t.match(h.events[1], { kind: 'baseline-overflow', resolved: true });
+  h.setAgents([agent({ sources: [{ source: 'tetragon', seen: 1, dropped: 0, malformed: 0, lastEventMs: h.now }] }, h.now)]);
+  h.monitor.check();
+  t.match(h.events[2], { key: 'source-silent/test/node-1/tetragon', resolved: true }, 'seeded open alert ended');
+  t.equal(h.events.length, 3, 'keys of other producers are left alone');
+});
+
+t.test('through the alerting component: a disconnected agent in the agents table reaches the sinks', async (t) => {
+  const dir = t.testdir();
+  const db = openDatabase({ dataDir: dir });
+  t.teardown(() => db.close());
+  const agents = new AgentsTable(db);
+  let now = Date.now();
+  const at = (): string => new Date(now).toISOString();
+  agents.hello({ instanceId: 'i-9', node: 'node-9', cluster: 'test', version: '0.1.0', sources: ['tetragon'] }, at());
+  agents.disconnected('i-9', at());
+  const bus = new CollectorBus();
+  const path = join(dir, 'alerts.jsonl');
+  const alerting = startAlerting(db, bus, alertingConfig({ ...FAST, health: { disconnectedAfter: '1m' }, sinks: [{ name: 'f', type: 'file', path }] }), { clock: { now: () => now } });
+  t.teardown(() => alerting.close());
+  await alerting.start();
+  const read = (): AlertDocumentV1[] => {
+    try {
+      return readFileSync(path, 'utf8').trimEnd().split('\n').filter(Boolean).map((l) => JSON.parse(l) as AlertDocumentV1);
+    } catch {
+      return [];
+    }
+  };
+  alerting.checkHealth();
+  now += 30_000;
+  alerting.checkHealth();
+  t.equal(alerting.store.queueStats().length, 0, 'within the grace period: nothing queued');
+  now += 60_000;
+  alerting.checkHealth();
+  await until(() => read().length === 1);
+  t.match(read()[0], { kind: 'health', alertname: 'DriftwatchAgentDisconnected', status: 'firing', severity: 'high', health: { node: 'node-9' } });
+  agents.hello({ instanceId: 'i-10', node: 'node-9', cluster: 'test', version: '0.1.0', sources: ['tetragon'] }, at());
+  bus.emit({ type: 'agent.connected', agent: agents.get('i-10')! });
+  await until(() => read().length === 2);
+  t.match(read()[1], { alertname: 'DriftwatchAgentDisconnected', status: 'resolved' });
+});
