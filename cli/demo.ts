@@ -8,6 +8,7 @@ import { createLogger } from '../common/logger.js';
 import { packagePath } from '../common/paths.js';
 import { sleep } from '../common/backoff.js';
 import { terminalSafe } from '../common/text.js';
+import { TokenStore } from '../collector/store/tokens.js';
 import { runUntilSignal } from './serve.js';
 
 const DEMO_CONFIG = packagePath('demo', 'driftwatch-demo.yaml');
@@ -92,8 +93,13 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     await collector.close();
     return;
   }
+  // The console needs a token; a demo-only admin token is created in the demo's own store.
+  const { token } = new TokenStore(collector.db).create({ name: 'demo-admin', role: 'admin', createdBy: 'driftwatch demo' });
+  const url = `http://localhost:${collector.httpPort}`;
   say('');
-  say(`driftwatch collector running: http://localhost:${collector.httpPort}/  (API: /api/v1, metrics: /metrics)`);
+  say(`driftwatch collector running: ${url}/ui/  (API ${url}/api/v1, metrics ${url}/metrics)`);
+  say(`sign in with this demo admin token: ${token}`);
+  say(`  curl -H 'Authorization: Bearer ${token}' ${url}/api/v1/deviations`);
   say('Ctrl-C to stop.');
   await runUntilSignal(collector, logger);
 }

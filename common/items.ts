@@ -195,13 +195,14 @@ export class CidrList {
 // ---------------------------------------------------------------------------------------------
 // Arguments
 
-const TEMP_PATH = /(^|[=:,])(\/tmp|\/var\/tmp|\/dev\/shm)\/[^\s]+/g;
+const TEMP_PATH = /(^|[\s=:,])(\/tmp|\/var\/tmp|\/dev\/shm)\/[^\s]+/g;
 const UUID = /[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}/g;
 const TIMESTAMP = /\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?/g;
 /** Hex runs of 8+ characters containing at least one digit (hashes, container ids, nonces). */
 const HEX = /\b(?=[0-9a-fA-F]*\d)[0-9a-fA-F]{8,}\b/g;
 const MKTEMP = /\b(tmp|temp)[._-][A-Za-z0-9]{4,}\b/gi;
-const NUMBER = /\d+/g;
+/** Digit runs not glued to a word (`sha256`, `python3`, `x86_64` keep their digits). */
+const NUMBER = /(?<![A-Za-z0-9_])\d+/g;
 const STARS = /\*+/g;
 export const MAX_ARGS_LENGTH = 512;
 

@@ -158,7 +158,7 @@ export class Shipper implements Component {
       const finish = (why: string, err?: Error): void => {
         if (done) return;
         done = true;
-        if (this.connected) this.opts.logger.warn('collector stream lost', { why, error: err?.message });
+        if (this.connected && !this.closing) this.opts.logger.warn('collector stream lost', { why, error: err?.message });
         this.connected = false;
         this.metrics.connected.set(0);
         this.call = undefined;

@@ -134,8 +134,10 @@ export class Alerter {
     const now = this.now();
     const snapshot = this.deviationSnapshot(d);
     if (state.phase === 'grouped') {
+      const statusChanged = state.alert.deviations[0]?.status !== d.status;
       this.store.put({ ...state, alert: snapshot, severity: d.severity, lastEventMs: d.lastSeenMs }, now);
-      if (state.groupKey) this.recomputeGroup(state.groupKey, q);
+      // Seen-again updates are frequent; only a status change can move the group.
+      if (statusChanged && state.groupKey) this.recomputeGroup(state.groupKey, q);
       return;
     }
     if (state.phase === 'resolved') {

@@ -93,7 +93,12 @@ export const FAST = {
   unreadyAfter: '50ms',
 };
 
-export function startAlerting(db: SqlDatabase, bus: CollectorBus, config: Readonly<DriftwatchConfig>, extra: { stdout?: NodeJS.WritableStream; clock?: { now(): number } } = {}): AlertingComponent {
+export function startAlerting(
+  db: SqlDatabase,
+  bus: CollectorBus,
+  config: Readonly<DriftwatchConfig>,
+  extra: { stdout?: NodeJS.WritableStream; clock?: { now(): number }; registry?: Registry } = {},
+): AlertingComponent {
   return createAlerting({ db, bus, config, logger: silentLogger(), registry: new Registry(), ...extra });
 }
 

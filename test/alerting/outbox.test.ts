@@ -7,6 +7,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { Registry } from 'prom-client';
 import type { HealthEvent } from '../../common/deviations.js';
 import { CollectorBus } from '../../collector/events.js';
 import { openDatabase, type SqliteDatabase } from '../../collector/store/db.js';
@@ -341,4 +342,60 @@ t.test('acknowledged stops re-notification; health alerts fire and end', async (
     ],
   );
   t.match(health[0]!.health, { kind: 'source-silent', node: 'node-1' });
+});
+
+t.test('Alertmanager keep-alive: open alerts are re-posted, acknowledged ones too; webhook is not', async (t) => {
+  const rx = await receiver(t);
+  const db = openDb(t.testdir());
+  t.teardown(() => db.close());
+  const bus = new CollectorBus();
+  const alerting = startAlerting(
+    db,
+    bus,
+    alertingConfig({ ...FAST, renotifyInterval: '1h', sinks: [webhookSink(rx.url), { name: 'am', type: 'alertmanager', urls: [`${rx.url}/am`], renotifyInterval: '60ms' }] }),
+  );
+  t.teardown(() => alerting.close());
+  await alerting.start();
+  const d = deviation();
+  bus.emit({ type: 'deviation.created', deviation: d });
+  const amPosts = (): number => rx.requests.filter((r) => r.path === '/am/api/v2/alerts').length;
+  await until(() => amPosts() >= 2);
+  bus.emit({ type: 'deviation.status', deviation: withStatus(d, 'acknowledged'), previous: 'open', actor: 'alice' });
+  const afterAck = amPosts();
+  await until(() => amPosts() >= afterAck + 2);
+  t.equal(rx.requests.filter((r) => r.path === '/hook').length, 1, 'the webhook heard once (re-notify interval 1h)');
+  const last = JSON.parse(rx.requests.filter((r) => r.path === '/am/api/v2/alerts').at(-1)!.body.toString('utf8')) as AlertmanagerAlert[];
+  t.ok(Date.parse(last[0]!.endsAt) > Date.now(), 'each re-post pushes endsAt ahead');
+});
+
+t.test('undeliverable notifications expire after retry.maxAge; metrics count every outcome', async (t) => {
+  const rx = await receiver(t);
+  rx.respond = () => 503;
+  const db = openDb(t.testdir());
+  t.teardown(() => db.close());
+  const bus = new CollectorBus();
+  let now = Date.now();
+  const registry = new Registry();
+  const alerting = startAlerting(db, bus, alertingConfig({ ...FAST, retry: { initial: '10ms', max: '20ms', maxAge: '1h' }, sinks: [webhookSink(rx.url)] }), {
+    clock: { now: () => now },
+    registry,
+  });
+  t.teardown(() => alerting.close());
+  await alerting.start();
+  const d = deviation();
+  bus.emit({ type: 'deviation.created', deviation: d });
+  now += 100; // past the grouping wait
+  alerting.sweep();
+  await rx.waitFor(2);
+  let text = await registry.metrics();
+  t.match(text, /driftwatch_sink_queue_depth\{sink="hook"\} 1/);
+  t.match(text, /driftwatch_sink_sends_total\{sink="hook",result="ok"\} 0/, 'series exist from the start');
+  t.match(text, /driftwatch_sink_sends_total\{sink="hook",result="retry"\} [1-9]/);
+  t.match(text, /driftwatch_alert_notifications_total\{kind="deviation",reason="new"\} 1/);
+  now += 2 * 3_600_000;
+  await until(() => alerting.store.rows(`deviation:${d.id}`)[0]?.state === 'expired');
+  text = await registry.metrics();
+  t.match(text, /driftwatch_sink_sends_total\{sink="hook",result="expired"\} 1/);
+  t.match(text, /driftwatch_sink_queue_depth\{sink="hook"\} 0/);
+  t.match(text, /driftwatch_sink_failing\{sink="hook"\} 1/);
 });

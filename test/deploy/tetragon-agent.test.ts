@@ -134,3 +134,16 @@ t.test('socket permissions: why the overlay runs as uid 65532 with supplementary
   t.equal(connectAs(path, security.runAsUser!, 0), 'connected', 'uid 65532 in group 0 may connect to the 0660 root:root socket');
   t.equal(connectAs(path, security.runAsUser!, security.runAsGroup!), 'EACCES', 'without group 0 it may not (so runAsNonRoot alone would not work)');
 });
+
+t.test('socket permissions: why the falco-grpc overlay needs uid 0', { skip: asRoot ? false : 'needs root to start processes as other users' }, async (t) => {
+  // Falco's gRPC server binds its unix socket with the process umask: root:root 0755.
+  const dir = socketDir(t);
+  chmodSync(dir, 0o755);
+  const path = posix.join(dir, 'falco.sock');
+  const server = new FakeTetragon({ address: `unix://${path}` });
+  await server.start();
+  t.teardown(() => server.stop());
+  chmodSync(path, 0o755);
+  t.equal(connectAs(path, 65532, 0), 'EACCES', 'group 0 is not enough: the group has no write permission');
+  t.equal(connectAs(path, 0, 0), 'connected', 'the owner (uid 0) may connect');
+});

@@ -1,0 +1,49 @@
+/**
+ * `npm start` runs `driftwatch demo`: the recording is replayed through a real agent and collector
+ * and the collector keeps serving. A newcomer must find workloads, learned baselines and the
+ * recording's deviations through the API.
+ */
+import t from 'tap';
+import { join } from 'node:path';
+import { spawnCli } from '../helpers/processes.js';
+
+t.test('the demo ends with a serving collector that lists workloads, learned baselines and deviations', async (t) => {
+  const dir = t.testdir();
+  const demo = spawnCli(['demo', '--http-port', '0', '--data-dir', join(dir, 'data')]);
+  t.teardown(() => demo.stop('SIGKILL'));
+  let out = '';
+  demo.child.stdout!.setEncoding('utf8');
+  demo.child.stdout!.on('data', (c: string) => (out += c));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`demo did not finish:\n${out}\n${demo.stderr()}`)), 90_000);
+    demo.child.stdout!.on('data', () => {
+      if (/Ctrl-C to stop/.test(out)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    demo.child.once('exit', (code) => reject(new Error(`demo exited ${code}:\n${out}\n${demo.stderr()}`)));
+  });
+  for (const phase of ['[1/4]', '[2/4]', '[3/4]', '[4/4]']) t.ok(out.includes(phase), `progress line ${phase}`);
+  const url = /running: (http:\/\/localhost:\d+)\/ui\//.exec(out)![1]!;
+  const token = /token: (dw_[A-Za-z0-9_-]+)/.exec(out)![1]!;
+  const get = async (path: string): Promise<unknown> => {
+    const r = await fetch(`${url}/api/v1${path}`, { headers: { authorization: `Bearer ${token}` } });
+    t.equal(r.status, 200, `GET ${path}`);
+    return r.json();
+  };
+
+  const workloads = (await get('/workloads')) as { items: { workload: { name: string }; baseline?: { phase: string } | null }[] };
+  const names = workloads.items.map((w) => w.workload.name).sort();
+  t.ok(['web', 'api', 'db', 'report', 'log-agent'].every((n) => names.includes(n)), `the recording's workloads are listed (${names.join(', ')})`);
+  t.ok(workloads.items.some((w) => w.baseline?.phase === 'active'), 'learned baselines are enforcing');
+
+  const deviations = (await get('/deviations?limit=100')) as { items: { severity: string; kind: string; summary: string }[] };
+  t.ok(deviations.items.length >= 8, `the recording's deviations are raised (${deviations.items.length})`);
+  t.ok(deviations.items.some((d) => /169\.254\.169\.254/.test(d.summary)), 'the cloud-metadata access is among them');
+  t.ok(deviations.items.some((d) => d.kind === 'interactive-session'), 'the kubectl exec session is among them');
+
+  const unauth = await fetch(`${url}/api/v1/deviations`);
+  t.equal(unauth.status, 401, 'the API is not open without a token');
+  t.equal(await demo.stop('SIGTERM'), 0, 'Ctrl-C / SIGTERM stops it cleanly');
+});
