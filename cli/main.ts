@@ -7,6 +7,9 @@ import { register as registerCollector } from './collector.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerAlerts } from './alerts.js';
 import { register as registerObserve } from './observe.js';
+import { register as registerBaseline } from './baseline.js';
+import { register as registerDeviations } from './deviations.js';
+import { register as registerToken } from './token.js';
 
 /**
  * The one CLI. Each command lives in its own file under cli/ and registers itself here.
@@ -23,6 +26,9 @@ export function buildProgram(): Command {
   registerDemo(program);
   registerAlerts(program);
   registerObserve(program);
+  registerBaseline(program);
+  registerDeviations(program);
+  registerToken(program);
   return program;
 }
 

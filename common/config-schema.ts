@@ -83,7 +83,7 @@ export interface AgentConfig {
 
 export interface CollectorConfig {
   dataDir: string;
-  grpc: { listen: string; tls?: TlsConfig & { requireClientCert?: boolean }; insecure: boolean };
+  grpc: { listen: string; tls?: Omit<TlsConfig, 'serverName'> & { requireClientCert?: boolean }; insecure: boolean };
   http: { listen: string; publicUrl?: string };
   baselinesDir: string;
   learning: {
@@ -310,7 +310,7 @@ export const collectorSchema = {
         tls: {
           type: 'object',
           additionalProperties: false,
-          properties: { ...tlsSchema.properties, requireClientCert: { type: 'boolean', default: true } },
+          properties: { ca: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' }, requireClientCert: { type: 'boolean', default: true } },
         },
         insecure: { type: 'boolean', default: false },
       },

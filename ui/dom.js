@@ -51,6 +51,11 @@ export function clear(el) {
   return el;
 }
 
+/** Replaces an element's content with `children` (same rules as h(): null and false are skipped). */
+export function fill(el, ...children) {
+  return append(clear(el), children);
+}
+
 /**
  * Makes invisible and control characters visible (as \xNN / \uNNNN) so that an attacker cannot
  * hide part of an argument string or fake line breaks in the UI.

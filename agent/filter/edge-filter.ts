@@ -22,10 +22,11 @@ import type { EdgeBaseline } from '../../collector/contracts.js';
 import { parseCidr, parseIpv4, parseIpv6, isLoopbackIp, parseNetworkKey, type Cidr } from '../../common/items.js';
 import type { NetworkObservation, Observation, WorkloadId } from '../../common/model.js';
 
+/** What one (direction, protocol, port) allows; the parts are created only when used (memory). */
 interface PortRule {
-  ips: Set<string>;
-  v4: { base: number; mask: number }[];
-  v6: { base: bigint; mask: bigint }[];
+  ips: Set<string> | null;
+  v4: { base: number; mask: number }[] | null;
+  v6: { base: bigint; mask: bigint }[] | null;
   loopback: boolean;
   /** `-` peer: listen (any address). */
   noPeer: boolean;
@@ -240,13 +241,13 @@ function allows(rule: PortRule, obs: NetworkObservation): boolean {
   if (rule.noPeer && obs.direction === 'listen') return true;
   const ip = obs.peerIp;
   if (ip === null) return false;
-  if (rule.ips.has(ip)) return true;
+  if (rule.ips?.has(ip)) return true;
   if (rule.loopback && isLoopbackIp(ip)) return true;
-  if (rule.v4.length) {
+  if (rule.v4) {
     const v = parseIpv4(ip);
     if (v !== null) for (const c of rule.v4) if (((v & c.mask) >>> 0) === c.base) return true;
   }
-  if (rule.v6.length && ip.includes(':')) {
+  if (rule.v6 && ip.includes(':')) {
     const v = parseIpv6(ip);
     if (v !== null) for (const c of rule.v6) if ((v & c.mask) === c.base) return true;
   }
@@ -280,15 +281,15 @@ export function compile(b: EdgeBaseline): CompiledBaseline {
     if (!byPort) byProto.set(parsed.protocol, (byPort = new Map()));
     const port = parsed.port ?? -1;
     let rule = byPort.get(port);
-    if (!rule) byPort.set(port, (rule = { ips: new Set(), v4: [], v6: [], loopback: false, noPeer: false }));
+    if (!rule) byPort.set(port, (rule = { ips: null, v4: null, v6: null, loopback: false, noPeer: false }));
     const peer = parsed.peer;
     if (peer === '-') rule.noPeer = true;
     else if (peer === 'lo') rule.loopback = true;
-    else if (peer.startsWith('ip|')) rule.ips.add(peer.slice(3));
+    else if (peer.startsWith('ip|')) (rule.ips ??= new Set()).add(peer.slice(3));
     else if (peer.startsWith('net|')) {
       const c: Cidr | null = parseCidr(peer.slice(4));
-      if (c?.v === 4) rule.v4.push({ base: c.base, mask: c.mask });
-      else if (c?.v === 6) rule.v6.push({ base: c.base, mask: c.mask });
+      if (c?.v === 4) (rule.v4 ??= []).push({ base: c.base, mask: c.mask });
+      else if (c?.v === 6) (rule.v6 ??= []).push({ base: c.base, mask: c.mask });
     }
   }
   return out;

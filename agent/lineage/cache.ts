@@ -35,18 +35,46 @@ export interface ProcessInfo {
   fromExec: boolean;
 }
 
-export interface ProcessRecord extends ProcessInfo {
+/** A cached process. A class (one hidden class, fields copied explicitly) because it is made per exec. */
+export class ProcessRecord implements ProcessInfo {
+  readonly key: string;
+  readonly execId: string | null;
+  readonly parentKey: string | null;
+  readonly exe: string;
+  readonly args: string | null;
+  readonly pid: number | null;
+  readonly containerId: string | null;
+  readonly containerPid: number | null;
+  readonly inInitTree: boolean | null;
+  readonly procFs: boolean;
+  readonly fromExec: boolean;
   /** The Ancestor view of this record, built once and shared by every chain that contains it. */
   readonly asAncestor: Readonly<Ancestor>;
   /** 0 while alive; `now()` of the exit otherwise. */
-  exitedAt: number;
+  exitedAt = 0;
   /** Live records whose parentKey is this record (and that counted themselves in). */
-  children: number;
-  linkedToParent: boolean;
+  children = 0;
+  linkedToParent = false;
+
+  constructor(info: ProcessInfo) {
+    this.key = info.key;
+    this.execId = info.execId;
+    this.parentKey = info.parentKey;
+    this.exe = info.exe;
+    this.args = info.args;
+    this.pid = info.pid;
+    this.containerId = info.containerId;
+    this.containerPid = info.containerPid;
+    this.inInitTree = info.inInitTree;
+    this.procFs = info.procFs;
+    this.fromExec = info.fromExec;
+    this.asAncestor = { exe: info.exe, args: info.args, pid: info.pid, execId: info.execId };
+  }
 }
 
 export interface Lineage {
-  ancestors: Ancestor[];
+  /** Shared Ancestor objects: read, never mutate. */
+  ancestors: Readonly<Ancestor>[];
   complete: boolean;
   inInitTree: boolean | null;
   sessionId: string | null;
@@ -106,13 +134,8 @@ export class LineageCache {
       this.unlinkParent(old, false);
       this.records.delete(old.key);
     }
-    const rec: ProcessRecord = {
-      ...info,
-      asAncestor: Object.freeze({ exe: info.exe, args: info.args, pid: info.pid, execId: info.execId }),
-      exitedAt: 0,
-      children: old?.children ?? 0,
-      linkedToParent: false,
-    };
+    const rec = new ProcessRecord(info);
+    if (old) rec.children = old.children;
     if (rec.parentKey !== null) {
       const parent = this.records.get(rec.parentKey);
       if (parent) {
@@ -142,6 +165,16 @@ export class LineageCache {
     if (!rec || rec.exitedAt !== 0) return;
     rec.exitedAt = Math.max(1, this.now());
     this.exits.push(rec);
+    // Memory bound by construction: never more pending exits than the cache holds records
+    // (an exec storm must not keep evicted records alive through this queue).
+    if (this.exits.length - this.exitsHead > this.maxProcesses) {
+      const oldest = this.exits[this.exitsHead++]!;
+      if (this.records.get(oldest.key) === oldest && oldest.children === 0) {
+        this.remove(oldest, true);
+        this.stats.expired++;
+      }
+      this.compactExits();
+    }
   }
 
   markContainerPreexisting(containerId: string | null): void {
@@ -165,7 +198,7 @@ export class LineageCache {
    * missing from the cache (agent restarted, evicted) or the chain is deeper than MAX_DEPTH.
    */
   resolve(rec: ProcessRecord): Lineage {
-    const ancestors: Ancestor[] = [];
+    const ancestors: Readonly<Ancestor>[] = [];
     const inContainer = rec.containerId !== null;
     let top: ProcessRecord = rec;
     let complete = false;
@@ -182,7 +215,7 @@ export class LineageCache {
         complete = true;
         break;
       }
-      ancestors.push(parent.asAncestor as Ancestor);
+      ancestors.push(parent.asAncestor);
       top = parent;
       cur = parent;
     }
@@ -207,11 +240,15 @@ export class LineageCache {
         this.stats.expired++;
       }
     }
+    this.compactExits();
+    this.stats.size = this.records.size;
+  }
+
+  private compactExits(): void {
     if (this.exitsHead > 1024 && this.exitsHead * 2 > this.exits.length) {
       this.exits.splice(0, this.exitsHead);
       this.exitsHead = 0;
     }
-    this.stats.size = this.records.size;
   }
 
   private remove(rec: ProcessRecord, expireParent: boolean): void {

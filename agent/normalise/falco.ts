@@ -118,8 +118,10 @@ export function normaliseFalco(alert: FalcoAlert, ctx: NormaliseContext): Normal
   const key = pid !== null ? `${node}#${pid}` : null;
   const ppid = fieldInt(f['proc.ppid']);
 
-  let rec: ProcessRecord | undefined;
-  if (kind === 'process' || key === null) {
+  // An exec (re)defines the process; a connection reuses what the exec taught, or learns the
+  // process from this event (first seen through a later event: its container predates us).
+  let rec: ProcessRecord | undefined = kind !== 'process' && key !== null ? ctx.lineage.get(key) : undefined;
+  if (!rec) {
     rec = ctx.lineage.upsert({
       key: key ?? `${node}#?`,
       execId: null,
@@ -133,24 +135,7 @@ export function normaliseFalco(alert: FalcoAlert, ctx: NormaliseContext): Normal
       procFs: false,
       fromExec: kind === 'process',
     });
-  } else {
-    rec = ctx.lineage.get(key);
-    if (!rec) {
-      rec = ctx.lineage.upsert({
-        key,
-        execId: null,
-        parentKey: ppid !== null ? `${node}#${ppid}` : null,
-        exe,
-        args: argsOf(f),
-        pid,
-        containerId,
-        containerPid: fieldInt(f['proc.vpid']),
-        inInitTree: null,
-        procFs: false,
-        fromExec: false,
-      });
-      ctx.lineage.markContainerPreexisting(containerId);
-    }
+    if (kind !== 'process') ctx.lineage.markContainerPreexisting(containerId);
   }
 
   const identity = identityOf(f, node, containerId, ctx);

@@ -44,14 +44,6 @@ export class FalcoGrpcSource extends GrpcStreamSource {
   }
 
   protected onMessage(bytes: Buffer, delivery: PausableDelivery): void {
-    let alert: FalcoAlert;
-    try {
-      alert = this.response.decode(bytes) as unknown as FalcoAlert;
-    } catch {
-      this.runtime.malformed();
-      return;
-    }
-    const obs = this.runtime.normalise(normaliseFalco, alert);
-    if (obs) delivery.deliver(obs);
+    this.decodeAndDeliver<FalcoAlert>(this.response, normaliseFalco, bytes, delivery);
   }
 }

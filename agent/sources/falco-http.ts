@@ -27,21 +27,16 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { SourceConfig } from '../../common/config-schema.js';
 import { once } from '../../common/lifecycle.js';
-import type { SourceCounters, SourceKind } from '../../common/model.js';
 import { parseHostPort } from '../../common/net.js';
 import { normaliseFalco, type FalcoAlert } from '../normalise/falco.js';
-import type { Source } from '../pipeline.js';
-import { SourceRuntime, type SourceDeps } from './runtime.js';
+import { RuntimeSource, type SourceDeps } from './runtime.js';
 
 export const FALCO_HTTP_DEFAULT_LISTEN = '127.0.0.1:8766';
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const HTTP_STATUSES = ['204', '400', '401', '405', '413', '415', '503'] as const;
 type HttpStatus = (typeof HTTP_STATUSES)[number];
 
-export class FalcoHttpSource implements Source {
-  readonly kind: SourceKind;
-  readonly name: string;
-  private readonly runtime: SourceRuntime;
+export class FalcoHttpSource extends RuntimeSource {
   private readonly listen: string;
   private readonly maxBody: number;
   private readonly tokenDigest: Buffer | null;
@@ -52,9 +47,7 @@ export class FalcoHttpSource implements Source {
     cfg: SourceConfig,
     deps: SourceDeps,
   ) {
-    this.kind = cfg.kind;
-    this.name = cfg.name ?? cfg.kind;
-    this.runtime = new SourceRuntime(this.kind, this.name, deps);
+    super(cfg, deps);
     this.listen = cfg.listen ?? cfg.address ?? FALCO_HTTP_DEFAULT_LISTEN;
     this.maxBody = cfg.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.tokenDigest = cfg.token ? digest(cfg.token) : null;
@@ -79,15 +72,6 @@ export class FalcoHttpSource implements Source {
     this.statusCounters = Object.fromEntries(HTTP_STATUSES.map((s) => [s, counter.labels(this.name, s)])) as Record<HttpStatus, { inc(): void }>;
   }
 
-  get counters(): SourceCounters {
-    return this.runtime.counters;
-  }
-  get connected(): boolean {
-    return this.runtime.connected;
-  }
-  get lastEventMs(): number {
-    return this.runtime.lastEventMs;
-  }
   /** The bound port (after start). */
   get port(): number {
     return (this.server.address() as AddressInfo | null)?.port ?? 0;

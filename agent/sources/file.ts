@@ -9,21 +9,16 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import { sleep } from '../../common/backoff.js';
 import type { SourceConfig } from '../../common/config-schema.js';
 import { once } from '../../common/lifecycle.js';
-import type { SourceCounters, SourceKind } from '../../common/model.js';
 import type { NormaliseContext, NormaliseResult } from '../normalise/context.js';
 import { normaliseFalco, type FalcoAlert } from '../normalise/falco.js';
 import { normaliseTetragon, type TetragonEvent } from '../normalise/tetragon.js';
-import type { Source } from '../pipeline.js';
-import { SourceRuntime, type SourceDeps } from './runtime.js';
+import { RuntimeSource, type SourceDeps } from './runtime.js';
 
 const FOLLOW_POLL_MS = 250;
 /** A longer line is malformed (protects memory against a file without newlines). */
 const MAX_LINE_BYTES = 4 * 1024 * 1024;
 
-export class FileSource implements Source {
-  readonly kind: SourceKind;
-  readonly name: string;
-  private readonly runtime: SourceRuntime;
+export class FileSource extends RuntimeSource {
   private readonly path: string;
   private readonly follow: boolean;
   private readonly normalise: (value: unknown, ctx: NormaliseContext) => NormaliseResult;
@@ -36,25 +31,13 @@ export class FileSource implements Source {
   error: Error | null = null;
 
   constructor(cfg: SourceConfig, deps: SourceDeps) {
-    this.kind = cfg.kind;
-    this.name = cfg.name ?? cfg.kind;
-    this.runtime = new SourceRuntime(this.kind, this.name, deps);
+    super(cfg, deps);
     this.path = cfg.address ?? '-';
     this.follow = cfg.follow === true && this.path !== '-';
     this.normalise =
       cfg.kind === 'falco-json'
         ? (v, ctx) => normaliseFalco(v as FalcoAlert, ctx)
         : (v, ctx) => normaliseTetragon(v as TetragonEvent, ctx);
-  }
-
-  get counters(): SourceCounters {
-    return this.runtime.counters;
-  }
-  get connected(): boolean {
-    return this.runtime.connected;
-  }
-  get lastEventMs(): number {
-    return this.runtime.lastEventMs;
   }
 
   async start(): Promise<void> {

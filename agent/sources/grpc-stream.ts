@@ -13,10 +13,10 @@ import { readFileSync } from 'node:fs';
 import { Backoff, sleep } from '../../common/backoff.js';
 import type { SourceConfig, TlsConfig } from '../../common/config-schema.js';
 import { once } from '../../common/lifecycle.js';
-import type { SourceCounters, SourceKind } from '../../common/model.js';
 import { isLoopbackAddress } from '../../common/net.js';
-import type { Source } from '../pipeline.js';
-import { PausableDelivery, SourceRuntime, type SourceDeps } from './runtime.js';
+import type protobuf from 'protobufjs';
+import type { NormaliseContext, NormaliseResult } from '../normalise/context.js';
+import { PausableDelivery, RuntimeSource, type SourceDeps } from './runtime.js';
 
 const passthrough = (b: Buffer): Buffer => b;
 
@@ -25,8 +25,8 @@ export interface RawMethod {
   requestStream: boolean;
 }
 
-/** A grpc-js client class for raw-bytes methods (no proto-loader: bytes in, bytes out). */
-export function rawClient(serviceName: string, methods: Record<string, RawMethod>): grpc.ServiceClientConstructor {
+/** A grpc-js service definition of raw-bytes methods (no proto-loader: bytes in, bytes out). */
+export function rawService(methods: Record<string, RawMethod>): grpc.ServiceDefinition {
   const def: Record<string, grpc.MethodDefinition<Buffer, Buffer>> = {};
   for (const [name, m] of Object.entries(methods)) {
     def[name] = {
@@ -39,7 +39,11 @@ export function rawClient(serviceName: string, methods: Record<string, RawMethod
       responseDeserialize: passthrough,
     };
   }
-  return grpc.makeGenericClientConstructor(def as grpc.ServiceDefinition, serviceName);
+  return def as grpc.ServiceDefinition;
+}
+
+export function rawClient(serviceName: string, methods: Record<string, RawMethod>): grpc.ServiceClientConstructor {
+  return grpc.makeGenericClientConstructor(rawService(methods), serviceName);
 }
 
 export function channelCredentials(address: string, tls: TlsConfig | undefined, requireTlsOffHost: boolean): grpc.ChannelCredentials {
@@ -57,10 +61,7 @@ export function channelCredentials(address: string, tls: TlsConfig | undefined, 
   return grpc.credentials.createInsecure();
 }
 
-export abstract class GrpcStreamSource implements Source {
-  readonly kind: SourceKind;
-  readonly name: string;
-  protected readonly runtime: SourceRuntime;
+export abstract class GrpcStreamSource extends RuntimeSource {
   protected readonly address: string;
   private readonly client: grpc.Client;
   private readonly backoff = new Backoff({ initialMs: 250, maxMs: 15_000 });
@@ -70,9 +71,7 @@ export abstract class GrpcStreamSource implements Source {
   private loop: Promise<void> | undefined;
 
   constructor(cfg: SourceConfig, deps: SourceDeps, defaultAddress: string, requireTlsOffHost: boolean, Client: grpc.ServiceClientConstructor) {
-    this.kind = cfg.kind;
-    this.name = cfg.name ?? cfg.kind;
-    this.runtime = new SourceRuntime(this.kind, this.name, deps);
+    super(cfg, deps);
     this.address = cfg.address ?? defaultAddress;
     const options: grpc.ChannelOptions = {
       'grpc.keepalive_time_ms': 30_000,
@@ -85,20 +84,23 @@ export abstract class GrpcStreamSource implements Source {
     this.client = new Client(this.address, channelCredentials(this.address, cfg.tls, requireTlsOffHost), options);
   }
 
-  get counters(): SourceCounters {
-    return this.runtime.counters;
-  }
-  get connected(): boolean {
-    return this.runtime.connected;
-  }
-  get lastEventMs(): number {
-    return this.runtime.lastEventMs;
-  }
-
   /** Opens the streaming call on the (shared, self-reconnecting) channel. */
   protected abstract open(client: grpc.Client): grpc.ClientReadableStream<Buffer> | grpc.ClientDuplexStream<Buffer, Buffer>;
-  /** Decodes and normalises one message; returns nothing (counts and delivers itself). */
+  /** Decodes and normalises one message; counts and delivers. */
   protected abstract onMessage(bytes: Buffer, delivery: PausableDelivery): void;
+
+  /** onMessage for a protobuf message type and its normaliser: undecodable = malformed. */
+  protected decodeAndDeliver<T>(type: protobuf.Type, normaliser: (value: T, ctx: NormaliseContext) => NormaliseResult, bytes: Buffer, delivery: PausableDelivery): void {
+    let value: T;
+    try {
+      value = type.decode(bytes) as unknown as T;
+    } catch {
+      this.runtime.malformed();
+      return;
+    }
+    const obs = this.runtime.normalise(normaliser, value);
+    if (obs) delivery.deliver(obs);
+  }
   /** Called once the call is open (Falco: start the request timer); returns a cleanup. */
   protected onOpen(_call: grpc.ClientDuplexStream<Buffer, Buffer> | grpc.ClientReadableStream<Buffer>): () => void {
     return () => {};

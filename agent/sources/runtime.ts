@@ -11,7 +11,8 @@ import type { Logger } from '../../common/logger.js';
 import { emptyCounters, type Observation, type SourceCounters, type SourceKind } from '../../common/model.js';
 import type { LineageCache } from '../lineage/cache.js';
 import type { WorkloadResolver } from '../identity/resolver.js';
-import type { ObservationSink } from '../pipeline.js';
+import type { SourceConfig } from '../../common/config-schema.js';
+import type { ObservationSink, Source } from '../pipeline.js';
 import type { NormaliseContext, NormaliseResult } from '../normalise/context.js';
 
 export interface SourceDeps {
@@ -191,6 +192,32 @@ export class SourceRuntime {
     const i = this.metrics.runtimes.findIndex((e) => e.runtime === this);
     if (i >= 0) this.metrics.runtimes.splice(i, 1);
   }
+}
+
+/** What every source exposes, backed by its runtime. */
+export abstract class RuntimeSource implements Source {
+  readonly kind: SourceKind;
+  readonly name: string;
+  protected readonly runtime: SourceRuntime;
+
+  constructor(cfg: SourceConfig, deps: SourceDeps) {
+    this.kind = cfg.kind;
+    this.name = cfg.name ?? cfg.kind;
+    this.runtime = new SourceRuntime(this.kind, this.name, deps);
+  }
+
+  get counters(): SourceCounters {
+    return this.runtime.counters;
+  }
+  get connected(): boolean {
+    return this.runtime.connected;
+  }
+  get lastEventMs(): number {
+    return this.runtime.lastEventMs;
+  }
+
+  abstract start(): Promise<void>;
+  abstract close(): Promise<void>;
 }
 
 /**

@@ -30,14 +30,6 @@ export class TetragonGrpcSource extends GrpcStreamSource {
   }
 
   protected onMessage(bytes: Buffer, delivery: PausableDelivery): void {
-    let event: TetragonEvent;
-    try {
-      event = this.response.decode(bytes) as unknown as TetragonEvent;
-    } catch {
-      this.runtime.malformed();
-      return;
-    }
-    const obs = this.runtime.normalise(normaliseTetragon, event);
-    if (obs) delivery.deliver(obs);
+    this.decodeAndDeliver<TetragonEvent>(this.response, normaliseTetragon, bytes, delivery);
   }
 }

@@ -168,7 +168,9 @@ export function createApi(opts: ApiOptions): Api {
   registerBaselineRoutes(register, ctx);
 
   if (settings.ui) {
-    void app.register(fastifyStatic, { root: packagePath('ui'), prefix: '/ui/', index: 'index.html', cacheControl: false, etag: true, serveDotFiles: false });
+    void app.register(fastifyStatic, { root: packagePath('ui'), prefix: '/ui/', index: false, cacheControl: false, etag: true, serveDotFiles: false });
+    // The wildcard does not match the bare prefix (`/ui/`, and `/ui` with ignoreTrailingSlash).
+    app.get('/ui/', async (req, reply) => (req.url.split('?')[0] === '/ui' ? reply.redirect('/ui/') : reply.sendFile('index.html')));
     app.get('/', async (_req, reply) => reply.redirect('/ui/'));
   }
 

@@ -317,7 +317,8 @@ export function parseDeclaredFile(file: string, text: string): { baselines: Decl
     if (!validate(data)) {
       const err = validate.errors![0]!;
       const path = errorPath(err);
-      return { errors: [{ file, ...locate(doc, path, lineCounter), reason: `${path.join('.') || '(document)'}: ${describe(err)}` }] };
+      const where = locate(doc, path, lineCounter, err.keyword === 'additionalProperties');
+      return { errors: [{ file, ...where, reason: `${path.join('.') || '(document)'}: ${describe(err)}` }] };
     }
     const d = data as BaselineDoc;
     try {
@@ -417,14 +418,16 @@ function describe(err: ErrorObject): string {
   }
 }
 
-function locate(doc: Document, path: string[], lineCounter: LineCounter): { line: number; column: number } {
+/** Position of the node at `path` (of its key, for `atKey`: an unknown key is the key's fault). */
+function locate(doc: Document, path: string[], lineCounter: LineCounter, atKey = false): { line: number; column: number } {
   let node: YamlNode | null | undefined = doc.contents as YamlNode | null;
   let best: YamlNode | null | undefined = node;
-  for (const seg of path) {
+  for (const [i, seg] of path.entries()) {
     if (isMap(node)) {
       const pair = node.items.find((p) => (p.key as { value?: unknown } | null)?.value === seg);
       if (!pair) break;
       best = (pair.key as YamlNode) ?? best;
+      if (atKey && i === path.length - 1) break;
       node = pair.value as YamlNode | null;
       if (node) best = node;
     } else if (isSeq(node)) {

@@ -105,6 +105,27 @@ interface View {
   maxSeenMs: number;
 }
 
+/** What one sighting (an observation, or a learned item moved out of the window) adds to a deviation. */
+interface Sighting {
+  firstSeenMs: number;
+  lastSeenMs: number;
+  count: number;
+  pod: string | null;
+  node: string | null;
+  image: string | null;
+  sample: Observation | null;
+}
+
+/** How many samples a deviation keeps and the latest one's time: skip loading them when full. */
+interface Sampled {
+  n: number;
+  maxMs: number;
+}
+
+function sightingOf(obs: Observation): Sighting {
+  return { firstSeenMs: obs.time, lastSeenMs: obs.time, count: 1, pod: obs.pod, node: obs.node, image: imageText(obs), sample: obs };
+}
+
 /** Engine bookkeeping stored with a deviation (`detail.engine`), enough to learn it later. */
 interface DeviationBook {
   item: Item;
@@ -157,7 +178,8 @@ class BaselineEngine implements Engine {
     this.severity = new SeverityRules({ serviceCidrs: c.network.serviceCidrs });
     this.windowMs = parseDuration(c.learning.window);
     this.maxWindowMs = Math.max(this.windowMs, parseDuration(c.learning.maxWindow));
-    this.extensionMs = parseDuration(c.learning.extension ?? '6h');
+    // Never longer than the window itself: the first item must not set the minimum learning time.
+    this.extensionMs = Math.min(this.windowMs, parseDuration(c.learning.extension ?? '6h'));
     this.graceMs = parseDuration(c.learning.startupGrace);
     this.dedupMs = parseDuration(c.learning.edgeDedupWindow ?? '10m');
     this.maxItems = c.learning.maxItemsPerBaseline;
@@ -361,33 +383,20 @@ class BaselineEngine implements Engine {
     view.items.delete(it.key);
     this.pendingEdge.add(view.workloadId);
     const item = itemOfRecord(it);
-    const existing = this.deviations.find(view.b.id, it.key);
-    const verdict = this.severity.forItem(item, null);
-    const prev = existing?.deviation;
-    const write: DeviationWrite = {
-      baselineId: view.b.id,
-      workloadId: view.workloadId,
-      itemKey: it.key,
-      kind: item.kind,
-      severity: prev && severityRank(prev.severity) > severityRank(verdict.severity) ? prev.severity : verdict.severity,
-      severityReason: prev && severityRank(prev.severity) > severityRank(verdict.severity) ? prev.severityReason : verdict.reason,
-      summary: `${kindLabel(item.kind)}: ${describeItem(item)}`,
-      detail: { ...itemDetail(item), engine: { item, steady: it.phase === 'steady' } satisfies DeviationBook },
-      firstSeenMs: Math.min(prev?.firstSeenMs ?? it.firstSeenMs, it.firstSeenMs),
-      lastSeenMs: Math.max(prev?.lastSeenMs ?? it.lastSeenMs, it.lastSeenMs),
-      count: (prev?.count ?? 0) + it.count,
-      pods: prev?.pods ?? [],
-      nodes: prev?.nodes ?? [],
-      image: prev?.image ?? null,
-      samples: prev?.samples ?? [],
-      commands: null,
-    };
-    if (!prev) this.created(this.deviations.insert(write), item.kind);
-    else {
-      this.deviations.updateSighting(prev.id, write);
-      if (prev.status === 'resolved') this.setStatusInternal(prev, 'open', SYSTEM_ACTOR, 'first seen after the learning window');
-      if (!this.pendingDeviations.has(prev.id)) this.pendingDeviations.set(prev.id, 'updated');
-    }
+    this.upsertDeviation(
+      view,
+      { firstSeenMs: it.firstSeenMs, lastSeenMs: it.lastSeenMs, count: it.count, pod: null, node: null, image: null, sample: null },
+      this.deviations.find(view.b.id, it.key),
+      {
+        itemKey: it.key,
+        kind: item.kind,
+        verdict: this.severity.forItem(item, null),
+        summary: `${kindLabel(item.kind)}: ${describeItem(item)}`,
+        detail: { ...itemDetail(item), engine: { item, steady: it.phase === 'steady' } satisfies DeviationBook },
+        commands: null,
+      },
+      'first seen after the learning window',
+    );
   }
 
   private rebuildPrefixGroups(view: View): void {
@@ -604,7 +613,7 @@ class BaselineEngine implements Engine {
     const existing = this.deviations.find(view.b.id, item.key);
     const book: DeviationBook = { item, steady: !startup || ((existing?.detail.engine as DeviationBook | undefined)?.steady ?? false) };
     const detail = { ...itemDetail(item), engine: book };
-    this.upsertDeviation(view, obs, existing, {
+    this.upsertDeviation(view, sightingOf(obs), existing, {
       itemKey: item.key,
       kind: existing?.deviation.kind ?? kind,
       verdict,
@@ -621,7 +630,7 @@ class BaselineEngine implements Engine {
       .sort((a, b) => a.timeMs - b.timeMs || a.exe.localeCompare(b.exe) || a.args.localeCompare(b.args))
       .slice(0, MAX_COMMANDS);
     const names = [...new Set(commands.map((c) => c.exe))];
-    this.upsertDeviation(view, obs, existing, {
+    this.upsertDeviation(view, sightingOf(obs), existing, {
       itemKey: key,
       kind: 'interactive-session',
       verdict: FIXED_SEVERITY.interactiveSession,
@@ -658,17 +667,30 @@ class BaselineEngine implements Engine {
 
   private raiseFixed(view: View, obs: Observation, key: string, kind: DeviationKind, verdict: SeverityVerdict, summary: string, detail: Record<string, unknown>): void {
     const existing = this.deviations.find(view.b.id, key);
-    this.upsertDeviation(view, obs, existing, { itemKey: key, kind, verdict, summary, detail, commands: null });
+    this.upsertDeviation(view, sightingOf(obs), existing, { itemKey: key, kind, verdict, summary, detail, commands: null });
   }
 
+  /**
+   * Creates or merges a deviation. Merging is order-independent: first/last seen are min/max,
+   * counts add up, pods and nodes are sorted sets, the samples are the earliest five (loaded and
+   * rewritten only when the new sighting can change them).
+   */
   private upsertDeviation(
     view: View,
-    obs: Observation,
+    s: Sighting,
     existing: StoredDeviation | undefined,
     d: { itemKey: string; kind: DeviationKind; verdict: SeverityVerdict; summary: string; detail: Record<string, unknown>; commands: SessionCommand[] | null },
+    reopenComment = 'seen again after it was resolved',
   ): void {
     const prev = existing?.deviation;
     const verdict = prev && severityRank(prev.severity) > severityRank(d.verdict.severity) ? { severity: prev.severity, reason: prev.severityReason } : d.verdict;
+    const sampled = (existing?.detail.engine as { sampled?: Sampled } | undefined)?.sampled ?? { n: 0, maxMs: 0 };
+    let samples: Observation[] | null = null;
+    if (s.sample && (!prev || sampled.n < MAX_SAMPLES || s.sample.time < sampled.maxMs)) {
+      samples = mergeSamples(prev ? this.deviations.samplesOf(prev.id) : [], s.sample);
+    }
+    const nextSampled: Sampled = samples ? { n: samples.length, maxMs: samples[samples.length - 1]!.time } : sampled;
+    const engineBook = { ...((d.detail.engine as Record<string, unknown> | undefined) ?? {}), sampled: nextSampled };
     const write: DeviationWrite = {
       baselineId: view.b.id,
       workloadId: view.workloadId,
@@ -677,23 +699,23 @@ class BaselineEngine implements Engine {
       severity: verdict.severity,
       severityReason: verdict.reason,
       summary: d.summary,
-      detail: d.detail,
-      firstSeenMs: prev ? Math.min(prev.firstSeenMs, obs.time) : obs.time,
-      lastSeenMs: prev ? Math.max(prev.lastSeenMs, obs.time) : obs.time,
-      count: (prev?.count ?? 0) + 1,
-      pods: mergeList(prev?.pods ?? [], obs.pod),
-      nodes: mergeList(prev?.nodes ?? [], obs.node),
-      image: prev?.image ?? imageText(obs),
-      samples: mergeSamples(prev?.samples ?? [], obs),
+      detail: { ...d.detail, engine: engineBook },
+      firstSeenMs: prev ? Math.min(prev.firstSeenMs, s.firstSeenMs) : s.firstSeenMs,
+      lastSeenMs: prev ? Math.max(prev.lastSeenMs, s.lastSeenMs) : s.lastSeenMs,
+      count: (prev?.count ?? 0) + s.count,
+      pods: mergeList(prev?.pods ?? [], s.pod),
+      nodes: mergeList(prev?.nodes ?? [], s.node),
+      image: prev?.image ?? s.image,
+      samples,
       commands: d.commands,
     };
-    if (!existing) {
+    if (!prev) {
       this.created(this.deviations.insert(write), d.kind);
       return;
     }
-    this.deviations.updateSighting(prev!.id, write);
-    if (prev!.status === 'resolved') this.setStatusInternal(prev!, 'open', SYSTEM_ACTOR, 'seen again after it was resolved');
-    if (!this.pendingDeviations.has(prev!.id)) this.pendingDeviations.set(prev!.id, 'updated');
+    this.deviations.updateSighting(prev.id, write);
+    if (prev.status === 'resolved') this.setStatusInternal(prev, 'open', SYSTEM_ACTOR, reopenComment);
+    if (!this.pendingDeviations.has(prev.id)) this.pendingDeviations.set(prev.id, 'updated');
   }
 
   private created(id: number, kind: DeviationKind): void {

@@ -47,6 +47,8 @@ export interface AlerterSettings {
 const OPEN_PHASES = new Set(['held', 'firing', 'acknowledged']);
 const NOTIFIED_PHASES = new Set(['firing', 'acknowledged']);
 const SWEEP_BATCH = 500;
+/** Events decided per transaction. */
+const DRAIN_BATCH = 1000;
 
 const HEALTH_ALERTNAMES: Record<HealthEvent['kind'], string> = {
   'agent-disconnected': 'DriftwatchAgentDisconnected',
@@ -71,6 +73,7 @@ export class Alerter {
   private readonly bucket: TokenBucket;
   /** New notifications held back since the last one that went out (reported in the next). */
   private heldBack = 0;
+  private readonly inbox: CollectorEvent[] = [];
 
   constructor(
     private readonly store: AlertStore,
@@ -83,28 +86,58 @@ export class Alerter {
     this.bucket = new TokenBucket(s.rateMax, s.ratePerMs, now());
   }
 
-  /** Bus listener: never throws (a broken alerter must not break ingestion). */
+  /**
+   * Bus listener: queues the event and returns (a broken or slow alerter must not hold up
+   * ingestion). Queued events are decided together in one transaction on the next turn of the
+   * event loop: a burst costs one commit, not one per event.
+   */
   handle(e: CollectorEvent): void {
-    try {
-      switch (e.type) {
-        case 'deviation.created':
-        case 'deviation.updated':
-        case 'deviation.status':
-          this.run((q) => this.onDeviation(e.deviation, q));
-          break;
-        case 'health':
-          this.run((q) => this.onHealth(e.health, q));
-          break;
-        default:
-          break;
+    if (e.type !== 'deviation.created' && e.type !== 'deviation.updated' && e.type !== 'deviation.status' && e.type !== 'health') return;
+    this.inbox.push(e);
+    if (this.inbox.length === 1) setImmediate(() => this.drain());
+  }
+
+  /** Decides every queued event now (also called by sweep and at close). */
+  drain(): void {
+    while (this.inbox.length > 0) {
+      const batch = this.inbox.splice(0, DRAIN_BATCH);
+      try {
+        this.run((q) => {
+          for (const e of batch) {
+            try {
+              // A nested transaction is a savepoint: an event that fails leaves no partial writes.
+              this.store.transaction(() => {
+                if (e.type === 'health') this.onHealth(e.health, q);
+                else if (e.type === 'deviation.created' || e.type === 'deviation.updated' || e.type === 'deviation.status') this.onDeviation(e.deviation, q);
+              });
+            } catch {
+              this.metrics.errors.inc();
+            }
+          }
+        });
+      } catch {
+        this.metrics.errors.inc(batch.length);
       }
-    } catch {
-      this.metrics.errors.inc();
     }
+  }
+
+  /**
+   * Catches up with deviation events missed in a crash (the engine committed, we had not yet):
+   * open deviations changed within `sinceMs` without alert state, and ended ones still open here.
+   */
+  reconcile(getDeviation: (id: number) => Deviation | undefined, sinceMs: number): number {
+    const ids = [...this.store.unseenOpenDeviations(new Date(sinceMs).toISOString(), SWEEP_BATCH), ...this.store.endedWhileOpen(SWEEP_BATCH)];
+    for (const id of ids) {
+      const d = getDeviation(id);
+      if (d) this.handle({ type: 'deviation.updated', deviation: d });
+    }
+    this.drain();
+    return ids.length;
   }
 
   /** Due grouping decisions, held-back notifications, re-notifications. */
   sweep(): void {
+    this.drain();
     this.run((q) => {
       const now = this.now();
       // Held-back alerts are older than pending ones: they get the returning tokens first.
@@ -134,6 +167,13 @@ export class Alerter {
     const now = this.now();
     const snapshot = this.deviationSnapshot(d);
     if (state.phase === 'grouped') {
+      const group = state.groupKey ? this.store.get(state.groupKey) : undefined;
+      if (!group || group.phase === 'resolved') {
+        // Its group has ended: a member opened again is a new alert of its own.
+        if (d.status === 'open') this.admit(d, q, state.notifyCount);
+        else this.store.put({ ...state, alert: snapshot, severity: d.severity, lastEventMs: d.lastSeenMs }, now);
+        return;
+      }
       const statusChanged = state.alert.deviations[0]?.status !== d.status;
       this.store.put({ ...state, alert: snapshot, severity: d.severity, lastEventMs: d.lastSeenMs }, now);
       // Seen-again updates are frequent; only a status change can move the group.

@@ -11,6 +11,9 @@ import type { SendVerdict, Sink } from '../sinks/types.js';
 import type { AlertingMetrics } from './metrics.js';
 import type { AlertStore, OutboxRow } from './store.js';
 
+/** Rows read per look at the queue (sent maxBatch at a time, marked delivered together). */
+const PREFETCH = 32;
+
 export interface DispatcherOptions {
   store: AlertStore;
   metrics: AlertingMetrics;
@@ -80,11 +83,12 @@ export class SinkDispatcher {
   private async run(): Promise<void> {
     const { store, now } = this.o;
     const signal = this.abort.signal;
+    const prefetch = Math.max(this.sink.maxBatch, PREFETCH);
     while (!signal.aborted) {
       this.woken = false;
       let rows: OutboxRow[];
       try {
-        rows = store.claim(this.sink.name, now(), this.sink.maxBatch);
+        rows = store.claim(this.sink.name, now(), prefetch);
       } catch (err) {
         this.o.logger.error('alert outbox read failed', { sink: this.sink.name, error: (err as Error).message });
         await sleep(this.o.idlePollMs, signal);
@@ -95,37 +99,55 @@ export class SinkDispatcher {
         await this.waitForWork(next === undefined ? this.o.idlePollMs : Math.min(this.o.idlePollMs, next - now()));
         continue;
       }
-      let verdict: SendVerdict;
-      try {
-        verdict = await this.sink.send(
-          rows.map((r) => r.notification),
-          signal,
-        );
-      } catch (err) {
-        verdict = { result: 'retry', reason: `sink error: ${(err as Error).name}` };
+      // Send chunk after chunk; mark what was delivered in one transaction. A crash in between
+      // re-sends those rows after the restart (at least once; receivers deduplicate by key).
+      const delivered: number[] = [];
+      let failed: { chunk: OutboxRow[]; verdict: Exclude<SendVerdict, { result: 'ok' }> } | undefined;
+      for (let i = 0; i < rows.length && !signal.aborted; i += this.sink.maxBatch) {
+        const chunk = rows.slice(i, i + this.sink.maxBatch);
+        const verdict = await this.attempt(chunk, signal);
+        if (verdict.result === 'ok') delivered.push(...chunk.map((r) => r.id));
+        else {
+          failed = { chunk, verdict };
+          break;
+        }
       }
+      if (delivered.length > 0) this.recordDelivered(delivered);
+      if (!failed) continue;
       // Interrupted by close(): the rows stay pending and go out after the restart, same keys.
-      if (signal.aborted && verdict.result === 'retry') break;
-      const delay = this.record(rows, verdict);
+      if (signal.aborted && failed.verdict.result === 'retry') break;
+      const delay = this.recordFailure(failed.chunk, failed.verdict);
       if (delay > 0) await sleep(delay, signal);
     }
   }
 
-  /** Stores the outcome, counts it, logs state changes only; returns the backoff delay (0 = go on). */
-  private record(rows: readonly OutboxRow[], verdict: SendVerdict): number {
+  private async attempt(chunk: readonly OutboxRow[], signal: AbortSignal): Promise<SendVerdict> {
+    try {
+      return await this.sink.send(
+        chunk.map((r) => r.notification),
+        signal,
+      );
+    } catch (err) {
+      return { result: 'retry', reason: `sink error: ${(err as Error).name}` };
+    }
+  }
+
+  private recordDelivered(ids: readonly number[]): void {
+    this.o.store.markSent(ids, this.o.now());
+    this.o.metrics.sends.inc({ sink: this.sink.name, result: 'ok' }, ids.length);
+    if (this.failingSinceMs !== undefined) this.o.logger.info('alert sink recovered', { sink: this.sink.name, attempts: this.backoff.attempts });
+    this.backoff.reset();
+    this.failingSinceMs = undefined;
+    this.lastReason = undefined;
+  }
+
+  /** Stores the failure, counts it, logs changes only; returns the backoff delay (0 = go on). */
+  private recordFailure(rows: readonly OutboxRow[], verdict: Exclude<SendVerdict, { result: 'ok' }>): number {
     const { store, metrics, logger } = this.o;
     const t = this.o.now();
     const ids = rows.map((r) => r.id);
     const sink = this.sink.name;
     metrics.sends.inc({ sink, result: verdict.result }, rows.length);
-    if (verdict.result === 'ok') {
-      store.markSent(ids, t);
-      if (this.failingSinceMs !== undefined) logger.info('alert sink recovered', { sink, attempts: this.backoff.attempts });
-      this.backoff.reset();
-      this.failingSinceMs = undefined;
-      this.lastReason = undefined;
-      return 0;
-    }
     this.failingSinceMs ??= t;
     if (verdict.reason !== this.lastReason) logger.warn(verdict.result === 'retry' ? 'alert sink failing, will retry' : 'alert sink rejected notifications', { sink, reason: verdict.reason, count: rows.length });
     this.lastReason = verdict.reason;

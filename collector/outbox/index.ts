@@ -9,6 +9,7 @@ import type { DriftwatchConfig } from '../../common/config.js';
 import { parseDuration } from '../../common/duration.js';
 import { once, type Component, type Readiness } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';
+import type { DeviationService } from '../contracts.js';
 import type { CollectorBus } from '../events.js';
 import { HealthMonitor } from '../health/monitor.js';
 import { createSink, SINKS, validateSinks } from '../sinks/index.js';
@@ -34,6 +35,11 @@ export interface AlertingOptions {
   clock?: { now(): number };
   /** Where the stdout sink writes (default process.stdout). */
   stdout?: NodeJS.WritableStream;
+  /**
+   * The engine's deviations: at start, events missed in a crash (open deviations of the last
+   * retry.maxAge without alert state, ended ones still alerting) are caught up from it.
+   */
+  deviations?: Pick<DeviationService, 'getDeviation'>;
 }
 
 export interface AlertingComponent extends Component {
@@ -43,6 +49,8 @@ export interface AlertingComponent extends Component {
   sweep(): void;
   /** Runs the health checks now. */
   checkHealth(): void;
+  /** Expires rows older than retry.maxAge and prunes old ones now (normally every minute). */
+  housekeeping(): void;
   readonly store: AlertStore;
 }
 
@@ -169,6 +177,11 @@ export function createAlerting(opts: AlertingOptions): AlertingComponent {
       if (!cfg.enabled) return;
       unsubscribe = opts.bus.subscribe((e) => alerter.handle(e));
       housekeeping();
+      if (opts.deviations) {
+        const service = opts.deviations;
+        const caughtUp = alerter.reconcile((id) => service.getDeviation(id), now() - maxAgeMs);
+        if (caughtUp > 0) opts.logger.info('alerting caught up with deviations changed while it was not listening', { count: caughtUp });
+      }
       for (const d of dispatchers.values()) d.start();
       timers.push(setInterval(sweep, sweepMs), setInterval(housekeeping, clamp(maxAgeMs / 4, 10, HOUSEKEEPING_MS)));
       for (const t of timers) t.unref();
@@ -179,8 +192,10 @@ export function createAlerting(opts: AlertingOptions): AlertingComponent {
     readiness: () => [...dispatchers.values()].map((d) => d.readiness()),
     sweep,
     checkHealth: () => health.check(),
+    housekeeping,
     close: once(async () => {
       unsubscribe?.();
+      alerter.drain();
       for (const t of timers) clearInterval(t);
       await health.close();
       await Promise.all([...dispatchers.values()].map((d) => d.close()));

@@ -156,6 +156,34 @@ export class AlertStore {
       .map((r) => r.alert_key.slice('health:'.length));
   }
 
+  /**
+   * Open deviations changed since `sinceIso` that alerting has no state for: events missed in
+   * a crash between the engine's commit and ours. (Reads the core `deviations` table.)
+   */
+  unseenOpenDeviations(sinceIso: string, limit: number): number[] {
+    return this.db
+      .all<{ id: number }>(
+        `SELECT d.id FROM deviations d WHERE d.status = 'open' AND d.kind <> 'baseline-overflow' AND d.updated_at >= @since
+         AND NOT EXISTS (SELECT 1 FROM alert_state a WHERE a.deviation_id = d.id) ORDER BY d.id LIMIT @limit`,
+        { since: sinceIso, limit },
+      )
+      .map((r) => r.id);
+  }
+
+  /** Deviations that ended while their alert is still open here (a missed status event). */
+  endedWhileOpen(limit: number): number[] {
+    return this.db
+      .all<{ id: number }>(
+        `SELECT a.deviation_id AS id FROM alert_state a JOIN deviations d ON d.id = a.deviation_id
+         WHERE d.status IN ('resolved', 'added-to-baseline')
+           AND (a.phase IN ('pending', 'held', 'firing', 'acknowledged')
+             OR (a.phase = 'grouped' AND EXISTS (SELECT 1 FROM alert_state g WHERE g.alert_key = a.group_key AND g.phase <> 'resolved')))
+         ORDER BY a.deviation_id LIMIT @limit`,
+        { limit },
+      )
+      .map((r) => r.id);
+  }
+
   // ---- alert_outbox ----
 
   /** Queues one notification for one sink; a second enqueue of the same key is a no-op. */
@@ -227,6 +255,11 @@ export class AlertStore {
   /** Forgets delivered / given-up rows and ended alerts older than the retention. */
   prune(beforeMs: number): void {
     this.db.run("DELETE FROM alert_outbox WHERE state <> 'pending' AND done_ms < @before", { before: beforeMs });
+    // Members first: a group's members go with it once it has ended.
+    this.db.run(
+      "DELETE FROM alert_state WHERE phase = 'grouped' AND updated_ms < @before AND NOT EXISTS (SELECT 1 FROM alert_state g WHERE g.alert_key = alert_state.group_key AND g.phase <> 'resolved')",
+      { before: beforeMs },
+    );
     this.db.run("DELETE FROM alert_state WHERE phase = 'resolved' AND updated_ms < @before", { before: beforeMs });
   }
 

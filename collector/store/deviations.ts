@@ -21,7 +21,8 @@ export interface DeviationWrite {
   pods: string[];
   nodes: string[];
   image: string | null;
-  samples: Observation[];
+  /** On update, null keeps the stored samples (the common case once five are kept). */
+  samples: Observation[] | null;
   commands: SessionCommand[] | null;
 }
 
@@ -56,10 +57,12 @@ interface Row {
   container: string;
 }
 
-const SELECT = `SELECT d.id, d.baseline_id, d.workload_id, d.item_key, d.kind, d.severity, d.severity_reason, d.status, d.summary, d.detail,
-  d.first_seen_ms, d.last_seen_ms, d.count, d.pods, d.nodes, d.image, d.samples, d.commands, d.status_by, d.status_at, d.status_comment,
-  d.created_at, d.updated_at, w.cluster, w.namespace, w.kind AS wkind, w.name AS wname, w.container
-  FROM deviations d JOIN workloads w ON w.id = d.workload_id`;
+const COLUMNS = `d.id, d.baseline_id, d.workload_id, d.item_key, d.kind, d.severity, d.severity_reason, d.status, d.summary, d.detail,
+  d.first_seen_ms, d.last_seen_ms, d.count, d.pods, d.nodes, d.image, d.commands, d.status_by, d.status_at, d.status_comment,
+  d.created_at, d.updated_at, w.cluster, w.namespace, w.kind AS wkind, w.name AS wname, w.container`;
+const SELECT = `SELECT ${COLUMNS}, d.samples FROM deviations d JOIN workloads w ON w.id = d.workload_id`;
+/** Without the samples (the largest column): what a new sighting needs to merge. */
+const SELECT_SLIM = `SELECT ${COLUMNS}, '[]' AS samples FROM deviations d JOIN workloads w ON w.id = d.workload_id`;
 
 export interface StoredDeviation {
   deviation: Deviation;
@@ -76,16 +79,22 @@ export class DeviationsTable {
     return r ? toStored(r) : undefined;
   }
 
+  /** The deviation of (baseline, item), samples not loaded (`samples` is empty: see samplesOf). */
   find(baselineId: number, itemKey: string): StoredDeviation | undefined {
-    const r = this.db.get<Row>(`${SELECT} WHERE d.baseline_id = @baselineId AND d.item_key = @itemKey`, { baselineId, itemKey });
+    const r = this.db.get<Row>(`${SELECT_SLIM} WHERE d.baseline_id = @baselineId AND d.item_key = @itemKey`, { baselineId, itemKey });
     return r ? toStored(r) : undefined;
+  }
+
+  samplesOf(id: number): Observation[] {
+    const r = this.db.get<{ samples: string }>('SELECT samples FROM deviations WHERE id = @id', { id });
+    return r ? (JSON.parse(r.samples) as Observation[]) : [];
   }
 
   /** Open or acknowledged deviations of a baseline first seen before `beforeMs`, of these kinds. */
   firstSeenBefore(baselineId: number, beforeMs: number, kinds: readonly DeviationKind[]): StoredDeviation[] {
     const list = kinds.map((k) => `'${k}'`).join(', ');
     return this.db
-      .all<Row>(`${SELECT} WHERE d.baseline_id = @baselineId AND d.first_seen_ms < @beforeMs AND d.kind IN (${list}) AND d.status IN ('open', 'acknowledged') ORDER BY d.id`, {
+      .all<Row>(`${SELECT_SLIM} WHERE d.baseline_id = @baselineId AND d.first_seen_ms < @beforeMs AND d.kind IN (${list}) AND d.status IN ('open', 'acknowledged') ORDER BY d.id`, {
         baselineId,
         beforeMs,
       })
@@ -94,6 +103,7 @@ export class DeviationsTable {
 
   insert(d: DeviationWrite): number {
     const at = new Date().toISOString();
+    if (d.samples === null) d = { ...d, samples: [] };
     const res = this.db.run(
       `INSERT INTO deviations (baseline_id, workload_id, item_key, kind, severity, severity_reason, status, summary, detail, first_seen_ms,
          last_seen_ms, count, pods, nodes, image, samples, commands, created_at, updated_at)
@@ -106,13 +116,12 @@ export class DeviationsTable {
 
   /** Rewrites what a new sighting changes (the row's identity and status stay). */
   updateSighting(id: number, d: DeviationWrite): void {
-    this.db.run(
-      `UPDATE deviations SET severity = @severity, severity_reason = @severityReason, summary = @summary, detail = @detail,
-         first_seen_ms = @firstSeenMs, last_seen_ms = @lastSeenMs, count = @count, pods = @pods, nodes = @nodes, image = @image,
-         samples = @samples, commands = @commands, updated_at = @at
-       WHERE id = @id`,
-      { ...serialise(d), id, at: new Date().toISOString() },
-    );
+    const { samples, ...params } = serialise(d);
+    const set = `severity = @severity, severity_reason = @severityReason, summary = @summary, detail = @detail, first_seen_ms = @firstSeenMs,
+      last_seen_ms = @lastSeenMs, count = @count, pods = @pods, nodes = @nodes, image = @image, commands = @commands, updated_at = @at`;
+    const at = new Date().toISOString();
+    if (samples === null) this.db.run(`UPDATE deviations SET ${set} WHERE id = @id`, { ...params, id, at });
+    else this.db.run(`UPDATE deviations SET ${set}, samples = @samples WHERE id = @id`, { ...params, samples, id, at });
   }
 
   setStatus(id: number, status: DeviationStatus, actor: string, comment: string | null): void {
@@ -142,7 +151,7 @@ function serialise(d: DeviationWrite): Record<string, string | number | null> {
     pods: JSON.stringify(d.pods),
     nodes: JSON.stringify(d.nodes),
     image: d.image,
-    samples: JSON.stringify(d.samples),
+    samples: d.samples === null ? null : JSON.stringify(d.samples),
     commands: d.commands ? JSON.stringify(d.commands) : null,
   };
 }

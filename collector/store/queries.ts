@@ -75,7 +75,9 @@ function workloadOf(r: WorkloadColumns): WorkloadId {
 export const DEVIATION_SORTS = ['created', 'lastSeen', 'firstSeen', 'count', 'severity'] as const;
 export type DeviationSortKey = (typeof DEVIATION_SORTS)[number];
 
-const SEVERITY_RANK_SQL = `(CASE d.severity ${SEVERITIES.map((s, i) => `WHEN '${s}' THEN ${i}`).join(' ')} ELSE -1 END)`;
+/** Severity as a number; migration 004 indexes exactly this expression (keep the two identical). */
+export const SEVERITY_RANK_EXPRESSION = `CASE severity ${SEVERITIES.map((s, i) => `WHEN '${s}' THEN ${i}`).join(' ')} ELSE -1 END`;
+const SEVERITY_RANK_SQL = `(${SEVERITY_RANK_EXPRESSION.replace('CASE severity', 'CASE d.severity')})`;
 
 const SORT_COLUMN: Record<DeviationSortKey, string> = {
   created: 'd.id',
@@ -194,8 +196,14 @@ export function listDeviations(db: SqlDatabase, f: DeviationFilter): Page<Deviat
     listClause('d.status', f.statuses, params, 'st'),
     listClause('d.kind', f.kinds, params, 'kind'),
   ].filter(Boolean);
-  if (f.workload !== undefined) (where.push('w.name = @workload'), (params.workload = f.workload));
-  if (f.container !== undefined) (where.push('w.container = @container'), (params.container = f.container));
+  // A workload is a handful of rows of `workloads`: resolving it first lets the store walk the
+  // (workload_id, …) indexes instead of filtering every deviation through the join.
+  if (f.workload !== undefined || f.container !== undefined) {
+    const sub = ['1 = 1'];
+    if (f.workload !== undefined) (sub.push('ww.name = @workload'), (params.workload = f.workload));
+    if (f.container !== undefined) (sub.push('ww.container = @container'), (params.container = f.container));
+    where.push(`d.workload_id IN (SELECT ww.id FROM workloads ww WHERE ${sub.join(' AND ')})`);
+  }
   if (f.baselineId !== undefined) (where.push('d.baseline_id = @baselineId'), (params.baselineId = f.baselineId));
   if (f.fromMs !== undefined) (where.push('d.last_seen_ms >= @fromMs'), (params.fromMs = f.fromMs));
   if (f.toMs !== undefined) (where.push('d.first_seen_ms <= @toMs'), (params.toMs = f.toMs));
@@ -208,7 +216,8 @@ export function listDeviations(db: SqlDatabase, f: DeviationFilter): Page<Deviat
   const dir = f.descending ? 'DESC' : 'ASC';
   if (f.after) {
     if (f.sort === 'created') where.push(`d.id ${cmp} @afterId`);
-    else where.push(`(${column} ${cmp} @afterKey OR (${column} = @afterKey AND d.id ${cmp} @afterId))`);
+    // A row-value comparison, not `a < x OR (a = x AND id < y)`: stores turn it into an index range.
+    else where.push(`(${column}, d.id) ${cmp} (@afterKey, @afterId)`);
     params.afterKey = f.after.key;
     params.afterId = f.after.id;
     if (f.sort === 'created') delete params.afterKey;

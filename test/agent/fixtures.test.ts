@@ -130,3 +130,30 @@ t.test('falco mapping details', async (t) => {
   );
   t.ok(other.every((r) => r === 'ignored'), 'file opens, internal messages and k8s_audit are ignored');
 });
+
+t.test('accept hooks (no public recording exists: derived from the tcp_connect recording)', async (t) => {
+  type Kp = { process_kprobe: { function_name: string; args: unknown[]; return?: unknown } };
+  const json = jsonLines(fixture('tetragon', 'process_kprobe_tcp.json'))[2] as Kp;
+  const bin = tetragonResponse.decode(binRecords(fixture('tetragon', 'process_kprobe_tcp.bin'))[2]!) as unknown as Kp;
+  for (const ev of [json, bin]) {
+    ev.process_kprobe.function_name = 'inet_csk_accept';
+    ev.process_kprobe.return = ev.process_kprobe.args[0];
+    ev.process_kprobe.args = [];
+  }
+  const reencoded = tetragonResponse.decode(tetragonResponse.encode(bin as never).finish()) as unknown as TetragonEvent;
+  const fromJson = normaliseTetragon(json as unknown as TetragonEvent, newContext('tetragon-json'));
+  const fromBin = normaliseTetragon(reencoded, newContext('tetragon-grpc'));
+  t.match(fromJson, { kind: 'network', direction: 'ingress', protocol: 'tcp' }, 'inet_csk_accept return.sock_arg → ingress');
+  const sock = (jsonLines(fixture('tetragon', 'process_kprobe_tcp.json'))[2] as { process_kprobe: { args: { sock_arg: { saddr: string; sport: number; daddr: string; dport: number } }[] } })
+    .process_kprobe.args[0]!.sock_arg;
+  t.match(fromJson, { localIp: sock.saddr, localPort: sock.sport, peerIp: sock.daddr, peerPort: sock.dport }, 'saddr:sport local, daddr:dport = the client');
+  t.same(comparable([fromBin]), comparable([fromJson]), 'binary and JSON agree');
+
+  const setState = jsonLines(fixture('tetragon', 'process_kprobe_tcp.json'))[2] as { process_kprobe: { function_name: string; args: { sock_arg?: { state?: string }; int_arg?: number }[] } };
+  setState.process_kprobe.function_name = 'tcp_set_state';
+  setState.process_kprobe.args[0]!.sock_arg!.state = 'TCP_SYN_RECV';
+  setState.process_kprobe.args.push({ int_arg: 1 });
+  t.match(normaliseTetragon(setState as unknown as TetragonEvent, newContext('tetragon-json')), { direction: 'ingress' }, 'tcp-accept policy: SYN_RECV → ESTABLISHED is inbound');
+  setState.process_kprobe.args[0]!.sock_arg!.state = 'TCP_SYN_SENT';
+  t.equal(normaliseTetragon(setState as unknown as TetragonEvent, newContext('tetragon-json')), 'ignored', 'an outbound handshake completing is not');
+});

@@ -89,6 +89,7 @@ t.test('kubernetes API: watches this node only, follows owners, CronJob runs map
   const resolve = (namespace: string, pod: string, container: string | null = 'main', containerId: string | null = null) =>
     resolver.resolve(input({ namespace, pod, container, containerId }));
   await until(() => resolve('shop', 'cart-7c9f8d6b5-x7k2p').identitySource === 'kubernetes-api', 10_000, 'cart pod known');
+  await until(() => resolve('ops', 'nightly-28391234-q2w4r').identitySource === 'kubernetes-api', 10_000, 'nightly pod known');
   t.same(resolve('shop', 'cart-7c9f8d6b5-x7k2p').workload, { cluster: 'c1', namespace: 'shop', kind: 'Deployment', name: 'cart', container: 'main' });
   t.match(resolve('ops', 'nightly-28391234-q2w4r'), { workload: { kind: 'CronJob', name: 'nightly' }, identitySource: 'kubernetes-api' });
 

@@ -22,8 +22,8 @@ const SETTINGS: HealthSettings = {
   minEvents: 100,
 };
 
-function agent(over: Partial<AgentStatus> & { sources?: unknown[] }, nowMs: number): AgentStatus {
-  const { sources, ...rest } = over;
+function agent(over: Partial<Omit<AgentStatus, 'sources'>> & { sourceCounters?: unknown[] }, nowMs: number): AgentStatus {
+  const { sourceCounters, ...rest } = over;
   return {
     instanceId: 'i-1',
     node: 'node-1',
@@ -33,7 +33,7 @@ function agent(over: Partial<AgentStatus> & { sources?: unknown[] }, nowMs: numb
     connected: true,
     firstSeenAt: new Date(nowMs - 3_600_000).toISOString(),
     lastSeenAt: new Date(nowMs).toISOString(),
-    counters: { sources: sources ?? [], shipDropped: 0 },
+    counters: { sources: sourceCounters ?? [], shipDropped: 0 },
     ...rest,
   };
 }
@@ -95,16 +95,16 @@ t.test('a source silent for longer than usual; recovers', async (t) => {
     h.advance(30_000);
     last += 30_000;
     seen += 10;
-    h.setAgents([agent({ sources: src(last, seen) }, h.now)]);
+    h.setAgents([agent({ sourceCounters: src(last, seen) }, h.now)]);
     h.monitor.check();
   }
   t.equal(h.events.length, 0, 'regular events: healthy');
   h.advance(11 * 60_000);
-  h.setAgents([agent({ sources: src(last, seen) }, h.now)]);
+  h.setAgents([agent({ sourceCounters: src(last, seen) }, h.now)]);
   h.monitor.check();
   t.match(h.events, [{ kind: 'source-silent', key: 'source-silent/test/node-1/tetragon', resolved: false, detail: { source: 'tetragon' } }]);
   h.advance(30_000);
-  h.setAgents([agent({ sources: src(h.now, seen + 1) }, h.now)]);
+  h.setAgents([agent({ sourceCounters: src(h.now, seen + 1) }, h.now)]);
   h.monitor.check();
   t.match(h.events[1], { kind: 'source-silent', resolved: true });
 });
@@ -113,25 +113,25 @@ t.test('events dropped / malformed above the threshold; ended when they stop', a
   const h = harness(t);
   await h.monitor.start();
   const src = (seen: number, dropped: number, malformed: number) => [{ source: 'falco', seen, dropped, malformed, lastEventMs: h.now }];
-  h.setAgents([agent({ sources: src(1000, 0, 0) }, h.now)]);
+  h.setAgents([agent({ sourceCounters: src(1000, 0, 0) }, h.now)]);
   h.monitor.check();
   h.advance(30_000);
-  h.setAgents([agent({ sources: src(11_000, 500, 5) }, h.now)]);
+  h.setAgents([agent({ sourceCounters: src(11_000, 500, 5) }, h.now)]);
   h.monitor.check();
   t.match(h.events, [{ kind: 'events-dropped', key: 'events-dropped/test/node-1/falco', resolved: false, detail: { dropped: 500, seen: 10_000 } }], 'malformed 5 < minEvents: not raised');
   h.advance(30_000);
-  h.setAgents([agent({ sources: src(11_000, 500, 5) }, h.now)]);
+  h.setAgents([agent({ sourceCounters: src(11_000, 500, 5) }, h.now)]);
   h.monitor.check();
   t.equal(h.events.length, 1, 'no new counters: undecided, still open');
   h.advance(30_000);
-  h.setAgents([agent({ sources: src(21_000, 500, 1005) }, h.now)]);
+  h.setAgents([agent({ sourceCounters: src(21_000, 500, 1005) }, h.now)]);
   h.monitor.check();
   t.match(h.events.slice(1), [{ kind: 'events-malformed', resolved: false }, { kind: 'events-dropped', resolved: true }]);
   h.advance(30_000);
-  h.setAgents([agent({ counters: { sources: src(31_000, 500, 1005), shipDropped: 400 } } as Partial<AgentStatus>, h.now)]);
+  h.setAgents([agent({ counters: { sources: src(31_000, 500, 1005), shipDropped: 400 } }, h.now)]);
   h.monitor.check();
   h.advance(30_000);
-  h.setAgents([agent({ counters: { sources: src(41_000, 500, 1005), shipDropped: 9000 } } as Partial<AgentStatus>, h.now)]);
+  h.setAgents([agent({ counters: { sources: src(41_000, 500, 1005), shipDropped: 9000 } }, h.now)]);
   h.monitor.check();
   t.ok(h.events.some((e) => e.key === 'events-dropped/test/node-1/shipper' && !e.resolved), 'the shipper dropping is raised too');
 });
@@ -144,7 +144,7 @@ t.test('baseline overflow deviation → health alert; open alerts from before a 
   t.match(h.events[0], { kind: 'baseline-overflow', key: 'baseline-overflow/test/payments/Deployment/api/app', resolved: false, detail: { workload: { name: 'api' } } });
   h.bus.emit({ type: 'deviation.status', deviation: withStatus(d, 'resolved'), previous: 'open', actor: 'alice' });
   t.match(h.events[1], { kind: 'baseline-overflow', resolved: true });
-  h.setAgents([agent({ sources: [{ source: 'tetragon', seen: 1, dropped: 0, malformed: 0, lastEventMs: h.now }] }, h.now)]);
+  h.setAgents([agent({ sourceCounters: [{ source: 'tetragon', seen: 1, dropped: 0, malformed: 0, lastEventMs: h.now }] }, h.now)]);
   h.monitor.check();
   t.match(h.events[2], { key: 'source-silent/test/node-1/tetragon', resolved: true }, 'seeded open alert ended');
   t.equal(h.events.length, 3, 'keys of other producers are left alone');

@@ -168,7 +168,14 @@ export class Receiver {
   }
 }
 
-/** Polls until `check` is true (bounded by the tap timeout, never by a timing assertion). */
-export async function until(check: () => boolean, stepMs = 10): Promise<void> {
-  while (!check()) await new Promise((r) => setTimeout(r, stepMs));
+/**
+ * Polls until `check` is true. The limit only turns a hang into a readable failure well before
+ * tap's timeout; it is not a timing assertion.
+ */
+export async function until(check: () => boolean, limitMs = 20_000): Promise<void> {
+  const deadline = Date.now() + limitMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`condition not reached within ${limitMs} ms`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }

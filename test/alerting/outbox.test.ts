@@ -374,25 +374,24 @@ t.test('undeliverable notifications expire after retry.maxAge; metrics count eve
   const db = openDb(t.testdir());
   t.teardown(() => db.close());
   const bus = new CollectorBus();
-  let now = Date.now();
+  let skew = 0; // the clock jumps ahead by maxAge later
   const registry = new Registry();
   const alerting = startAlerting(db, bus, alertingConfig({ ...FAST, retry: { initial: '10ms', max: '20ms', maxAge: '1h' }, sinks: [webhookSink(rx.url)] }), {
-    clock: { now: () => now },
+    clock: { now: () => Date.now() + skew },
     registry,
   });
   t.teardown(() => alerting.close());
   await alerting.start();
   const d = deviation();
   bus.emit({ type: 'deviation.created', deviation: d });
-  now += 100; // past the grouping wait
-  alerting.sweep();
   await rx.waitFor(2);
   let text = await registry.metrics();
   t.match(text, /driftwatch_sink_queue_depth\{sink="hook"\} 1/);
   t.match(text, /driftwatch_sink_sends_total\{sink="hook",result="ok"\} 0/, 'series exist from the start');
   t.match(text, /driftwatch_sink_sends_total\{sink="hook",result="retry"\} [1-9]/);
   t.match(text, /driftwatch_alert_notifications_total\{kind="deviation",reason="new"\} 1/);
-  now += 2 * 3_600_000;
+  skew = 2 * 3_600_000;
+  alerting.housekeeping();
   await until(() => alerting.store.rows(`deviation:${d.id}`)[0]?.state === 'expired');
   text = await registry.metrics();
   t.match(text, /driftwatch_sink_sends_total\{sink="hook",result="expired"\} 1/);

@@ -373,11 +373,12 @@ t.test('the resolver refuses what kustomize would refuse, and what it does not i
 t.test('Falco-side configuration', async (t) => {
   const falcoDir = join(DEPLOY_ROOT, 'falco');
   const values = loadYamlDocuments(join(falcoDir, 'values.yaml'))[0] as {
-    falco: { json_output: boolean; rule_matching: string; http_output: { enabled: boolean; url: string }; rules_files: string[] };
+    falco: { json_output: boolean; rule_matching: string; priority: string; http_output: { enabled: boolean; url: string }; rules_files: string[] };
     extra: { env: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[] };
   };
   t.equal(values.falco.json_output, true, 'json_output: true (else Falco posts plain text)');
   t.equal(values.falco.rule_matching, 'all', 'rule_matching: all (stock rules must not shadow driftwatch rules)');
+  t.ok(['debug', 'informational'].includes(values.falco.priority), 'the informational driftwatch rules are not filtered out by priority');
   t.equal(values.falco.http_output.enabled, true);
   t.ok(values.falco.rules_files.includes('/etc/falco/rules.d'), 'custom rules directory is loaded (after the stock rules)');
   const urlVar = /^\$\{(\w+)\}$/.exec(values.falco.http_output.url)?.[1];
@@ -390,6 +391,10 @@ t.test('Falco-side configuration', async (t) => {
   t.equal(url.hostname, `${svc.metadata.name}.${svc.metadata.namespace}.svc`, 'Falco posts to the node-local agent Service');
   t.equal(Number(url.port), (svc['spec'] as { ports: { port: number }[] }).ports[0]!.port, 'on its port');
   t.ok(url.href.includes(FAKE_SECRET_VALUE), 'with the token');
+
+  // The rules file the values load with --set-file (written with the Falco source).
+  const rules = loadYamlDocuments(join(falcoDir, 'driftwatch-rules.yaml'))[0] as { rule?: string; condition?: string; output?: string }[];
+  t.ok(Array.isArray(rules) && rules.some((r) => r.rule && r.condition && r.output), 'driftwatch-rules.yaml is a Falco rules file');
 
   const dropIn = loadYamlDocuments(join(falcoDir, 'falco-driftwatch.yaml'))[0] as { json_output: boolean; rule_matching: string; http_output: { enabled: boolean; url: string } };
   t.equal(dropIn.json_output, true);

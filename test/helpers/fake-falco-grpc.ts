@@ -5,21 +5,10 @@
  * (passthrough serializer: the golden .bin records go on the wire as encoded upstream).
  */
 import type * as grpc from '@grpc/grpc-js';
+import { rawService } from '../../agent/sources/grpc-stream.js';
 import { FakeStreamServer, type FakeStreamServerOptions } from './fake-tetragon.js';
 
-const passthrough = (b: Buffer): Buffer => b;
-
-const falcoService: grpc.ServiceDefinition = {
-  sub: {
-    path: '/falco.outputs.service/sub',
-    requestStream: true,
-    responseStream: true,
-    requestSerialize: passthrough,
-    requestDeserialize: passthrough,
-    responseSerialize: passthrough,
-    responseDeserialize: passthrough,
-  },
-} as unknown as grpc.ServiceDefinition;
+const falcoService = rawService({ sub: { path: '/falco.outputs.service/sub', requestStream: true } });
 
 export class FakeFalcoGrpc extends FakeStreamServer {
   /** The shared alert queue; `messages` given at construction are queued once. */

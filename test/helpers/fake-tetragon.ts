@@ -7,8 +7,7 @@
  */
 import * as grpc from '@grpc/grpc-js';
 import { rmSync } from 'node:fs';
-
-const passthrough = (b: Buffer): Buffer => b;
+import { rawService } from '../../agent/sources/grpc-stream.js';
 
 export interface FakeStreamServerOptions {
   /** `unix:///path` or `127.0.0.1:0`. */
@@ -77,17 +76,7 @@ export class FakeStreamServer {
   }
 }
 
-const tetragonService: grpc.ServiceDefinition = {
-  GetEvents: {
-    path: '/tetragon.FineGuidanceSensors/GetEvents',
-    requestStream: false,
-    responseStream: true,
-    requestSerialize: passthrough,
-    requestDeserialize: passthrough,
-    responseSerialize: passthrough,
-    responseDeserialize: passthrough,
-  },
-} as unknown as grpc.ServiceDefinition;
+const tetragonService = rawService({ GetEvents: { path: '/tetragon.FineGuidanceSensors/GetEvents', requestStream: false } });
 
 export class FakeTetragon extends FakeStreamServer {
   constructor(opts: FakeStreamServerOptions) {

@@ -1,9 +1,9 @@
 import { api } from '../api.js';
-import { badge, clear, fmtAgo, fmtTime, h, visible } from '../dom.js';
+import { badge, fill, fmtAgo, fmtTime, h, visible } from '../dom.js';
 
 export async function render(main) {
   const { items } = await api('GET', '/agents');
-  clear(main).append(
+  fill(main, 
     h('h1', { text: 'Agents' }),
     h(
       'table',

@@ -1,5 +1,5 @@
 import { api, query } from '../api.js';
-import { clear, fmtTime, h, visible } from '../dom.js';
+import { fill, fmtTime, h, visible } from '../dom.js';
 
 function targetLink(e) {
   if (e.targetType === 'deviation') return h('a', { href: `#/deviations/${Number(e.targetId)}`, text: `deviation ${e.targetId}` });
@@ -45,7 +45,7 @@ export async function render(main, ctx) {
     ctx.navigate(`#/audit${query(Object.fromEntries(new FormData(form).entries()))}`);
   });
   const page = await api('GET', `/audit${query({ ...f, cursor, limit: 100 })}`);
-  clear(main).append(
+  fill(main, 
     h('h1', { text: 'Audit log' }),
     form,
     h(

@@ -1,5 +1,5 @@
 import { api, query } from '../api.js';
-import { badge, clear, fmtTime, h, visible, workloadName } from '../dom.js';
+import { badge, fill, fmtTime, h, visible, workloadName } from '../dom.js';
 
 const DIFFS = [
   ['previous', 'Previous version'],
@@ -28,6 +28,7 @@ export async function render(main, ctx) {
   ]);
   const canDecide = ctx.me.role === 'approver' || ctx.me.role === 'admin';
   const comment = h('textarea', { id: 'decision-comment', rows: 2, maxlength: 2000, placeholder: 'Comment (required to reject)' });
+  let acting = false;
   const decide = (verb, label) =>
     h('button', {
       type: 'button',
@@ -36,6 +37,7 @@ export async function render(main, ctx) {
       dataset: { action: verb },
       onclick: async (e) => {
         e.target.disabled = true;
+        acting = true;
         try {
           await api('POST', `/baselines/${b.id}/${verb}`, { version: b.version, comment: comment.value });
           ctx.toast(`${label}d v${b.version}`, 'ok');
@@ -43,6 +45,7 @@ export async function render(main, ctx) {
         } catch (err) {
           ctx.toast(err.message, 'error');
           e.target.disabled = false;
+          acting = false;
         }
       },
     });
@@ -91,7 +94,7 @@ export async function render(main, ctx) {
         )
       : null;
 
-  clear(main).append(
+  fill(main, 
     h('p', { class: 'crumbs' }, h('a', { href: '#/workloads', text: '← Workloads' })),
     h('h1', { class: 'wrap' }, visible(workloadName(b.workload)), ' ', badge('phase', b.phase)),
     h(
@@ -143,6 +146,6 @@ export async function render(main, ctx) {
     ),
   );
   ctx.onEvent((e) => {
-    if (e.type === 'baseline.changed' && e.baseline.id === b.id) ctx.toast('This baseline changed: reload to see it.', 'info');
+    if (!acting && e.type === 'baseline.changed' && e.baseline.id === b.id) ctx.toast('This baseline changed: reload to see it.', 'info');
   });
 }

@@ -1,5 +1,5 @@
 import { api, query } from '../api.js';
-import { badge, clear, fmtTime, h, visible, workloadName } from '../dom.js';
+import { badge, fill, fmtTime, h, visible, workloadName } from '../dom.js';
 
 const RANK = { viewer: 0, analyst: 1, approver: 2, admin: 3 };
 
@@ -78,6 +78,8 @@ export async function render(main, ctx) {
   ]);
   const role = RANK[ctx.me.role] ?? 0;
   const comment = h('textarea', { id: 'comment', rows: 2, maxlength: 2000, placeholder: 'Why (kept in the audit log)' });
+  // Our own change comes back on the stream too: no "it changed" notice for it.
+  let acting = false;
   const act = (path, label) =>
     h('button', {
       type: 'button',
@@ -85,6 +87,7 @@ export async function render(main, ctx) {
       dataset: { action: path },
       onclick: async (e) => {
         e.target.disabled = true;
+        acting = true;
         try {
           await api('POST', `/deviations/${d.id}/${path}`, { comment: comment.value || (path === 'add-to-baseline' ? 'expected behaviour' : '') });
           ctx.toast(`${label}: done`, 'ok');
@@ -92,6 +95,7 @@ export async function render(main, ctx) {
         } catch (err) {
           ctx.toast(err.message, 'error');
           e.target.disabled = false;
+          acting = false;
         }
       },
     });
@@ -124,10 +128,10 @@ export async function render(main, ctx) {
   const timeline = [
     { at: d.firstSeenMs, text: 'First seen' },
     ...history.items.map((a) => ({ at: Date.parse(a.at), text: `${a.action.replace('deviation.', '')} by ${a.actor}${a.comment ? `: ${a.comment}` : ''}` })),
-    { at: d.lastSeenMs, text: `Last seen (${d.count} times)` },
+    { at: d.lastSeenMs, text: `Last seen (${d.count === 1 ? 'once' : `${d.count} times`})` },
   ].sort((a, b) => a.at - b.at);
 
-  clear(main).append(
+  fill(main, 
     h('p', { class: 'crumbs' }, h('a', { href: '#/deviations', text: '← Deviations' })),
     h('h1', { class: 'wrap' }, badge('sev', d.severity), ' ', visible(d.summary)),
     h(
@@ -170,6 +174,6 @@ export async function render(main, ctx) {
     ),
   );
   ctx.onEvent((e) => {
-    if (e.deviation?.id === d.id && e.type !== 'deviation.created') ctx.toast('This deviation changed: reload to see it.', 'info');
+    if (!acting && e.deviation?.id === d.id && e.type !== 'deviation.created') ctx.toast('This deviation changed: reload to see it.', 'info');
   });
 }

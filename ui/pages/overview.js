@@ -1,5 +1,5 @@
 import { api, query } from '../api.js';
-import { clear, h, svg, visible } from '../dom.js';
+import { fill, h, svg, visible } from '../dom.js';
 
 const SEVERITIES = ['critical', 'high', 'medium', 'low', 'info'];
 
@@ -56,7 +56,7 @@ async function draw(main) {
       h('td', { class: 'num', text: String(r.open) }),
     ),
   );
-  clear(main).append(
+  fill(main, 
     h('h1', { text: 'Overview' }),
     h(
       'div',

@@ -1,5 +1,5 @@
 import { api, query } from '../api.js';
-import { badge, clear, h, visible } from '../dom.js';
+import { badge, fill, h, visible } from '../dom.js';
 
 const PHASES = ['', 'learning', 'active', 'approved', 'rejected'];
 
@@ -41,7 +41,7 @@ export async function render(main, ctx) {
           bulkForm(ctx),
         )
       : null;
-  clear(main).append(
+  fill(main, 
     h('h1', { text: 'Workloads' }),
     form,
     bulk,

@@ -1,0 +1,138 @@
+import { writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { clientFrom, printFacts, printJson, printTable, terminalSafe, time, withClientOptions, type ClientOptions } from './client.js';
+
+interface Baseline {
+  id: number;
+  workloadId: number;
+  workload: { namespace: string; kind: string; name: string; container: string };
+  generation: number;
+  version: number;
+  phase: string;
+  completeness: string;
+  itemCount: number;
+  openDeviations: number;
+  decidedBy: string | null;
+  decidedAt: string | null;
+  decisionComment: string | null;
+  learningUntilMs: number | null;
+}
+
+interface Item {
+  key: string;
+  origin: string;
+  count: number;
+  firstSeenMs: number;
+}
+
+interface Diff {
+  from: { label: string };
+  to: { label: string };
+  added: Item[];
+  removed: Item[];
+  unchanged: number;
+}
+
+function workloadText(b: Baseline): string {
+  return `${b.workload.namespace}/${b.workload.name}/${b.workload.container}`;
+}
+
+export function register(program: Command): void {
+  const cmd = program.command('baseline').description('review, approve and export baselines (through the collector API)');
+
+  withClientOptions(cmd.command('list').description('workloads and the state of their current baseline'))
+    .option('--namespace <ns,…>', 'namespaces')
+    .option('--phase <p,…>', 'learning, active, approved, rejected')
+    .option('-q, --q <text>', 'text in the workload name')
+    .option('--limit <n>', 'at most this many', '500')
+    .action(async (opts: ClientOptions & { namespace?: string; phase?: string; q?: string; limit: string }) => {
+      const client = clientFrom(opts);
+      const items: { workload: Baseline['workload']; baseline: Baseline | null; openDeviations: number }[] = [];
+      let cursor: string | undefined;
+      const max = Number(opts.limit);
+      do {
+        const page = await client.get<{ items: typeof items; next: string | null }>('/workloads', { namespace: opts.namespace, phase: opts.phase, q: opts.q, limit: Math.min(500, max), cursor });
+        items.push(...page.items);
+        cursor = page.next ?? undefined;
+      } while (cursor && items.length < max);
+      if (opts.json) return printJson(items.slice(0, max));
+      printTable(
+        ['BASELINE', 'NAMESPACE', 'WORKLOAD', 'CONTAINER', 'PHASE', 'VERSION', 'ITEMS', 'OPEN'],
+        items.slice(0, max).map((w) => [w.baseline?.id ?? '—', w.workload.namespace, w.workload.name, w.workload.container, w.baseline?.phase ?? 'none', w.baseline ? `v${w.baseline.version}` : '—', w.baseline?.itemCount ?? 0, w.openDeviations]),
+      );
+    });
+
+  withClientOptions(cmd.command('show').description("a baseline's state and items").argument('<id>'))
+    .option('--at <version>', 'an earlier version')
+    .action(async (id: string, opts: ClientOptions & { at?: string }) => {
+      const client = clientFrom(opts);
+      const r = await client.get<{ baseline: Baseline; version: number; items: Item[] }>(`/baselines/${encodeURIComponent(id)}/items`, { version: opts.at });
+      if (opts.json) return printJson(r);
+      const b = r.baseline;
+      printFacts([
+        ['baseline', `${b.id} (generation ${b.generation}, version ${b.version}${r.version !== b.version ? `, showing v${r.version}` : ''})`],
+        ['workload', `${b.workload.namespace}/${b.workload.kind}/${b.workload.name}/${b.workload.container}`],
+        ['phase', `${b.phase} (${b.completeness})`],
+        ['learning until', time(b.learningUntilMs)],
+        ['decided', b.decidedBy ? `${b.decidedBy} at ${time(b.decidedAt)}: ${b.decisionComment ?? ''}` : '—'],
+        ['open deviations', b.openDeviations],
+      ]);
+      process.stdout.write('\n');
+      printTable(['ITEM', 'ORIGIN', 'COUNT', 'FIRST SEEN'], r.items.map((i) => [i.key, i.origin, i.count, time(i.firstSeenMs)]), process.stdout, 120);
+    });
+
+  withClientOptions(cmd.command('diff').description('what changed: + added, - removed').argument('<id>'))
+    .option('--against <what>', 'previous | approved | declared | vN | bID | bIDvN', 'previous')
+    .option('--at <version>', 'compare this version (default: current)')
+    .action(async (id: string, opts: ClientOptions & { against: string; at?: string }) => {
+      const client = clientFrom(opts);
+      const d = await client.get<Diff>(`/baselines/${encodeURIComponent(id)}/diff`, { against: opts.against, version: opts.at });
+      if (opts.json) return printJson(d);
+      process.stdout.write(`--- ${terminalSafe(d.from.label)}\n+++ ${terminalSafe(d.to.label)}\n`);
+      for (const i of d.removed) process.stdout.write(`- ${terminalSafe(i.key)}\n`);
+      for (const i of d.added) process.stdout.write(`+ ${terminalSafe(i.key)}  (${terminalSafe(i.origin)}, seen ${i.count}×)\n`);
+      process.stdout.write(`${d.added.length} added, ${d.removed.length} removed, ${d.unchanged} unchanged\n`);
+    });
+
+  withClientOptions(cmd.command('approve').description('approve a baseline version, or every active baseline of a namespace').argument('[id]'))
+    .option('--reviewed-version <n>', 'the version you reviewed (required with an id; `baseline show` prints it)')
+    .option('--namespace <ns>', 'approve every active current baseline of this namespace')
+    .option('--dry-run', 'with --namespace: list what would be approved')
+    .option('-m, --comment <text>', 'why (kept in the audit log)', '')
+    .action(async (id: string | undefined, opts: ClientOptions & { reviewedVersion?: string; namespace?: string; dryRun?: boolean; comment: string }) => {
+      const client = clientFrom(opts);
+      if (opts.namespace !== undefined) {
+        if (id !== undefined) throw new Error('give either a baseline id or --namespace, not both');
+        const r = await client.post<{ approved: Baseline[]; dryRun: boolean }>('/baselines/approve-namespace', { namespace: opts.namespace, comment: opts.comment, dryRun: opts.dryRun === true });
+        if (opts.json) return printJson(r);
+        for (const b of r.approved) process.stdout.write(`${r.dryRun ? 'would approve' : 'approved'} baseline ${b.id} v${b.version} ${terminalSafe(workloadText(b))}\n`);
+        process.stdout.write(`${r.approved.length} baseline(s)${r.dryRun ? ' (dry run)' : ''}\n`);
+        return;
+      }
+      if (id === undefined || opts.reviewedVersion === undefined) throw new Error('approve needs a baseline id and --reviewed-version (the version you reviewed), or --namespace');
+      const b = await client.post<Baseline>(`/baselines/${encodeURIComponent(id)}/approve`, { version: Number(opts.reviewedVersion), comment: opts.comment });
+      if (opts.json) return printJson(b);
+      process.stdout.write(`baseline ${b.id} v${b.version} ${terminalSafe(workloadText(b))}: ${b.phase}\n`);
+    });
+
+  withClientOptions(cmd.command('reject').description('reject a baseline version (the workload learns again)').argument('<id>'))
+    .requiredOption('--reviewed-version <n>', 'the version you reviewed')
+    .requiredOption('-m, --comment <text>', 'why (required, kept in the audit log)')
+    .action(async (id: string, opts: ClientOptions & { reviewedVersion: string; comment: string }) => {
+      const client = clientFrom(opts);
+      const b = await client.post<Baseline>(`/baselines/${encodeURIComponent(id)}/reject`, { version: Number(opts.reviewedVersion), comment: opts.comment });
+      if (opts.json) return printJson(b);
+      process.stdout.write(`baseline ${b.id} v${b.version} ${terminalSafe(workloadText(b))}: ${b.phase}\n`);
+    });
+
+  withClientOptions(cmd.command('export').description('an approved baseline as declared-baseline YAML, a NetworkPolicy or Falco rules').argument('<id>'))
+    .option('--format <f>', 'yaml | networkpolicy | falco', 'yaml')
+    .option('-o, --output <file>', 'write to a file instead of stdout')
+    .action(async (id: string, opts: ClientOptions & { format: string; output?: string }) => {
+      const client = clientFrom(opts);
+      const text = await client.request<string>('GET', `/baselines/${encodeURIComponent(id)}/export`, { query: { format: opts.format }, accept: 'application/yaml' });
+      if (opts.output) writeFileSync(opts.output, text);
+      // YAML already escapes control characters inside strings; this guards the terminal anyway.
+      else process.stdout.write(terminalSafe(text, { keepNewlines: true }));
+    });
+}

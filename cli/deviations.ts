@@ -1,0 +1,122 @@
+import type { Command } from 'commander';
+import type { Deviation } from '../common/deviations.js';
+import { parseDuration } from '../common/duration.js';
+import type { Observation } from '../common/model.js';
+import { clientFrom, printFacts, printJson, printTable, terminalSafe, time, withClientOptions, type ClientOptions } from './client.js';
+
+interface ListItem {
+  id: number;
+  severity: string;
+  status: string;
+  kind: string;
+  count: number;
+  lastSeenMs: number;
+  summary: string;
+  workload: { namespace: string; name: string; container: string };
+}
+
+interface ListOptions extends ClientOptions {
+  namespace?: string;
+  workload?: string;
+  severity?: string;
+  minSeverity?: string;
+  status?: string;
+  kind?: string;
+  since?: string;
+  q?: string;
+  sort?: string;
+  limit?: string;
+  cursor?: string;
+}
+
+function lineage(obs: Observation): string[] {
+  const chain = [...obs.process.ancestors].reverse();
+  const lines = chain.map((a, i) => `${'  '.repeat(i)}${terminalSafe(a.exe)} ${terminalSafe(a.args ?? '')}`.trimEnd());
+  lines.push(`${'  '.repeat(chain.length)}→ ${terminalSafe(obs.process.exe)} ${terminalSafe(obs.process.args)}`.trimEnd());
+  return lines;
+}
+
+export function register(program: Command): void {
+  const cmd = program.command('deviations').description('browse and triage deviations (through the collector API)');
+
+  withClientOptions(cmd.command('list').description('list deviations, newest first'))
+    .option('--namespace <ns,…>', 'namespaces')
+    .option('--workload <name>', 'workload name')
+    .option('--severity <s,…>', 'severities (info, low, medium, high, critical)')
+    .option('--min-severity <s>', 'this severity or higher')
+    .option('--status <s,…>', 'open, acknowledged, resolved, added-to-baseline')
+    .option('--kind <k,…>', 'process, network, interactive-session, denied, …')
+    .option('--since <duration>', 'active in the last e.g. 24h (event time)')
+    .option('-q, --q <text>', 'text in the summary, item or workload')
+    .option('--sort <key>', 'created, lastSeen, firstSeen, count, severity (prefix - for descending)', '-created')
+    .option('--limit <n>', 'page size', '50')
+    .option('--cursor <c>', 'continue after a previous page')
+    .action(async (opts: ListOptions) => {
+      const client = clientFrom(opts);
+      const page = await client.get<{ items: ListItem[]; next: string | null }>('/deviations', {
+        namespace: opts.namespace,
+        workload: opts.workload,
+        severity: opts.severity,
+        minSeverity: opts.minSeverity,
+        status: opts.status,
+        kind: opts.kind,
+        from: opts.since ? Date.now() - parseDuration(opts.since) : undefined,
+        q: opts.q,
+        sort: opts.sort,
+        limit: opts.limit,
+        cursor: opts.cursor,
+      });
+      if (opts.json) return printJson(page);
+      printTable(
+        ['ID', 'SEVERITY', 'STATUS', 'WORKLOAD', 'KIND', 'COUNT', 'LAST SEEN', 'SUMMARY'],
+        page.items.map((d) => [d.id, d.severity, d.status, `${d.workload.namespace}/${d.workload.name}/${d.workload.container}`, d.kind, d.count, time(d.lastSeenMs), d.summary]),
+      );
+      if (page.next) process.stdout.write(`more: --cursor ${page.next}\n`);
+    });
+
+  withClientOptions(cmd.command('show').description('one deviation: facts, process lineage, samples').argument('<id>'))
+    .action(async (id: string, opts: ClientOptions) => {
+      const client = clientFrom(opts);
+      const { deviation: d } = await client.get<{ deviation: Deviation }>(`/deviations/${encodeURIComponent(id)}`);
+      if (opts.json) return printJson(d);
+      printFacts([
+        ['id', d.id],
+        ['summary', d.summary],
+        ['severity', `${d.severity} (${d.severityReason})`],
+        ['status', d.statusBy ? `${d.status} by ${d.statusBy} at ${time(d.statusAt)}` : d.status],
+        ['comment', d.statusComment],
+        ['workload', `${d.workload.namespace}/${d.workload.kind}/${d.workload.name}/${d.workload.container}`],
+        ['item', d.itemKey],
+        ['kind', d.kind],
+        ['first seen', time(d.firstSeenMs)],
+        ['last seen', time(d.lastSeenMs)],
+        ['count', d.count],
+        ['pods', d.pods.join(', ')],
+        ['nodes', d.nodes.join(', ')],
+        ['image', d.image],
+      ]);
+      const sample = d.samples[0];
+      if (sample) {
+        process.stdout.write('\nprocess lineage (entrypoint first):\n');
+        for (const l of lineage(sample)) process.stdout.write(`  ${l}\n`);
+      }
+      if (d.commands?.length) {
+        process.stdout.write('\ncommands:\n');
+        for (const c of d.commands) process.stdout.write(`  ${time(c.timeMs)}  ${terminalSafe(c.exe)} ${terminalSafe(c.args)}\n`);
+      }
+    });
+
+  for (const [name, path, verb] of [
+    ['ack', 'ack', 'acknowledge'],
+    ['resolve', 'resolve', 'resolve'],
+  ] as const) {
+    withClientOptions(cmd.command(name).description(`${verb} a deviation`).argument('<id>'))
+      .option('-m, --comment <text>', 'why (kept in the audit log)', '')
+      .action(async (id: string, opts: ClientOptions & { comment: string }) => {
+        const client = clientFrom(opts);
+        const d = await client.post<Deviation>(`/deviations/${encodeURIComponent(id)}/${path}`, { comment: opts.comment });
+        if (opts.json) return printJson(d);
+        process.stdout.write(`deviation ${d.id}: ${terminalSafe(d.status)}\n`);
+      });
+  }
+}

