@@ -139,6 +139,7 @@ export async function benchApi(): Promise<Record<string, unknown>> {
   try {
     for (const [name, query, t, runs] of scenarios) {
       const headers = { authorization: `Bearer ${t}` };
+      for (let i = 0; i < 5; i++) await (await fetch(`${base}?limit=50${query ? `&${query}` : ''}`, { headers })).arrayBuffer(); // warm-up
       const times: number[] = [];
       let cursor: string | null = null;
       let deep: number[] = [];

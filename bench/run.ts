@@ -3,11 +3,21 @@
  * machine minutes apart. Prints JSON; BENCHMARKS.md records the results with machine and date.
  */
 import { cpus, totalmem } from 'node:os';
+import { benchAlerts } from './alerts.js';
+import { benchApi } from './api.js';
+import { benchEngine } from './engine.js';
 import { benchShip } from './ship.js';
+import { benchSources } from './sources.js';
 
 type Bench = [name: string, run: () => Promise<Record<string, unknown>>];
 
-const benches: Bench[] = [['agent→collector', () => benchShip()]];
+const benches: Bench[] = [
+  ['sources', benchSources],
+  ['engine', benchEngine],
+  ['agent→collector', () => benchShip()],
+  ['alerts', benchAlerts],
+  ['api', benchApi],
+];
 
 async function main(): Promise<void> {
   const only = process.argv[2];

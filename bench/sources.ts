@@ -5,9 +5,26 @@
  *   incl. tcp_connect/listen) → decode + normalise (lineage, identity) vs bare `Type.decode`;
  * - Falco: JSON alert bytes → JSON.parse + normalise vs bare `JSON.parse` (the recorded alerts,
  *   and alerts shaped like driftwatch-rules.yaml's, ~30 output fields).
+ * End to end, in one process (server and agent share the CPU, so compare the ratio):
+ * - Tetragon over a unix socket: GetEvents stream → TetragonGrpcSource → sink, vs a bare
+ *   grpc-js client that only counts the raw messages of the same stream;
+ * - Falco HTTP: one keep-alive connection POSTing alerts (as Falco does) to FalcoHttpSource, vs
+ *   a bare node:http server that answers 204 without reading the JSON.
  * Plus the process's resident memory after the runs.
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { Agent, createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { silentLogger } from '../common/logger.js';
+import type { Observation } from '../common/model.js';
+import { FalcoHttpSource } from '../agent/sources/falco-http.js';
+import { rawService } from '../agent/sources/grpc-stream.js';
+import type { SourceDeps } from '../agent/sources/runtime.js';
+import { TetragonGrpcSource } from '../agent/sources/tetragon-grpc.js';
 import { IdentityResolver } from '../agent/identity/resolver.js';
 import { LineageCache } from '../agent/lineage/cache.js';
 import type { NormaliseContext } from '../agent/normalise/context.js';
@@ -155,6 +172,9 @@ export async function benchSources(): Promise<Record<string, unknown>> {
     rate(ruleAlerts, (b) => JSON.parse(b.toString('utf8')) as unknown),
   );
 
+  const tetragonStream = await streamEndToEnd(hot, 30_000);
+  const falcoHttp = await httpEndToEnd(ruleAlerts.slice(0, 200), 6_000);
+
   // Resident memory as the agent would hold it: without the garbage the runs left (when the
   // process runs with --expose-gc).
   (globalThis as { gc?: () => void }).gc?.();
@@ -164,6 +184,8 @@ export async function benchSources(): Promise<Record<string, unknown>> {
     tetragon_protobuf_exec_and_tcp: { messages: hot.length, avgBytes: avg(hot), ...tetragonHot },
     falco_json_recorded: { alerts: falcoRecorded.length, avgBytes: avg(falcoRecorded), ...falco },
     falco_json_driftwatch_rules: { alerts: ruleAlerts.length, avgBytes: avg(ruleAlerts), ...falcoRules },
+    tetragon_grpc_unix_end_to_end: tetragonStream,
+    falco_http_keepalive_end_to_end: falcoHttp,
     lineageProcesses: tctx.lineage.size + hctx.lineage.size + fctx.lineage.size + rctx.lineage.size,
     rssMiB: Math.round((mem.rss / 2 ** 20) * 10) / 10,
     heapUsedMiB: Math.round((mem.heapUsed / 2 ** 20) * 10) / 10,
@@ -172,4 +194,120 @@ export async function benchSources(): Promise<Record<string, unknown>> {
 
 function avg(bufs: Buffer[]): number {
   return Math.round(bufs.reduce((s, b) => s + b.length, 0) / Math.max(1, bufs.length));
+}
+
+function deps(sink: SourceDeps['sink']): SourceDeps {
+  return { node: 'bench-node', cluster: 'bench', logger: silentLogger(), registry: new Registry(), sink, lineage: new LineageCache({ maxProcesses: 65_536 }), identity: new IdentityResolver(null) };
+}
+
+/** A GetEvents server writing `total` messages (cycling `records`) to each call. */
+async function tetragonServer(address: string, records: Buffer[], total: number): Promise<grpc.Server> {
+  const server = new grpc.Server();
+  server.addService(rawService({ GetEvents: { path: '/tetragon.FineGuidanceSensors/GetEvents', requestStream: false } }), {
+    GetEvents: (call: grpc.ServerWritableStream<Buffer, Buffer>) => {
+      let i = 0;
+      const pump = (): void => {
+        while (i < total) {
+          if (!call.write(records[i++ % records.length])) return void call.once('drain', pump);
+        }
+      };
+      pump();
+    },
+  });
+  await new Promise<void>((resolve, reject) => server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
+  return server;
+}
+
+async function streamEndToEnd(records: Buffer[], total: number): Promise<Record<string, number>> {
+  const dir = mkdtempSync(join(tmpdir(), 'dw-bench-'));
+  const address = `unix://${join(dir, 'tetragon.sock')}`;
+  const server = await tetragonServer(address, records, total);
+  try {
+    // Bare: a raw-bytes client that only counts.
+    const Client = grpc.makeGenericClientConstructor(rawService({ GetEvents: { path: '/tetragon.FineGuidanceSensors/GetEvents', requestStream: false } }), 'bench');
+    const client = new Client(address, grpc.credentials.createInsecure());
+    const bareStart = performance.now();
+    await new Promise<void>((resolve) => {
+      let n = 0;
+      const call = (client as unknown as { GetEvents(b: Buffer): grpc.ClientReadableStream<Buffer> }).GetEvents(Buffer.alloc(0));
+      call.on('error', () => {}); // our own cancel
+      call.on('data', () => {
+        if (++n === total) {
+          call.cancel();
+          resolve();
+        }
+      });
+    });
+    const bareMs = performance.now() - bareStart;
+    client.close();
+
+    let observed = 0;
+    const sink = { offer: (_: Observation) => (observed++, true), waitForCapacity: () => Promise.resolve() };
+    const source = new TetragonGrpcSource({ kind: 'tetragon-grpc', address }, deps(sink));
+    const start = performance.now();
+    await source.start();
+    while (source.counters.seen < total) await new Promise((r) => setImmediate(r));
+    const ms = performance.now() - start;
+    await source.close();
+    return {
+      messages: total,
+      observations: observed,
+      pipelinePerSec: Math.round((total * 1000) / ms),
+      bareStreamPerSec: Math.round((total * 1000) / bareMs),
+      ratio: Math.round((bareMs / ms) * 100) / 100,
+    };
+  } finally {
+    server.forceShutdown();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** POSTs `total` alerts one after the other over one keep-alive connection; returns req/s. */
+async function postAll(port: number, alerts: Buffer[], total: number): Promise<number> {
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const start = performance.now();
+  for (let i = 0; i < total; i++) {
+    const body = alerts[i % alerts.length]!;
+    await new Promise<void>((resolve, reject) => {
+      const req = request(
+        { host: '127.0.0.1', port, method: 'POST', path: '/', agent, headers: { 'content-type': 'application/json', 'content-length': String(body.length) } },
+        (res) => {
+          res.resume();
+          res.on('end', resolve);
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  }
+  const ms = performance.now() - start;
+  agent.destroy();
+  return (total * 1000) / ms;
+}
+
+async function httpEndToEnd(alerts: Buffer[], total: number): Promise<Record<string, number>> {
+  const bare = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(204);
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => bare.listen(0, '127.0.0.1', resolve));
+  const barePort = (bare.address() as AddressInfo).port;
+  await postAll(barePort, alerts, 500); // warm-up (JIT, sockets)
+  const barePerSec = await postAll(barePort, alerts, total);
+  await new Promise<void>((resolve) => {
+    bare.close(() => resolve());
+    bare.closeAllConnections();
+  });
+
+  let observed = 0;
+  const sink = { offer: (_: Observation) => (observed++, true), waitForCapacity: () => Promise.resolve() };
+  const source = new FalcoHttpSource({ kind: 'falco-http', listen: '127.0.0.1:0' }, deps(sink));
+  await source.start();
+  await postAll(source.port, alerts, 500);
+  const pipelinePerSec = await postAll(source.port, alerts, total);
+  await source.close();
+  return { requests: total, observations: observed - 500, pipelinePerSec: Math.round(pipelinePerSec), barePerSec: Math.round(barePerSec), ratio: Math.round((pipelinePerSec / barePerSec) * 100) / 100 };
 }

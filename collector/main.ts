@@ -46,7 +46,7 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
     closers.unshift(() => engine.close());
 
     // Alerting subscribes before ingest starts, so no deviation can be raised unseen.
-    const alerting = createAlerting({ db, bus, config, logger: logger.child({ component: 'alerting' }), registry });
+    const alerting = createAlerting({ db, bus, config, logger: logger.child({ component: 'alerting' }), registry, deviations: engine });
     await alerting.start();
     closers.unshift(() => alerting.close());
 

@@ -415,7 +415,7 @@ export const collectorSchema = {
         ui: { type: 'boolean', default: true },
         maxPageSize: { type: 'integer', minimum: 10, maximum: 5000, default: 500 },
         whatIfMaxDays: { type: 'integer', minimum: 1, maximum: 365, default: 30 },
-        whatIfMaxObservations: { type: 'integer', minimum: 1000, default: 200000 },
+        whatIfMaxObservations: { type: 'integer', minimum: 1000, default: 50000 },
         authFailuresPerMinute: { type: 'integer', minimum: 1, default: 30 },
         stream: {
           type: 'object',

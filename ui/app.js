@@ -94,6 +94,7 @@ async function start() {
   stream?.close();
   stream = new LiveStream(
     (e) => {
+      if (e.type === 'resync') return toast('Live updates fell behind: reload the page to catch up.', 'error');
       for (const l of listeners) l(e);
     },
     (state) => {

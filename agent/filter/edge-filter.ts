@@ -72,7 +72,7 @@ export interface EdgeFilterOptions {
 }
 
 export class EdgeFilter {
-  private weak = new WeakMap<WorkloadId, Slot>();
+  private readonly weak = new WeakMap<WorkloadId, Slot>();
   /** namespace → name → container → kind → cluster → slot. */
   private readonly slots = new Map<string, Map<string, Map<string, Map<string, Map<string, Slot>>>>>();
   private slotCount = 0;
@@ -187,14 +187,14 @@ export class EdgeFilter {
   }
 
   private install(slot: Slot, b: EdgeBaseline): void {
+    // The hash covers phase, dedup window and allow set: unchanged hash, nothing to do.
+    if (slot.baseline?.hash === b.hash) return;
     if (!slot.baseline) this.baselineCount++;
     // A new phase or allow set restarts the learning dedup: what was deduplicated against the old
     // state may be needed by the new one.
-    if (slot.baseline?.hash !== b.hash) {
-      slot.sentExe.clear();
-      slot.sentNet.clear();
-      slot.dedupEntries = 0;
-    }
+    slot.sentExe.clear();
+    slot.sentNet.clear();
+    slot.dedupEntries = 0;
     slot.baseline = compile(b);
   }
 
@@ -212,23 +212,21 @@ export class EdgeFilter {
     return slot;
   }
 
+  /** The workload's slot by its fields (no allocation when it exists). */
   private slotFor(w: WorkloadId, create: boolean): Slot | undefined {
-    const level = <V>(m: Map<string, V>, k: string, make: () => V): V | undefined => {
-      let v = m.get(k);
-      if (v === undefined && create) m.set(k, (v = make()));
-      return v;
-    };
-    const byName = level(this.slots, w.namespace, () => new Map());
-    const byContainer = byName && level(byName, w.name, () => new Map());
-    const byKind = byContainer && level(byContainer, w.container, () => new Map());
-    const byCluster = byKind && level(byKind, w.kind, () => new Map());
-    if (!byCluster) return undefined;
-    let slot = byCluster.get(w.cluster);
-    if (!slot && create) {
-      slot = { workload: { ...w }, baseline: undefined, sentExe: new Map(), sentNet: new Map(), dedupEntries: 0 };
-      byCluster.set(w.cluster, slot);
-      this.slotCount++;
-    }
+    const found = this.slots.get(w.namespace)?.get(w.name)?.get(w.container)?.get(w.kind)?.get(w.cluster);
+    if (found || !create) return found;
+    let byName = this.slots.get(w.namespace);
+    if (!byName) this.slots.set(w.namespace, (byName = new Map()));
+    let byContainer = byName.get(w.name);
+    if (!byContainer) byName.set(w.name, (byContainer = new Map()));
+    let byKind = byContainer.get(w.container);
+    if (!byKind) byContainer.set(w.container, (byKind = new Map()));
+    let byCluster = byKind.get(w.kind);
+    if (!byCluster) byKind.set(w.kind, (byCluster = new Map()));
+    const slot: Slot = { workload: { ...w }, baseline: undefined, sentExe: new Map(), sentNet: new Map(), dedupEntries: 0 };
+    byCluster.set(w.cluster, slot);
+    this.slotCount++;
     return slot;
   }
 

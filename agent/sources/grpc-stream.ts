@@ -143,12 +143,15 @@ export abstract class GrpcStreamSource extends RuntimeSource {
         delivery.close();
         resolve(reason);
       };
-      call.on('metadata', () => {
+      const up = (): void => {
+        if (this.runtime.connected) return;
         this.runtime.connected = true;
-      });
-      call.on('data', (bytes: Buffer) => {
-        if (!this.runtime.connected) this.runtime.connected = true;
         this.backoff.reset();
+        this.runtime.deps.logger.info('stream connected', { source: this.name, address: this.address });
+      };
+      call.on('metadata', up);
+      call.on('data', (bytes: Buffer) => {
+        up();
         this.onMessage(bytes, delivery);
       });
       call.on('error', (err: grpc.ServiceError) => finish(`${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`));

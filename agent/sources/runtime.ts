@@ -102,7 +102,7 @@ class SourceMetrics {
     void evicted;
     this.reconnects = new Counter({
       name: 'driftwatch_source_reconnects_total',
-      help: 'Times a source lost its peer and reconnected.',
+      help: 'Reconnect attempts of a source whose peer (Tetragon, Falco) went away or was not there.',
       labelNames: ['source', 'kind'] as const,
       registers: [registry],
     });

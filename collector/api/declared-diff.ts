@@ -1,6 +1,6 @@
 import { parseNetworkKey, type Item, type Peer } from '../../common/items.js';
 import type { Observation, WorkloadId } from '../../common/model.js';
-import { matchRules, type EffectiveDeclared, type NetworkRule, type ProcessRule } from '../baselines/declared.js';
+import { describeNetworkRule, matchRules, type EffectiveDeclared, type NetworkRule, type ProcessRule } from '../baselines/declared.js';
 import { unescapeKeyField } from '../exports/keys.js';
 import type { BaselineItemView } from '../store/queries.js';
 import type { BaselineDiff } from './diff.js';
@@ -61,20 +61,9 @@ export function itemObservation(i: BaselineItemView, workload: WorkloadId): { ob
   return { obs, item: { kind: 'network', key: i.key, direction: n.direction, protocol: n.protocol, port: n.port, peer, peerName: dnsName } };
 }
 
-function ruleText(kind: 'process', r: ProcessRule): string;
-function ruleText(kind: 'network', r: NetworkRule): string;
-function ruleText(kind: 'process' | 'network', r: ProcessRule | NetworkRule): string {
-  if (kind === 'process') {
-    const p = r as ProcessRule;
-    return p.argsText ? `process ${p.path} args ${p.argsText.join(' | ')}` : `process ${p.path}`;
-  }
-  const n = r as NetworkRule;
-  const parts = [n.direction ?? 'any direction', n.protocol ?? 'any protocol'];
-  parts.push(n.ports ? `ports ${n.ports.map(([lo, hi]) => (lo === hi ? String(lo) : `${lo}-${hi}`)).join(',')}` : 'any port');
-  if (n.cidrs) parts.push(`cidrs ${n.cidrs.map((c) => c.text).join(',')}`);
-  if (n.services) parts.push(`services ${n.services.map((s) => s.source).join(',')}`);
-  if (n.dnsNames) parts.push(`dns ${n.dnsNames.map((s) => s.source).join(',')}`);
-  return `network ${parts.join(' ')}`;
+/** A process rule as text (network rules: the engine's describeNetworkRule). */
+function processRuleText(p: ProcessRule): string {
+  return p.argsText ? `process ${p.path} args ${p.argsText.join(' | ')}` : `process ${p.path}`;
 }
 
 /**
@@ -101,8 +90,8 @@ export function diffLearnedDeclared(learned: readonly BaselineItemView[], declar
   }
   const pseudo = (key: string, kind: string): BaselineItemView => ({ key, kind, origin: 'declared', phase: 'steady', detail: {}, count: 0, firstSeenMs: 0, lastSeenMs: 0, addedInVersion: 0, removedInVersion: null });
   const removed = [
-    ...declared.allow.processes.filter((r) => !used.has(r)).map((r) => pseudo(ruleText('process', r), 'process')),
-    ...declared.allow.network.filter((r) => !used.has(r)).map((r) => pseudo(ruleText('network', r), 'network')),
+    ...declared.allow.processes.filter((r) => !used.has(r)).map((r) => pseudo(processRuleText(r), 'process')),
+    ...declared.allow.network.filter((r) => !used.has(r)).map((r) => pseudo(describeNetworkRule(r), 'network')),
   ];
   return { added, removed, unchanged: learned.length - added.length };
 }

@@ -1,8 +1,8 @@
 import { listAgents, overview } from '../store/queries.js';
 import { isRole, ROLES, type Role } from '../store/tokens.js';
-import { actorOf } from './auth.js';
+import { actorOf, requireScope } from './auth.js';
 import { ApiError } from './errors.js';
-import { cursorQuery, decodeCursor, encodeCursor, idParams, limitQuery, pageLimit } from './params.js';
+import { cursorQuery, decodeCursor, encodeCursor, idParams, limitQuery, pageLimit, splitCsv } from './params.js';
 import type { ApiContext, RouteSpec } from './server.js';
 
 const NAMESPACE_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
@@ -53,6 +53,7 @@ export function registerMetaRoutes(register: (r: RouteSpec) => void, ctx: ApiCon
         from: { type: 'number', minimum: 0, description: 'Start, ms since the epoch (default: 24 h before `to`).' },
         to: { type: 'number', minimum: 0, description: 'End, ms since the epoch (default: now).' },
         buckets: { type: 'integer', minimum: 1, maximum: 200, default: 24 },
+        namespace: { type: 'string', maxLength: 2000, pattern: '^[a-z0-9-]+(,[a-z0-9-]+)*$', description: 'Narrow the time series to these namespaces.' },
       },
     },
     returns: 'The overview counts (see Overview in collector/store/queries.ts).',
@@ -60,7 +61,9 @@ export function registerMetaRoutes(register: (r: RouteSpec) => void, ctx: ApiCon
       const to = typeof query.to === 'number' ? query.to : ctx.now();
       const from = typeof query.from === 'number' ? query.from : to - 86_400_000;
       if (from >= to) throw new ApiError('DW_ERR_VALIDATION', 'from must be before to');
-      return overview(ctx.db, { fromMs: from, toMs: to, buckets: Number(query.buckets), scope: principal.namespaces, nowMs: ctx.now() });
+      const namespaces = splitCsv<string>(query.namespace);
+      for (const ns of namespaces ?? []) requireScope(principal, ns);
+      return overview(ctx.db, { fromMs: from, toMs: to, buckets: Number(query.buckets), scope: principal.namespaces, nowMs: ctx.now(), namespaces });
     },
   });
 

@@ -43,6 +43,8 @@ export interface ApiOptions {
   whatIf?: CandidateEvaluator;
   /** Wall clock (tests). */
   now?: () => number;
+  /** How often live-stream connections re-check their token (default 30 s; tests). */
+  streamReverifyMs?: number;
 }
 
 /** What every route handler gets: the services and who is calling. */
@@ -195,7 +197,7 @@ export function createApi(opts: ApiOptions): Api {
     },
     attachStream(server: Server) {
       if (stream) throw new Error('the live stream is already attached');
-      stream = attachStream(server, { ctx, limiter });
+      stream = attachStream(server, { ctx, limiter, reverifyMs: opts.streamReverifyMs });
     },
     start,
     close: once(async () => {

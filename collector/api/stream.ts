@@ -59,9 +59,13 @@ function wireEvent(e: CollectorEvent): Record<string, unknown> {
 
 interface Client {
   ws: WebSocket;
+  /** Kept to re-verify: a revoked or expired token ends the connection within REVERIFY_MS. */
+  token: string | undefined;
   principal: Principal | undefined;
   lagging: boolean;
 }
+
+const REVERIFY_MS = 30_000;
 
 /**
  * The live stream: WebSocket upgrades on `/api/v1/stream` of the collector's HTTP server. A client
@@ -71,7 +75,7 @@ interface Client {
  * that cannot keep up is not buffered without bound: events are skipped and it gets one
  * `{"type":"resync"}` telling it to reload.
  */
-export function attachStream(server: Server, deps: { ctx: ApiContext; limiter: AuthFailureLimiter }): Stream {
+export function attachStream(server: Server, deps: { ctx: ApiContext; limiter: AuthFailureLimiter; reverifyMs?: number }): Stream {
   const { ctx, limiter } = deps;
   const { maxClients, maxBufferedBytes } = ctx.settings.stream;
   const wss = new WebSocketServer({
@@ -121,16 +125,17 @@ export function attachStream(server: Server, deps: { ctx: ApiContext; limiter: A
       .map((s) => s.trim());
     const tokenProtocol = offered.find((p) => p.startsWith(TOKEN_PROTOCOL_PREFIX));
     let principal: Principal | undefined;
-    if (tokenProtocol !== undefined) {
+    const protocolToken = tokenProtocol?.slice(TOKEN_PROTOCOL_PREFIX.length);
+    if (protocolToken !== undefined) {
       try {
-        principal = authenticate(ctx.tokens, limiter, tokenProtocol.slice(TOKEN_PROTOCOL_PREFIX.length), address(req));
+        principal = authenticate(ctx.tokens, limiter, protocolToken, address(req));
       } catch (err) {
         const e = err as ApiError;
         return reject(e.status ?? 401, e.code ?? 'DW_ERR_UNAUTHENTICATED', e.message);
       }
     }
     wss.handleUpgrade(req, socket, head, (ws) => {
-      const client: Client = { ws, principal, lagging: false };
+      const client: Client = { ws, token: protocolToken, principal, lagging: false };
       clients.add(client);
       ws.on('close', () => clients.delete(client));
       ws.on('error', () => ws.terminate());
@@ -150,6 +155,7 @@ export function attachStream(server: Server, deps: { ctx: ApiContext; limiter: A
         }
         try {
           client.principal = authenticate(ctx.tokens, limiter, typeof token === 'string' ? token : undefined, address(req));
+          client.token = token as string;
           hello();
         } catch (err) {
           const e = err as ApiError;
@@ -161,6 +167,16 @@ export function attachStream(server: Server, deps: { ctx: ApiContext; limiter: A
   };
   server.on('upgrade', onUpgrade);
 
+  const reverify = setInterval(() => {
+    for (const c of clients) {
+      if (c.principal && c.token !== undefined && !ctx.tokens.verify(c.token)) {
+        c.principal = undefined;
+        c.ws.close(4401, 'DW_ERR_UNAUTHENTICATED');
+      }
+    }
+  }, deps.reverifyMs ?? REVERIFY_MS);
+  reverify.unref();
+
   return {
     name: 'api-stream',
     get clients() {
@@ -171,6 +187,7 @@ export function attachStream(server: Server, deps: { ctx: ApiContext; limiter: A
     },
     start: async () => {},
     close: once(async () => {
+      clearInterval(reverify);
       server.off('upgrade', onUpgrade);
       unsubscribe();
       for (const c of clients) c.ws.close(1001, 'collector shutting down');

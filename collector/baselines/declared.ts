@@ -125,9 +125,18 @@ export function matchRules(rules: RuleSet, obs: Observation, item: Item): string
       const byName = r.dnsNames !== null && obs.peerName !== null && r.dnsNames.some((re) => re.test(obs.peerName!.toLowerCase()));
       if (!byCidr && !byService && !byName) continue;
     }
-    return 'network rule';
+    return describeNetworkRule(r);
   }
   return null;
+}
+
+export function describeNetworkRule(r: NetworkRule): string {
+  const parts = ['network', r.direction ?? 'any direction', r.protocol ?? 'tcp/udp'];
+  if (r.ports) parts.push(`ports ${r.ports.map(([lo, hi]) => (lo === hi ? `${lo}` : `${lo}-${hi}`)).join(',')}`);
+  if (r.cidrs) parts.push(`cidrs ${r.cidrs.map((c) => c.text).join(',')}`);
+  if (r.services) parts.push('services');
+  if (r.dnsNames) parts.push('dnsNames');
+  return parts.join(' ');
 }
 
 export interface DeclaredBaselinesOptions {

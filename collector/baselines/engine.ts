@@ -103,6 +103,8 @@ interface View {
   prefixGroups: Map<string, Set<string>>;
   /** Latest event time seen for this generation (cache; rebuilt from items' last sightings). */
   maxSeenMs: number;
+  /** Digests of older generations → their baseline id (0 = none): pods of a rollout in progress. */
+  olderDigests: Map<string, number>;
 }
 
 /** What one sighting (an observation, or a learned item moved out of the window) adds to a deviation. */
@@ -281,9 +283,10 @@ class BaselineEngine implements Engine {
 
   tick(nowEventMs: number): void {
     this.db.transaction(() => {
+      // Only a workload's newest generation can be learning (older ones are superseded or rejected).
       for (const b of this.baselines.dueForActivation(nowEventMs)) {
         const view = this.viewOf(b.id);
-        if (view && this.currentIds.get(view.workloadId) === view.b.id) this.activate(view);
+        if (view) this.activate(view);
       }
     });
   }
@@ -575,9 +578,13 @@ class BaselineEngine implements Engine {
       this.addDigest(view, digest);
       return view;
     }
-    // Old pods of a rollout keep their generation.
-    const older = this.baselines.generations(view.workloadId).find((g) => g.id !== b.id && g.imageDigests.includes(digest));
-    if (older) return this.viewOf(older.id) ?? view;
+    // Old pods of a rollout keep their generation (remembered: they keep sending during the rollout).
+    let olderId = view.olderDigests.get(digest);
+    if (olderId === undefined) {
+      olderId = this.baselines.generations(view.workloadId).find((g) => g.id !== b.id && g.imageDigests.includes(digest))?.id ?? 0;
+      if (view.olderDigests.size < 64) view.olderDigests.set(digest, olderId);
+    }
+    if (olderId !== 0) return this.viewOf(olderId) ?? view;
     const policy: ImagePolicy = decl.imagePolicy ?? this.workloads.get(view.workloadId)?.imagePolicy ?? this.opts.config.learning.imagePolicy;
     if (policy === 'relearn') {
       const next = this.newGeneration(view, 'superseded', obs.time, [digest], this.isFresh(obs, obs.time) ? 'full' : 'partial');
@@ -755,7 +762,7 @@ class BaselineEngine implements Engine {
       lastNewItemMs: null,
     });
     this.currentIds.set(workloadId, b.id);
-    const view = this.cacheView({ workloadId, workload: { ...obs.workload }, b, items: new Map(), prefixGroups: new Map(), maxSeenMs: obs.time });
+    const view = this.cacheView({ workloadId, workload: { ...obs.workload }, b, items: new Map(), prefixGroups: new Map(), maxSeenMs: obs.time, olderDigests: new Map() });
     this.pendingEdge.add(workloadId);
     this.emitBaselineChanged(b.id, null);
     return view;
@@ -772,7 +779,7 @@ class BaselineEngine implements Engine {
     if (!b) return undefined;
     const w = this.workloads.get(b.workloadId);
     if (!w) return undefined;
-    const view: View = { workloadId: b.workloadId, workload: w.workload, b, items: new Map(), prefixGroups: new Map(), maxSeenMs: b.learningStartMs ?? 0 };
+    const view: View = { workloadId: b.workloadId, workload: w.workload, b, items: new Map(), prefixGroups: new Map(), maxSeenMs: b.learningStartMs ?? 0, olderDigests: new Map() };
     for (const it of this.baselines.items(b.id)) {
       view.items.set(it.key, it);
       view.maxSeenMs = Math.max(view.maxSeenMs, it.lastSeenMs);
@@ -807,7 +814,7 @@ class BaselineEngine implements Engine {
       lastNewItemMs: null,
     });
     this.currentIds.set(view.workloadId, b.id);
-    const next = this.cacheView({ workloadId: view.workloadId, workload: view.workload, b, items: new Map(), prefixGroups: new Map(), maxSeenMs: startMs ?? 0 });
+    const next = this.cacheView({ workloadId: view.workloadId, workload: view.workload, b, items: new Map(), prefixGroups: new Map(), maxSeenMs: startMs ?? 0, olderDigests: new Map() });
     this.pendingEdge.add(view.workloadId);
     this.emitBaselineChanged(b.id, null);
     return next;
@@ -905,13 +912,14 @@ class BaselineEngine implements Engine {
     return result;
   }
 
-  relearn(workload: WorkloadId, actor: string, comment: string): BaselineSummary {
+  relearn(workload: WorkloadId, _actor: string, _comment: string): BaselineSummary {
     return this.mutate(() => {
       const wid = this.workloads.find(workload);
       const current = wid === undefined ? undefined : this.baselines.current(wid);
       if (!current) throw new EngineError('DW_ERR_NOT_FOUND', `no baseline for ${workloadKey(workload)}`);
       const view = this.viewOf(current.id)!;
-      const next = this.newGeneration(view, 'superseded', null, view.b.imageDigests, 'partial', { actor, comment });
+      // Who asked is in the audit log; the old generation keeps its own decision (e.g. an approval).
+      const next = this.newGeneration(view, 'superseded', null, view.b.imageDigests, 'partial');
       return this.baselines.summary(next.b.id)!;
     });
   }

@@ -1,7 +1,8 @@
 /**
  * The decisions (alertmanager's dispatch + notify stages, in one place): bus events → per-alert
- * state → notifications queued per sink in the outbox. Every decision is one database
- * transaction, so a restart resumes exactly where the last commit left off; nothing that matters
+ * state → notifications queued per sink in the outbox. A decision and its outbox rows are
+ * written together (events of one event-loop turn share a transaction, each in its own
+ * savepoint), so a restart resumes exactly where the last commit left off; nothing that matters
  * lives only in memory (the rate-limit bucket and the held-back count are allowed to reset).
  *
  * - one notification per new deviation (`deviation:<id>`), re-notified while open per sink interval;
@@ -251,7 +252,9 @@ export class Alerter {
     else alert.truncated += 1;
     alert.severity = maxSeverity(alert.severity, member.severity);
     alert.summary = this.groupSummary(alert);
-    this.store.put({ ...group, alert, severity: alert.severity, lastEventMs: Math.max(group.lastEventMs, member.eventMs) }, now);
+    // A new open member wakes an acknowledged group up again (re-notified at its interval).
+    const phase = group.phase === 'acknowledged' ? 'firing' : group.phase;
+    this.store.put({ ...group, alert, phase, severity: alert.severity, lastEventMs: Math.max(group.lastEventMs, member.eventMs) }, now);
   }
 
   private groupSummary(alert: AlertSnapshot): string {

@@ -179,8 +179,13 @@ export function createAlerting(opts: AlertingOptions): AlertingComponent {
       housekeeping();
       if (opts.deviations) {
         const service = opts.deviations;
-        const caughtUp = alerter.reconcile((id) => service.getDeviation(id), now() - maxAgeMs);
-        if (caughtUp > 0) opts.logger.info('alerting caught up with deviations changed while it was not listening', { count: caughtUp });
+        try {
+          const caughtUp = alerter.reconcile((id) => service.getDeviation(id), now() - maxAgeMs);
+          if (caughtUp > 0) opts.logger.info('alerting caught up with deviations changed while it was not listening', { count: caughtUp });
+        } catch (err) {
+          metrics.errors.inc();
+          opts.logger.error('alerting could not catch up with missed deviations', { error: (err as Error).message });
+        }
       }
       for (const d of dispatchers.values()) d.start();
       timers.push(setInterval(sweep, sweepMs), setInterval(housekeeping, clamp(maxAgeMs / 4, 10, HOUSEKEEPING_MS)));

@@ -505,11 +505,18 @@ function zeroSeverities(): Record<Severity, number> {
   return Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
 }
 
-export function overview(db: SqlDatabase, opts: { fromMs: number; toMs: number; buckets: number; scope: readonly string[] | null; nowMs: number }): Overview {
+/**
+ * The overview. `namespaces` narrows the time series (deviations over time in those namespaces);
+ * the other counts are always over the caller's whole scope.
+ */
+export function overview(
+  db: SqlDatabase,
+  opts: { fromMs: number; toMs: number; buckets: number; scope: readonly string[] | null; nowMs: number; namespaces?: readonly string[] },
+): Overview {
   const bucketMs = Math.max(1, Math.ceil((opts.toMs - opts.fromMs) / opts.buckets));
   const params: Params = { fromMs: opts.fromMs, toMs: opts.toMs, bucketMs };
-  const scope = scopeClause('w.namespace', opts.scope, params, 'scope');
-  const and = scope ? ` AND ${scope}` : '';
+  const seriesWhere = [scopeClause('w.namespace', opts.scope, params, 'scope'), listClause('w.namespace', opts.namespaces, params, 'ns')].filter(Boolean);
+  const and = seriesWhere.map((c) => ` AND ${c}`).join('');
   const series = Object.fromEntries(SEVERITIES.map((s) => [s, new Array<number>(opts.buckets).fill(0)])) as Record<Severity, number[]>;
   const rows = db.all<{ b: number; severity: string; n: number }>(
     `SELECT CAST((d.first_seen_ms - @fromMs) / @bucketMs AS INTEGER) AS b, d.severity, COUNT(*) AS n

@@ -4,7 +4,10 @@
  * records byte for byte: the observations equal those from the JSON alerts.
  */
 import t from 'tap';
+import * as grpc from '@grpc/grpc-js';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { makeTestPki } from '../helpers/certs.js';
 import { normaliseFalco, type FalcoAlert } from '../../agent/normalise/falco.js';
 import { FalcoGrpcSource } from '../../agent/sources/falco-grpc.js';
 import { FakeFalcoGrpc } from '../helpers/fake-falco-grpc.js';
@@ -54,4 +57,21 @@ t.test('reconnects when Falco restarts, polls again, and counts malformed messag
 
 t.test('TCP off this host without tls is refused at construction (Falco serves TCP only with mTLS)', async (t) => {
   t.throws(() => new FalcoGrpcSource({ kind: 'falco-grpc', address: '10.1.2.3:5060' }, newDeps(new CollectingSink())), /needs tls/);
+});
+
+t.test('TCP with mTLS (Falco grpc.bind_address on a network address)', async (t) => {
+  const pki = makeTestPki(t.testdir());
+  const credentials = grpc.ServerCredentials.createSsl(readFileSync(pki.ca), [{ cert_chain: readFileSync(pki.serverCert), private_key: readFileSync(pki.serverKey) }], true);
+  const server = new FakeFalcoGrpc({ address: '127.0.0.1:0', messages: records.slice(0, 3), credentials });
+  await server.start();
+  t.teardown(() => server.stop());
+  const sink = new CollectingSink();
+  const source = new FalcoGrpcSource(
+    { kind: 'falco-grpc', address: server.address.replace('127.0.0.1', 'localhost'), tls: { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey } },
+    newDeps(sink),
+  );
+  t.teardown(() => source.close());
+  await source.start();
+  await until(() => source.counters.seen === 3, 10_000, 'alerts over mTLS');
+  t.ok(source.connected);
 });

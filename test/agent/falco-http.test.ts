@@ -75,13 +75,22 @@ t.test('bad requests get their status and a counter; the server keeps serving', 
   t.equal((await post(source.port, ok, '[1,2,3]', json, agent)).status, 400, 'JSON that is not an alert');
   const big = JSON.stringify({ rule: 'x', output: 'y'.repeat(10_000), output_fields: {} });
   t.equal((await post(source.port, ok, big, json, agent)).status, 413, 'oversize body');
+  const get = await new Promise<number>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port: source.port, path: ok, method: 'GET', agent }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  t.equal(get, 405, 'only POST');
   const fresh = new Agent({ keepAlive: true });
   t.teardown(() => fresh.destroy());
   t.equal((await post(source.port, ok, alertLines[0]!, json, fresh)).status, 204, 'still serving after all that');
   t.equal(sink.observations.length, 1);
   t.same(
     { ...source.responses },
-    { '204': 1, '400': 2, '401': 2, '405': 0, '413': 1, '415': 1, '503': 0 },
+    { '204': 1, '400': 2, '401': 2, '405': 1, '413': 1, '415': 1, '503': 0 },
     'per-status counts',
   );
   t.equal(source.counters.malformed, 2, 'bad JSON and non-alert counted as malformed');

@@ -4,7 +4,7 @@
  * throws, nothing disconnects, every input is counted (malformed, or ignored when random bytes
  * happen to form a valid message of an event type driftwatch does not use).
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { Agent, request } from 'node:http';
 import { normaliseFalco, type FalcoAlert } from '../../agent/normalise/falco.js';
 import { normaliseTetragon, type TetragonEvent } from '../../agent/normalise/tetragon.js';
@@ -48,12 +48,16 @@ function garbage(records: Buffer[], n: number, rnd: () => number): Buffer[] {
 const tetragonRecords = fixtureFiles('tetragon', '.bin').flatMap((f) => binRecords(fixture('tetragon', f)));
 const falcoRecords = fixtureFiles('falco', '.bin').flatMap((f) => binRecords(fixture('falco', f)));
 
-t.test('tetragon gRPC: garbage messages are counted, the stream survives', async (t) => {
-  const inputs = garbage(tetragonRecords, 600, prng(1));
-  const server = new FakeTetragon({ address: '127.0.0.1:0', messages: inputs });
+/** Streams `inputs` from a fake server to the real source; every input must be counted, no reconnect. */
+async function streamGarbage(
+  t: Test,
+  inputs: Buffer[],
+  server: FakeTetragon | FakeFalcoGrpc,
+  makeSource: (address: string) => TetragonGrpcSource | FalcoGrpcSource,
+): Promise<void> {
   await server.start();
   t.teardown(() => server.stop());
-  const source = new TetragonGrpcSource({ kind: 'tetragon-grpc', address: server.address }, newDeps(new CollectingSink()));
+  const source = makeSource(server.address);
   t.teardown(() => source.close());
   await source.start();
   await until(() => source.counters.seen === inputs.length, 15_000, 'all inputs');
@@ -61,21 +65,20 @@ t.test('tetragon gRPC: garbage messages are counted, the stream survives', async
   t.equal(c.seen, c.malformed + c.ignored + c.observed, 'every input counted once');
   t.ok(c.malformed > inputs.length / 3, `most are malformed (${c.malformed}/${inputs.length})`);
   t.equal(server.connections, 1, 'never disconnected');
+}
+
+t.test('tetragon gRPC: garbage messages are counted, the stream survives', async (t) => {
+  const inputs = garbage(tetragonRecords, 600, prng(1));
+  await streamGarbage(t, inputs, new FakeTetragon({ address: '127.0.0.1:0', messages: inputs }), (address) =>
+    new TetragonGrpcSource({ kind: 'tetragon-grpc', address }, newDeps(new CollectingSink())),
+  );
 });
 
 t.test('falco gRPC: garbage messages are counted, the stream survives', async (t) => {
   const inputs = garbage(falcoRecords, 600, prng(2));
-  const server = new FakeFalcoGrpc({ address: '127.0.0.1:0', messages: inputs });
-  await server.start();
-  t.teardown(() => server.stop());
-  const source = new FalcoGrpcSource({ kind: 'falco-grpc', address: server.address }, newDeps(new CollectingSink()));
-  t.teardown(() => source.close());
-  await source.start();
-  await until(() => source.counters.seen === inputs.length, 15_000, 'all inputs');
-  const c = source.counters;
-  t.equal(c.seen, c.malformed + c.ignored + c.observed);
-  t.ok(c.malformed > inputs.length / 3, `most are malformed (${c.malformed}/${inputs.length})`);
-  t.equal(server.connections, 1);
+  await streamGarbage(t, inputs, new FakeFalcoGrpc({ address: '127.0.0.1:0', messages: inputs }), (address) =>
+    new FalcoGrpcSource({ kind: 'falco-grpc', address }, newDeps(new CollectingSink())),
+  );
 });
 
 /** Random JSON, biased towards the keys the normalisers look at. */

@@ -24,14 +24,22 @@ function expectedFromJson(): unknown[] {
 }
 
 
-async function run(t: Test, address: string): Promise<void> {
-  const server = new FakeTetragon({ address, messages: allRecords });
+/** A fake Tetragon serving `messages`, and a started source connected to it (both torn down). */
+async function serveAndConnect(t: Test, messages: Buffer[], opts: { address?: string; block?: boolean } = {}) {
+  const server = new FakeTetragon({ address: opts.address ?? '127.0.0.1:0', messages });
   await server.start();
   t.teardown(() => server.stop());
   const sink = new CollectingSink();
-  const source = new TetragonGrpcSource({ kind: 'tetragon-grpc', address: server.address }, newDeps(sink));
+  if (opts.block) sink.block();
+  const deps = newDeps(sink);
+  const source = new TetragonGrpcSource({ kind: 'tetragon-grpc', address: server.address }, deps);
   t.teardown(() => source.close());
   await source.start();
+  return { server, sink, deps, source };
+}
+
+async function run(t: Test, address: string): Promise<void> {
+  const { server, sink, source } = await serveAndConnect(t, allRecords, { address });
   await until(() => source.counters.seen === allRecords.length, 10_000, 'all records');
   t.ok(source.connected, 'connected');
   t.same(comparable(sink.observations), expectedFromJson(), 'observations from the binary stream equal those from the JSON lines');
@@ -101,13 +109,7 @@ t.test('reconnects after Tetragon restarts; a restart announces procFS execs tha
 });
 
 t.test('agent restart: a fresh cache sees only later kprobe events of procFS processes → no process observation', async (t) => {
-  const server = new FakeTetragon({ address: '127.0.0.1:0', messages: tcpRecords.map(withProcFs) });
-  await server.start();
-  t.teardown(() => server.stop());
-  const sink = new CollectingSink();
-  const source = new TetragonGrpcSource({ kind: 'tetragon-grpc', address: server.address }, newDeps(sink));
-  t.teardown(() => source.close());
-  await source.start();
+  const { sink, source } = await serveAndConnect(t, tcpRecords.map(withProcFs));
   await until(() => source.counters.seen === tcpRecords.length, 10_000, 'kprobe events');
   t.ok(sink.observations.length > 0, 'connections are observed');
   t.ok(sink.observations.every((o) => o.kind === 'network' && o.preexisting), 'only network observations, all pre-existing');
@@ -116,14 +118,7 @@ t.test('agent restart: a fresh cache sees only later kprobe events of procFS pro
 t.test('back-pressure: a full sink pauses the stream and loses nothing', async (t) => {
   const many: Buffer[] = [];
   for (let i = 0; i < 200; i++) many.push(execRecords[1]!);
-  const server = new FakeTetragon({ address: '127.0.0.1:0', messages: many });
-  await server.start();
-  t.teardown(() => server.stop());
-  const sink = new CollectingSink();
-  sink.block();
-  const source = new TetragonGrpcSource({ kind: 'tetragon-grpc', address: server.address }, newDeps(sink));
-  t.teardown(() => source.close());
-  await source.start();
+  const { sink, source } = await serveAndConnect(t, many, { block: true });
   await until(() => sink.refused > 0, 10_000, 'a refusal');
   await new Promise((r) => setTimeout(r, 100));
   t.equal(sink.refused, 1, 'paused after the first refusal: nothing else was offered');
@@ -135,13 +130,7 @@ t.test('back-pressure: a full sink pauses the stream and loses nothing', async (
 });
 
 t.test('malformed messages on the stream are counted and skipped; the stream goes on', async (t) => {
-  const server = new FakeTetragon({ address: '127.0.0.1:0', messages: [Buffer.from([0xff, 0xff, 0xff]), execRecords[1]!] });
-  await server.start();
-  t.teardown(() => server.stop());
-  const sink = new CollectingSink();
-  const source = new TetragonGrpcSource({ kind: 'tetragon-grpc', address: server.address }, newDeps(sink));
-  t.teardown(() => source.close());
-  await source.start();
+  const { server, sink, source } = await serveAndConnect(t, [Buffer.from([0xff, 0xff, 0xff]), execRecords[1]!]);
   await sink.waitFor(1);
   t.equal(source.counters.malformed, 1);
   t.equal(server.connections, 1, 'no reconnect was needed');

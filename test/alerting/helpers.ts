@@ -97,7 +97,7 @@ export function startAlerting(
   db: SqlDatabase,
   bus: CollectorBus,
   config: Readonly<DriftwatchConfig>,
-  extra: { stdout?: NodeJS.WritableStream; clock?: { now(): number }; registry?: Registry } = {},
+  extra: { stdout?: NodeJS.WritableStream; clock?: { now(): number }; registry?: Registry; deviations?: { getDeviation(id: number): Deviation | undefined } } = {},
 ): AlertingComponent {
   return createAlerting({ db, bus, config, logger: silentLogger(), registry: new Registry(), ...extra });
 }

@@ -398,3 +398,48 @@ t.test('undeliverable notifications expire after retry.maxAge; metrics count eve
   t.match(text, /driftwatch_sink_queue_depth\{sink="hook"\} 0/);
   t.match(text, /driftwatch_sink_failing\{sink="hook"\} 1/);
 });
+
+t.test('events missed in a crash are caught up from the deviations table at start', async (t) => {
+  const dir = t.testdir();
+  const db = openDb(dir);
+  t.teardown(() => db.close());
+  const at = new Date().toISOString();
+  db.run("INSERT INTO workloads (id, cluster, namespace, kind, name, container, created_at) VALUES (1, 'test', 'payments', 'Deployment', 'api', 'app', @at)", { at });
+  db.run("INSERT INTO baselines (id, workload_id, generation, phase, created_at, updated_at) VALUES (1, 1, 1, 'active', @at, @at)", { at });
+  const insert = (d: ReturnType<typeof deviation>): void => {
+    db.run(
+      `INSERT INTO deviations (id, baseline_id, workload_id, item_key, kind, severity, status, summary, detail, first_seen_ms, last_seen_ms, created_at, updated_at)
+       VALUES (@id, 1, 1, @key, @kind, @sev, @status, @summary, '{}', @t, @t, @at, @at)`,
+      { id: d.id, key: d.itemKey, kind: d.kind, sev: d.severity, status: d.status, summary: d.summary, t: d.firstSeenMs, at },
+    );
+  };
+  const known = new Map<number, ReturnType<typeof deviation>>();
+  const missed = deviation();
+  known.set(missed.id, missed);
+  insert(missed);
+  const path = join(dir, 'out.jsonl');
+  const config = alertingConfig({ ...FAST, sinks: [{ name: 'f', type: 'file', path }] });
+  const service = { getDeviation: (id: number) => known.get(id) };
+  const read = (): AlertDocumentV1[] => {
+    try {
+      return readFileSync(path, 'utf8').trimEnd().split('\n').filter(Boolean).map((l) => JSON.parse(l) as AlertDocumentV1);
+    } catch {
+      return [];
+    }
+  };
+
+  let alerting = startAlerting(db, new CollectorBus(), config, { deviations: service });
+  await alerting.start();
+  await until(() => read().length === 1);
+  t.match(read()[0], { kind: 'deviation', status: 'firing', deviations: [{ id: missed.id }] }, 'the missed deviation is notified');
+  await alerting.close();
+
+  // Resolved while alerting was down: ended at the next start.
+  db.run("UPDATE deviations SET status = 'resolved' WHERE id = @id", { id: missed.id });
+  known.set(missed.id, withStatus(missed, 'resolved'));
+  alerting = startAlerting(db, new CollectorBus(), config, { deviations: service });
+  t.teardown(() => alerting.close());
+  await alerting.start();
+  await until(() => read().length === 2);
+  t.match(read()[1], { status: 'resolved', key: `deviation:${missed.id}` });
+});

@@ -124,7 +124,7 @@ export async function startHarness(t: Test, opts: { baselines?: Record<string, s
   const bus = new CollectorBus();
   const engine = createEngine({ db, bus, config: config.collector, cluster: config.cluster, logger: silentLogger() });
   await engine.start();
-  const api = createApi({ db, bus, baselines: engine, deviations: engine, config, logger: silentLogger() });
+  const api = createApi({ db, bus, baselines: engine, deviations: engine, config, logger: silentLogger(), streamReverifyMs: 200 });
   await api.start();
   const ops = new OpsServer('127.0.0.1:0', new Registry());
   ops.setFallback(api.handle);

@@ -98,4 +98,11 @@ t.test('live stream: bad or missing tokens are refused, never read from the URL'
   url.send('{"type":"ping"}');
   const closed = await new Promise<number>((resolve) => url.once('close', (n) => resolve(n)));
   t.equal(closed, 4401, 'a token in the query string is ignored');
+
+  // Revoking a token ends its live connection too.
+  const made = h.api.tokens.create({ name: 'short-lived', role: 'viewer', createdBy: 'test' });
+  const live = await connect(h, ['driftwatch.v1', `bearer.${made.token}`]);
+  await live.next('hello');
+  h.api.tokens.revoke(made.info.tokenId);
+  t.equal(await new Promise<number>((resolve) => live.ws.once('close', (n) => resolve(n))), 4401, 'revoked while connected');
 });

@@ -1,9 +1,10 @@
 /**
  * A small, strict kustomize resolver for driftwatch's own manifests (no kustomize binary can be
- * installed here). It implements exactly what deploy/daemonset uses — `resources` (files and
- * kustomization directories), `components`, `patches` (strategic merge and JSON 6902, from a file
- * or inline, with or without `target`) and `namespace` — and refuses anything else, so a
- * kustomization that starts using a new feature fails the test instead of being half-understood.
+ * installed here). It implements what deploy/daemonset and the examples in docs/install.md use —
+ * `resources` (files and kustomization directories), `components`, `patches` (strategic merge
+ * and JSON 6902, from a file or inline, with or without `target`), `images` and `namespace` —
+ * and refuses anything else, so a kustomization that starts using a new feature fails the test
+ * instead of being half-understood.
  *
  * Like `kustomize build` it refuses files outside a kustomization's own directory (the default
  * load restrictor), requires every patch to hit at least one object, and parses YAML as YAML 1.1
@@ -59,6 +60,13 @@ interface PatchEntry {
   target?: PatchTarget;
 }
 
+interface ImageEntry {
+  name: string;
+  newName?: string;
+  newTag?: string;
+  digest?: string;
+}
+
 interface Kustomization {
   apiVersion: string;
   kind: 'Kustomization' | 'Component';
@@ -66,9 +74,11 @@ interface Kustomization {
   resources?: string[];
   components?: string[];
   patches?: PatchEntry[];
+  images?: ImageEntry[];
 }
 
-const KUSTOMIZATION_FIELDS = new Set(['apiVersion', 'kind', 'namespace', 'resources', 'components', 'patches']);
+const KUSTOMIZATION_FIELDS = new Set(['apiVersion', 'kind', 'namespace', 'resources', 'components', 'patches', 'images']);
+const IMAGE_FIELDS = new Set(['name', 'newName', 'newTag', 'digest']);
 const PATCH_FIELDS = new Set(['path', 'patch', 'target']);
 const TARGET_FIELDS = new Set(['group', 'version', 'kind', 'name', 'namespace']);
 
@@ -167,6 +177,14 @@ function readKustomization(dir: string, files: Set<string>, expectKind: Kustomiz
     }
   }
   if (k['namespace'] !== undefined && typeof k['namespace'] !== 'string') throw new KustomizeError(file, 'namespace must be a string');
+  const images = k['images'];
+  if (images !== undefined) {
+    if (!Array.isArray(images)) throw new KustomizeError(file, 'images must be a list');
+    for (const [i, img] of images.entries()) {
+      if (!isObject(img) || typeof img['name'] !== 'string') throw new KustomizeError(file, `images[${i}] needs a name`);
+      for (const key of Object.keys(img)) if (!IMAGE_FIELDS.has(key)) throw new KustomizeError(file, `images[${i}]: unsupported field "${key}"`);
+    }
+  }
   return k as unknown as Kustomization;
 }
 
@@ -303,6 +321,37 @@ function asJsonPatch(value: unknown[], where: string): JsonPatchOp[] {
   });
 }
 
+// ---------------------------------------------------------------- images
+
+/** The `images` transformer: containers whose image name (without tag/digest) matches get a new name, tag or digest. */
+function applyImages(objects: K8sObject[], images: ImageEntry[]): K8sObject[] {
+  const rewrite = (image: string): string => {
+    const at = image.indexOf('@');
+    const beforeDigest = at >= 0 ? image.slice(0, at) : image;
+    const colon = beforeDigest.lastIndexOf(':');
+    const name = colon > beforeDigest.lastIndexOf('/') ? beforeDigest.slice(0, colon) : beforeDigest;
+    const entry = images.find((e) => e.name === name);
+    if (!entry) return image;
+    const tag = colon > beforeDigest.lastIndexOf('/') ? beforeDigest.slice(colon + 1) : undefined;
+    const newName = entry.newName ?? name;
+    if (entry.digest) return `${newName}@${entry.digest}`;
+    const newTag = entry.newTag ?? tag;
+    return newTag ? `${newName}:${newTag}` : newName;
+  };
+  const visit = (v: Json): Json => {
+    if (Array.isArray(v)) return v.map(visit);
+    if (!isObject(v)) return v;
+    const out: JsonObject = {};
+    for (const [k, val] of Object.entries(v)) {
+      out[k] = (k === 'containers' || k === 'initContainers') && Array.isArray(val)
+        ? val.map((c) => (isObject(c) && typeof c['image'] === 'string' ? { ...(visit(c) as JsonObject), image: rewrite(c['image']) } : visit(c)))
+        : visit(val);
+    }
+    return out;
+  };
+  return objects.map((o) => visit(o as unknown as JsonObject) as unknown as K8sObject);
+}
+
 // ---------------------------------------------------------------- build
 
 function applyPatches(dir: string, patches: PatchEntry[], objects: K8sObject[], files: Set<string>): K8sObject[] {
@@ -380,6 +429,7 @@ function buildDir(dir: string, files: Set<string>, kind: Kustomization['kind'], 
     objects = buildDir(path, files, 'Component', objects);
   }
   objects = applyPatches(dir, k.patches ?? [], objects, files);
+  if (k.images?.length) objects = applyImages(objects, k.images);
   if (k.namespace !== undefined) {
     const ns = k.namespace;
     objects = objects.map((o) => (CLUSTER_SCOPED.has(o.kind) ? o : { ...o, metadata: { ...o.metadata, namespace: ns } }));

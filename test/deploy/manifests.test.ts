@@ -235,7 +235,9 @@ for (const dir of discovered.kustomizations) {
           const listen = parseHostPort(s.listen!);
           t.equal(listen.port, portNamed(agentC, 'falco-http'), 'falco-http listens on container port falco-http');
           const svc = mustFind(objects, 'Service', 'driftwatch-agent-falco');
-          t.equal((svc['spec'] as { internalTrafficPolicy?: string }).internalTrafficPolicy, 'Local', 'Falco reaches the agent of its own node only');
+          const svcSpec = svc['spec'] as { internalTrafficPolicy?: string; publishNotReadyAddresses?: boolean };
+          t.equal(svcSpec.internalTrafficPolicy, 'Local', 'Falco reaches the agent of its own node only');
+          t.equal(svcSpec.publishNotReadyAddresses, true, 'even while the agent is not ready (collector away): it queues');
         }
       }
       t.same(hostPathVolumes.filter((v) => !usedHostPaths.has(v.name)).map((v) => v.hostPath!.path), [], 'no hostPath is mounted that no source uses');

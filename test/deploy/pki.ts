@@ -27,7 +27,9 @@ export function runManualPki(workDir: string): ManualPki {
   mkdirSync(bin, { recursive: true });
   const log = join(workDir, 'kubectl.log');
   const kubectl = join(bin, 'kubectl');
-  writeFileSync(kubectl, `#!/bin/sh\nprintf '%s\\n' "$*" >> "${log}"\nif [ "$1" = create ] && [ "$2" = namespace ]; then echo 'apiVersion: v1'; fi\n`);
+  // `create --dry-run … | kubectl apply -f -` pipes: the recorder prints for create and reads
+  // everything for apply, so the pipe never breaks (pipefail).
+  writeFileSync(kubectl, `#!/bin/sh\nprintf '%s\\n' "$*" >> "${log}"\ncase "$1" in\n  create) echo 'apiVersion: v1' ;;\n  apply) cat > /dev/null ;;\nesac\n`);
   chmodSync(kubectl, 0o755);
   writeFileSync(log, '');
   execFileSync('bash', ['-euo', 'pipefail', '-c', manualProcedure()], { cwd: workDir, env: { ...process.env, PATH: `${bin}:${process.env['PATH'] ?? ''}` }, stdio: 'pipe' });

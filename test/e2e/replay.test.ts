@@ -1,7 +1,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import t from 'tap';
+import { loadConfig } from '../../common/config.js';
 import { packagePath } from '../../common/paths.js';
-import { EXPECTED_DEVIATIONS, Replay, deviationKey, expectedKeys, generateScenario, interleave, scenarioJsonl, type TetragonJson } from '../helpers/scenario.js';
+import { EXPECTED_DEVIATIONS, Replay, SCENARIO_COLLECTOR, CLUSTER, deviationKey, expectedKeys, generateScenario, interleave, scenarioJsonl, type TetragonJson } from '../helpers/scenario.js';
 
 const RECORDING = packagePath('demo', 'recording', 'cluster.jsonl');
 
@@ -37,6 +38,13 @@ t.test('the committed recording is the generated scenario (deterministic, small)
   t.ok(Buffer.byteLength(text) < 2 * 1024 * 1024, 'under 2 MB');
   const kinds = new Set(recording().map((e) => Object.keys(e).find((k) => k.startsWith('process_'))));
   t.same([...kinds].sort(), ['process_exec', 'process_exit', 'process_kprobe']);
+});
+
+t.test('demo/recording/driftwatch.yaml holds the settings the recording is made for', async (t) => {
+  const config = loadConfig({ file: packagePath('demo', 'recording', 'driftwatch.yaml'), env: {} });
+  t.equal(config.cluster, CLUSTER);
+  t.same(config.collector.learning, SCENARIO_COLLECTOR.learning);
+  t.same(config.collector.network, SCENARIO_COLLECTOR.network);
 });
 
 t.test('replay through normaliser, edge filter and engine raises exactly the attacks', async (t) => {

@@ -1,4 +1,4 @@
-import { copyFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { DeclaredBaselines, parseDeclaredFile } from '../../collector/baselines/declared.js';
@@ -18,7 +18,7 @@ ${spec}`;
 
 t.test('the shipped examples are valid', async (t) => {
   for (const name of readdirSync(EXAMPLES).filter((n) => n.endsWith('.yaml'))) {
-    const parsed = parseDeclaredFile(name, (await import('node:fs')).readFileSync(join(EXAMPLES, name), 'utf8'));
+    const parsed = parseDeclaredFile(name, readFileSync(join(EXAMPLES, name), 'utf8'));
     t.notOk('errors' in parsed, name);
   }
 });

@@ -14,6 +14,8 @@ export interface FakeStreamServerOptions {
   address: string;
   /** Messages written to each new call (the same list for every connection unless changed). */
   messages?: Buffer[];
+  /** Default insecure; e.g. `ServerCredentials.createSsl(ca, [{ cert_chain, private_key }], true)` for mTLS. */
+  credentials?: grpc.ServerCredentials;
 }
 
 /** Base for the fake Tetragon and Falco servers: one grpc-js server with raw-bytes methods. */
@@ -26,6 +28,7 @@ export class FakeStreamServer {
   /** Requests received, raw (GetEventsRequest for Tetragon; each `request` for Falco). */
   readonly requests: Buffer[] = [];
   connections = 0;
+  private readonly credentials: grpc.ServerCredentials;
 
   constructor(
     opts: FakeStreamServerOptions,
@@ -34,6 +37,7 @@ export class FakeStreamServer {
   ) {
     this.address = opts.address;
     this.messages = opts.messages ?? [];
+    this.credentials = opts.credentials ?? grpc.ServerCredentials.createInsecure();
   }
 
   get activeCalls(): number {
@@ -55,7 +59,7 @@ export class FakeStreamServer {
     const server = new grpc.Server();
     server.addService(this.service, this.implementation(this));
     const port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(this.address, grpc.ServerCredentials.createInsecure(), (err, p) => (err ? reject(err) : resolve(p))),
+      server.bindAsync(this.address, this.credentials, (err, p) => (err ? reject(err) : resolve(p))),
     );
     if (!this.address.startsWith('unix:')) this.address = `127.0.0.1:${port}`;
     this.server = server;

