@@ -34,8 +34,10 @@ export interface DetectionEngine {
   edgeBaselines(workloads: readonly WorkloadId[]): EdgeBaseline[];
   /** Subscribe to edge-baseline changes (learning ended, approval, item added, declared change). */
   onEdgeChange(listener: (changed: EdgeBaseline[]) => void): () => void;
-  /** Advance event-time driven state (learning windows) when no events arrive. */
+  /** Advances event-time driven state (ends learning windows) up to this event time. */
   tick(nowEventMs: number): void;
+  /** Forgets caches and unflushed events after the caller's transaction rolled back. */
+  discardPending(): void;
 }
 
 export interface BaselineService {

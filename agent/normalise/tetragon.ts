@@ -123,13 +123,17 @@ function onExec(ev: TetragonEvent, exec: TgExec, node: string, ctx: NormaliseCon
   if (!p || typeof p.binary !== 'string' || p.binary === '') return 'malformed';
   const ancestors = exec.ancestors;
   if (ancestors) for (let i = ancestors.length - 1; i >= 0; i--) rememberOther(ancestors[i]!, ctx);
-  if (exec.parent) rememberOther(exec.parent, ctx);
+  const unknownParent = exec.parent ? rememberOther(exec.parent, ctx) : null;
   const procFs = isProcFs(p);
   const rec = remember(p, ctx, !procFs, procFs);
   if (procFs) {
     // Announced by Tetragon's start-up /proc scan: the process predates the sensor.
     ctx.lineage.markContainerPreexisting(rec.containerId);
     return 'state';
+  }
+  // A parent inside the same container that we never saw start: the container ran before us.
+  if (unknownParent && unknownParent.containerId !== null && unknownParent.containerId === rec.containerId) {
+    ctx.lineage.markContainerPreexisting(rec.containerId);
   }
   const identity = identityOf(p, node, ctx);
   return {
@@ -200,9 +204,10 @@ function known(ev: TgExec, p: TgProcess, ctx: NormaliseContext): ProcessRecord {
   return rec;
 }
 
-function rememberOther(p: TgProcess, ctx: NormaliseContext): void {
-  if (!p.exec_id || !p.binary || ctx.lineage.get(p.exec_id)) return;
-  remember(p, ctx, false, isProcFs(p));
+/** Caches a process the event mentions (parent, ancestor) when unknown; returns it only if it was. */
+function rememberOther(p: TgProcess, ctx: NormaliseContext): ProcessRecord | null {
+  if (!p.exec_id || typeof p.binary !== 'string' || !p.binary || ctx.lineage.get(p.exec_id)) return null;
+  return remember(p, ctx, false, isProcFs(p));
 }
 
 function remember(p: TgProcess, ctx: NormaliseContext, fromExec: boolean, procFs: boolean): ProcessRecord {

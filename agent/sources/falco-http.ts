@@ -27,7 +27,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { SourceConfig } from '../../common/config-schema.js';
 import { once } from '../../common/lifecycle.js';
-import { parseHostPort } from '../../common/net.js';
+import { isLoopbackAddress, parseHostPort } from '../../common/net.js';
 import { normaliseFalco, type FalcoAlert } from '../normalise/falco.js';
 import { RuntimeSource, type SourceDeps } from './runtime.js';
 
@@ -42,6 +42,7 @@ export class FalcoHttpSource extends RuntimeSource {
   private readonly tokenDigest: Buffer | null;
   private readonly server: Server;
   private readonly statusCounters: Record<HttpStatus, { inc(): void }>;
+  private readonly authenticated: boolean;
 
   constructor(
     cfg: SourceConfig,
@@ -51,6 +52,7 @@ export class FalcoHttpSource extends RuntimeSource {
     this.listen = cfg.listen ?? cfg.address ?? FALCO_HTTP_DEFAULT_LISTEN;
     this.maxBody = cfg.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.tokenDigest = cfg.token ? digest(cfg.token) : null;
+    this.authenticated = this.tokenDigest !== null || Boolean(cfg.tls?.ca && cfg.tls.cert && cfg.tls.key);
     const handler = (req: IncomingMessage, res: ServerResponse): void => this.handle(req, res);
     const tls = cfg.tls;
     this.server =
@@ -88,7 +90,11 @@ export class FalcoHttpSource extends RuntimeSource {
         resolve();
       });
     });
-    this.server.on('error', (err) => this.runtime.deps.logger.error('falco http source: server error', { source: this.name, error: err.message }));
+    const log = this.runtime.deps.logger;
+    this.server.on('error', (err) => log.error('falco http source: server error', { source: this.name, error: err.message }));
+    if (!this.authenticated && !isLoopbackAddress(this.listen)) {
+      log.warn('falco http source accepts alerts from anyone who can reach it: set token (and tls)', { source: this.name, listen: this.listen });
+    }
     this.runtime.connected = true;
   }
 

@@ -1,8 +1,9 @@
 /**
  * File / stdin source: JSON lines as `tetra getevents -o json` and Tetragon's export file print
  * them (`tetragon-json`), or as Falco's JSON file/stdout output prints them (`falco-json`).
- * `address` is a path or `-` for stdin; `follow: true` keeps reading a growing file (tail -f,
- * restarting from the top when it is truncated or rotated). Reading waits whenever the sink is
+ * `address` is a path or `-` for stdin; `follow: true` keeps reading a growing file like tail -f:
+ * from its current end (an agent restart must not replay the whole log), from the top of a file
+ * that appears later or replaces it (rotation, truncation). Reading waits whenever the sink is
  * full, so a replay never outruns the pipeline. `done` resolves at end of input (not following).
  */
 import { open, stat, type FileHandle } from 'node:fs/promises';
@@ -23,6 +24,8 @@ export class FileSource extends RuntimeSource {
   private readonly follow: boolean;
   private readonly normalise: (value: unknown, ctx: NormaliseContext) => NormaliseResult;
   private readonly abort = new AbortController();
+  /** The followed file did not exist at the first attempt: read it from its start. */
+  private appearedLate = false;
   private loop: Promise<void> | undefined;
   private resolveDone!: () => void;
   /** Resolves when the input is exhausted (never while following), or on close. */
@@ -98,9 +101,31 @@ export class FileSource extends RuntimeSource {
     }
   }
 
+  /** Opens the file; when following, waits for it to appear (Tetragon creates its export file late). */
+  private async openFile(): Promise<FileHandle | null> {
+    for (;;) {
+      try {
+        return await open(this.path, 'r');
+      } catch (err) {
+        this.appearedLate = true;
+        if (!this.follow || (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        this.runtime.connected = false;
+        await sleep(FOLLOW_POLL_MS * 4, this.abort.signal);
+        if (this.abort.signal.aborted) return null;
+      }
+    }
+  }
+
+  /**
+   * The file's bytes as they come. Following, an existing file is read from its current end
+   * (like tail -f: an agent restart must not replay the whole log), a file that appears or
+   * replaces it (rotation) from its start.
+   */
   private async *readFile(): AsyncGenerator<Buffer> {
-    let fh: FileHandle = await open(this.path, 'r');
-    let pos = 0;
+    let fh: FileHandle | null = await this.openFile();
+    if (!fh) return;
+    this.runtime.connected = true;
+    let pos = this.follow && !this.appearedLate ? (await fh.stat()).size : 0;
     const buf = Buffer.allocUnsafe(256 * 1024);
     try {
       while (!this.abort.signal.aborted) {
@@ -112,16 +137,17 @@ export class FileSource extends RuntimeSource {
         }
         if (!this.follow) return;
         await sleep(FOLLOW_POLL_MS, this.abort.signal);
-        // Truncated or replaced (log rotation): start again from the top of the new file.
         const [now, cur] = await Promise.all([stat(this.path).catch(() => null), fh.stat()]);
         if (now && (now.ino !== cur.ino || now.size < pos)) {
           await fh.close();
-          fh = await open(this.path, 'r');
+          fh = null;
+          fh = await this.openFile();
+          if (!fh) return;
           pos = 0;
         }
       }
     } finally {
-      await fh.close();
+      await fh?.close();
     }
   }
 

@@ -277,22 +277,33 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
         dryRun: { type: 'boolean', default: false },
       },
     },
-    returns: '{ approved: Baseline[], dryRun }',
+    returns: '{ approved: Baseline[], skipped: [{ id, code, message }], dryRun }',
     handler: ({ body, principal }) => {
       const { namespace, comment, dryRun } = body as { namespace: string; comment: string; dryRun: boolean };
       requireScope(principal, namespace);
       const candidates = currentBaselinesIn(ctx.db, namespace, 'active');
-      if (dryRun) return { approved: candidates, dryRun };
+      if (dryRun) return { approved: candidates, skipped: [], dryRun };
       const actor = actorOf(principal);
-      return ctx.db.transaction(() => {
-        const approved = candidates.map((before) => {
-          mutate(() => ctx.baselines.approve(before.id, before.version, actor, comment));
-          const after = getBaselineView(ctx.db, before.id)!;
-          ctx.audit.append({ actor, action: 'baseline.approve', targetType: 'baseline', targetId: before.id, namespace, comment, before: decisionState(before), after: { ...decisionState(after), bulk: true } });
-          return after;
-        });
-        return { approved, dryRun };
-      });
+      // One transaction per baseline, not one for all: a baseline that changed meanwhile is
+      // skipped and reported, and nothing the engine already applied is rolled back under it.
+      const approved: BaselineView[] = [];
+      const skipped: { id: number; code: string; message: string }[] = [];
+      for (const before of candidates) {
+        try {
+          approved.push(
+            ctx.db.transaction(() => {
+              mutate(() => ctx.baselines.approve(before.id, before.version, actor, comment));
+              const after = getBaselineView(ctx.db, before.id)!;
+              ctx.audit.append({ actor, action: 'baseline.approve', targetType: 'baseline', targetId: before.id, namespace, comment, before: decisionState(before), after: { ...decisionState(after), bulk: true } });
+              return after;
+            }),
+          );
+        } catch (err) {
+          if (!(err instanceof ApiError)) throw err;
+          skipped.push({ id: before.id, code: err.code, message: err.message });
+        }
+      }
+      return { approved, skipped, dryRun };
     },
   });
 

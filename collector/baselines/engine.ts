@@ -45,10 +45,10 @@ import {
 import type { Component } from '../../common/lifecycle.js';
 import { once } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';
-import type { Observation, WorkloadId } from '../../common/model.js';
+import type { Observation, ProcessContext, WorkloadId } from '../../common/model.js';
 import { workloadKey } from '../../common/model.js';
 import type { BaselineService, DetectionEngine, DeviationService, EdgeBaseline, IngestContext } from '../contracts.js';
-import { FIXED_SEVERITY, SeverityRules, type SeverityVerdict } from '../deviations/severity.js';
+import { FIXED_SEVERITY, SeverityRules, isShell, type SeverityVerdict } from '../deviations/severity.js';
 import type { CollectorBus } from '../events.js';
 import { BaselinesTable, type BaselineItemRecord, type BaselineRecord, type ItemPhase } from '../store/baselines.js';
 import type { SqlDatabase } from '../store/db.js';
@@ -75,8 +75,6 @@ export interface Engine extends DetectionEngine, BaselineService, DeviationServi
   reload(): ReloadResult;
   /** Problems of the declared baselines' last reload (file:line:column + reason). */
   declaredErrors(): DeclaredError[];
-  /** Forgets caches and unflushed events after the caller's transaction rolled back. */
-  discardPending(): void;
 }
 
 export class EngineError extends Error {
@@ -313,15 +311,18 @@ class BaselineEngine implements Engine {
 
     const learns = this.learns(view, obs);
     const enforced = !learns || decl.mode === 'replace';
-    if (obs.kind === 'process' && obs.process.inInitTree === false && obs.process.sessionId !== null && enforced) {
-      // Commands exec'd into the container: allowed ones (e.g. exec probes) pass until the session
-      // does something the baseline does not allow; from then on the whole session is one deviation.
+    if (obs.kind === 'process' && obs.process.inInitTree === false && obs.process.sessionId !== null) {
+      // Commands exec'd into the container. An interactive shell always opens a session deviation,
+      // even while learning (an operator's debugging must not teach the baseline to accept the
+      // next `kubectl exec -- bash`). Other exec'd commands (exec probes) are learned like any
+      // other and pass while allowed; from the first one the baseline does not allow, the whole
+      // session is one deviation.
       const sessionKey = `s|${obs.process.sessionId}`;
-      if (this.deviations.find(view.b.id, sessionKey) || !this.allowed(view, item, obs, decl, startup)) {
+      if (this.deviations.find(view.b.id, sessionKey) || isInteractiveShell(obs.process) || (enforced && !this.allowed(view, item, obs, decl, startup))) {
         this.raiseSession(view, obs, sessionKey);
         return this.count('session');
       }
-      return this.count('allowed');
+      if (enforced) return this.count('allowed');
     }
     if (learns) this.learn(view, item, obs, startup);
     if (!enforced) return this.count('learned');
@@ -991,6 +992,11 @@ class BaselineEngine implements Engine {
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
+
+/** A shell started without a command (`bash`, `sh -i`, `bash -il`): someone typing. */
+function isInteractiveShell(p: ProcessContext): boolean {
+  return isShell(p.exe) && !/(^|\s)-[a-z]*c/.test(p.args);
+}
 
 function kindLabel(kind: DeviationKind): string {
   return kind === 'denied' ? 'denied' : kind === 'process' ? 'new process' : kind === 'network' ? 'new connection' : kind;

@@ -158,14 +158,26 @@ export class IngestServer implements Component {
       else invalid++;
     }
     const ctx = { agentInstanceId: session.instanceId, node: session.node };
-    const stored = this.opts.db.transaction(() => {
-      if (seq <= this.agents.lastSeq(session.instanceId)) return false;
-      this.observations.insertBatch(session.instanceId, seq, observations);
-      this.opts.engine.ingest(observations, ctx);
-      this.agents.commitSeq(session.instanceId, seq, new Date().toISOString());
-      return true;
-    });
-    this.opts.engine.flushEvents();
+    const { engine } = this.opts;
+    let stored: boolean;
+    try {
+      stored = this.opts.db.transaction(() => {
+        if (seq <= this.agents.lastSeq(session.instanceId)) return false;
+        this.observations.insertBatch(session.instanceId, seq, observations);
+        engine.ingest(observations, ctx);
+        // Learning windows end in event time: the batch's newest event moves the clock.
+        let newest = 0;
+        for (const o of observations) if (o.time > newest) newest = o.time;
+        if (newest > 0) engine.tick(newest);
+        this.agents.commitSeq(session.instanceId, seq, new Date().toISOString());
+        return true;
+      });
+    } catch (err) {
+      // Rolled back: the engine's caches must not run ahead of the database.
+      engine.discardPending();
+      throw err;
+    }
+    engine.flushEvents();
     endTimer();
     this.metrics.batches.inc({ result: stored ? 'stored' : 'duplicate' });
     this.metrics.observations.inc({ result: stored ? 'stored' : 'duplicate' }, observations.length);

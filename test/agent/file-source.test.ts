@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { spawn } from 'node:child_process';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { normaliseTetragon, type TetragonEvent } from '../../agent/normalise/tetragon.js';
@@ -54,22 +54,39 @@ t.test('back-pressure: the reader waits for the sink, nothing dropped', async (t
   t.equal(source.counters.dropped, 0);
 });
 
-t.test('follow mode reads appended lines (tail -f)', async (t) => {
+t.test('follow mode: tail -f from the end, whole lines, rotation, a file that appears late', async (t) => {
   const dir = t.testdir();
   const path = join(dir, 'tetragon.log');
   const lines = readFileSync(fixture('tetragon', 'process_kprobe_tcp.json'), 'utf8').split('\n').filter(Boolean);
-  writeFileSync(path, lines[0] + '\n');
   const sink = new CollectingSink();
   const source = new FileSource({ kind: 'tetragon-json', address: path, follow: true }, newDeps(sink));
   t.teardown(() => source.close());
   await source.start();
+  await new Promise((r) => setTimeout(r, 300));
+  t.notOk(source.connected, 'waiting for the file to appear');
+  writeFileSync(path, lines[0] + '\n');
   await sink.waitFor(1);
+  t.ok(source.connected, 'a file that appears later is read from its start');
   appendFileSync(path, lines[2] + '\n' + lines[3]!.slice(0, 100));
   await sink.waitFor(2);
   appendFileSync(path, lines[3]!.slice(100) + '\n');
   await sink.waitFor(3);
   t.equal(source.counters.malformed, 0, 'a line written in two parts is read once, whole');
-  t.ok(source.connected, 'still following');
+  renameSync(path, path + '.1');
+  writeFileSync(path, lines[0] + '\n');
+  await sink.waitFor(4);
+  t.pass('a rotated file is followed from the top of the new one');
+
+  // A restarted agent does not replay what the log already holds.
+  const sink2 = new CollectingSink();
+  const again = new FileSource({ kind: 'tetragon-json', address: path, follow: true }, newDeps(sink2));
+  t.teardown(() => again.close());
+  await again.start();
+  await until(() => again.connected, 5000, 'open');
+  await new Promise((r) => setTimeout(r, 300));
+  t.equal(sink2.observations.length, 0, 'existing content is skipped');
+  appendFileSync(path, lines[3] + '\n');
+  await sink2.waitFor(1);
 });
 
 t.test('observe: prints canonical observations as JSON lines', async (t) => {

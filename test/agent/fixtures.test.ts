@@ -157,3 +157,12 @@ t.test('accept hooks (no public recording exists: derived from the tcp_connect r
   setState.process_kprobe.args[0]!.sock_arg!.state = 'TCP_SYN_SENT';
   t.equal(normaliseTetragon(setState as unknown as TetragonEvent, newContext('tetragon-json')), 'ignored', 'an outbound handshake completing is not');
 });
+
+t.test('an exec whose in-container parent was never seen marks its container pre-existing (agent restart)', async (t) => {
+  type Ev = { process_exec?: { process: { pod?: { container?: { id?: string } } }; parent?: { pod?: { container?: { id?: string } } } } };
+  const lines = jsonLines(fixture('tetragon', 'k8s_workload_exec_exit.json')) as Ev[];
+  const inContainerParent = lines.find((e) => e.process_exec?.parent?.pod?.container?.id && e.process_exec.parent.pod.container.id === e.process_exec.process.pod?.container?.id);
+  t.ok(inContainerParent, 'the recordings have one');
+  const obs = normaliseTetragon(inContainerParent as TetragonEvent, newContext('tetragon-json'));
+  t.match(obs, { kind: 'process', preexisting: true }, 'still a process observation (a new exec), in a container with a partial history');
+});

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { AgentsTable } from '../../collector/store/agents.js';
 import { HOUR, learnScene, net, proc, startHarness, T0, workload, type Harness } from './harness.js';
 
 /** 24 deviations over three workloads with varied kinds and severities, one per minute. */
@@ -141,4 +142,44 @@ t.test('detail, ack / resolve / reopen, add to baseline: each in the audit log w
   const p1 = await h.call('GET', '/api/v1/audit?limit=2');
   const p2 = await h.call('GET', `/api/v1/audit?limit=2&cursor=${p1.body.next}`);
   t.same([...p1.body.items, ...p2.body.items].map((e: { id: number }) => e.id), audit.body.items.map((e: { id: number }) => e.id));
+});
+
+t.test('overview: deviations per bucket and severity, by namespace, baselines and agents', async (t) => {
+  const h = await startHarness(t);
+  raiseMany(h);
+  const from = T0 + 3 * HOUR;
+  const sum = (series: Record<string, number[]>): number => Object.values(series).flat().reduce((a, b) => a + b, 0);
+  const all = await h.call('GET', `/api/v1/overview?from=${from}&to=${from + HOUR}&buckets=6`, { token: h.tokens.viewer });
+  t.equal(all.status, 200);
+  t.equal(all.body.bucketMs, 600_000);
+  t.equal(sum(all.body.series), 24, 'every deviation in one bucket');
+  t.same(all.body.series.high.length, 6);
+  t.same(
+    all.body.byNamespace.map((n: { namespace: string; open: number }) => [n.namespace, n.open]),
+    [['team-a', 16], ['team-b', 8]],
+  );
+  t.equal(all.body.byStatus.open, 24);
+  t.equal(all.body.baselinesByPhase.active, 3);
+  const b = await h.call('GET', `/api/v1/overview?from=${from}&to=${from + HOUR}&namespace=team-b`);
+  t.equal(sum(b.body.series), 8, 'the series narrowed to one namespace');
+  t.equal(b.body.byNamespace.length, 2, 'the other counts are not');
+  t.equal((await h.call('GET', `/api/v1/overview?namespace=team-b`, { token: h.tokens.scoped })).status, 403);
+  t.equal((await h.call('GET', `/api/v1/overview?from=5&to=4`)).status, 400);
+
+  const agents = new AgentsTable(h.db);
+  const now = Date.now();
+  agents.hello({ instanceId: 'a1', node: 'node-1', cluster: 'test', version: '0.1.0', sources: ['tetragon-grpc'] }, new Date(now).toISOString());
+  agents.hello({ instanceId: 'a2', node: 'node-2', cluster: 'test', version: '0.1.0', sources: ['falco-http'] }, new Date(now - 10 * 60_000).toISOString());
+  agents.hello({ instanceId: 'a3', node: 'node-3', cluster: 'test', version: '0.1.0', sources: ['falco-http'] }, new Date(now).toISOString());
+  agents.disconnected('a3', new Date(now).toISOString());
+  const list = await h.call('GET', '/api/v1/agents', { token: h.tokens.viewer });
+  t.same(
+    list.body.items.map((a: { node: string; health: string; sources: string[] }) => [a.node, a.health, a.sources]),
+    [
+      ['node-1', 'ok', ['tetragon-grpc']],
+      ['node-2', 'stale', ['falco-http']],
+      ['node-3', 'disconnected', ['falco-http']],
+    ],
+  );
+  t.same((await h.call('GET', '/api/v1/overview')).body.agents, { ok: 1, stale: 1, disconnected: 1 });
 });

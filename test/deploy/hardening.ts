@@ -245,3 +245,40 @@ export function checkNetworkPolicies(objects: readonly K8sObject[], roles: Netwo
   return v;
 }
 
+
+// ---------------------------------------------------------------- Pod Security Standards
+
+const RESTRICTED_VOLUME_TYPES = new Set(['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret']);
+const SAFE_SYSCTLS = new Set(['kernel.shm_rmid_forced', 'net.ipv4.ip_local_port_range', 'net.ipv4.ip_unprivileged_port_start', 'net.ipv4.tcp_syncookies', 'net.ipv4.ping_group_range', 'net.ipv4.ip_local_reserved_ports', 'net.ipv4.tcp_keepalive_time', 'net.ipv4.tcp_fin_timeout', 'net.ipv4.tcp_keepalive_intvl', 'net.ipv4.tcp_keepalive_probes']);
+
+/**
+ * The Pod Security Standard "restricted" (Kubernetes 1.30 definition), as Pod Security Admission
+ * evaluates a pod template: the controls a pod breaks, by name. Empty = admitted.
+ */
+export function restrictedViolations(spec: V1PodSpec): string[] {
+  const v = new Set<string>();
+  if (spec.hostNetwork || spec.hostPID || spec.hostIPC) v.add('host namespaces');
+  for (const vol of spec.volumes ?? []) {
+    const type = Object.keys(vol).find((k) => k !== 'name');
+    if (vol.hostPath) v.add('hostPath volumes');
+    else if (!type || !RESTRICTED_VOLUME_TYPES.has(type)) v.add(`volume type ${String(type)}`);
+  }
+  for (const s of spec.securityContext?.sysctls ?? []) if (!SAFE_SYSCTLS.has(s.name)) v.add(`sysctl ${s.name}`);
+  const podNonRoot = spec.securityContext?.runAsNonRoot;
+  if (spec.securityContext?.runAsUser === 0) v.add('runAsUser=0');
+  const podSeccomp = spec.securityContext?.seccompProfile?.type;
+  for (const c of allContainers(spec)) {
+    const sc = c.securityContext;
+    if (sc?.privileged) v.add('privileged');
+    if (sc?.allowPrivilegeEscalation !== false) v.add('allowPrivilegeEscalation != false');
+    if (!sc?.capabilities?.drop?.includes('ALL')) v.add('capabilities not dropping ALL');
+    if ((sc?.capabilities?.add ?? []).some((cap) => cap !== 'NET_BIND_SERVICE')) v.add('added capabilities');
+    if ((sc?.runAsNonRoot ?? podNonRoot) !== true) v.add('runAsNonRoot != true');
+    if (sc?.runAsUser === 0) v.add('runAsUser=0');
+    const seccomp = sc?.seccompProfile?.type ?? podSeccomp;
+    if (seccomp !== 'RuntimeDefault' && seccomp !== 'Localhost') v.add('seccompProfile');
+    if ((c.ports ?? []).some((p) => p.hostPort)) v.add('hostPort');
+    if (sc?.procMount !== undefined && sc.procMount !== 'Default') v.add('procMount');
+  }
+  return [...v].sort();
+}

@@ -11,7 +11,7 @@ import { join, relative } from 'node:path';
 import type { V1Container, V1PodSpec } from '@kubernetes/client-node';
 import { parseHostPort } from '../../common/net.js';
 import { packagePath } from '../../common/paths.js';
-import { checkImage, checkNetworkPolicies, checkRbac, checkWorkloads, selects } from './hardening.js';
+import { checkImage, checkNetworkPolicies, checkRbac, checkWorkloads, restrictedViolations, selects } from './hardening.js';
 import { build, findKustomizations, loadYamlDocuments, type BuildResult, type K8sObject } from './kustomize.js';
 import { DEPLOY_ROOT, FAKE_NODE, FAKE_SECRET_VALUE, container, effectiveConfig, mountFor, mustFind, podLabelsOf, podSpecOf, unixSocketPath, volumeOf, find } from './manifests.js';
 import { isBuiltinKind, unknownFields, validateBuiltin, validateCustomResource } from './schema.js';
@@ -112,6 +112,11 @@ for (const dir of discovered.kustomizations) {
       t.equal(labels['pod-security.kubernetes.io/enforce'], usesHostPath ? 'privileged' : 'restricted', 'PSA enforce level');
       t.equal(labels['pod-security.kubernetes.io/warn'], 'restricted', 'PSA warn level');
       t.equal(labels['pod-security.kubernetes.io/audit'], 'restricted', 'PSA audit level');
+      // And the reason, exactly: what the "restricted" standard would refuse in each workload.
+      for (const o of objects.filter((x) => podSpecOf(x))) {
+        const expected = [...(usesHostPath && o.kind === 'DaemonSet' ? ['hostPath volumes'] : []), ...((ROOT_ALLOWED[name] ?? []).includes(`${o.kind}/${o.metadata.name}`) ? ['runAsNonRoot != true', 'runAsUser=0'] : [])].sort();
+        t.same(restrictedViolations(podSpecOf(o)!), expected, `${o.kind}/${o.metadata.name}: Pod Security "restricted" ${expected.length ? `refuses only: ${expected.join(', ')}` : 'admits it'}`);
+      }
     });
 
     t.test('references resolve', async (t) => {

@@ -95,13 +95,17 @@ t.test('replace enforces from the first event; the directory is watched', async 
   f.engine.onEdgeChange((c) => pushed.push(...c.map((b) => b.allow)));
   writeFileSync(join(dir, 'web.yaml'), doc('  selector: { workload: web }\n  mode: replace\n  allow:\n    processes:\n      - path: /a'));
   // fs.watch + debounce: wait until the change has been picked up and pushed to the edge.
-  await new Promise<void>((resolve) => {
+  const seen = await new Promise<boolean>((resolve) => {
+    let tries = 0;
     const check = (): void => {
-      if (pushed.some((allow) => allow.includes('p|/a') && !allow.includes('p|/learned'))) resolve();
+      if (pushed.some((allow) => allow.includes('p|/a') && !allow.includes('p|/learned'))) resolve(true);
+      else if (++tries > 200) resolve(false);
       else setTimeout(check, 50);
     };
     check();
   });
+  t.ok(seen, 'the change was picked up without a reload() call');
+  if (!seen) f.engine.reload();
   f.feed(exec('/a', { time: T0 + 1 }), exec('/b', { time: T0 + 2 }), exec('/learned', { time: T0 + 3 }));
   t.same(deviationList(f), ['process p|/b medium open', 'process p|/learned medium open'], 'no learning window under replace; learned items do not count');
 });

@@ -179,18 +179,25 @@ t.test('interactive sessions: one deviation per session, listing its commands', 
   const f = await fixture();
   t.teardown(() => f.close());
   f.feed(exec('/usr/bin/pg_isready', { time: T0, process: { inInitTree: false, sessionId: 'probe-1' } }));
+  f.feed(
+    exec('/bin/sh', { time: T0 + 1000, args: '-c /healthz.sh', process: { inInitTree: false, sessionId: 'probe-2' } }),
+    exec('/bin/bash', { time: T0 + 2000, process: { inInitTree: false, sessionId: 'debug-1' } }),
+    exec('/usr/bin/top', { time: T0 + 3000, process: { inInitTree: false, sessionId: 'debug-1' } }),
+  );
+  t.same(deviationList(f), ['interactive-session s|debug-1 high open'], 'an interactive shell is a session even while learning; probes are learned');
+  t.same(itemKeys(f), ['p|/bin/sh steady', 'p|/usr/bin/pg_isready steady'], 'nothing of the session was learned');
   f.engine.tick(T0 + 2 * HOUR);
   const at = T0 + 3 * HOUR;
   f.feed(exec('/usr/bin/pg_isready', { time: at, process: { inInitTree: false, sessionId: 'probe-9' } }));
-  t.same(deviationList(f), [], 'a learned exec probe stays silent');
+  t.same(deviationList(f), ['interactive-session s|debug-1 high open'], 'a learned exec probe stays silent');
   f.feed(
-    exec('/bin/bash', { time: at + 1000, process: { inInitTree: false, sessionId: 'sess-1' } }),
-    exec('/usr/bin/id', { time: at + 2000, process: { inInitTree: false, sessionId: 'sess-1' } }),
+    exec('/usr/bin/id', { time: at + 1000, process: { inInitTree: false, sessionId: 'sess-1' } }),
+    exec('/bin/bash', { time: at + 2000, args: '-c pg_isready', process: { inInitTree: false, sessionId: 'sess-1' } }),
     exec('/usr/bin/pg_isready', { time: at + 3000, process: { inInitTree: false, sessionId: 'sess-1' } }),
   );
-  t.same(deviationList(f), ['interactive-session s|sess-1 high open']);
-  const d = f.engine.getDeviation(1)!;
-  t.same(d.commands!.map((c) => c.exe), ['/bin/bash', '/usr/bin/id', '/usr/bin/pg_isready']);
+  t.same(deviationList(f), ['interactive-session s|debug-1 high open', 'interactive-session s|sess-1 high open']);
+  const d = f.engine.getDeviation(2)!;
+  t.same(d.commands!.map((c) => c.exe), ['/usr/bin/id', '/bin/bash', '/usr/bin/pg_isready'], 'from the first command not allowed on');
   t.equal(d.count, 3);
 });
 

@@ -9,7 +9,7 @@ import { IngestServer } from '../../collector/ingest/server.js';
 import { openDatabase, type SqlDatabase } from '../../collector/store/db.js';
 import { Shipper } from '../../agent/ship/shipper.js';
 import { RecordingEngine } from '../helpers/null-engine.js';
-import { eventually, freePort } from '../helpers/processes.js';
+import { eventually, freePort, reservePort } from '../helpers/processes.js';
 
 const workload = { cluster: 'c', namespace: 'ns', kind: 'Deployment' as const, name: 'web', container: 'nginx' };
 
@@ -141,7 +141,8 @@ t.test('a re-sent batch the collector already stored is acknowledged, not stored
 });
 
 t.test('the queue is bounded: enqueue refuses beyond queueLimit and capacity returns after acks', async (t) => {
-  const port = await freePort();
+  const reserved = await reservePort();
+  const port = reserved.port;
   const shipper = new Shipper({
     config: config(port, 100).agent,
     cluster: 'c',
@@ -162,6 +163,7 @@ t.test('the queue is bounded: enqueue refuses beyond queueLimit and capacity ret
 
   const db = openDatabase({ dataDir: ':memory:' });
   t.teardown(() => db.close());
+  await reserved.release();
   const server = ingest(db, port, new RecordingEngine());
   await server.start();
   t.teardown(() => server.close());

@@ -15,4 +15,5 @@ export class RecordingEngine implements DetectionEngine {
     return () => undefined;
   }
   tick(): void {}
+  discardPending(): void {}
 }

@@ -66,6 +66,17 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * Holds a loopback port (connections are dropped at once) until `release()`, so that nothing else
+ * on a busy machine takes it before the test binds it on purpose.
+ */
+export async function reservePort(): Promise<{ port: number; release(): Promise<void> }> {
+  const srv = createServer((socket) => socket.destroy());
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  const port = (srv.address() as { port: number }).port;
+  return { port, release: () => new Promise<void>((r) => srv.close(() => r())) };
+}
+
 /** Polls `check` until it returns true. */
 export async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;

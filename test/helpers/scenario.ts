@@ -500,15 +500,21 @@ export interface ReplayStats {
   deduplicated: number;
 }
 
+interface ReplayAgent {
+  ctx: Parameters<typeof normaliseTetragon>[1];
+  filter: EdgeFilter;
+  batch: Observation[];
+}
+
 /** One agent per node (lineage, identity, edge filter, batching) in front of one engine. */
 export class Replay {
   readonly db: SqliteDatabase;
   readonly bus = new CollectorBus();
   readonly engine: Engine;
-  private readonly agents = new Map<string, { ctx: Parameters<typeof normaliseTetragon>[1]; filter: EdgeFilter; batch: Observation[]; seq: number }>();
+  private readonly agents = new Map<string, ReplayAgent>();
   private readonly batchSize: number;
   private eventTime = 0;
-  readonly stats: ReplayStats = { events: 0, observations: 0, sent: 0, matched: 0, deduplicated: 0 };
+  private readonly counts = { events: 0, observations: 0 };
 
   constructor(opts: ReplayOptions = {}) {
     const s = SCENARIO_COLLECTOR;
@@ -535,7 +541,7 @@ export class Replay {
     await this.engine.start();
   }
 
-  private agent(node: string): { ctx: Parameters<typeof normaliseTetragon>[1]; filter: EdgeFilter; batch: Observation[]; seq: number } {
+  private agent(node: string): ReplayAgent {
     let a = this.agents.get(node);
     if (!a) {
       const filter = new EdgeFilter();
@@ -550,7 +556,6 @@ export class Replay {
         },
         filter,
         batch: [],
-        seq: 0,
       };
       this.agents.set(node, a);
       // A connecting agent gets the snapshot of what the collector already knows.
@@ -567,24 +572,18 @@ export class Replay {
       const node = String(ev.node_name);
       if (last !== null && last !== node) this.ship(last);
       last = node;
-      this.stats.events++;
+      this.counts.events++;
       const t = Date.parse(String(ev.time));
       if (Number.isFinite(t)) this.eventTime = t;
       const a = this.agent(node);
       const out = normaliseTetragon(ev as TetragonEvent, a.ctx);
       if (typeof out === 'string') continue;
-      this.stats.observations++;
+      this.counts.observations++;
       if (!a.filter.shouldSend(out)) continue;
       a.batch.push(out);
       if (a.batch.length >= this.batchSize) this.ship(node);
     }
     for (const node of this.agents.keys()) this.ship(node);
-    for (const a of this.agents.values()) {
-      const s = a.filter.stats();
-      this.stats.sent += s.sent;
-      this.stats.matched += s.matched;
-      this.stats.deduplicated += s.deduplicated;
-    }
   }
 
   private ship(node: string): void {
@@ -595,6 +594,18 @@ export class Replay {
     this.engine.flushEvents();
     this.engine.tick(Math.max(...batch.map((o) => o.time)));
     this.engine.flushEvents();
+  }
+
+  /** What went through the agents: events read, observations made, sent / dropped by the edge filters. */
+  get stats(): ReplayStats {
+    const out: ReplayStats = { ...this.counts, sent: 0, matched: 0, deduplicated: 0 };
+    for (const a of this.agents.values()) {
+      const s = a.filter.stats();
+      out.sent += s.sent;
+      out.matched += s.matched;
+      out.deduplicated += s.deduplicated;
+    }
+    return out;
   }
 
   /** Every deviation, most recent state, in a stable order. */

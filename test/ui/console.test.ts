@@ -21,6 +21,7 @@ declare const localStorage: { length: number };
 
 const CHROMIUM = '/usr/bin/chromium';
 const SHOTS = packagePath('docs', 'screenshots');
+const EVIL_POD = 'web-"><img src=x onerror="window.__xss=3">';
 const EVIL = '<script>window.__xss=1</script> "><img src=x onerror="window.__xss=2"> \u001b[31mred\u001b[0m';
 
 /** A small cluster as of now: three namespaces, one workload relearned, a dozen deviations. */
@@ -60,6 +61,8 @@ function scene(h: Harness): { api: ReturnType<typeof workload>; apiGen2: number 
     [api, 1.0, '/usr/local/bin/report', '--daily'],
   ];
   for (const [w, hoursAgo, exe, args] of raised) h.raise(proc(w, now - hoursAgo * HOUR, exe, args, { parent: '/usr/bin/containerd-shim' }));
+  // The same binary again, from a pod whose name is markup (names come from the node, unchecked).
+  h.raise(proc(web, now - 2.9 * HOUR, '/tmp/.x/kworker', EVIL, { pod: EVIL_POD, parent: '/usr/bin/containerd-shim' }));
   h.raise(net(web, now - 0.8 * HOUR, 'egress', '203.0.113.77', 4444, { exe: '/bin/bash' }));
   h.raise(net(mon, now - 0.5 * HOUR, 'egress', '192.0.2.10', 443, { exe: '/bin/node_exporter', peerName: 'telemetry.example.net' }));
   const agents = new AgentsTable(h.db);
@@ -119,13 +122,20 @@ t.test('the console in Chromium', { skip: existsSync(CHROMIUM) ? false : `no ${C
   t.equal(all, 9);
   await page.selectOption('select[name=minSeverity]', 'high');
   await page.waitForURL(/minSeverity=high/);
-  await page.waitForFunction((n) => document.querySelectorAll('table.grid tbody tr').length < n, all);
+  // The page re-renders from the URL: wait until the rows are the filtered ones.
+  await page.waitForFunction((n) => {
+    const rows = document.querySelectorAll('table.grid tbody tr td:first-child');
+    return rows.length > 0 && rows.length < n && [...rows].every((td) => td.textContent === 'high' || td.textContent === 'critical');
+  }, all);
   const severities = await page.locator('table.grid tbody tr td:first-child').allTextContents();
   t.ok(severities.length > 0 && severities.every((s) => s === 'high' || s === 'critical'), `only high and up: ${severities.join(',')}`);
   await page.fill('input[name=namespace]', 'shop');
   await page.press('input[name=namespace]', 'Enter');
   await page.waitForURL(/namespace=shop/);
-  await page.waitForFunction(() => [...document.querySelectorAll('table.grid tbody tr td:nth-child(3)')].every((td) => td.textContent?.startsWith('shop/')));
+  await page.waitForFunction(() => {
+    const cells = document.querySelectorAll('table.grid tbody tr td:nth-child(3)');
+    return cells.length > 0 && [...cells].every((td) => td.textContent?.startsWith('shop/'));
+  });
   // Reloading keeps the filters (they are in the URL).
   await page.reload();
   await page.waitForSelector('table.grid tbody tr');
@@ -164,6 +174,7 @@ t.test('the console in Chromium', { skip: existsSync(CHROMIUM) ? false : `no ${C
   await page.waitForSelector('h2:text("Process tree")');
   t.match(await page.textContent('ul.tree'), '/usr/bin/containerd-shim');
   t.match(await page.textContent('ul.tree li.self'), '<script>window.__xss=1</script>');
+  t.match(await page.locator('section:has(h2:text("Pods"))').textContent(), EVIL_POD, 'a pod name that is markup shows as text');
   t.equal(await page.locator('main img').count(), 0);
   t.equal(await page.evaluate(() => window.__xss), undefined);
   await shot(page, 'deviation');

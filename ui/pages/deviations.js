@@ -61,7 +61,7 @@ export function table(rows) {
   return h(
     'table',
     { class: 'grid', 'aria-label': 'Deviations' },
-    h('thead', {}, h('tr', {}, ['Severity', 'Summary', 'Workload', 'Kind', 'Status', 'Count', 'First seen', 'Last seen'].map((c) => h('th', { scope: 'col', text: c })))),
+    h('thead', {}, h('tr', {}, ['Severity', 'Summary', 'Workload', 'Kind', 'Status', 'Count', 'First seen', 'Last seen'].map((c) => h('th', { scope: 'col', class: c === 'Count' ? 'num' : undefined, text: c })))),
     h('tbody', {}, rows),
   );
 }

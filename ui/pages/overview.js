@@ -81,7 +81,7 @@ async function draw(main, ctx) {
         ? h(
             'table',
             { class: 'grid compact', 'aria-label': 'Open deviations by namespace' },
-            h('thead', {}, h('tr', {}, ['Namespace', ...SEVERITIES, 'Open'].map((c) => h('th', { scope: 'col', text: c })))),
+            h('thead', {}, h('tr', {}, ['Namespace', ...SEVERITIES, 'Open'].map((c, i) => h('th', { scope: 'col', class: i ? 'num' : undefined, text: c })))),
             h('tbody', {}, nsRows),
           )
         : h('p', { class: 'muted', text: 'No open deviations.' }),

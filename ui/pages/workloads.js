@@ -48,7 +48,7 @@ export async function render(main, ctx) {
     h(
       'table',
       { class: 'grid', 'aria-label': 'Workloads' },
-      h('thead', {}, h('tr', {}, ['Namespace', 'Workload / container', 'Kind', 'Baseline', 'Version', 'Items', 'Open deviations'].map((c) => h('th', { scope: 'col', text: c })))),
+      h('thead', {}, h('tr', {}, ['Namespace', 'Workload / container', 'Kind', 'Baseline', 'Version', 'Items', 'Open deviations'].map((c, i) => h('th', { scope: 'col', class: i >= 4 ? 'num' : undefined, text: c })))),
       h('tbody', {}, rows),
     ),
     rows.length === 0 ? h('p', { class: 'muted', text: 'No workloads match.' }) : null,
