@@ -11,7 +11,8 @@ import { terminalSafe } from '../common/text.js';
 import { TokenStore } from '../collector/store/tokens.js';
 import { runUntilSignal } from './serve.js';
 
-const DEMO_CONFIG = packagePath('demo', 'driftwatch-demo.yaml');
+/** The collector settings the recording is made for (learning ends before its test phase). */
+const DEMO_CONFIG = packagePath('demo', 'recording', 'driftwatch.yaml');
 const DEMO_RECORDING = packagePath('demo', 'recording', 'cluster.jsonl');
 
 interface DemoOptions {
@@ -43,7 +44,19 @@ export function register(program: Command): void {
 async function runDemo(opts: DemoOptions): Promise<void> {
   const say = (line: string): void => void process.stdout.write(line + '\n');
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'driftwatch-demo-'));
-  const base = loadConfig({ file: DEMO_CONFIG, overrides: { 'collector.dataDir': dataDir, 'collector.http.listen': `127.0.0.1:${opts.httpPort}`, 'log.level': opts.logLevel } });
+  // Everything on loopback (where plaintext gRPC is allowed), no Kubernetes API, no declared baselines.
+  const demoSettings = {
+    'log.level': opts.logLevel,
+    'collector.dataDir': dataDir,
+    'collector.baselinesDir': join(dataDir, 'baselines'),
+    'collector.http.listen': `127.0.0.1:${opts.httpPort}`,
+    'collector.grpc.listen': '127.0.0.1:0',
+    'agent.node': 'demo-node',
+    'agent.http.listen': '127.0.0.1:0',
+    'agent.kubernetes.mode': 'off',
+    'agent.ship.flushInterval': '50ms',
+  };
+  const base = loadConfig({ file: DEMO_CONFIG, env: {}, overrides: demoSettings });
   const logger = createLogger({ level: base.log.level, format: base.log.format, component: 'demo' });
   const { startCollector } = await import('../collector/main.js');
   const { startAgent } = await import('../agent/main.js');
@@ -66,8 +79,9 @@ async function runDemo(opts: DemoOptions): Promise<void> {
 
   const agentConfig = loadConfig({
     file: DEMO_CONFIG,
+    env: {},
     overrides: {
-      'log.level': opts.logLevel,
+      ...demoSettings,
       'agent.collector.address': `127.0.0.1:${collector.grpcPort}`,
       'agent.sources': [{ kind: 'tetragon-json', address: opts.recording }],
     },

@@ -128,6 +128,10 @@ export class Shipper implements Component {
   }
 
   async start(): Promise<void> {
+    // Credentials first: a missing certificate is a start-up error, not a reconnect loop.
+    const { address, tls, insecure } = this.opts.config.collector;
+    const { credentials, options } = grpcClientCredentials(address, tls, insecure);
+    this.client = new IngestClient(address, credentials, { ...options, 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 });
     this.flushTimer = setInterval(() => this.flush(), this.flushIntervalMs);
     this.countersTimer = setInterval(() => this.sendCounters(), parseDuration(this.opts.config.ship.countersInterval));
     this.flushTimer.unref();
@@ -136,9 +140,6 @@ export class Shipper implements Component {
   }
 
   private async run(): Promise<void> {
-    const { address, tls, insecure } = this.opts.config.collector;
-    const { credentials, options } = grpcClientCredentials(address, tls, insecure);
-    this.client = new IngestClient(address, credentials, { ...options, 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 });
     while (!this.closing) {
       this.metrics.reconnects.inc();
       await this.session();

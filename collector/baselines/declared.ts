@@ -6,7 +6,7 @@
  * Loading is per file and all-or-nothing: a file with any problem is rejected with
  * file:line:column and the reason, and that file's last good content stays in force.
  */
-import { readFileSync, readdirSync, watch, type FSWatcher } from 'node:fs';
+import { readFileSync, readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import { LineCounter, parseAllDocuments, isMap, isSeq, type Document, type Node as YamlNode } from 'yaml';
@@ -183,7 +183,8 @@ export class DeclaredBaselines {
     let names: string[] = [];
     try {
       names = readdirSync(this.opts.dir, { withFileTypes: true })
-        .filter((d) => d.isFile() && /\.ya?ml$/.test(d.name))
+        // A ConfigMap volume presents its files as symlinks (name -> ..data/name): follow them.
+        .filter((d) => /\.ya?ml$/.test(d.name) && !d.name.startsWith('.') && (d.isFile() || (d.isSymbolicLink() && isFileBehindLink(join(this.opts.dir, d.name)))))
         .map((d) => d.name)
         .sort();
     } catch (err) {
@@ -448,4 +449,12 @@ function locate(doc: Document, path: string[], lineCounter: LineCounter, atKey =
   const offset = best?.range?.[0] ?? 0;
   const p = lineCounter.linePos(offset);
   return { line: p.line, column: p.col };
+}
+
+function isFileBehindLink(path: string): boolean {
+  try {
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
 }

@@ -170,3 +170,19 @@ t.test('the queue is bounded: enqueue refuses beyond queueLimit and capacity ret
   await eventually(() => resumed, 'back-pressure released once the collector acknowledged', 20_000);
   t.pass();
 });
+
+t.test('a missing client certificate fails start-up with a clear error, not a reconnect loop', async (t) => {
+  const c = config(1);
+  const shipper = new Shipper({
+    config: { ...c.agent, collector: { ...c.agent.collector, tls: { ca: '/nonexistent/ca.crt', cert: '/nonexistent/tls.crt', key: '/nonexistent/tls.key' } } },
+    cluster: 'c',
+    logger: silentLogger(),
+    registry: new Registry(),
+    sources: () => [],
+    counters: () => [],
+    onSnapshot: () => undefined,
+    onDelta: () => undefined,
+  });
+  await t.rejects(shipper.start(), /cannot read CA \/nonexistent\/ca\.crt: ENOENT/);
+  await shipper.close();
+});
