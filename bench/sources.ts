@@ -72,6 +72,10 @@ function rate<T>(inputs: T[], fn: (x: T) => unknown): () => number {
   };
 }
 
+function median(xs: number[]): number {
+  return [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
+}
+
 function compare(pipeline: () => number, bare: () => number): { pipelinePerSec: number; barePerSec: number; ratio: number } {
   const p: number[] = [];
   const b: number[] = [];
@@ -81,7 +85,6 @@ function compare(pipeline: () => number, bare: () => number): { pipelinePerSec: 
     p.push(pipeline());
     b.push(bare());
   }
-  const median = (xs: number[]): number => xs.sort((x, y) => x - y)[xs.length >> 1]!;
   const pipelinePerSec = Math.round(median(p));
   const barePerSec = Math.round(median(b));
   return { pipelinePerSec, barePerSec, ratio: Math.round((pipelinePerSec / barePerSec) * 100) / 100 };
@@ -314,7 +317,6 @@ async function httpEndToEnd(alerts: Buffer[], total: number): Promise<Record<str
     bare.close(() => resolve());
     bare.closeAllConnections();
   });
-  const median = (xs: number[]): number => xs.sort((x, y) => x - y)[xs.length >> 1]!;
   const pipelinePerSec = median(p);
   const barePerSec = median(b);
   return { requests: perRound * ROUNDS, observations: observed - 500, pipelinePerSec: Math.round(pipelinePerSec), barePerSec: Math.round(barePerSec), ratio: Math.round((pipelinePerSec / barePerSec) * 100) / 100 };
