@@ -99,6 +99,7 @@ export async function startAgent(config: Readonly<DriftwatchConfig>, opts: Start
 
   const ops = new OpsServer(a.http.listen, registry);
   ops.addProbe(() => shipper.readiness());
+  ops.addProbe(() => identity.readiness());
   ops.addProbe(() => sources.map((s) => ({ name: `source:${s.name}`, ready: s.connected, detail: s.connected ? 'connected' : 'not connected' })));
 
   const started: { close(): Promise<void> }[] = [];
