@@ -109,7 +109,7 @@ function benchEdgeFilter(): Record<string, unknown> {
   const before = process.memoryUsage();
   const filter = new EdgeFilter();
   const ids = Array.from({ length: WORKLOADS }, (_, i) => workload(i));
-  const baselines: EdgeBaseline[] = ids.map((w, i) => ({ workload: w, hash: `h${i}`, phase: 'active', allow: allowSet(i), learningDedupWindowMs: 600_000 }));
+  const baselines: EdgeBaseline[] = ids.map((w, i) => ({ workload: w, hash: `h${i}`, phase: 'active', allow: allowSet(i), learningDedupWindowMs: 600_000, alwaysSend: [] }));
   filter.replaceAll(baselines);
   baselines.length = 0;
   gc?.();

@@ -75,7 +75,7 @@ export async function benchShip(total = 40_000): Promise<Record<string, unknown>
   const collector = await startCollector(config, { logger: silentLogger() });
   const shipper = new Shipper({
     config: { ...config.agent, collector: { ...config.agent.collector, address: `127.0.0.1:${collector.grpcPort}` }, ship: { ...config.agent.ship, batchSize, flushInterval: 5, queueLimit: 20_000 } },
-    cluster: 'bench',
+    cluster: config.cluster,
     logger: silentLogger(),
     registry: new Registry(),
     sources: () => ['bench'],

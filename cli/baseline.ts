@@ -1,6 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { clientFrom, printFacts, printJson, printTable, terminalSafe, time, withClientOptions, type ClientOptions } from './client.js';
+import { terminalSafe } from '../common/text.js';
+import { clientFrom, printFacts, printJson, printTable, time, withClientOptions, type ClientOptions } from './client.js';
 
 interface Baseline {
   id: number;

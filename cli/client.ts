@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isLoopbackAddress } from '../common/net.js';
+import { terminalSafe } from '../common/text.js';
 
 /**
  * The CLI's HTTP client of the console API (`driftwatch baseline …`, `driftwatch deviations …`),
@@ -96,20 +97,6 @@ export function clientFrom(opts: ClientOptions, env: NodeJS.ProcessEnv = process
   const token = opts.token ?? (opts.tokenFile ? readFileSync(opts.tokenFile, 'utf8').trim() : undefined) ?? env.DRIFTWATCH_TOKEN;
   if (!token) throw new Error('an API token is needed: set DRIFTWATCH_TOKEN, or pass --token-file / --token (create one with `driftwatch token create`)');
   return new ApiClient(server, token);
-}
-
-/**
- * Makes a string safe to print on a terminal: control characters (C0, DEL, C1 — escape
- * sequences start with ESC or CSI) and the bidirectional overrides that reorder what is shown
- * become visible `\xNN` / `\uNNNN` escapes, so a process argument cannot move the cursor, recolour,
- * retitle the window or hide text.
- */
-export function terminalSafe(value: unknown, opts: { keepNewlines?: boolean } = {}): string {
-  return String(value ?? '').replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
-    if (opts.keepNewlines && c === '\n') return c;
-    const code = c.charCodeAt(0);
-    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
-  });
 }
 
 /** JSON output escapes every control character itself (JSON.stringify); bidi overrides are escaped too. */

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import type { Deviation } from '../common/deviations.js';
 import { parseDuration } from '../common/duration.js';
 import type { Observation } from '../common/model.js';
-import { clientFrom, printFacts, printJson, printTable, terminalSafe, time, withClientOptions, type ClientOptions } from './client.js';
+import { terminalSafe } from '../common/text.js';
+import { clientFrom, printFacts, printJson, printTable, time, withClientOptions, type ClientOptions } from './client.js';
 
 interface ListItem {
   id: number;

@@ -2,8 +2,8 @@
  * `driftwatch observe --source KIND [--from ADDR|FILE]`: runs one source exactly as the agent
  * would (same normalisers, lineage, identity) and prints each canonical observation as one JSON
  * line on stdout — the answer to "what does driftwatch see?". Logs and the final counters go to
- * stderr. JSON output escapes every control character of attacker-controlled strings (process
- * arguments, paths, pod names), so nothing reaches the terminal raw.
+ * stderr. JSON output escapes every control, separator and bidi character of attacker-controlled
+ * strings (process arguments, paths, pod names), so nothing reaches the terminal raw.
  *
  *   driftwatch observe --source tetragon-grpc                          # the default unix socket
  *   driftwatch observe --source tetragon-json --from /var/log/tetragon/tetragon.log --follow
@@ -17,6 +17,7 @@ import type { Writable } from 'node:stream';
 import type { DriftwatchConfig, SourceConfig } from '../common/config-schema.js';
 import type { Logger } from '../common/logger.js';
 import { SOURCE_KINDS, type Observation, type SourceKind } from '../common/model.js';
+import { terminalSafeJson } from '../common/text.js';
 import { configFrom, loggerFor, runUntilSignal } from './serve.js';
 
 export interface ObserveOptions {
@@ -58,7 +59,7 @@ export async function runObserve(config: Readonly<DriftwatchConfig>, opts: Obser
       if (drained) return false;
       if (opts.max !== undefined && observed >= opts.max) return true;
       observed++;
-      if (!out.write(JSON.stringify(obs) + '\n')) {
+      if (!out.write(terminalSafeJson(obs) + '\n')) {
         drained = new Promise<void>((resolve) => out.once('drain', () => ((drained = null), resolve())));
       }
       if (opts.max !== undefined && observed >= opts.max) stop();

@@ -13,6 +13,12 @@ export interface EdgeBaseline {
   phase: 'learning' | 'active' | 'approved';
   allow: string[];
   learningDedupWindowMs: number;
+  /**
+   * Exe path globs (common/items.ts syntax) that an argument-sensitive declared rule names (a deny
+   * rule, or a replace-mode allow rule, with `args`): every run may be decided by its arguments, so
+   * the agent never deduplicates them while learning.
+   */
+  alwaysSend: string[];
 }
 
 export interface IngestContext {

@@ -8,6 +8,7 @@ import { createEngine, type Engine } from './baselines/engine.js';
 import { createAlerting } from './outbox/index.js';
 import { CollectorBus } from './events.js';
 import { IngestServer } from './ingest/server.js';
+import { createPeerResolver } from './kubernetes/peer-resolver.js';
 import { openDatabase, type SqlDatabase } from './store/db.js';
 
 export interface CollectorHandle {
@@ -27,7 +28,8 @@ export interface StartCollectorOptions {
 }
 
 /**
- * Wires the collector: store → engine → ingest (gRPC) → alerting → API/UI on the HTTP server.
+ * Wires the collector: store → Kubernetes peer resolver → engine → ingest (gRPC) → alerting →
+ * API/UI on the HTTP server.
  * Start order is the data's order; close order is the reverse, each step awaited: stop intake
  * first, then flush what is in flight, then close the store.
  */
@@ -41,7 +43,12 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
   const bus = new CollectorBus();
   const closers: (() => Promise<void> | void)[] = [() => db.close()];
   try {
-    const engine = createEngine({ db, bus, config: c, cluster: config.cluster, logger: logger.child({ component: 'engine' }), registry });
+    // Names pod and Service peers; it answers null until the API is listed (pods are a class then).
+    const resolver = createPeerResolver(c, logger.child({ component: 'kubernetes' }));
+    await resolver.start();
+    closers.unshift(() => resolver.close());
+
+    const engine = createEngine({ db, bus, config: c, cluster: config.cluster, logger: logger.child({ component: 'engine' }), registry, resolver });
     await engine.start();
     closers.unshift(() => engine.close());
 
@@ -50,20 +57,22 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
     await alerting.start();
     closers.unshift(() => alerting.close());
 
-    const ingest = new IngestServer({ config: c.grpc, db, engine, bus, logger: logger.child({ component: 'ingest' }), registry });
+    const ingest = new IngestServer({ config: c.grpc, cluster: config.cluster, db, engine, bus, logger: logger.child({ component: 'ingest' }), registry });
     await ingest.start();
     closers.unshift(() => ingest.close());
 
     const api = createApi({ db, bus, baselines: engine, deviations: engine, config, logger: logger.child({ component: 'api' }) });
     await api.start();
     closers.unshift(() => api.close());
-
     const ops = new OpsServer(c.http.listen, registry, api.handle);
     ops.addProbe(() => ingest.readiness());
     ops.addProbe(() => alerting.readiness());
+    ops.addProbe(() => resolver.readiness());
     await ops.start();
+    // Closed right after the API, not before it: the API's WebSocket clients are upgraded
+    // sockets that the HTTP server's close would wait for.
+    closers.splice(1, 0, () => ops.close());
     api.attachStream(ops.httpServer!);
-    closers.unshift(() => ops.close());
 
     return {
       httpPort: ops.port,

@@ -51,8 +51,17 @@ export interface SourceConfig {
   /** falco-http: max body in bytes. */
   maxBodyBytes?: number;
   tls?: TlsConfig;
+  /** falco-http: listen on a non-loopback address without token or client certificates anyway. */
+  insecure?: boolean;
   /** tetragon-json / falco-json: keep reading the file as it grows (like tail -f). */
   follow?: boolean;
+}
+
+/** How a process reaches the Kubernetes API (`agent.kubernetes`, `collector.kubernetes`; common/kube.ts). */
+export interface KubernetesAccessConfig {
+  /** `auto`: use the in-cluster service account when present. */
+  mode: 'auto' | 'in-cluster' | 'kubeconfig' | 'off';
+  kubeconfig?: string;
 }
 
 export interface AgentConfig {
@@ -67,11 +76,7 @@ export interface AgentConfig {
   sources: SourceConfig[];
   http: { listen: string };
   lineage: { maxProcesses: number };
-  kubernetes: {
-    /** `auto`: use the in-cluster service account when present. */
-    mode: 'auto' | 'in-cluster' | 'kubeconfig' | 'off';
-    kubeconfig?: string;
-  };
+  kubernetes: KubernetesAccessConfig;
   ship: {
     batchSize: number;
     flushInterval: string | number;
@@ -83,7 +88,19 @@ export interface AgentConfig {
 
 export interface CollectorConfig {
   dataDir: string;
-  grpc: { listen: string; tls?: Omit<TlsConfig, 'serverName'> & { requireClientCert?: boolean }; insecure: boolean };
+  grpc: {
+    listen: string;
+    tls?: Omit<TlsConfig, 'serverName'> & { requireClientCert?: boolean };
+    insecure: boolean;
+    /**
+     * `hello`: an agent is the node its hello names (one certificate shared by all agents: every
+     * agent is trusted for every node). `certificate`: the hello's node must be the client
+     * certificate's CN or a DNS SAN (per-node certificates), so one node cannot speak for another.
+     */
+    nodeIdentity: 'hello' | 'certificate';
+    /** Observations timed further than this past the collector's clock are refused. */
+    maxClockSkew: string | number;
+  };
   http: { listen: string; publicUrl?: string };
   baselinesDir: string;
   learning: {
@@ -97,6 +114,8 @@ export interface CollectorConfig {
     /** While learning, an agent sends each distinct item at most once per this much event time. */
     edgeDedupWindow: string | number;
   };
+  /** Pod IP → workload and Service IP → Service names for peers (collector/kubernetes). */
+  kubernetes: KubernetesAccessConfig;
   network: {
     podCidrs: string[];
     serviceCidrs: string[];
@@ -213,7 +232,18 @@ const sourceSchema = {
     token: { type: 'string', minLength: 16 },
     maxBodyBytes: { type: 'integer', minimum: 1024, maximum: 16777216 },
     tls: tlsSchema,
+    insecure: { type: 'boolean' },
     follow: { type: 'boolean' },
+  },
+} as const;
+
+const kubernetesAccessSchema = {
+  type: 'object',
+  additionalProperties: false,
+  default: {},
+  properties: {
+    mode: { enum: ['auto', 'in-cluster', 'kubeconfig', 'off'], default: 'auto' },
+    kubeconfig: { type: 'string' },
   },
 } as const;
 
@@ -246,15 +276,7 @@ export const agentSchema = {
       default: {},
       properties: { maxProcesses: { type: 'integer', minimum: 64, default: 65536 } },
     },
-    kubernetes: {
-      type: 'object',
-      additionalProperties: false,
-      default: {},
-      properties: {
-        mode: { enum: ['auto', 'in-cluster', 'kubeconfig', 'off'], default: 'auto' },
-        kubeconfig: { type: 'string' },
-      },
-    },
+    kubernetes: kubernetesAccessSchema,
     ship: {
       type: 'object',
       additionalProperties: false,
@@ -313,6 +335,8 @@ export const collectorSchema = {
           properties: { ca: { type: 'string' }, cert: { type: 'string' }, key: { type: 'string' }, requireClientCert: { type: 'boolean', default: true } },
         },
         insecure: { type: 'boolean', default: false },
+        nodeIdentity: { enum: ['hello', 'certificate'], default: 'hello' },
+        maxClockSkew: { ...duration, default: '5m' },
       },
     },
     http: {
@@ -339,6 +363,7 @@ export const collectorSchema = {
         edgeDedupWindow: { ...duration, default: '10m' },
       },
     },
+    kubernetes: kubernetesAccessSchema,
     network: {
       type: 'object',
       additionalProperties: false,

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
-import { LineCounter, parseDocument, isMap, isSeq, type Node as YamlNode } from 'yaml';
+import { LineCounter, parseDocument } from 'yaml';
 import { configSchema, type DriftwatchConfig } from './config-schema.js';
+import { yamlPathPosition, yamlPosition, type YamlPosition } from './yaml-location.js';
 
 export type { DriftwatchConfig } from './config-schema.js';
 
@@ -44,7 +45,7 @@ const validate = ajv.compile(configSchema);
 export function loadConfig(opts: LoadConfigOptions = {}): Readonly<DriftwatchConfig> {
   const env = opts.env ?? process.env;
   let data: Record<string, unknown> = {};
-  let locate: (path: string[], atKey: boolean) => { line: number; column: number } | undefined = () => undefined;
+  let locate: (path: string[], atKey: boolean) => YamlPosition | undefined = () => undefined;
   const origin = opts.file ?? '<defaults>';
 
   if (opts.file !== undefined) {
@@ -58,35 +59,15 @@ export function loadConfig(opts: LoadConfigOptions = {}): Readonly<DriftwatchCon
     const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
     if (doc.errors.length > 0) {
       const e = doc.errors[0]!;
-      const pos = lineCounter.linePos(e.pos[0]);
-      throw new ConfigError(opts.file, '', e.message.split('\n')[0]!, pos.line, pos.col);
+      const pos = yamlPosition(lineCounter, e.pos[0]);
+      throw new ConfigError(opts.file, '', e.message.split('\n')[0]!, pos.line, pos.column);
     }
     const parsed: unknown = doc.toJS();
     if (parsed !== null && parsed !== undefined) {
       if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new ConfigError(opts.file, '', 'the top level must be a mapping');
       data = parsed as Record<string, unknown>;
     }
-    locate = (path, atKey) => {
-      let node: YamlNode | null | undefined = doc.contents as YamlNode | null;
-      let best: YamlNode | null | undefined = node;
-      for (const [i, seg] of path.entries()) {
-        if (isMap(node)) {
-          const pair = node.items.find((p) => (p.key as { value?: unknown } | null)?.value === seg);
-          if (!pair) break;
-          best = (pair.key as YamlNode) ?? best;
-          if (atKey && i === path.length - 1) break;
-          node = pair.value as YamlNode | null;
-          if (node) best = node;
-        } else if (isSeq(node)) {
-          node = node.items[Number(seg)] as YamlNode | undefined;
-          if (!node) break;
-          best = node;
-        } else break;
-      }
-      if (!best?.range) return undefined;
-      const pos = lineCounter.linePos(best.range[0]);
-      return { line: pos.line, column: pos.col };
-    };
+    locate = (path, atKey) => yamlPathPosition(doc.contents, path, lineCounter, atKey);
   }
 
   for (const [name, value] of Object.entries(env)) {

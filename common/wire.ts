@@ -6,7 +6,7 @@ import protobuf from 'protobufjs';
 import { join } from 'node:path';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import type { EdgeBaseline } from '../collector/contracts.js';
-import type { IdentitySource, Observation, ProcessContext, SourceKind, WorkloadId, WorkloadKind } from './model.js';
+import { SOURCE_KINDS, WORKLOAD_KINDS, type IdentitySource, type Observation, type ProcessContext, type SourceKind, type WorkloadId, type WorkloadKind } from './model.js';
 import { PROTO_DIR } from './paths.js';
 
 const root = protobuf.loadSync(join(PROTO_DIR, 'driftwatch', 'v1', 'driftwatch.proto'));
@@ -90,6 +90,7 @@ export interface WireEdgeBaseline {
   phase: string;
   allow: string[];
   learningDedupWindowMs: number;
+  alwaysSend: string[];
 }
 
 export interface AgentMessage {
@@ -250,7 +251,7 @@ export function observationFromWire(w: WireObservation): Observation {
 }
 
 export function edgeBaselineToWire(b: EdgeBaseline): WireEdgeBaseline {
-  return { workload: b.workload, hash: b.hash, phase: b.phase, allow: b.allow, learningDedupWindowMs: b.learningDedupWindowMs };
+  return { workload: b.workload, hash: b.hash, phase: b.phase, allow: b.allow, learningDedupWindowMs: b.learningDedupWindowMs, alwaysSend: b.alwaysSend };
 }
 
 export function edgeBaselineFromWire(w: WireEdgeBaseline): EdgeBaseline {
@@ -260,15 +261,40 @@ export function edgeBaselineFromWire(w: WireEdgeBaseline): EdgeBaseline {
     phase: w.phase as EdgeBaseline['phase'],
     allow: w.allow ?? [],
     learningDedupWindowMs: w.learningDedupWindowMs ?? 0,
+    alwaysSend: w.alwaysSend ?? [],
   };
 }
 
-/** Validates what an agent sent before it reaches the store (the collector trusts no input). */
-export function validateWireObservation(w: WireObservation): string | null {
-  if (!w.workload || !w.workload.name) return 'missing workload';
-  if (typeof w.timeMs !== 'number' || !Number.isFinite(w.timeMs) || w.timeMs <= 0) return 'bad time';
-  if (!w.process || typeof w.process.exe !== 'string') return 'missing process';
+const SOURCE_NAMES: ReadonlySet<string> = new Set(SOURCE_KINDS);
+const IDENTITY_SOURCES: ReadonlySet<string> = new Set(['source', 'kubernetes-api', 'inferred', 'host']);
+const KINDS: ReadonlySet<string> = new Set(WORKLOAD_KINDS);
+/** No event driftwatch cares about predates this (2000-01-01). */
+const OLDEST_EVENT_MS = 946_684_800_000;
+const MAX_PATH = 4096;
+const MAX_ARGS = 16_384;
+const MAX_NAME = 253;
+const MAX_ANCESTORS = 64;
+
+const tooLong = (s: string | null | undefined, max: number): boolean => typeof s === 'string' && s.length > max;
+
+/**
+ * Validates what an agent sent before it reaches the store: the collector trusts no input. Event
+ * times must lie between 2000 and `latestMs` (the collector's clock plus the allowed skew), so one
+ * agent with a wrong clock cannot end every learning window in the cluster.
+ */
+export function validateWireObservation(w: WireObservation, latestMs: number): string | null {
+  const wl = w.workload;
+  if (!wl || !wl.name) return 'missing workload';
+  if (!KINDS.has(wl.kind)) return 'bad workload kind';
+  if (tooLong(wl.namespace, MAX_NAME) || tooLong(wl.name, MAX_NAME) || tooLong(wl.container, MAX_NAME) || tooLong(w.pod, MAX_NAME)) return 'name too long';
+  if (!SOURCE_NAMES.has(w.source) || !IDENTITY_SOURCES.has(w.identitySource)) return 'bad source';
+  if (typeof w.timeMs !== 'number' || !Number.isFinite(w.timeMs) || w.timeMs < OLDEST_EVENT_MS || w.timeMs > latestMs) return 'event time out of range';
+  if (w.containerStartMs !== null && w.containerStartMs !== undefined && !(w.containerStartMs >= OLDEST_EVENT_MS && w.containerStartMs <= latestMs)) return 'container start out of range';
+  const p = w.process;
+  if (!p || typeof p.exe !== 'string' || tooLong(p.exe, MAX_PATH) || tooLong(p.args, MAX_ARGS) || tooLong(p.parentExe, MAX_PATH)) return 'bad process';
+  if ((p.ancestors?.length ?? 0) > MAX_ANCESTORS || p.ancestors?.some((a) => tooLong(a.exe, MAX_PATH) || tooLong(a.args, MAX_ARGS))) return 'bad lineage';
   if (w.network && !['egress', 'ingress', 'listen'].includes(w.network.direction)) return 'bad direction';
   if (w.network && !['tcp', 'udp'].includes(w.network.protocol)) return 'bad protocol';
+  if (w.network && (tooLong(w.network.peerName, MAX_NAME) || tooLong(w.network.peerIp, 64) || tooLong(w.network.localIp, 64))) return 'bad address';
   return null;
 }

@@ -11,7 +11,9 @@
  * - An image digest the baseline does not cover is always sent (it may start a new generation).
  * - A workload without a pushed baseline: everything is sent.
  * While learning, each distinct raw item (exe; direction/protocol/port/peer address) is sent at
- * most once per `learningDedupWindowMs` of event time; the rest is dropped and counted.
+ * most once per `learningDedupWindowMs` of event time; the rest is dropped and counted. Exes the
+ * baseline lists in `alwaysSend` are never deduplicated: a declared rule decides their runs by
+ * their arguments, which the dedup key leaves out.
  *
  * Lookups use only fields the observation already holds (nested Maps keyed by direction,
  * protocol, port, address): no key is concatenated per event. Workloads are found through a
@@ -19,7 +21,7 @@
  * Maps by field.
  */
 import type { EdgeBaseline } from '../../collector/contracts.js';
-import { parseCidr, parseIpv4, parseIpv6, isLoopbackIp, parseNetworkKey, type Cidr } from '../../common/items.js';
+import { compileGlob, isGlob, parseCidr, parseIpv4, parseIpv6, isLoopbackIp, parseNetworkKey, type Cidr, type Glob } from '../../common/items.js';
 import type { NetworkObservation, Observation, WorkloadId } from '../../common/model.js';
 
 /** What one (direction, protocol, port) allows; the parts are created only when used (memory). */
@@ -37,6 +39,9 @@ interface CompiledBaseline {
   hash: string;
   dedupWindowMs: number;
   exes: Set<string>;
+  /** Never deduplicated while learning: exact exe paths, and exe globs. */
+  alwaysSendExes: Set<string>;
+  alwaysSendGlobs: Glob[];
   /** Image digests covered; empty = any. */
   images: Set<string>;
   /** direction → protocol → port (-1 = unknown) → rule. */
@@ -157,7 +162,8 @@ export class EdgeFilter {
 
   private dedupProcess(slot: Slot, b: CompiledBaseline, exe: string, time: number): boolean {
     const last = slot.sentExe.get(exe);
-    if (last !== undefined && time >= last && time - last < b.dedupWindowMs) return this.drop('deduplicated');
+    // The always-send check runs only for what would be dropped: most exes are never looked up.
+    if (last !== undefined && time >= last && time - last < b.dedupWindowMs && !alwaysSends(b, exe)) return this.drop('deduplicated');
     if (last === undefined) this.countDedupEntry(slot);
     slot.sentExe.set(exe, time);
     return this.send();
@@ -235,6 +241,10 @@ export class EdgeFilter {
   }
 }
 
+function alwaysSends(b: CompiledBaseline, exe: string): boolean {
+  return b.alwaysSendExes.has(exe) || b.alwaysSendGlobs.some((g) => g.test(exe));
+}
+
 function allows(rule: PortRule, obs: NetworkObservation): boolean {
   if (rule.noPeer && obs.direction === 'listen') return true;
   const ip = obs.peerIp;
@@ -259,9 +269,15 @@ export function compile(b: EdgeBaseline): CompiledBaseline {
     hash: b.hash,
     dedupWindowMs: b.learningDedupWindowMs,
     exes: new Set(),
+    alwaysSendExes: new Set(),
+    alwaysSendGlobs: [],
     images: new Set(),
     net: new Map(),
   };
+  for (const path of b.alwaysSend) {
+    if (isGlob(path)) out.alwaysSendGlobs.push(compileGlob(path));
+    else out.alwaysSendExes.add(path);
+  }
   for (const key of b.allow) {
     if (key.startsWith('p|')) {
       out.exes.add(unescapeKeyField(key.slice(2)));

@@ -1,16 +1,17 @@
 /**
- * The Kubernetes API view of this node's pods: a list+watch of `spec.nodeName=<node>` (never the
- * whole cluster), with each pod's controller resolved to the workload a human means:
- * ReplicaSet → its Deployment, Job → its CronJob (looked up once per owner and cached; when the
- * lookup is denied or fails, the pod-template-hash / scheduled-time naming rules decide).
+ * The Kubernetes API view of pods: a list+watch of this node's pods (`spec.nodeName=<node>`, the
+ * agent: never the whole cluster) or of every pod (the collector, which names peers by pod IP),
+ * with each pod's controller resolved to the workload a human means: ReplicaSet → its Deployment,
+ * Job → its CronJob (looked up once per owner and cached; when the lookup is denied or fails, the
+ * pod-template-hash / scheduled-time naming rules decide).
  *
  * RBAC needed: get/list/watch pods, get replicasets (apps), get jobs (batch).
  */
-import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, ListWatch, Watch, type V1Pod } from '@kubernetes/client-node';
-import { Backoff, sleep } from '../../common/backoff.js';
+import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
+import { WatchedList } from '../../common/kube.js';
 import { once, type Component } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';
-import type { WorkloadKind } from '../../common/model.js';
+import { normaliseIp, type WorkloadKind } from '../../common/model.js';
 import { cronJobOfJob, deploymentOfReplicaSet, type InferredWorkload } from './naming.js';
 
 export interface PodInfo {
@@ -23,6 +24,20 @@ export interface PodInfo {
   containersById: ReadonlyMap<string, string>;
   /** The pod's only container when it has exactly one (Falco without container.name). */
   soleContainer: string | null;
+  /**
+   * The pod's own addresses (normalised): none for a hostNetwork pod (its address is the
+   * node's), before one is allocated, or once the pod has finished (its address is free again).
+   */
+  ips: readonly string[];
+  /** Being deleted: it may still talk, but a new pod with its address takes precedence. */
+  terminating: boolean;
+}
+
+export interface KubePodIndexOptions {
+  /** Watch only this node's pods (the agent); absent = every pod in the cluster (the collector). */
+  node?: string;
+  /** Owner lookups in flight at once (a cluster-wide first list can name thousands of owners). */
+  maxLookups?: number;
 }
 
 const DIRECT_KINDS: ReadonlySet<string> = new Set<WorkloadKind>(['StatefulSet', 'DaemonSet', 'ReplicationController', 'DeploymentConfig']);
@@ -30,76 +45,61 @@ const DIRECT_KINDS: ReadonlySet<string> = new Set<WorkloadKind>(['StatefulSet', 
 export class KubePodIndex implements Component {
   readonly name = 'kubernetes-pods';
   private readonly pods = new Map<string, Map<string, PodInfo>>();
+  /** Pod address → the pod holding it. */
+  private readonly byIp = new Map<string, PodInfo>();
   private readonly owners = new Map<string, Promise<InferredWorkload | null>>();
   /** Latest event per pod: an owner lookup that finishes after a newer event is discarded. */
   private readonly generation = new Map<string, number>();
   private nextGeneration = 1;
-  private readonly core: CoreV1Api;
   private readonly apps: AppsV1Api;
   private readonly batch: BatchV1Api;
-  private informer: ListWatch<V1Pod> | undefined;
-  private readonly abort = new AbortController();
-  private readonly backoff = new Backoff({ initialMs: 500, maxMs: 30_000 });
-  private restarting = false;
-  /** True once the first list has been applied and while the watch is healthy. */
-  synced = false;
+  private readonly watched: WatchedList<V1Pod>;
+  private readonly maxLookups: number;
+  private lookupsInFlight = 0;
+  private readonly lookupQueue: (() => void)[] = [];
   /** Called after a pod is added, changed or deleted (the resolver drops what it cached for it). */
   onChange: (namespace: string, pod: string) => void = () => {};
 
-  constructor(
-    private readonly kubeConfig: KubeConfig,
-    private readonly node: string,
-    private readonly logger: Logger,
-  ) {
-    this.core = kubeConfig.makeApiClient(CoreV1Api);
+  constructor(kubeConfig: KubeConfig, logger: Logger, opts: KubePodIndexOptions = {}) {
+    const core = kubeConfig.makeApiClient(CoreV1Api);
     this.apps = kubeConfig.makeApiClient(AppsV1Api);
     this.batch = kubeConfig.makeApiClient(BatchV1Api);
+    this.maxLookups = opts.maxLookups ?? 16;
+    const fieldSelector = opts.node !== undefined ? `spec.nodeName=${opts.node}` : undefined;
+    this.watched = new WatchedList<V1Pod>({
+      kubeConfig,
+      path: '/api/v1/pods',
+      list: () => core.listPodForAllNamespaces(fieldSelector !== undefined ? { fieldSelector } : {}),
+      ...(fieldSelector !== undefined ? { fieldSelector } : {}),
+      what: 'pod',
+      logger,
+      upsert: (pod) => void this.upsert(pod),
+      remove: (pod) => this.remove(pod),
+    });
+  }
+
+  /** True once the first list has been applied and while the watch is healthy. */
+  get synced(): boolean {
+    return this.watched.synced;
+  }
+
+  /** Since when a once-synced watch has been failing (epoch ms); null while synced or never synced. */
+  get unsyncedSince(): number | null {
+    return this.watched.unsyncedSince;
   }
 
   get(namespace: string, pod: string): PodInfo | undefined {
     return this.pods.get(namespace)?.get(pod);
   }
 
-  async start(): Promise<void> {
-    const fieldSelector = `spec.nodeName=${this.node}`;
-    const informer = new ListWatch<V1Pod>(
-      '/api/v1/pods',
-      new Watch(this.kubeConfig),
-      () => this.core.listPodForAllNamespaces({ fieldSelector }),
-      false,
-      undefined,
-      fieldSelector,
-    );
-    this.informer = informer;
-    informer.on('add', (pod) => void this.upsert(pod));
-    informer.on('update', (pod) => void this.upsert(pod));
-    informer.on('delete', (pod) => this.remove(pod));
-    informer.on('connect', () => {
-      this.synced = true;
-    });
-    informer.on('error', (err) => void this.restart(err));
-    // Not awaited to the end: a cluster that is unreachable must not block the agent's start.
-    informer.start().catch((err: unknown) => void this.restart(err));
+  /** The pod holding a (normalised) address. */
+  podWithIp(ip: string): PodInfo | undefined {
+    return this.byIp.get(ip);
   }
 
-  /** ListWatch stops on errors other than 410: relist with backoff until closed. */
-  private async restart(err: unknown): Promise<void> {
-    this.synced = false;
-    if (this.restarting || this.abort.signal.aborted) return;
-    this.restarting = true;
-    try {
-      const delay = this.backoff.next();
-      this.logger.warn('kubernetes pod watch failed; retrying', { error: String((err as Error)?.message ?? err), retryInMs: delay });
-      await sleep(delay, this.abort.signal);
-      if (this.abort.signal.aborted) return;
-      await this.informer?.start();
-      this.backoff.reset();
-    } catch (e) {
-      this.restarting = false;
-      return this.restart(e);
-    } finally {
-      this.restarting = false;
-    }
+  async start(): Promise<void> {
+    // Not awaited to the end: a cluster that is unreachable must not block the process's start.
+    this.watched.start();
   }
 
   private async upsert(pod: V1Pod): Promise<void> {
@@ -121,12 +121,21 @@ export class KubePodIndex implements Component {
       workload: null,
       containersById,
       soleContainer: specContainers.length === 1 ? specContainers[0]!.name : null,
+      ips: podIps(pod),
+      terminating: Boolean(pod.metadata?.deletionTimestamp),
     };
     info.workload = await this.ownerOf(pod, namespace, name, labels);
     if (this.generation.get(`${namespace}/${name}`) !== gen) return;
     let ns = this.pods.get(namespace);
     if (!ns) this.pods.set(namespace, (ns = new Map()));
+    const previous = ns.get(name);
+    if (previous) this.releaseIps(previous);
     ns.set(name, info);
+    for (const ip of info.ips) {
+      const holder = this.byIp.get(ip);
+      // Addresses are reused: a live pod keeps an address against a terminating one that still lists it.
+      if (!holder || !info.terminating || holder.terminating) this.byIp.set(ip, info);
+    }
     this.onChange(namespace, name);
   }
 
@@ -134,8 +143,20 @@ export class KubePodIndex implements Component {
     const namespace = pod.metadata?.namespace ?? '';
     const name = pod.metadata?.name ?? '';
     this.generation.delete(`${namespace}/${name}`);
-    this.pods.get(namespace)?.delete(name);
+    const ns = this.pods.get(namespace);
+    const info = ns?.get(name);
+    if (info) this.releaseIps(info);
+    ns?.delete(name);
+    if (ns?.size === 0) this.pods.delete(namespace);
     this.onChange(namespace, name);
+  }
+
+  /** Forgets the addresses this pod version holds (not those another pod has taken since). */
+  private releaseIps(info: PodInfo): void {
+    for (const ip of info.ips) {
+      const holder = this.byIp.get(ip);
+      if (holder && holder.namespace === info.namespace && holder.name === info.name) this.byIp.delete(ip);
+    }
   }
 
   private async ownerOf(pod: V1Pod, namespace: string, name: string, labels: Record<string, string>): Promise<InferredWorkload | null> {
@@ -165,18 +186,43 @@ export class KubePodIndex implements Component {
   private lookupOwner(key: string, lookup: () => Promise<InferredWorkload>, fallback: InferredWorkload): Promise<InferredWorkload | null> {
     let p = this.owners.get(key);
     if (!p) {
-      p = lookup().catch(() => fallback);
+      p = this.limited(lookup).catch(() => fallback);
       this.owners.set(key, p);
       if (this.owners.size > 10_000) this.owners.delete(this.owners.keys().next().value as string);
     }
     return p;
   }
 
+  /** Runs `fn` when fewer than maxLookups are in flight (a finished lookup hands its slot on). */
+  private async limited<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.lookupsInFlight >= this.maxLookups) await new Promise<void>((resolve) => this.lookupQueue.push(resolve));
+    else this.lookupsInFlight++;
+    try {
+      return await fn();
+    } finally {
+      const next = this.lookupQueue.shift();
+      if (next) next();
+      else this.lookupsInFlight--;
+    }
+  }
+
   close = once(async () => {
-    this.abort.abort();
-    this.synced = false;
-    await this.informer?.stop();
+    await this.watched.close();
   });
+}
+
+const FINISHED_PHASES: ReadonlySet<string> = new Set(['Succeeded', 'Failed']);
+
+function podIps(pod: V1Pod): string[] {
+  if (pod.spec?.hostNetwork || FINISHED_PHASES.has(pod.status?.phase ?? '')) return [];
+  const ips = new Set<string>();
+  for (const entry of pod.status?.podIPs ?? []) {
+    const ip = normaliseIp(entry.ip);
+    if (ip) ips.add(ip);
+  }
+  const primary = normaliseIp(pod.status?.podIP);
+  if (primary) ips.add(primary);
+  return [...ips];
 }
 
 /** `containerd://<64 hex>` → its first 12 hex characters (what both sources can be compared on). */

@@ -12,9 +12,9 @@
  * `resolve()` is on the hot path: results are cached per cluster → namespace → pod → container in nested
  * maps (no key concatenation per lookup) and the WorkloadId objects are frozen and shared.
  */
-import { KubeConfig } from '@kubernetes/client-node';
-import { existsSync } from 'node:fs';
+import type { KubeConfig } from '@kubernetes/client-node';
 import type { AgentConfig } from '../../common/config-schema.js';
+import { kubeConfigFor } from '../../common/kube.js';
 import { once, type Component, type Readiness } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';
 import { WORKLOAD_KINDS, type IdentitySource, type WorkloadId, type WorkloadKind } from '../../common/model.js';
@@ -173,23 +173,8 @@ export interface IdentityResolverOptions {
  * default kubeconfig); `auto` = in-cluster when running in a pod, else off.
  */
 export function createIdentityResolver(agent: AgentConfig, logger: Logger, opts: IdentityResolverOptions = {}): IdentityResolver {
-  const kc = opts.kubeConfig ?? kubeConfigFor(agent);
-  const pods = kc && agent.node ? new KubePodIndex(kc, agent.node, logger) : null;
+  const kc = opts.kubeConfig ?? kubeConfigFor(agent.kubernetes);
+  const pods = kc && agent.node ? new KubePodIndex(kc, logger, { node: agent.node }) : null;
   if (kc && !agent.node) logger.warn('agent.node is empty: not watching the Kubernetes API (identities are inferred)');
   return new IdentityResolver(pods);
-}
-
-function kubeConfigFor(agent: AgentConfig): KubeConfig | null {
-  const mode = agent.kubernetes?.mode ?? 'auto';
-  if (mode === 'off') return null;
-  const kc = new KubeConfig();
-  if (mode === 'kubeconfig') {
-    if (agent.kubernetes.kubeconfig) kc.loadFromFile(agent.kubernetes.kubeconfig);
-    else kc.loadFromDefault();
-    return kc;
-  }
-  const inCluster = process.env.KUBERNETES_SERVICE_HOST !== undefined && existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token');
-  if (mode === 'auto' && !inCluster) return null;
-  kc.loadFromCluster();
-  return kc;
 }

@@ -19,6 +19,8 @@
  * (use TLS then, the URL travels in the request). Compared in constant time.
  * TLS: `tls.cert` + `tls.key`; with `tls.ca` client certificates signed by that CA are required
  * (Falco `http_output.mtls: true`).
+ * Listening beyond loopback needs `token` or client certificates: whoever can post alerts can
+ * forge observations and blind the detection with floods. `insecure: true` overrides that.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -43,6 +45,7 @@ export class FalcoHttpSource extends RuntimeSource {
   private readonly server: Server;
   private readonly statusCounters: Record<HttpStatus, { inc(): void }>;
   private readonly authenticated: boolean;
+  private readonly insecure: boolean;
 
   constructor(
     cfg: SourceConfig,
@@ -53,6 +56,7 @@ export class FalcoHttpSource extends RuntimeSource {
     this.maxBody = cfg.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.tokenDigest = cfg.token ? digest(cfg.token) : null;
     this.authenticated = this.tokenDigest !== null || Boolean(cfg.tls?.ca && cfg.tls.cert && cfg.tls.key);
+    this.insecure = cfg.insecure ?? false;
     const handler = (req: IncomingMessage, res: ServerResponse): void => this.handle(req, res);
     const tls = cfg.tls;
     this.server =
@@ -82,6 +86,11 @@ export class FalcoHttpSource extends RuntimeSource {
   readonly responses: Record<HttpStatus, number> = { '204': 0, '400': 0, '401': 0, '405': 0, '413': 0, '415': 0, '503': 0 };
 
   async start(): Promise<void> {
+    if (!this.authenticated && !this.insecure && !isLoopbackAddress(this.listen)) {
+      throw new Error(
+        `falco http source ${this.name}: listen ${this.listen} is not loopback and anyone who reaches it could post alerts: set token, or tls.cert + tls.key + tls.ca (client certificates), or insecure: true`,
+      );
+    }
     const { host, port } = parseHostPort(this.listen);
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
@@ -93,7 +102,7 @@ export class FalcoHttpSource extends RuntimeSource {
     const log = this.runtime.deps.logger;
     this.server.on('error', (err) => log.error('falco http source: server error', { source: this.name, error: err.message }));
     if (!this.authenticated && !isLoopbackAddress(this.listen)) {
-      log.warn('falco http source accepts alerts from anyone who can reach it: set token (and tls)', { source: this.name, listen: this.listen });
+      log.warn('falco http source accepts alerts from anyone who can reach it (insecure: true): set token (and tls)', { source: this.name, listen: this.listen });
     }
     this.runtime.connected = true;
   }

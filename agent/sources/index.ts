@@ -16,7 +16,7 @@
  * |---|---|---|
  * | tetragon-grpc | `address`: `unix:///path` or `host:port` | `unix:///var/run/tetragon/tetragon.sock` |
  * | falco-grpc | `address`: `unix:///path` or `host:port` (mTLS via `tls` off-host) | `unix:///run/falco/falco.sock` |
- * | falco-http | `listen`: `host:port`; `token`, `tls`, `maxBodyBytes` | `127.0.0.1:8766` |
+ * | falco-http | `listen`: `host:port`; `token`, `tls`, `maxBodyBytes`, `insecure` (non-loopback `listen` without token or client certs) | `127.0.0.1:8766` |
  * | tetragon-json, falco-json | `address`: a path or `-` (stdin); `follow` | `-` |
  */
 import type { AgentConfig, SourceConfig } from '../../common/config-schema.js';

@@ -125,14 +125,16 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
     },
   });
 
+  const side = (label: string, baselineId: number, version: number): Side => ({ label, baselineId, version, items: baselineItems(ctx.db, baselineId, version) });
+
   /** The last version a person approved: from the audit log, else an approved earlier generation. */
   const approvedSide = (b: BaselineView): Side | undefined => {
     const entry = ctx.audit.list({ action: 'baseline.approve', targetType: 'baseline', targetId: String(b.id), limit: 1 })[0];
     const v = (entry?.after as { version?: unknown } | null)?.version;
-    if (typeof v === 'number') return { label: `approved v${v}`, baselineId: b.id, version: v, items: baselineItems(ctx.db, b.id, v) };
-    if (b.phase === 'approved') return { label: `approved v${b.version}`, baselineId: b.id, version: b.version, items: baselineItems(ctx.db, b.id, b.version) };
+    if (typeof v === 'number') return side(`approved v${v}`, b.id, v);
+    if (b.phase === 'approved') return side(`approved v${b.version}`, b.id, b.version);
     const earlier = workloadBaselines(ctx.db, b.workloadId).find((o) => o.generation < b.generation && o.decidedAt !== null && o.phase !== 'rejected');
-    if (earlier) return { label: `approved generation ${earlier.generation} v${earlier.version}`, baselineId: earlier.id, version: earlier.version, items: baselineItems(ctx.db, earlier.id, earlier.version) };
+    if (earlier) return side(`approved generation ${earlier.generation} v${earlier.version}`, earlier.id, earlier.version);
     return undefined;
   };
 
@@ -162,15 +164,13 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
       const version = typeof query.version === 'number' ? query.version : b.version;
       if (version > b.version) throw new ApiError('DW_ERR_NOT_FOUND', `baseline ${b.id} has no version ${version}`);
       const against = String(query.against ?? 'previous');
-      const to: Side = { label: `v${version}`, baselineId: b.id, version, items: baselineItems(ctx.db, b.id, version) };
+      const to = side(`v${version}`, b.id, version);
       let from: Side;
       if (against === 'previous') {
-        if (version > 1) from = { label: `v${version - 1}`, baselineId: b.id, version: version - 1, items: baselineItems(ctx.db, b.id, version - 1) };
+        if (version > 1) from = side(`v${version - 1}`, b.id, version - 1);
         else {
           const prev = workloadBaselines(ctx.db, b.workloadId).find((o) => o.generation < b.generation);
-          from = prev
-            ? { label: `generation ${prev.generation} v${prev.version}`, baselineId: prev.id, version: prev.version, items: baselineItems(ctx.db, prev.id, prev.version) }
-            : { label: 'empty', baselineId: null, version: null, items: [] };
+          from = prev ? side(`generation ${prev.generation} v${prev.version}`, prev.id, prev.version) : { label: 'empty', baselineId: null, version: null, items: [] };
         }
       } else if (against === 'approved') {
         const side = approvedSide(b);
@@ -191,7 +191,7 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
         if (other.workloadId !== b.workloadId) throw new ApiError('DW_ERR_VALIDATION', 'both baselines must belong to the same workload');
         const v = m[2] !== undefined ? Number(m[2]) : other.version;
         if (v > other.version) throw new ApiError('DW_ERR_NOT_FOUND', `baseline ${other.id} has no version ${v}`);
-        from = { label: other.id === b.id ? `v${v}` : `generation ${other.generation} v${v}`, baselineId: other.id, version: v, items: baselineItems(ctx.db, other.id, v) };
+        from = side(other.id === b.id ? `v${v}` : `generation ${other.generation} v${v}`, other.id, v);
       }
       const d = diffItems(from.items, to.items);
       return {

@@ -9,10 +9,11 @@
 import { readFileSync, readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
-import { LineCounter, parseAllDocuments, isMap, isSeq, type Document, type Node as YamlNode } from 'yaml';
+import { LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { globToRegExp, parseCidr, cidrContains, servicePort, type Cidr, type Item } from '../../common/items.js';
 import type { NetworkDirection, L4Protocol, Observation, WorkloadId, WorkloadKind } from '../../common/model.js';
 import { packagePath } from '../../common/paths.js';
+import { yamlPathPosition, yamlPosition, type YamlPosition } from '../../common/yaml-location.js';
 
 export type DeclaredMode = 'extend' | 'replace';
 
@@ -310,16 +311,12 @@ function merge(list: DeclaredBaseline[]): EffectiveDeclared {
 export function parseDeclaredFile(file: string, text: string): { baselines: DeclaredBaseline[] } | { errors: DeclaredError[] } {
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const at = (offset: number): { line: number; column: number } => {
-    const p = lineCounter.linePos(offset);
-    return { line: p.line, column: p.col };
-  };
   const baselines: DeclaredBaseline[] = [];
   const names = new Set<string>();
   for (const doc of docs) {
     if (doc.errors.length) {
       const e = doc.errors[0]!;
-      return { errors: [{ file, ...at(e.pos[0]), reason: e.message.split('\n')[0]! }] };
+      return { errors: [{ file, ...yamlPosition(lineCounter, e.pos[0]), reason: e.message.split('\n')[0]! }] };
     }
     const data: unknown = doc.toJS();
     if (data === null || data === undefined) continue;
@@ -428,27 +425,9 @@ function describe(err: ErrorObject): string {
   }
 }
 
-/** Position of the node at `path` (of its key, for `atKey`: an unknown key is the key's fault). */
-function locate(doc: Document, path: string[], lineCounter: LineCounter, atKey = false): { line: number; column: number } {
-  let node: YamlNode | null | undefined = doc.contents as YamlNode | null;
-  let best: YamlNode | null | undefined = node;
-  for (const [i, seg] of path.entries()) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => (p.key as { value?: unknown } | null)?.value === seg);
-      if (!pair) break;
-      best = (pair.key as YamlNode) ?? best;
-      if (atKey && i === path.length - 1) break;
-      node = pair.value as YamlNode | null;
-      if (node) best = node;
-    } else if (isSeq(node)) {
-      node = node.items[Number(seg)] as YamlNode | undefined;
-      if (!node) break;
-      best = node;
-    } else break;
-  }
-  const offset = best?.range?.[0] ?? 0;
-  const p = lineCounter.linePos(offset);
-  return { line: p.line, column: p.col };
+/** Always a position: a document that validation reached has contents, so the fallback is only formal. */
+function locate(doc: Document, path: string[], lineCounter: LineCounter, atKey = false): YamlPosition {
+  return yamlPathPosition(doc.contents, path, lineCounter, atKey) ?? yamlPosition(lineCounter, 0);
 }
 
 function isFileBehindLink(path: string): boolean {

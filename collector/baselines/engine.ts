@@ -855,8 +855,9 @@ class BaselineEngine implements Engine {
     for (const k of declaredEdgeKeys(decl.allow)) add(k);
     const phase: EdgeBaseline['phase'] = view.b.phase === 'learning' ? 'learning' : view.b.phase === 'approved' ? 'approved' : 'active';
     const allow = [...keys].sort();
-    const hash = createHash('sha256').update(`${phase}\n${this.dedupMs}\n${allow.join('\n')}`).digest('hex').slice(0, 16);
-    return { workload: view.workload, hash, phase, allow, learningDedupWindowMs: this.dedupMs };
+    const alwaysSend = argumentSensitivePaths(decl);
+    const hash = createHash('sha256').update(`${phase}\n${this.dedupMs}\n${allow.join('\n')}\n\n${alwaysSend.join('\n')}`).digest('hex').slice(0, 16);
+    return { workload: view.workload, hash, phase, allow, learningDedupWindowMs: this.dedupMs, alwaysSend };
   }
 
   private onDeclaredChange(): void {
@@ -1075,6 +1076,19 @@ function denyMayMatch(deny: RuleSet, key: string): boolean {
     if (!keyCidr || r.cidrs!.some((c) => cidrsOverlap(c, keyCidr)) || (parsed.peer === 'lo' && r.cidrs!.some((c) => c.v === 6))) return true;
   }
   return false;
+}
+
+/**
+ * Exe globs whose every run the collector must see, even while learning: a deny rule with args
+ * fires on some runs of an exe and not others, and so does an allow rule with args when the
+ * declared set is the whole baseline (replace). The edge's learning dedup keys on the exe alone,
+ * so without this a harmless run would hide the next, denied one.
+ */
+function argumentSensitivePaths(decl: EffectiveDeclared): string[] {
+  const paths = new Set<string>();
+  for (const r of decl.deny.processes) if (r.args) paths.add(r.path);
+  if (decl.mode === 'replace') for (const r of decl.allow.processes) if (r.args) paths.add(r.path);
+  return [...paths].sort();
 }
 
 /** The declared allow rules the edge can hold exactly: exact paths without args, CIDRs with ports. */

@@ -1,10 +1,12 @@
 import * as grpc from '@grpc/grpc-js';
+import type { PeerCertificate } from 'node:tls';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { CollectorConfig } from '../../common/config-schema.js';
 import { once, type Component, type Readiness } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';
 import type { Observation, WorkloadId } from '../../common/model.js';
 import { workloadKey } from '../../common/model.js';
+import { parseDuration } from '../../common/duration.js';
 import { grpcServerCredentials } from '../../common/tls.js';
 import {
   INGEST_SERVICE,
@@ -25,6 +27,42 @@ import { ObservationsTable } from '../store/observations.js';
 
 type Stream = grpc.ServerDuplexStream<AgentMessage, CollectorMessage>;
 
+/** Bounds on what one agent can make the collector hold. */
+const MAX_WORKLOADS_PER_AGENT = 20_000;
+const MAX_UNSENT_BYTES = 32 * 1024 * 1024;
+/** A Kubernetes node name (DNS subdomain). */
+const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+
+type ProtocolViolation = 'no-hello' | 'second-hello' | 'bad-hello' | 'certificate-node' | 'sequence-gap' | 'too-many-workloads' | 'slow-reader';
+
+class ProtocolError extends Error {
+  constructor(
+    readonly reason: ProtocolViolation,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Ends a server stream with a status the client sees. (grpc-js turns an 'error' on the server
+ * stream into the call's status; `destroy()` would drop the call without one.)
+ */
+function endWithStatus(stream: Stream, code: grpc.status, details: string): void {
+  stream.emit('error', Object.assign(new Error(details), { code, details }));
+}
+
+/** The names a client certificate is issued to: its subject CN and DNS subject alternative names. */
+function certificateNames(cert: PeerCertificate | undefined): string[] {
+  if (!cert) return [];
+  const names = cert.subject?.CN ? [String(cert.subject.CN)] : [];
+  for (const part of (cert.subjectaltname ?? '').split(',')) {
+    const m = /^\s*DNS:(.+)$/.exec(part);
+    if (m) names.push(m[1]!.trim());
+  }
+  return names;
+}
+
 interface Session {
   stream: Stream;
   instanceId: string;
@@ -36,6 +74,8 @@ interface Session {
 
 export interface IngestOptions {
   config: CollectorConfig['grpc'];
+  /** The cluster this collector serves (config `cluster`): every observation is stamped with it. */
+  cluster: string;
   db: SqlDatabase;
   engine: DetectionEngine;
   bus: CollectorBus;
@@ -59,6 +99,7 @@ export class IngestServer implements Component {
   private edgeVersion = 0;
   private unsubscribeEdge: (() => void) | undefined;
   private readonly metrics;
+  private readonly maxSkewMs: number;
 
   constructor(private readonly opts: IngestOptions) {
     this.agents = new AgentsTable(opts.db);
@@ -79,7 +120,14 @@ export class IngestServer implements Component {
         registers,
       }),
       agentsConnected: new Gauge({ name: 'driftwatch_collector_agents_connected', help: 'Agent streams currently open.', registers }),
+      protocolErrors: new Counter({
+        name: 'driftwatch_collector_agent_protocol_errors_total',
+        help: 'Agent streams closed for breaking the protocol, by reason.',
+        labelNames: ['reason'] as const,
+        registers,
+      }),
     };
+    this.maxSkewMs = parseDuration(opts.config.maxClockSkew);
     for (const r of ['stored', 'duplicate', 'invalid'] as const) this.metrics.observations.inc({ result: r }, 0);
   }
 
@@ -107,22 +155,27 @@ export class IngestServer implements Component {
     let session: Session | undefined;
     stream.on('data', (msg: AgentMessage) => {
       try {
-        if (msg.hello) session = this.onHello(stream, msg.hello);
-        else if (!session) {
-          stream.destroy(Object.assign(new Error('first message must be hello'), { code: grpc.status.FAILED_PRECONDITION }));
-        } else if (msg.batch) this.onBatch(session, msg.batch.seq, msg.batch.observations ?? []);
+        if (msg.hello) {
+          // One hello per stream: a second one would leave a session behind.
+          if (session) return this.refuse(stream, 'second-hello', 'hello was already sent on this stream');
+          session = this.onHello(stream, msg.hello);
+        } else if (!session) this.refuse(stream, 'no-hello', 'first message must be hello');
+        else if (msg.batch) this.onBatch(session, msg.batch.seq, msg.batch.observations ?? []);
         else if (msg.counters) this.agents.setCounters(session.instanceId, { sources: msg.counters.sources, shipDropped: toNumber(msg.counters.shipDropped) }, new Date().toISOString());
         else if (msg.workloads) this.onWorkloads(session, (msg.workloads.workloads ?? []).map(workloadFromWire));
       } catch (err) {
+        if (err instanceof ProtocolError) return this.refuse(stream, err.reason, err.message);
         this.opts.logger.error('ingest failed; closing the stream so the agent re-sends', { error: String((err as Error).stack ?? err) });
-        stream.destroy(Object.assign(new Error('collector error'), { code: grpc.status.UNAVAILABLE }));
+        endWithStatus(stream, grpc.status.UNAVAILABLE, 'collector error');
       }
     });
     const end = (): void => {
       if (!session || !this.sessions.delete(session)) return;
       this.metrics.agentsConnected.set(this.sessions.size);
-      const at = new Date().toISOString();
-      this.agents.disconnected(session.instanceId, at);
+      // An agent that reconnected before its old stream died is still connected.
+      const live = [...this.sessions].some((s) => s.instanceId === session!.instanceId);
+      if (live) return;
+      this.agents.disconnected(session.instanceId, new Date().toISOString());
       const agent = this.agents.get(session.instanceId);
       if (agent) this.opts.bus.emit({ type: 'agent.disconnected', agent });
     };
@@ -134,28 +187,69 @@ export class IngestServer implements Component {
     stream.on('close', end);
   }
 
+  /** Ends a stream that broke the protocol, with a status the agent logs, and counts why. */
+  private refuse(stream: Stream, reason: ProtocolViolation, message: string): void {
+    this.metrics.protocolErrors.inc({ reason });
+    this.opts.logger.warn('agent stream refused', { reason, message, peer: stream.getPeer() });
+    endWithStatus(stream, reason === 'certificate-node' ? grpc.status.PERMISSION_DENIED : grpc.status.FAILED_PRECONDITION, message);
+  }
+
   private onHello(stream: Stream, hello: NonNullable<AgentMessage['hello']>): Session {
-    if (!hello.instanceId || !hello.node) throw new Error('hello without instance id or node');
+    const { instanceId, node, cluster } = hello;
+    if (!instanceId || !node || !NAME.test(node) || instanceId.length > 300) throw new ProtocolError('bad-hello', 'hello needs a node name and an instance id');
+    // Sequence numbers are scoped to the instance; an instance belongs to one node.
+    if (!instanceId.startsWith(`${node}-`)) throw new ProtocolError('bad-hello', `instance id ${JSON.stringify(instanceId)} does not belong to node ${JSON.stringify(node)}`);
+    if (cluster !== this.opts.cluster) throw new ProtocolError('bad-hello', `agent is configured for cluster ${JSON.stringify(cluster)}, this collector serves ${JSON.stringify(this.opts.cluster)}`);
+    if (this.opts.config.nodeIdentity === 'certificate') {
+      const names = certificateNames(stream.getAuthContext()?.sslPeerCertificate);
+      if (!names.includes(node)) throw new ProtocolError('certificate-node', `the client certificate (${names.join(', ') || 'none'}) is not issued to node ${JSON.stringify(node)}`);
+    }
     const at = new Date().toISOString();
-    const lastSeq = this.agents.hello({ instanceId: hello.instanceId, node: hello.node, cluster: hello.cluster, version: hello.agentVersion, sources: hello.sources ?? [] }, at);
-    const session: Session = { stream, instanceId: hello.instanceId, node: hello.node, workloads: new Map(), snapshotSent: false };
+    const lastSeq = this.agents.hello({ instanceId, node, cluster, version: hello.agentVersion, sources: hello.sources ?? [] }, at);
+    const session: Session = { stream, instanceId, node, workloads: new Map(), snapshotSent: false };
     this.sessions.add(session);
     this.metrics.agentsConnected.set(this.sessions.size);
     // Acknowledge what is already stored, so a reconnecting agent drops those batches at once.
-    if (lastSeq > 0) stream.write({ ack: { seq: lastSeq } });
-    const agent = this.agents.get(hello.instanceId);
+    if (lastSeq > 0) this.send(session, { ack: { seq: lastSeq } });
+    const agent = this.agents.get(instanceId);
     if (agent) this.opts.bus.emit({ type: 'agent.connected', agent });
     return session;
   }
 
+  /**
+   * Writes to an agent. An agent that stops reading must not grow the collector's memory: past
+   * a bound of unsent bytes its stream is closed (it reconnects and gets a fresh snapshot).
+   */
+  private send(session: Session, msg: CollectorMessage): void {
+    if (session.stream.writableLength > MAX_UNSENT_BYTES) {
+      this.metrics.protocolErrors.inc({ reason: 'slow-reader' });
+      endWithStatus(session.stream, grpc.status.RESOURCE_EXHAUSTED, 'agent does not read its stream');
+      return;
+    }
+    session.stream.write(msg);
+  }
+
   private onBatch(session: Session, seqValue: number | { toNumber(): number }, wire: readonly WireObservation[]): void {
     const seq = toNumber(seqValue);
+    const last = this.agents.lastSeq(session.instanceId);
+    // The agent numbers batches 1, 2, 3… and re-sends from its oldest un-acked one: anything
+    // beyond last+1 is not a re-send but a broken or hostile agent, and would make the real
+    // batches with those numbers look like duplicates.
+    if (seq > last + 1) throw new ProtocolError('sequence-gap', `batch ${seq} after ${last}: sequence numbers must not skip`);
     const endTimer = this.metrics.batchSeconds.startTimer();
     const observations: Observation[] = [];
     let invalid = 0;
+    const now = Date.now();
     for (const w of wire) {
-      if (validateWireObservation(w) === null) observations.push(observationFromWire(w));
-      else invalid++;
+      if (validateWireObservation(w, now + this.maxSkewMs) !== null) {
+        invalid++;
+        continue;
+      }
+      const o = observationFromWire(w);
+      // What the stream is authenticated as wins over what each observation says.
+      o.node = session.node;
+      o.workload.cluster = this.opts.cluster;
+      observations.push(o);
     }
     const ctx = { agentInstanceId: session.instanceId, node: session.node };
     const { engine } = this.opts;
@@ -182,7 +276,7 @@ export class IngestServer implements Component {
     this.metrics.batches.inc({ result: stored ? 'stored' : 'duplicate' });
     this.metrics.observations.inc({ result: stored ? 'stored' : 'duplicate' }, observations.length);
     if (invalid) this.metrics.observations.inc({ result: 'invalid' }, invalid);
-    session.stream.write({ ack: { seq } });
+    this.send(session, { ack: { seq } });
   }
 
   private onWorkloads(session: Session, workloads: WorkloadId[]): void {
@@ -190,6 +284,7 @@ export class IngestServer implements Component {
     for (const w of workloads) {
       const key = workloadKey(w);
       if (!session.workloads.has(key)) {
+        if (session.workloads.size >= MAX_WORKLOADS_PER_AGENT) throw new ProtocolError('too-many-workloads', `more than ${MAX_WORKLOADS_PER_AGENT} workloads announced`);
         session.workloads.set(key, w);
         fresh.push(w);
       }
@@ -198,9 +293,9 @@ export class IngestServer implements Component {
     if (!session.snapshotSent) {
       session.snapshotSent = true;
       const baselines = this.opts.engine.edgeBaselines([...session.workloads.values()]).map(edgeBaselineToWire);
-      session.stream.write({ snapshot: { version, baselines } });
+      this.send(session, { snapshot: { version, baselines } });
     } else if (fresh.length) {
-      session.stream.write({ delta: { version, upserts: this.opts.engine.edgeBaselines(fresh).map(edgeBaselineToWire), removed: [] } });
+      this.send(session, { delta: { version, upserts: this.opts.engine.edgeBaselines(fresh).map(edgeBaselineToWire), removed: [] } });
     }
   }
 
@@ -209,7 +304,7 @@ export class IngestServer implements Component {
     const version = ++this.edgeVersion;
     for (const s of this.sessions) {
       const upserts = changed.filter((b) => s.workloads.has(workloadKey(b.workload))).map(edgeBaselineToWire);
-      if (upserts.length) s.stream.write({ delta: { version, upserts, removed: [] } });
+      if (upserts.length) this.send(s, { delta: { version, upserts, removed: [] } });
     }
   }
 

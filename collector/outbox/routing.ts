@@ -1,20 +1,15 @@
 /** Per-sink routing: minimum severity, namespace / workload globs, health alerts on or off. */
 import type { SinkConfig } from '../../common/config-schema.js';
 import { severityRank } from '../../common/deviations.js';
+import { compileGlob } from '../../common/items.js';
 import type { AlertSnapshot } from './store.js';
-
-/** `*` any run of characters, `?` one character; everything else literal; whole string. */
-export function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
-  return new RegExp(`^${body}$`);
-}
 
 export type Route = (alert: AlertSnapshot) => boolean;
 
 export function compileRoute(config: SinkConfig): Route {
   const minRank = severityRank(config.minSeverity);
-  const namespaces = config.namespaces.map(globToRegExp);
-  const workloads = config.workloads.map(globToRegExp);
+  const namespaces = config.namespaces.map(compileGlob);
+  const workloads = config.workloads.map(compileGlob);
   return (alert) => {
     if (severityRank(alert.severity) < minRank) return false;
     if (alert.kind === 'health') {

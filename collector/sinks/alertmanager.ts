@@ -6,7 +6,7 @@
  */
 import type { SinkConfig } from '../../common/config-schema.js';
 import { parseDuration } from '../../common/duration.js';
-import { HttpClient } from './http.js';
+import { JSON_HEADERS, sinkHttpClient, type HttpClient } from './http.js';
 import { safeJson } from './json.js';
 import { describe, isoTime } from './text.js';
 import type { AlertNotification, SendVerdict, Sink, SinkContext, SinkDefinition } from './types.js';
@@ -80,14 +80,14 @@ class AlertmanagerSink implements Sink {
     config: SinkConfig,
     private readonly ctx: SinkContext,
   ) {
-    this.http = new HttpClient({ timeoutMs: parseDuration(config.timeout), headers: config.headers, tls: config.tls });
+    this.http = sinkHttpClient(config);
     this.endpoints = (config.urls ?? []).map((u) => `${u.replace(/\/+$/, '')}/api/v2/alerts`);
     this.refreshMs = config.renotifyInterval !== undefined ? parseDuration(config.renotifyInterval) : DEFAULT_REFRESH_MS;
   }
 
   async send(batch: readonly AlertNotification[], signal?: AbortSignal): Promise<SendVerdict> {
     const body = safeJson(toAlertmanagerAlerts(batch, { nowMs: this.ctx.now(), refreshMs: this.refreshMs }));
-    const verdicts = await Promise.all(this.endpoints.map((url) => this.http.post(url, body, { 'content-type': 'application/json' }, signal)));
+    const verdicts = await Promise.all(this.endpoints.map((url) => this.http.post(url, body, JSON_HEADERS, signal)));
     return combineVerdicts(verdicts);
   }
 

@@ -4,12 +4,9 @@
  * `driftwatch`, field names follow Falco's where one exists (k8s.ns.name, proc.exepath, …) and
  * use a `driftwatch.` prefix otherwise.
  */
-import type { SinkConfig } from '../../common/config-schema.js';
 import type { Severity } from '../../common/deviations.js';
-import { parseDuration } from '../../common/duration.js';
-import { HttpClient } from './http.js';
-import { safeJson } from './json.js';
-import type { AlertNotification, SendVerdict, Sink, SinkContext, SinkDefinition } from './types.js';
+import { jsonRequest, PostEachSink, sinkHttpClient } from './http.js';
+import type { AlertNotification, SinkDefinition } from './types.js';
 
 export interface FalcoEvent {
   rule: string;
@@ -83,37 +80,9 @@ export function toFalcoEvent(n: AlertNotification, opts: { hostname: string }): 
   };
 }
 
-class FalcoSink implements Sink {
-  readonly type = 'falco' as const;
-  readonly maxBatch = 1;
-  private readonly http: HttpClient;
-
-  constructor(
-    readonly name: string,
-    private readonly url: string,
-    config: SinkConfig,
-    private readonly ctx: SinkContext,
-  ) {
-    this.http = new HttpClient({ timeoutMs: parseDuration(config.timeout), headers: config.headers, tls: config.tls });
-  }
-
-  async send(batch: readonly AlertNotification[], signal?: AbortSignal): Promise<SendVerdict> {
-    for (const n of batch) {
-      const body = safeJson(toFalcoEvent(n, { hostname: this.ctx.hostname }));
-      const verdict = await this.http.post(this.url, body, { 'content-type': 'application/json' }, signal);
-      if (verdict.result !== 'ok') return verdict;
-    }
-    return { result: 'ok' };
-  }
-
-  async close(): Promise<void> {
-    this.http.close();
-  }
-}
-
 export const falcoSink: SinkDefinition = {
   type: 'falco',
   schema: { requireOneOf: [['url']], accepts: ['url', 'headers', 'tls', 'timeout'] },
   keepAlive: false,
-  create: (config, ctx) => new FalcoSink(config.name, config.url!, config, ctx),
+  create: (config, ctx) => new PostEachSink('falco', config.name, config.url!, sinkHttpClient(config), (n) => jsonRequest(toFalcoEvent(n, { hostname: ctx.hostname }))),
 };

@@ -1,14 +1,16 @@
 /**
  * The one HTTP client of all sinks (falcosidekick's outputs/client.go): keep-alive, a timeout over
  * the whole exchange, optional TLS/mTLS, and the status → verdict table. Sinks never call
- * fetch or http.request themselves.
+ * fetch or http.request themselves. Also the sink that posts one request per notification.
  */
 import http from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
-import type { TlsConfig } from '../../common/config-schema.js';
+import type { SinkConfig, SinkType, TlsConfig } from '../../common/config-schema.js';
+import { parseDuration } from '../../common/duration.js';
 import { VERSION } from '../../common/version.js';
-import type { SendVerdict } from './types.js';
+import { safeJson } from './json.js';
+import type { AlertNotification, SendVerdict, Sink } from './types.js';
 
 /** Bytes of a response body kept for the reason of a failed attempt. */
 const SNIPPET_BYTES = 512;
@@ -70,7 +72,7 @@ export class HttpClient {
   }
 
   /** POSTs `body` and classifies the outcome. Never throws. */
-  async post(url: string, body: string | Buffer, headers: Record<string, string>, signal?: AbortSignal): Promise<SendVerdict> {
+  async post(url: string, body: string | Buffer, headers: Readonly<Record<string, string>>, signal?: AbortSignal): Promise<SendVerdict> {
     let target: URL;
     try {
       target = new URL(url);
@@ -96,7 +98,7 @@ export class HttpClient {
     }
   }
 
-  private exchange(target: URL, payload: Buffer, headers: Record<string, string>, signal?: AbortSignal): Promise<{ status: number; snippet: string }> {
+  private exchange(target: URL, payload: Buffer, headers: Readonly<Record<string, string>>, signal?: AbortSignal): Promise<{ status: number; snippet: string }> {
     return new Promise((resolve, reject) => {
       const isHttps = target.protocol === 'https:';
       let settled = false;
@@ -146,6 +148,53 @@ export class HttpClient {
   close(): void {
     this.httpAgent.destroy();
     this.httpsAgent.destroy();
+  }
+}
+
+/** The client a sink's settings ask for: its timeout, custom headers and TLS. */
+export function sinkHttpClient(config: SinkConfig, secrets?: readonly string[]): HttpClient {
+  return new HttpClient({ timeoutMs: parseDuration(config.timeout), headers: config.headers, tls: config.tls, secrets });
+}
+
+export const JSON_HEADERS: Readonly<Record<string, string>> = { 'content-type': 'application/json' };
+
+/** One request of a sink: the exact body and the sink's own headers. */
+export interface SinkRequest {
+  body: string | Buffer;
+  headers: Readonly<Record<string, string>>;
+}
+
+export function jsonRequest(value: unknown): SinkRequest {
+  return { body: safeJson(value), headers: JSON_HEADERS };
+}
+
+/**
+ * The sinks that POST each notification on its own to one URL (webhook, Slack, Falco): they differ
+ * only in the request, a pure function of the notification. The first attempt that is not ok is
+ * the batch's verdict.
+ */
+export class PostEachSink implements Sink {
+  readonly maxBatch = 1;
+
+  constructor(
+    readonly type: SinkType,
+    readonly name: string,
+    private readonly url: string,
+    private readonly http: HttpClient,
+    private readonly request: (n: AlertNotification) => SinkRequest,
+  ) {}
+
+  async send(batch: readonly AlertNotification[], signal?: AbortSignal): Promise<SendVerdict> {
+    for (const n of batch) {
+      const { body, headers } = this.request(n);
+      const verdict = await this.http.post(this.url, body, headers, signal);
+      if (verdict.result !== 'ok') return verdict;
+    }
+    return { result: 'ok' };
+  }
+
+  async close(): Promise<void> {
+    this.http.close();
   }
 }
 

@@ -4,13 +4,10 @@
  * `<!channel>` and `<http://x|y>` stay text) and shown inside code spans that cannot be closed
  * early (backticks are replaced, lines joined). The message is built by a pure function.
  */
-import type { SinkConfig } from '../../common/config-schema.js';
 import type { Severity } from '../../common/deviations.js';
-import { parseDuration } from '../../common/duration.js';
-import { HttpClient } from './http.js';
-import { safeJson } from './json.js';
+import { jsonRequest, PostEachSink, sinkHttpClient } from './http.js';
 import { deviationFacts, isoTime, listSome, workloadLabel } from './text.js';
-import type { AlertNotification, SendVerdict, Sink, SinkDefinition } from './types.js';
+import type { AlertNotification, SinkDefinition } from './types.js';
 
 /** Slack caps a section's text at 3000 characters and a message at 50 blocks. */
 const MAX_CODE_CHARS = 300;
@@ -73,35 +70,9 @@ export function toSlackMessage(n: AlertNotification): SlackMessage {
   return { text: `${title}: ${escapeMrkdwn(n.summary.replace(/[\r\n]+/g, ' '))}`, blocks };
 }
 
-class SlackSink implements Sink {
-  readonly type = 'slack' as const;
-  readonly maxBatch = 1;
-  private readonly http: HttpClient;
-
-  constructor(
-    readonly name: string,
-    private readonly url: string,
-    config: SinkConfig,
-  ) {
-    this.http = new HttpClient({ timeoutMs: parseDuration(config.timeout), headers: config.headers, tls: config.tls });
-  }
-
-  async send(batch: readonly AlertNotification[], signal?: AbortSignal): Promise<SendVerdict> {
-    for (const n of batch) {
-      const verdict = await this.http.post(this.url, safeJson(toSlackMessage(n)), { 'content-type': 'application/json' }, signal);
-      if (verdict.result !== 'ok') return verdict;
-    }
-    return { result: 'ok' };
-  }
-
-  async close(): Promise<void> {
-    this.http.close();
-  }
-}
-
 export const slackSink: SinkDefinition = {
   type: 'slack',
   schema: { requireOneOf: [['url']], accepts: ['url', 'headers', 'tls', 'timeout'] },
   keepAlive: false,
-  create: (config) => new SlackSink(config.name, config.url!, config),
+  create: (config) => new PostEachSink('slack', config.name, config.url!, sinkHttpClient(config), (n) => jsonRequest(toSlackMessage(n))),
 };

@@ -3,7 +3,7 @@
  * notifications into its receiver's format (a pure function, tested without network) and says
  * how the attempt went. Retries, backoff and metrics belong to the outbox dispatcher.
  */
-import type { DeviationKind, DeviationStatus, HealthEvent, Severity } from '../../common/deviations.js';
+import type { Deviation, HealthEvent, Severity } from '../../common/deviations.js';
 import type { WorkloadId } from '../../common/model.js';
 import type { SinkConfig, SinkType } from '../../common/config-schema.js';
 
@@ -11,25 +11,12 @@ import type { SinkConfig, SinkType } from '../../common/config-schema.js';
 export const ALERT_SCHEMA = 'driftwatch.alert.v1';
 
 /** A deviation as alerts show it: plain data, attacker-controlled strings unescaped (sinks escape). */
-export interface DeviationBrief {
-  id: number;
-  kind: DeviationKind;
-  severity: Severity;
-  severityReason: string;
-  status: DeviationStatus;
-  itemKey: string;
-  summary: string;
-  item: Record<string, unknown>;
+export interface DeviationBrief
+  extends Pick<Deviation, 'id' | 'kind' | 'severity' | 'severityReason' | 'status' | 'itemKey' | 'summary' | 'item' | 'firstSeenMs' | 'lastSeenMs' | 'count' | 'pods' | 'nodes' | 'image'> {
   /** Process ancestry of the first sample, the process itself first: `exe args` per element. */
   lineage: string[];
   /** Network deviations: the peer, `ip:port` or `name (ip:port)`; null otherwise. */
   peer: string | null;
-  firstSeenMs: number;
-  lastSeenMs: number;
-  count: number;
-  pods: string[];
-  nodes: string[];
-  image: string | null;
   url: string;
 }
 

@@ -7,11 +7,10 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { SinkConfig } from '../../common/config-schema.js';
-import { parseDuration } from '../../common/duration.js';
 import { toAlertDocument } from './document.js';
-import { HttpClient } from './http.js';
+import { JSON_HEADERS, PostEachSink, sinkHttpClient } from './http.js';
 import { safeJson } from './json.js';
-import type { AlertNotification, SendVerdict, Sink, SinkContext, SinkDefinition } from './types.js';
+import type { AlertNotification, SinkDefinition } from './types.js';
 
 export const SIGNATURE_HEADER = 'x-driftwatch-signature';
 export const TIMESTAMP_HEADER = 'x-driftwatch-timestamp';
@@ -27,7 +26,7 @@ export function toWebhookRequest(n: AlertNotification, secret: string, nowMs: nu
   return {
     body,
     headers: {
-      'content-type': 'application/json',
+      ...JSON_HEADERS,
       [SIGNATURE_HEADER]: signBody(body, secret),
       [TIMESTAMP_HEADER]: String(Math.floor(nowMs / 1000)),
       [IDEMPOTENCY_HEADER]: n.idempotencyKey,
@@ -41,39 +40,12 @@ export function readSecret(config: SinkConfig): string {
   throw new Error(`sink ${config.name}: secret or secretFile is required`);
 }
 
-class WebhookSink implements Sink {
-  readonly type = 'webhook' as const;
-  readonly maxBatch = 1;
-  private readonly http: HttpClient;
-  private readonly secret: string;
-
-  constructor(
-    readonly name: string,
-    private readonly url: string,
-    config: SinkConfig,
-    private readonly ctx: SinkContext,
-  ) {
-    this.secret = readSecret(config);
-    this.http = new HttpClient({ timeoutMs: parseDuration(config.timeout), headers: config.headers, tls: config.tls, secrets: [this.secret] });
-  }
-
-  async send(batch: readonly AlertNotification[], signal?: AbortSignal): Promise<SendVerdict> {
-    for (const n of batch) {
-      const { body, headers } = toWebhookRequest(n, this.secret, this.ctx.now());
-      const verdict = await this.http.post(this.url, body, headers, signal);
-      if (verdict.result !== 'ok') return verdict;
-    }
-    return { result: 'ok' };
-  }
-
-  async close(): Promise<void> {
-    this.http.close();
-  }
-}
-
 export const webhookSink: SinkDefinition = {
   type: 'webhook',
   schema: { requireOneOf: [['url'], ['secret', 'secretFile']], accepts: ['url', 'secret', 'secretFile', 'headers', 'tls', 'timeout'] },
   keepAlive: false,
-  create: (config, ctx) => new WebhookSink(config.name, config.url!, config, ctx),
+  create: (config, ctx) => {
+    const secret = readSecret(config);
+    return new PostEachSink('webhook', config.name, config.url!, sinkHttpClient(config, [secret]), (n) => toWebhookRequest(n, secret, ctx.now()));
+  },
 };

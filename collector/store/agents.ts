@@ -28,6 +28,8 @@ function toStatus(r: AgentRow): AgentStatus {
   };
 }
 
+const LIST_ORDER = { recent: 'node, last_seen_at DESC', instance: 'node, instance_id' } as const;
+
 /** The agents table: one row per agent process instance, with the last stored batch sequence. */
 export class AgentsTable {
   constructor(private readonly db: SqlDatabase) {}
@@ -70,7 +72,11 @@ export class AgentsTable {
     return r ? toStatus(r) : undefined;
   }
 
-  list(): AgentStatus[] {
-    return this.db.all<AgentRow>('SELECT * FROM agents ORDER BY node, last_seen_at DESC').map(toStatus);
+  /**
+   * Every agent instance by node; within a node newest first (`recent`: what the health monitor
+   * walks) or by instance id (`instance`: an order that holds still while lists are read).
+   */
+  list(within: 'recent' | 'instance' = 'recent'): AgentStatus[] {
+    return this.db.all<AgentRow>(`SELECT * FROM agents ORDER BY ${LIST_ORDER[within]}`).map(toStatus);
   }
 }

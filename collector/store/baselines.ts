@@ -1,6 +1,6 @@
 import type { BaselineCompleteness, BaselinePhase, BaselineSummary } from '../../common/deviations.js';
-import type { WorkloadId, WorkloadKind } from '../../common/model.js';
 import type { SqlDatabase, SqlParams } from './db.js';
+import { JOINED_WORKLOAD_COLUMNS, joinedWorkload, type JoinedWorkloadColumns } from './workloads.js';
 
 export interface BaselineRecord {
   id: number;
@@ -53,7 +53,7 @@ interface BaselineRow {
   decision_comment: string | null;
 }
 
-interface ItemRow {
+export interface ItemRow {
   id: number;
   baseline_id: number;
   kind: string;
@@ -69,7 +69,7 @@ interface ItemRow {
 
 const COLUMNS = `id, workload_id, generation, image_digest, image_digests, phase, completeness, version, learning_start_ms,
   learning_until_ms, last_new_item_ms, decided_by, decided_at, decision_comment`;
-const ITEM_COLUMNS = 'id, baseline_id, kind, item_key, origin, phase, detail, count, first_seen_ms, last_seen_ms, added_in_version';
+export const ITEM_COLUMNS = 'id, baseline_id, kind, item_key, origin, phase, detail, count, first_seen_ms, last_seen_ms, added_in_version';
 
 export type BaselineUpdate = Partial<Omit<BaselineRecord, 'id' | 'workloadId' | 'generation'>>;
 
@@ -189,33 +189,15 @@ export class BaselinesTable {
   }
 
   summary(id: number): BaselineSummary | undefined {
-    const r = this.db.get<BaselineRow & { cluster: string; namespace: string; wkind: string; wname: string; container: string; item_count: number; open_deviations: number }>(
+    const r = this.db.get<BaselineSummaryRow>(
       `SELECT b.id, b.workload_id, b.generation, b.image_digest, b.image_digests, b.phase, b.completeness, b.version, b.learning_start_ms,
-         b.learning_until_ms, b.last_new_item_ms, b.decided_by, b.decided_at, b.decision_comment,
-         w.cluster, w.namespace, w.kind AS wkind, w.name AS wname, w.container,
+         b.learning_until_ms, b.last_new_item_ms, b.decided_by, b.decided_at, b.decision_comment, ${JOINED_WORKLOAD_COLUMNS},
          (SELECT COUNT(*) FROM baseline_items i WHERE i.baseline_id = b.id AND i.removed_in_version IS NULL) AS item_count,
          (SELECT COUNT(*) FROM deviations d WHERE d.baseline_id = b.id AND d.status = 'open') AS open_deviations
        FROM baselines b JOIN workloads w ON w.id = b.workload_id WHERE b.id = @id`,
       { id },
     );
-    if (!r) return undefined;
-    const workload: WorkloadId = { cluster: r.cluster, namespace: r.namespace, kind: r.wkind as WorkloadKind, name: r.wname, container: r.container };
-    return {
-      id: r.id,
-      workload,
-      generation: r.generation,
-      version: r.version,
-      phase: r.phase as BaselinePhase,
-      completeness: r.completeness as BaselineCompleteness,
-      imageDigest: r.image_digest,
-      learningStartMs: r.learning_start_ms,
-      learningUntilMs: r.learning_until_ms,
-      itemCount: r.item_count,
-      openDeviations: r.open_deviations,
-      decidedBy: r.decided_by,
-      decidedAt: r.decided_at,
-      decisionComment: r.decision_comment,
-    };
+    return r ? toSummary(r) : undefined;
   }
 
   /** Ids of current (newest generation) baselines, optionally filtered. */
@@ -228,6 +210,42 @@ export class BaselinesTable {
       .all<{ id: number }>(`SELECT b.id FROM baselines b JOIN workloads w ON w.id = b.workload_id WHERE ${where.join(' AND ')} ORDER BY w.namespace, w.name, w.container, b.id`, params)
       .map((r) => r.id);
   }
+}
+
+/** A baseline (`b`) joined with its workload (`w`) and counted: what a summary is made of. */
+export interface BaselineSummaryRow extends JoinedWorkloadColumns {
+  id: number;
+  generation: number;
+  version: number;
+  phase: string;
+  completeness: string;
+  image_digest: string | null;
+  learning_start_ms: number | null;
+  learning_until_ms: number | null;
+  decided_by: string | null;
+  decided_at: string | null;
+  decision_comment: string | null;
+  item_count: number;
+  open_deviations: number;
+}
+
+export function toSummary(r: BaselineSummaryRow): BaselineSummary {
+  return {
+    id: r.id,
+    workload: joinedWorkload(r),
+    generation: r.generation,
+    version: r.version,
+    phase: r.phase as BaselinePhase,
+    completeness: r.completeness as BaselineCompleteness,
+    imageDigest: r.image_digest,
+    learningStartMs: r.learning_start_ms,
+    learningUntilMs: r.learning_until_ms,
+    itemCount: r.item_count,
+    openDeviations: r.open_deviations,
+    decidedBy: r.decided_by,
+    decidedAt: r.decided_at,
+    decisionComment: r.decision_comment,
+  };
 }
 
 function toRecord(r: BaselineRow): BaselineRecord {
@@ -249,7 +267,7 @@ function toRecord(r: BaselineRow): BaselineRecord {
   };
 }
 
-function toItem(r: ItemRow): BaselineItemRecord {
+export function toItem(r: ItemRow): BaselineItemRecord {
   return {
     id: r.id,
     baselineId: r.baseline_id,

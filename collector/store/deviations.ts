@@ -1,32 +1,23 @@
 import type { Deviation, DeviationKind, DeviationStatus, Severity } from '../../common/deviations.js';
-import type { Observation, WorkloadId, WorkloadKind } from '../../common/model.js';
+import type { Observation } from '../../common/model.js';
 import type { SqlDatabase } from './db.js';
+import { JOINED_WORKLOAD_COLUMNS, joinedWorkload, type JoinedWorkloadColumns } from './workloads.js';
 
 export type SessionCommand = NonNullable<Deviation['commands']>[number];
 
 /** What the engine writes; everything but ids and wall-clock stamps. */
-export interface DeviationWrite {
-  baselineId: number;
+export interface DeviationWrite
+  extends Pick<Deviation, 'baselineId' | 'itemKey' | 'kind' | 'severity' | 'severityReason' | 'summary' | 'firstSeenMs' | 'lastSeenMs' | 'count' | 'pods' | 'nodes' | 'image'> {
   workloadId: number;
-  itemKey: string;
-  kind: DeviationKind;
-  severity: Severity;
-  severityReason: string;
-  summary: string;
   /** The item, structured; engine-private bookkeeping goes under `detail.engine`. */
   detail: Record<string, unknown>;
-  firstSeenMs: number;
-  lastSeenMs: number;
-  count: number;
-  pods: string[];
-  nodes: string[];
-  image: string | null;
   /** On update, null keeps the stored samples (the common case once five are kept). */
   samples: Observation[] | null;
   commands: SessionCommand[] | null;
 }
 
-interface Row {
+/** A deviation (`d`) joined with its workload (`w`), as every query of deviations reads it. */
+export interface DeviationRow extends JoinedWorkloadColumns {
   id: number;
   baseline_id: number;
   workload_id: number;
@@ -50,19 +41,21 @@ interface Row {
   status_comment: string | null;
   created_at: string;
   updated_at: string;
-  cluster: string;
-  namespace: string;
-  wkind: string;
-  wname: string;
-  container: string;
 }
 
-const COLUMNS = `d.id, d.baseline_id, d.workload_id, d.item_key, d.kind, d.severity, d.severity_reason, d.status, d.summary, d.detail,
-  d.first_seen_ms, d.last_seen_ms, d.count, d.pods, d.nodes, d.image, d.commands, d.status_by, d.status_at, d.status_comment,
-  d.created_at, d.updated_at, w.cluster, w.namespace, w.kind AS wkind, w.name AS wname, w.container`;
-const SELECT = `SELECT ${COLUMNS}, d.samples FROM deviations d JOIN workloads w ON w.id = d.workload_id`;
+/** Every column of a DeviationRow but the three JSON documents (detail, commands, samples). */
+const SCALAR_COLUMNS = `d.id, d.baseline_id, d.workload_id, d.item_key, d.kind, d.severity, d.severity_reason, d.status, d.summary,
+  d.first_seen_ms, d.last_seen_ms, d.count, d.pods, d.nodes, d.image, d.status_by, d.status_at, d.status_comment,
+  d.created_at, d.updated_at, ${JOINED_WORKLOAD_COLUMNS}`;
+const FROM = 'FROM deviations d JOIN workloads w ON w.id = d.workload_id';
+const SELECT = `SELECT ${SCALAR_COLUMNS}, d.detail, d.commands, d.samples ${FROM}`;
 /** Without the samples (the largest column): what a new sighting needs to merge. */
-const SELECT_SLIM = `SELECT ${COLUMNS}, '[]' AS samples FROM deviations d JOIN workloads w ON w.id = d.workload_id`;
+const SELECT_SLIM = `SELECT ${SCALAR_COLUMNS}, d.detail, d.commands, '[]' AS samples ${FROM}`;
+/**
+ * A DeviationRow for lists (collector/store/queries.ts, `FROM deviations d JOIN workloads w`): a
+ * list shows no item, samples or commands, so a page does not read those documents.
+ */
+export const DEVIATION_LIST_COLUMNS = `${SCALAR_COLUMNS}, '{}' AS detail, NULL AS commands, '[]' AS samples`;
 
 export interface StoredDeviation {
   deviation: Deviation;
@@ -75,13 +68,13 @@ export class DeviationsTable {
   constructor(private readonly db: SqlDatabase) {}
 
   get(id: number): StoredDeviation | undefined {
-    const r = this.db.get<Row>(`${SELECT} WHERE d.id = @id`, { id });
+    const r = this.db.get<DeviationRow>(`${SELECT} WHERE d.id = @id`, { id });
     return r ? toStored(r) : undefined;
   }
 
   /** The deviation of (baseline, item), samples not loaded (`samples` is empty: see samplesOf). */
   find(baselineId: number, itemKey: string): StoredDeviation | undefined {
-    const r = this.db.get<Row>(`${SELECT_SLIM} WHERE d.baseline_id = @baselineId AND d.item_key = @itemKey`, { baselineId, itemKey });
+    const r = this.db.get<DeviationRow>(`${SELECT_SLIM} WHERE d.baseline_id = @baselineId AND d.item_key = @itemKey`, { baselineId, itemKey });
     return r ? toStored(r) : undefined;
   }
 
@@ -94,7 +87,7 @@ export class DeviationsTable {
   firstSeenBefore(baselineId: number, beforeMs: number, kinds: readonly DeviationKind[]): StoredDeviation[] {
     const list = kinds.map((k) => `'${k}'`).join(', ');
     return this.db
-      .all<Row>(`${SELECT_SLIM} WHERE d.baseline_id = @baselineId AND d.first_seen_ms < @beforeMs AND d.kind IN (${list}) AND d.status IN ('open', 'acknowledged') ORDER BY d.id`, {
+      .all<DeviationRow>(`${SELECT_SLIM} WHERE d.baseline_id = @baselineId AND d.first_seen_ms < @beforeMs AND d.kind IN (${list}) AND d.status IN ('open', 'acknowledged') ORDER BY d.id`, {
         baselineId,
         beforeMs,
       })
@@ -156,14 +149,18 @@ function serialise(d: DeviationWrite): Record<string, string | number | null> {
   };
 }
 
-function toStored(r: Row): StoredDeviation {
-  const workload: WorkloadId = { cluster: r.cluster, namespace: r.namespace, kind: r.wkind as WorkloadKind, name: r.wname, container: r.container };
+function toStored(r: DeviationRow): StoredDeviation {
   const detail = JSON.parse(r.detail) as Record<string, unknown>;
+  return { deviation: toDeviation(r, detail), workloadId: r.workload_id, detail };
+}
+
+/** `detail`: the row's detail already parsed, when the caller needs it too (engine bookkeeping included). */
+export function toDeviation(r: DeviationRow, detail = JSON.parse(r.detail) as Record<string, unknown>): Deviation {
   const { engine: _engine, ...item } = detail;
   const deviation: Deviation = {
     id: r.id,
     baselineId: r.baseline_id,
-    workload,
+    workload: joinedWorkload(r),
     itemKey: r.item_key,
     kind: r.kind as DeviationKind,
     severity: r.severity as Severity,
@@ -185,5 +182,5 @@ function toStored(r: Row): StoredDeviation {
     updatedAt: r.updated_at,
   };
   if (r.commands !== null) deviation.commands = JSON.parse(r.commands) as SessionCommand[];
-  return { deviation, workloadId: r.workload_id, detail };
+  return deviation;
 }

@@ -6,10 +6,14 @@
  * the same at row 50 and at row 900,000, and rows that arrive while someone pages neither shift
  * nor duplicate what they see next.
  */
-import type { BaselineCompleteness, BaselinePhase, DeviationKind, DeviationStatus, Severity, AgentStatus } from '../../common/deviations.js';
+import type { BaselinePhase, BaselineSummary, Deviation, DeviationKind, DeviationStatus, Severity, AgentStatus } from '../../common/deviations.js';
 import { SEVERITIES } from '../../common/deviations.js';
-import type { WorkloadId, WorkloadKind } from '../../common/model.js';
+import type { WorkloadId } from '../../common/model.js';
+import { AgentsTable } from './agents.js';
+import { ITEM_COLUMNS, toItem, toSummary, type BaselineSummaryRow, type ItemRow } from './baselines.js';
 import type { SqlDatabase, SqlValue } from './db.js';
+import { DEVIATION_LIST_COLUMNS, toDeviation, type DeviationRow } from './deviations.js';
+import { JOINED_WORKLOAD_COLUMNS, joinedWorkload, type JoinedWorkloadColumns } from './workloads.js';
 
 type Params = Record<string, SqlValue>;
 
@@ -33,40 +37,8 @@ function listClause(column: string, values: readonly string[] | undefined, param
   return values.length === 1 ? `${column} = ${names[0]!}` : `${column} IN (${names.join(', ')})`;
 }
 
-function parseList(text: string | null): string[] {
-  if (!text) return [];
-  try {
-    const v = JSON.parse(text) as unknown;
-    return Array.isArray(v) ? v.map(String) : [];
-  } catch {
-    return [];
-  }
-}
-
-function parseObject(text: string | null): Record<string, unknown> {
-  if (!text) return {};
-  try {
-    const v = JSON.parse(text) as unknown;
-    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
-  } catch {
-    return {};
-  }
-}
-
 function escapeLike(text: string): string {
   return text.toLowerCase().replace(/[\\%_]/g, (c) => '\\' + c);
-}
-
-interface WorkloadColumns {
-  cluster: string;
-  namespace: string;
-  wkind: string;
-  wname: string;
-  container: string;
-}
-
-function workloadOf(r: WorkloadColumns): WorkloadId {
-  return { cluster: r.cluster, namespace: r.namespace, kind: r.wkind as WorkloadKind, name: r.wname, container: r.container };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -114,71 +86,16 @@ export interface DeviationFilter {
   limit: number;
 }
 
-/** A deviation as lists show it: everything but the samples and commands. */
-export interface DeviationListItem {
-  id: number;
-  baselineId: number;
-  workload: WorkloadId;
-  itemKey: string;
-  kind: DeviationKind;
-  severity: Severity;
-  status: DeviationStatus;
-  summary: string;
-  firstSeenMs: number;
-  lastSeenMs: number;
-  count: number;
-  pods: string[];
-  nodes: string[];
-  image: string | null;
-  statusBy: string | null;
-  statusAt: string | null;
-  updatedAt: string;
-}
+/** A deviation as lists show it: no item, samples or commands, nor what only its detail view shows. */
+export type DeviationListItem = Omit<Deviation, 'severityReason' | 'item' | 'samples' | 'commands' | 'statusComment' | 'createdAt'>;
 
-interface DeviationListRow extends WorkloadColumns {
-  id: number;
-  baseline_id: number;
-  item_key: string;
-  kind: string;
-  severity: string;
-  status: string;
-  summary: string;
-  first_seen_ms: number;
-  last_seen_ms: number;
-  count: number;
-  pods: string;
-  nodes: string;
-  image: string | null;
-  status_by: string | null;
-  status_at: string | null;
-  updated_at: string;
+interface DeviationListRow extends DeviationRow {
   sort_key: number;
 }
 
-const DEVIATION_COLUMNS = `d.id, d.baseline_id, d.item_key, d.kind, d.severity, d.status, d.summary, d.first_seen_ms, d.last_seen_ms, d.count,
-  d.pods, d.nodes, d.image, d.status_by, d.status_at, d.updated_at,
-  w.cluster, w.namespace, w.kind AS wkind, w.name AS wname, w.container`;
-
 function toDeviationItem(r: DeviationListRow): DeviationListItem {
-  return {
-    id: r.id,
-    baselineId: r.baseline_id,
-    workload: workloadOf(r),
-    itemKey: r.item_key,
-    kind: r.kind as DeviationKind,
-    severity: r.severity as Severity,
-    status: r.status as DeviationStatus,
-    summary: r.summary,
-    firstSeenMs: r.first_seen_ms,
-    lastSeenMs: r.last_seen_ms,
-    count: r.count,
-    pods: parseList(r.pods),
-    nodes: parseList(r.nodes),
-    image: r.image,
-    statusBy: r.status_by,
-    statusAt: r.status_at,
-    updatedAt: r.updated_at,
-  };
+  const { severityReason: _reason, item: _item, samples: _samples, commands: _commands, statusComment: _comment, createdAt: _created, ...listed } = toDeviation(r);
+  return listed;
 }
 
 export interface Page<T, C> {
@@ -223,7 +140,7 @@ export function listDeviations(db: SqlDatabase, f: DeviationFilter): Page<Deviat
     if (f.sort === 'created') delete params.afterKey;
   }
   const order = f.sort === 'created' ? `d.id ${dir}` : `${column} ${dir}, d.id ${dir}`;
-  const sql = `SELECT ${DEVIATION_COLUMNS}, ${column} AS sort_key FROM deviations d JOIN workloads w ON w.id = d.workload_id${
+  const sql = `SELECT ${DEVIATION_LIST_COLUMNS}, ${column} AS sort_key FROM deviations d JOIN workloads w ON w.id = d.workload_id${
     where.length ? ' WHERE ' + where.join(' AND ') : ''
   } ORDER BY ${order} LIMIT @limit`;
   const rows = db.all<DeviationListRow>(sql, params);
@@ -240,69 +157,26 @@ export function deviationNamespace(db: SqlDatabase, id: number): string | undefi
 // ---------------------------------------------------------------------------------------------
 // Workloads and baselines
 
-export interface BaselineView {
-  id: number;
+export interface BaselineView extends BaselineSummary {
   workloadId: number;
-  workload: WorkloadId;
-  generation: number;
-  version: number;
-  phase: BaselinePhase;
-  completeness: BaselineCompleteness;
-  imageDigest: string | null;
-  learningStartMs: number | null;
-  learningUntilMs: number | null;
-  itemCount: number;
-  openDeviations: number;
-  decidedBy: string | null;
-  decidedAt: string | null;
-  decisionComment: string | null;
   updatedAt: string;
 }
 
-interface BaselineRow extends WorkloadColumns {
-  id: number;
+interface BaselineRow extends BaselineSummaryRow {
   workload_id: number;
-  generation: number;
-  version: number;
-  phase: string;
-  completeness: string;
-  image_digest: string | null;
-  learning_start_ms: number | null;
-  learning_until_ms: number | null;
-  decided_by: string | null;
-  decided_at: string | null;
-  decision_comment: string | null;
   updated_at: string;
-  item_count: number;
-  open_deviations: number;
 }
 
 const BASELINE_COLUMNS = `b.id, b.workload_id, b.generation, b.version, b.phase, b.completeness, b.image_digest, b.learning_start_ms,
-  b.learning_until_ms, b.decided_by, b.decided_at, b.decision_comment, b.updated_at,
-  w.cluster, w.namespace, w.kind AS wkind, w.name AS wname, w.container,
+  b.learning_until_ms, b.decided_by, b.decided_at, b.decision_comment, b.updated_at, ${JOINED_WORKLOAD_COLUMNS},
   (SELECT COUNT(*) FROM baseline_items i WHERE i.baseline_id = b.id AND i.added_in_version <= b.version
      AND (i.removed_in_version IS NULL OR i.removed_in_version > b.version)) AS item_count,
   (SELECT COUNT(*) FROM deviations od WHERE od.baseline_id = b.id AND od.status = 'open') AS open_deviations`;
 
 function toBaselineView(r: BaselineRow): BaselineView {
-  return {
-    id: r.id,
-    workloadId: r.workload_id,
-    workload: workloadOf(r),
-    generation: r.generation,
-    version: r.version,
-    phase: r.phase as BaselinePhase,
-    completeness: r.completeness as BaselineCompleteness,
-    imageDigest: r.image_digest,
-    learningStartMs: r.learning_start_ms,
-    learningUntilMs: r.learning_until_ms,
-    itemCount: r.item_count,
-    openDeviations: r.open_deviations,
-    decidedBy: r.decided_by,
-    decidedAt: r.decided_at,
-    decisionComment: r.decision_comment,
-    updatedAt: r.updated_at,
-  };
+  // Destructured only to keep the API's field order (id, workloadId, workload, …).
+  const { id, ...summary } = toSummary(r);
+  return { id, workloadId: r.workload_id, ...summary, updatedAt: r.updated_at };
 }
 
 export function getBaselineView(db: SqlDatabase, id: number): BaselineView | undefined {
@@ -341,7 +215,7 @@ export interface WorkloadListItem {
   openDeviations: number;
 }
 
-interface WorkloadListRow extends WorkloadColumns {
+interface WorkloadListRow extends JoinedWorkloadColumns {
   id: number;
   baseline_id: number | null;
   open_deviations: number;
@@ -360,7 +234,7 @@ export function listWorkloads(db: SqlDatabase, f: WorkloadFilter): Page<Workload
     where.push('(w.namespace, w.name, w.container, w.id) > (@aNs, @aName, @aContainer, @aId)');
     Object.assign(params, { aNs: f.after.namespace, aName: f.after.name, aContainer: f.after.container, aId: f.after.id });
   }
-  const sql = `SELECT w.id, w.cluster, w.namespace, w.kind AS wkind, w.name AS wname, w.container, b.id AS baseline_id,
+  const sql = `SELECT w.id, ${JOINED_WORKLOAD_COLUMNS}, b.id AS baseline_id,
       (SELECT COUNT(*) FROM deviations od WHERE od.workload_id = w.id AND od.status = 'open') AS open_deviations
     FROM workloads w
     LEFT JOIN baselines b ON b.workload_id = w.id AND b.generation = (SELECT MAX(b2.generation) FROM baselines b2 WHERE b2.workload_id = w.id)
@@ -373,7 +247,7 @@ export function listWorkloads(db: SqlDatabase, f: WorkloadFilter): Page<Workload
   return {
     items: rows.map((r) => ({
       id: r.id,
-      workload: workloadOf(r),
+      workload: joinedWorkload(r),
       baseline: r.baseline_id === null ? null : (getBaselineView(db, r.baseline_id) ?? null),
       openDeviations: r.open_deviations,
     })),
@@ -409,16 +283,7 @@ export interface BaselineItemView {
   removedInVersion: number | null;
 }
 
-interface BaselineItemRow {
-  kind: string;
-  item_key: string;
-  origin: string;
-  phase: string;
-  detail: string;
-  count: number;
-  first_seen_ms: number;
-  last_seen_ms: number;
-  added_in_version: number;
+interface BaselineItemRow extends ItemRow {
   removed_in_version: number | null;
 }
 
@@ -426,24 +291,17 @@ interface BaselineItemRow {
 export function baselineItems(db: SqlDatabase, baselineId: number, version: number): BaselineItemView[] {
   return db
     .all<BaselineItemRow>(
-      `SELECT kind, item_key, origin, phase, detail, count, first_seen_ms, last_seen_ms, added_in_version, removed_in_version
+      `SELECT ${ITEM_COLUMNS}, removed_in_version
        FROM baseline_items WHERE baseline_id = @baselineId AND added_in_version <= @version
          AND (removed_in_version IS NULL OR removed_in_version > @version)
        ORDER BY kind, item_key`,
       { baselineId, version },
     )
-    .map((r) => ({
-      key: r.item_key,
-      kind: r.kind,
-      origin: r.origin,
-      phase: r.phase,
-      detail: parseObject(r.detail),
-      count: r.count,
-      firstSeenMs: r.first_seen_ms,
-      lastSeenMs: r.last_seen_ms,
-      addedInVersion: r.added_in_version,
-      removedInVersion: r.removed_in_version,
-    }));
+    .map((r) => {
+      // Without the row ids, and in the API's field order (key first).
+      const { id: _id, baselineId: _baselineId, kind, key, ...item } = toItem(r);
+      return { key, kind, ...item, removedInVersion: r.removed_in_version };
+    });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -455,37 +313,13 @@ export interface AgentView extends AgentStatus {
   health: AgentHealth;
 }
 
-interface AgentRow {
-  instance_id: string;
-  node: string;
-  cluster: string;
-  version: string;
-  sources: string;
-  connected: number;
-  first_seen_at: string;
-  last_seen_at: string;
-  counters: string;
-}
-
 /** An agent that is connected but silent this long is shown as stale (it ships counters every 15 s). */
 const AGENT_STALE_MS = 120_000;
 
 export function listAgents(db: SqlDatabase, nowMs: number): AgentView[] {
-  return db.all<AgentRow>('SELECT * FROM agents ORDER BY node, instance_id').map((r) => {
-    const connected = r.connected !== 0;
-    const stale = nowMs - Date.parse(r.last_seen_at) > AGENT_STALE_MS;
-    return {
-      instanceId: r.instance_id,
-      node: r.node,
-      cluster: r.cluster,
-      version: r.version,
-      sources: parseList(r.sources),
-      connected,
-      firstSeenAt: r.first_seen_at,
-      lastSeenAt: r.last_seen_at,
-      counters: parseObject(r.counters),
-      health: !connected ? 'disconnected' : stale ? 'stale' : 'ok',
-    };
+  return new AgentsTable(db).list('instance').map((a) => {
+    const stale = nowMs - Date.parse(a.lastSeenAt) > AGENT_STALE_MS;
+    return { ...a, health: !a.connected ? 'disconnected' : stale ? 'stale' : 'ok' };
   });
 }
 

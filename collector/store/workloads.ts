@@ -20,6 +20,22 @@ interface Row {
   image_policy: string | null;
 }
 
+/** A workload's columns joined into another table's query as `w` (see JOINED_WORKLOAD_COLUMNS). */
+export interface JoinedWorkloadColumns {
+  cluster: string;
+  namespace: string;
+  wkind: string;
+  wname: string;
+  container: string;
+}
+
+/** Aliased so that they cannot collide with the joined table's own `kind` and `name`. */
+export const JOINED_WORKLOAD_COLUMNS = 'w.cluster, w.namespace, w.kind AS wkind, w.name AS wname, w.container';
+
+export function joinedWorkload(r: JoinedWorkloadColumns): WorkloadId {
+  return { cluster: r.cluster, namespace: r.namespace, kind: r.wkind as WorkloadKind, name: r.wname, container: r.container };
+}
+
 /** Workload containers (the scope of a baseline). Ids are cached: rows are never deleted. */
 export class WorkloadsTable {
   private readonly ids = new Map<string, number>();

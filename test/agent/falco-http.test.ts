@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { FalcoHttpSource } from '../../agent/sources/falco-http.js';
+import { loadConfig } from '../../common/config.js';
 import { makeTestPki } from '../helpers/certs.js';
 import { CollectingSink, fixture, newDeps } from './support.js';
 
@@ -131,4 +132,24 @@ t.test('TLS with client certificates (Falco http_output.mtls)', async (t) => {
   t.equal(await send(pki.clientCert, pki.clientKey), 204, 'a client certificate of the CA is accepted');
   await t.rejects(send(), 'no client certificate: refused during the handshake');
   await t.rejects(send(pki.rogueCert, pki.rogueKey), 'a certificate of another CA is refused');
+});
+
+t.test('beyond loopback it refuses to start without token or client certificates, unless insecure', async (t) => {
+  const open = (extra: Record<string, unknown>): FalcoHttpSource => {
+    const source = new FalcoHttpSource({ kind: 'falco-http', name: 'falco-open', listen: '0.0.0.0:0', ...extra }, newDeps(new CollectingSink()));
+    t.teardown(() => source.close());
+    return source;
+  };
+  await t.rejects(open({}).start(), /falco http source falco-open: listen 0\.0\.0\.0:0 is not loopback .*set token, or tls\.cert \+ tls\.key \+ tls\.ca/);
+  const pki = makeTestPki(t.testdir());
+  await t.rejects(open({ tls: { cert: pki.serverCert, key: pki.serverKey } }).start(), /not loopback/, 'TLS without client certificates authenticates nobody');
+  await t.resolves(open({ token: TOKEN }).start(), 'a token');
+  await t.resolves(open({ tls: { cert: pki.serverCert, key: pki.serverKey, ca: pki.ca } }).start(), 'client certificates');
+  await t.resolves(open({ insecure: true }).start(), 'explicitly insecure');
+  await t.resolves(open({ listen: '127.0.0.1:0' }).start(), 'loopback needs nothing');
+});
+
+t.test('insecure is part of the source schema', async (t) => {
+  const config = loadConfig({ env: {}, overrides: { 'agent.sources': [{ kind: 'falco-http', listen: '0.0.0.0:8766', insecure: true }] } });
+  t.equal(config.agent.sources[0]!.insecure, true);
 });

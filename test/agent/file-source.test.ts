@@ -105,7 +105,8 @@ t.test('driftwatch observe (the CLI): escapes control characters of attacker-con
   const dir = t.testdir();
   const path = join(dir, 'evil.json');
   const ev = jsonLines(fixture('tetragon', 'process_exec.json'))[1] as { process_exec: { process: { arguments: string } } };
-  ev.process_exec.process.arguments = '\u001b[2J\u001b]0;pwned\u0007 --flag';
+  // C0 (ESC, BEL), C1 (CSI), bidi overrides and isolates, line / paragraph separators.
+  ev.process_exec.process.arguments = '\u001b[2J\u001b]0;pwned\u0007 --flag \u009b31m \u202egnp.exe\u202c \u2066x\u2069 a\u2028b\u2029c';
   writeFileSync(path, JSON.stringify(ev) + '\n');
   const loader = process.execArgv.find((a) => a.includes('@tapjs/typescript'));
   const args = loader ? [loader, packagePath('cli', 'main.ts')] : [packagePath('dist', 'cli', 'main.js')];
@@ -118,6 +119,8 @@ t.test('driftwatch observe (the CLI): escapes control characters of attacker-con
   const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
   t.equal(code, 0);
   t.notMatch(stdout, /\u001b/, 'no raw escape character reaches the terminal');
+  t.notMatch(stdout, /[\u0080-\u009f\u202a-\u202e\u2066-\u2069\u2028\u2029]/, 'nor C1, bidi or separator characters');
+  t.match(stdout, /\\u009b31m \\u202egnp\.exe\\u202c \\u2066x\\u2069 a\\u2028b\\u2029c/, 'they are \\uXXXX escapes');
   const obs = JSON.parse(stdout.trim()) as { process: { args: string } };
   t.equal(obs.process.args, ev.process_exec.process.arguments, 'the value itself is intact');
 });

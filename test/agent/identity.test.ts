@@ -3,12 +3,11 @@
  * server that speaks list + watch (CronJob runs map to the CronJob; ReplicaSet → Deployment).
  */
 import t from 'tap';
-import { KubeConfig } from '@kubernetes/client-node';
 import { inferWorkload } from '../../agent/identity/naming.js';
 import { createIdentityResolver, IdentityResolver, type IdentityInput } from '../../agent/identity/resolver.js';
 import { silentLogger } from '../../common/logger.js';
 import type { AgentConfig } from '../../common/config-schema.js';
-import { FakeKubeApi, fakePod } from '../helpers/fake-kube-api.js';
+import { FakeKubeApi, fakeKubeConfig, fakePod } from '../helpers/fake-kube-api.js';
 import { until } from './support.js';
 
 t.test('naming conventions', async (t) => {
@@ -56,17 +55,6 @@ t.test('resolver: source first, host identity, shared frozen ids', async (t) => 
   t.equal(r.readiness().ready, true);
 });
 
-function kubeConfig(url: string): KubeConfig {
-  const kc = new KubeConfig();
-  kc.loadFromOptions({
-    clusters: [{ name: 'fake', server: url, skipTLSVerify: true }],
-    users: [{ name: 'agent', token: 'test-token' }],
-    contexts: [{ name: 'fake', cluster: 'fake', user: 'agent' }],
-    currentContext: 'fake',
-  });
-  return kc;
-}
-
 const agentConfig = { node: 'node-a', kubernetes: { mode: 'off' } } as unknown as AgentConfig;
 
 t.test('kubernetes API: watches this node only, follows owners, CronJob runs map to the CronJob', async (t) => {
@@ -81,7 +69,7 @@ t.test('kubernetes API: watches this node only, follows owners, CronJob runs map
   api.putPod(fakePod({ namespace: 'ops', name: 'nightly-28391234-q2w4r', node: 'node-a', owner: { kind: 'Job', name: 'nightly-28391234', apiVersion: 'batch/v1' } }));
   api.putPod(fakePod({ namespace: 'shop', name: 'elsewhere-0', node: 'node-b', owner: { kind: 'StatefulSet', name: 'elsewhere' } }));
 
-  const resolver = createIdentityResolver(agentConfig, silentLogger(), { kubeConfig: kubeConfig(api.url) });
+  const resolver = createIdentityResolver(agentConfig, silentLogger(), { kubeConfig: fakeKubeConfig(api.url) });
   await resolver.start();
   t.teardown(() => resolver.close());
   await until(() => resolver.readiness().ready, 10_000, 'pod watch synced');
@@ -118,7 +106,7 @@ t.test('kubernetes API: owner lookups denied → naming rules on the owner refer
   t.teardown(() => api.stop());
   api.putPod(fakePod({ namespace: 'ops', name: 'nightly-28391234-q2w4r', node: 'node-a', owner: { kind: 'Job', name: 'nightly-28391234', apiVersion: 'batch/v1' } }));
   api.putPod(fakePod({ namespace: 'shop', name: 'cart-7c9f8d6b5-x7k2p', node: 'node-a', labels: { 'pod-template-hash': '7c9f8d6b5' }, owner: { kind: 'ReplicaSet', name: 'cart-7c9f8d6b5' } }));
-  const resolver = createIdentityResolver(agentConfig, silentLogger(), { kubeConfig: kubeConfig(api.url) });
+  const resolver = createIdentityResolver(agentConfig, silentLogger(), { kubeConfig: fakeKubeConfig(api.url) });
   await resolver.start();
   t.teardown(() => resolver.close());
   const r = (ns: string, pod: string) => resolver.resolve(input({ namespace: ns, pod }));

