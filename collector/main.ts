@@ -66,8 +66,10 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
     closers.unshift(() => api.close());
     const ops = new OpsServer(c.http.listen, registry, api.handle);
     ops.addProbe(() => ingest.readiness());
-    ops.addProbe(() => alerting.readiness());
-    ops.addProbe(() => resolver.readiness());
+    // A failing alert receiver or Kubernetes API is reported, but must not take the collector
+    // out of its Service: that would cut off every agent's ingest.
+    ops.addProbe(() => alerting.readiness(), { critical: false });
+    ops.addProbe(() => resolver.readiness(), { critical: false });
     await ops.start();
     // Closed right after the API, not before it: the API's WebSocket clients are upgraded
     // sockets that the HTTP server's close would wait for.

@@ -13,6 +13,11 @@ export interface Readiness {
   name: string;
   ready: boolean;
   detail?: string;
+  /**
+   * False for components whose failure degrades the process but must not take it out of its
+   * Service (a failing alert receiver, an unreachable Kubernetes API): reported, never a 503.
+   */
+  critical?: boolean;
 }
 
 export type ReadinessProbe = () => Readiness | Readiness[];

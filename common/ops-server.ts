@@ -21,8 +21,10 @@ export class OpsServer implements Component {
     private fallback?: RouteHandler,
   ) {}
 
-  addProbe(probe: ReadinessProbe): void {
-    this.probes.push(probe);
+  /** `critical: false`: the probe's components are reported in /readyz but never make it fail. */
+  addProbe(probe: ReadinessProbe, opts: { critical?: boolean } = {}): void {
+    if (opts.critical === false) this.probes.push(() => [probe()].flat().map((r) => ({ ...r, critical: false })));
+    else this.probes.push(probe);
   }
 
   setFallback(handler: RouteHandler): void {
@@ -57,8 +59,9 @@ export class OpsServer implements Component {
       if (req.method === 'GET' && path === '/healthz') return send(res, 200, 'text/plain', 'ok\n');
       if (req.method === 'GET' && path === '/readyz') {
         const all = this.readiness();
-        const failing = all.filter((r) => !r.ready);
-        return send(res, failing.length ? 503 : 200, 'application/json', JSON.stringify({ ready: failing.length === 0, components: all }) + '\n');
+        const failing = all.filter((r) => !r.ready && r.critical !== false);
+        const degraded = all.some((r) => !r.ready && r.critical === false);
+        return send(res, failing.length ? 503 : 200, 'application/json', JSON.stringify({ ready: failing.length === 0, degraded, components: all }) + '\n');
       }
       if (req.method === 'GET' && path === '/metrics') {
         return send(res, 200, this.registry.contentType, await this.registry.metrics());

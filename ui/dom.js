@@ -33,9 +33,15 @@ function setAttrs(el, attrs) {
   }
 }
 
-/** Only in-app links: a hash route or a same-origin path. */
-function safeHref(value) {
-  return value.startsWith('#') || (value.startsWith('/') && !value.startsWith('//')) ? value : '#';
+/**
+ * Only in-app links: a hash route (`#…`) or a same-origin path (`/…`). Browsers read `\` as `/` and drop tabs and
+ * newlines from URLs, so `/\evil.com` or `/<tab>/evil.com` would be `//evil.com`, another site:
+ * a path with a backslash or any control character is refused.
+ */
+export function safeHref(value) {
+  if (value.startsWith('#')) return value;
+  // eslint-disable-next-line no-control-regex
+  return value.startsWith('/') && !value.startsWith('//') && !/[\\\u0000-\u001f\u007f]/.test(value) ? value : '#';
 }
 
 export function append(el, children) {
@@ -61,7 +67,7 @@ export function fill(el, ...children) {
  * hide part of an argument string or fake line breaks in the UI.
  */
 export function visible(value) {
-  return String(value ?? '').replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+  return String(value ?? '').replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
     const code = c.charCodeAt(0);
     return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
   });

@@ -17,6 +17,13 @@ t.test('/healthz, /readyz and /metrics', async (t) => {
   t.match(await notReady.json(), { ready: false, components: [{ name: 'thing', ready: false, detail: 'down' }] });
   ready = true;
   t.equal((await fetch(`${base}/readyz`)).status, 200);
+  let sinkOk = false;
+  ops.addProbe(() => ({ name: 'alert-sink:slack', ready: sinkOk, detail: 'failing for 10m' }), { critical: false });
+  const degraded = await fetch(`${base}/readyz`);
+  t.equal(degraded.status, 200, 'a non-critical failure does not fail readiness');
+  t.match(await degraded.json(), { ready: true, degraded: true, components: [{ name: 'thing', ready: true }, { name: 'alert-sink:slack', ready: false, critical: false }] });
+  sinkOk = true;
+  t.match(await (await fetch(`${base}/readyz`)).json(), { degraded: false });
   const metrics = await fetch(`${base}/metrics`);
   t.equal(metrics.status, 200);
   t.match(metrics.headers.get('content-type'), /text\/plain/);
