@@ -64,7 +64,7 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
     const api = createApi({ db, bus, baselines: engine, deviations: engine, config, logger: logger.child({ component: 'api' }) });
     await api.start();
     closers.unshift(() => api.close());
-    const ops = new OpsServer(c.http.listen, registry, api.handle);
+    const ops = new OpsServer(c.http.listen, registry, api.handle, c.http.tls);
     ops.addProbe(() => ingest.readiness());
     // A failing alert receiver or Kubernetes API is reported, but must not take the collector
     // out of its Service: that would cut off every agent's ingest.

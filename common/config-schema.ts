@@ -101,7 +101,7 @@ export interface CollectorConfig {
     /** Observations timed further than this past the collector's clock are refused. */
     maxClockSkew: string | number;
   };
-  http: { listen: string; publicUrl?: string };
+  http: { listen: string; publicUrl?: string; tls?: { cert?: string; key?: string } };
   baselinesDir: string;
   learning: {
     window: string | number;
@@ -346,6 +346,7 @@ export const collectorSchema = {
       properties: {
         listen: { ...hostPort, default: '127.0.0.1:8080' },
         publicUrl: { type: 'string', pattern: '^https?://' },
+        tls: { type: 'object', additionalProperties: false, properties: { cert: { type: 'string' }, key: { type: 'string' } } },
       },
     },
     baselinesDir: { type: 'string', minLength: 1, default: './baselines' },

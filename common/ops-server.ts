@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
 import { once, type Component, type ReadinessProbe, type Readiness } from './lifecycle.js';
@@ -19,6 +21,8 @@ export class OpsServer implements Component {
     private readonly listen: string,
     readonly registry: Registry,
     private fallback?: RouteHandler,
+    /** PEM files: serve HTTPS (bearer tokens must not cross a network in the clear). */
+    private readonly tls?: { cert?: string; key?: string },
   ) {}
 
   /** `critical: false`: the probe's components are reported in /readyz but never make it fail. */
@@ -37,7 +41,8 @@ export class OpsServer implements Component {
 
   async start(): Promise<void> {
     const { host, port } = parseHostPort(this.listen);
-    this.server = createServer((req, res) => void this.handle(req, res));
+    const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res);
+    this.server = this.tls?.cert && this.tls.key ? createHttpsServer({ cert: readFileSync(this.tls.cert), key: readFileSync(this.tls.key), minVersion: 'TLSv1.2' }, handler) : createServer(handler);
     this.server.keepAliveTimeout = 5000;
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);

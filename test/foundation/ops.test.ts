@@ -33,3 +33,28 @@ t.test('/healthz, /readyz and /metrics', async (t) => {
   await ops.close();
   await ops.close();
 });
+
+t.test('HTTPS when the listener has a certificate', async (t) => {
+  const { makeTestPki } = await import('../helpers/certs.js');
+  const { request } = await import('node:https');
+  const { readFileSync } = await import('node:fs');
+  const pki = makeTestPki(t.testdir());
+  const ops = new OpsServer('127.0.0.1:0', new Registry(), undefined, { cert: pki.serverCert, key: pki.serverKey });
+  await ops.start();
+  t.teardown(() => ops.close());
+  const body = await new Promise<string>((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', servername: 'localhost', port: ops.port, path: '/healthz', ca: readFileSync(pki.ca) }, (res) => {
+      let b = '';
+      res.on('data', (c: Buffer) => (b += c.toString()));
+      res.on('end', () => resolve(b));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  t.equal(body, 'ok\n', 'served over TLS, verified against the CA');
+  const plain = await fetch(`http://127.0.0.1:${ops.port}/healthz`).then(
+    () => 'answered',
+    () => 'refused',
+  );
+  t.equal(plain, 'refused', 'plain HTTP gets no answer');
+});
