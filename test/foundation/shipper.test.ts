@@ -121,7 +121,7 @@ t.test('a re-sent batch the collector already stored is acknowledged, not stored
       counters: () => [],
       onSnapshot: () => undefined,
       onDelta: () => undefined,
-      instanceId: 'same-instance',
+      instanceId: 'n1-same-instance',
     });
   const a = make();
   await a.start();
