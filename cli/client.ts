@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isLoopbackAddress } from '../common/net.js';
-import { terminalSafe } from '../common/text.js';
+import { terminalSafe, terminalSafeJson } from '../common/text.js';
 
 /**
  * The CLI's HTTP client of the console API (`driftwatch baseline …`, `driftwatch deviations …`),
@@ -101,7 +101,7 @@ export function clientFrom(opts: ClientOptions, env: NodeJS.ProcessEnv = process
 
 /** JSON output escapes every control character itself (JSON.stringify); bidi overrides are escaped too. */
 export function printJson(value: unknown, out: NodeJS.WritableStream = process.stdout): void {
-  out.write(JSON.stringify(value, null, 2).replace(/[\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) + '\n');
+  out.write(terminalSafeJson(value, 2) + '\n');
 }
 
 /** A plain-text table: every cell passes through terminalSafe; long cells are cut at `maxWidth`. */

@@ -1,5 +1,6 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import type { DriftwatchConfig } from '../common/config.js';
+import { parseDuration } from '../common/duration.js';
 import { once } from '../common/lifecycle.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import { OpsServer } from '../common/ops-server.js';
@@ -60,6 +61,19 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
     const ingest = new IngestServer({ config: c.grpc, cluster: config.cluster, db, engine, bus, logger: logger.child({ component: 'ingest' }), registry });
     await ingest.start();
     closers.unshift(() => ingest.close());
+    const retention = { observationsMs: parseDuration(c.retention.observations), agentsMs: parseDuration(c.retention.agents) };
+    const prune = (): void => {
+      try {
+        const n = ingest.prune(retention);
+        if (n.observations || n.agents) logger.info('retention: pruned', n);
+      } catch (err) {
+        logger.error('retention failed', { error: String(err) });
+      }
+    };
+    prune();
+    const housekeeping = setInterval(prune, 10 * 60_000);
+    housekeeping.unref();
+    closers.unshift(() => clearInterval(housekeeping));
 
     const api = createApi({ db, bus, baselines: engine, deviations: engine, config, logger: logger.child({ component: 'api' }) });
     await api.start();

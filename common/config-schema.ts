@@ -103,6 +103,12 @@ export interface CollectorConfig {
   };
   http: { listen: string; publicUrl?: string; tls?: { cert?: string; key?: string } };
   baselinesDir: string;
+  retention: {
+    /** Stored observations, in event time before the newest one (what-if and samples read them). */
+    observations: string | number;
+    /** Rows of agent instances disconnected this long (one row per agent start). */
+    agents: string | number;
+  };
   learning: {
     window: string | number;
     maxWindow: string | number;
@@ -350,6 +356,15 @@ export const collectorSchema = {
       },
     },
     baselinesDir: { type: 'string', minLength: 1, default: './baselines' },
+    retention: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        observations: { ...duration, default: '30d' },
+        agents: { ...duration, default: '7d' },
+      },
+    },
     learning: {
       type: 'object',
       additionalProperties: false,

@@ -268,20 +268,6 @@ function matchGlob(pattern: string, text: string): boolean {
   return p === pattern.length;
 }
 
-/**
- * @deprecated RegExp form of a glob: backtracks exponentially on `*a*a*…b`. Only
- * collector/baselines/declared.ts still calls it; remove it once that file uses compileGlob.
- */
-export function globToRegExp(glob: string): RegExp {
-  let re = '';
-  for (const ch of glob) {
-    if (ch === '*') re += re.endsWith('.*') ? '' : '.*';
-    else if (ch === '?') re += '.';
-    else re += ch.replace(/[\\^$.|+()[\]{}]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`, 's');
-}
-
 export function isGlob(text: string): boolean {
   return /[*?]/.test(text);
 }

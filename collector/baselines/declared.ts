@@ -10,7 +10,7 @@ import { readFileSync, readdirSync, statSync, watch, type FSWatcher } from 'node
 import { join } from 'node:path';
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
-import { globToRegExp, parseCidr, cidrContains, servicePort, type Cidr, type Item } from '../../common/items.js';
+import { compileGlob, parseCidr, cidrContains, servicePort, type Cidr, type Glob, type Item } from '../../common/items.js';
 import type { NetworkDirection, L4Protocol, Observation, WorkloadId, WorkloadKind } from '../../common/model.js';
 import { packagePath } from '../../common/paths.js';
 import { yamlPathPosition, yamlPosition, type YamlPosition } from '../../common/yaml-location.js';
@@ -59,10 +59,10 @@ interface BaselineDoc {
 
 export interface ProcessRule {
   path: string;
-  pathRe: RegExp;
+  pathGlob: Glob;
   /** Exact path (no glob): the edge filter can hold it. */
   exact: boolean;
-  args: RegExp[] | null;
+  args: Glob[] | null;
   argsText: string[] | null;
 }
 
@@ -71,8 +71,8 @@ export interface NetworkRule {
   protocol: L4Protocol | null;
   ports: [number, number][] | null;
   cidrs: Cidr[] | null;
-  services: RegExp[] | null;
-  dnsNames: RegExp[] | null;
+  services: Glob[] | null;
+  dnsNames: Glob[] | null;
 }
 
 export interface RuleSet {
@@ -85,7 +85,7 @@ export interface DeclaredBaseline {
   file: string;
   mode: DeclaredMode;
   imagePolicy: 'relearn' | 'inherit' | 'alert' | null;
-  selector: { cluster: RegExp | null; namespace: RegExp | null; kind: WorkloadKind | null; workload: RegExp | null; container: RegExp | null };
+  selector: { cluster: Glob | null; namespace: Glob | null; kind: WorkloadKind | null; workload: Glob | null; container: Glob | null };
   allow: RuleSet;
   deny: RuleSet;
 }
@@ -106,7 +106,7 @@ const EMPTY: EffectiveDeclared = { sources: [], mode: null, imagePolicy: null, a
 export function matchRules(rules: RuleSet, obs: Observation, item: Item): string | null {
   if (obs.kind === 'process') {
     for (const r of rules.processes) {
-      if (!r.pathRe.test(obs.process.exe)) continue;
+      if (!r.pathGlob.test(obs.process.exe)) continue;
       if (r.args && !r.args.some((re) => re.test(obs.process.args))) continue;
       return r.argsText ? `process ${r.path} args ${r.argsText.join(' | ')}` : `process ${r.path}`;
     }
@@ -351,7 +351,7 @@ class PathError extends Error {
 
 function compileDoc(file: string, d: BaselineDoc): DeclaredBaseline {
   const sel = d.spec.selector;
-  const glob = (s: string | undefined): RegExp | null => (s === undefined ? null : globToRegExp(s));
+  const glob = (s: string | undefined): Glob | null => (s === undefined ? null : compileGlob(s));
   return {
     name: d.metadata.name,
     file,
@@ -366,9 +366,9 @@ function compileDoc(file: string, d: BaselineDoc): DeclaredBaseline {
 function compileRules(r: RulesDoc | undefined, at: string[]): RuleSet {
   const processes = (r?.processes ?? []).map((p) => ({
     path: p.path,
-    pathRe: globToRegExp(p.path),
+    pathGlob: compileGlob(p.path),
     exact: !/[*?]/.test(p.path),
-    args: p.args ? p.args.map(globToRegExp) : null,
+    args: p.args ? p.args.map(compileGlob) : null,
     argsText: p.args ?? null,
   }));
   const network = (r?.network ?? []).map((n, i) => {
@@ -394,8 +394,8 @@ function compileRules(r: RulesDoc | undefined, at: string[]): RuleSet {
       protocol: n.protocol ?? null,
       ports,
       cidrs,
-      services: n.services ? n.services.map(globToRegExp) : null,
-      dnsNames: n.dnsNames ? n.dnsNames.map((s) => globToRegExp(s.toLowerCase())) : null,
+      services: n.services ? n.services.map(compileGlob) : null,
+      dnsNames: n.dnsNames ? n.dnsNames.map((s) => compileGlob(s.toLowerCase())) : null,
     };
   });
   return { processes, network };

@@ -1061,7 +1061,7 @@ function denyMayMatch(deny: RuleSet, key: string): boolean {
   if (key.startsWith('i|')) return false;
   if (key.startsWith('p|')) {
     const exe = key.slice(2).replace(/%7C/g, '|').replace(/%25/g, '%');
-    return deny.processes.some((r) => r.pathRe.test(exe));
+    return deny.processes.some((r) => r.pathGlob.test(exe));
   }
   const parsed = parseNetworkKey(key);
   if (!parsed) return true;

@@ -267,8 +267,9 @@ export class IngestServer implements Component {
         return true;
       });
     } catch (err) {
-      // Rolled back: the engine's caches must not run ahead of the database.
+      // Rolled back: caches must not run ahead of the database.
       engine.discardPending();
+      this.observations.discardPending();
       throw err;
     }
     engine.flushEvents();
@@ -306,6 +307,14 @@ export class IngestServer implements Component {
       const upserts = changed.filter((b) => s.workloads.has(workloadKey(b.workload))).map(edgeBaselineToWire);
       if (upserts.length) this.send(s, { delta: { version, upserts, removed: [] } });
     }
+  }
+
+  /** Applies the retention settings; the collector calls it periodically. */
+  prune(retention: { observationsMs: number; agentsMs: number }): { observations: number; agents: number } {
+    return this.opts.db.transaction(() => ({
+      observations: this.observations.prune(retention.observationsMs),
+      agents: this.agents.prune(retention.agentsMs, Date.now()),
+    }));
   }
 
   close = once(async () => {

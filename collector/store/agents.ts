@@ -67,6 +67,11 @@ export class AgentsTable {
     this.db.run('UPDATE agents SET connected = 0 WHERE connected = 1');
   }
 
+  /** Forgets agent instances disconnected for longer than `retentionMs` (one row per agent start). */
+  prune(retentionMs: number, nowMs: number): number {
+    return this.db.run('DELETE FROM agents WHERE connected = 0 AND last_seen_at < @cutoff', { cutoff: new Date(nowMs - retentionMs).toISOString() }).changes;
+  }
+
   get(instanceId: string): AgentStatus | undefined {
     const r = this.db.get<AgentRow>('SELECT * FROM agents WHERE instance_id = @id', { id: instanceId });
     return r ? toStatus(r) : undefined;

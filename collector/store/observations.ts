@@ -25,6 +25,22 @@ export class ObservationsTable {
     });
   }
 
+  /** Call after the batch's transaction rolled back. */
+  discardPending(): void {
+    this.workloads.forgetCached();
+  }
+
+  /**
+   * Drops observations older than `retentionMs` of event time before the newest one stored
+   * (event time, like every window in driftwatch: a replayed recording is kept as long as a
+   * lived one). Returns how many were deleted.
+   */
+  prune(retentionMs: number): number {
+    const newest = this.db.get<{ t: number | null }>('SELECT MAX(time_ms) AS t FROM observations')?.t;
+    if (newest === null || newest === undefined) return 0;
+    return this.db.run('DELETE FROM observations WHERE time_ms < @cutoff', { cutoff: newest - retentionMs }).changes;
+  }
+
   count(): number {
     return this.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM observations')!.n;
   }

@@ -62,6 +62,11 @@ export class WorkloadsTable {
     return id;
   }
 
+  /** After a rolled-back transaction: ids it inserted may not exist (SQLite can hand them out again). */
+  forgetCached(): void {
+    this.ids.clear();
+  }
+
   find(w: WorkloadId): number | undefined {
     return this.db.get<{ id: number }>(
       'SELECT id FROM workloads WHERE cluster = @cluster AND namespace = @namespace AND kind = @kind AND name = @name AND container = @container',

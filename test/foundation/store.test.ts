@@ -43,3 +43,38 @@ t.test('transactions roll back on error', async (t) => {
   );
   t.equal(db.get<{ n: number }>('SELECT COUNT(*) AS n FROM audit_log')?.n, 0);
 });
+
+t.test('retention prunes old observations (event time) and long-gone agent instances', async (t) => {
+  const { ObservationsTable } = await import('../../collector/store/observations.js');
+  const { AgentsTable } = await import('../../collector/store/agents.js');
+  const db = openDatabase({ dataDir: ':memory:' });
+  t.teardown(() => db.close());
+  const observations = new ObservationsTable(db);
+  const day = 86_400_000;
+  const base = Date.parse('2026-01-01T00:00:00Z');
+  const mk = (time: number) => ({
+    kind: 'process' as const,
+    source: 'tetragon-json' as const,
+    time,
+    workload: { cluster: 'c', namespace: 'ns', kind: 'Deployment' as const, name: 'w', container: 'c' },
+    identitySource: 'source' as const,
+    node: 'n',
+    pod: null,
+    containerId: null,
+    image: { name: null, digest: null },
+    containerStart: null,
+    preexisting: false,
+    process: { exe: '/bin/true', args: '', pid: null, uid: null, user: null, execId: null, parentExe: null, ancestors: [], lineage: 'partial' as const, inInitTree: null, sessionId: null },
+  });
+  db.transaction(() => observations.insertBatch('a', 1, [mk(base), mk(base + 10 * day), mk(base + 40 * day)]));
+  t.equal(observations.prune(30 * day), 1, 'only what is older than 30 days before the newest event');
+  t.equal(observations.count(), 2);
+
+  const agents = new AgentsTable(db);
+  const now = Date.now();
+  agents.hello({ instanceId: 'n-old', node: 'n', cluster: 'c', version: 'v', sources: [] }, new Date(now - 10 * day).toISOString());
+  agents.disconnected('n-old', new Date(now - 10 * day).toISOString());
+  agents.hello({ instanceId: 'n-live', node: 'n', cluster: 'c', version: 'v', sources: [] }, new Date(now - 10 * day).toISOString());
+  t.equal(agents.prune(7 * day, now), 1, 'a disconnected instance is forgotten, a connected one never');
+  t.same(agents.list().map((a) => a.instanceId), ['n-live']);
+});
