@@ -9,6 +9,7 @@
  *   sightings of existing ones.
  */
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { ROUNDS, median, rate } from './measure.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EdgeFilter } from '../agent/filter/edge-filter.js';
@@ -24,28 +25,6 @@ import { packagePath } from '../common/paths.js';
 
 const WORKLOADS = 1000;
 const ITEMS = 200;
-const ROUND_MS = 400;
-const ROUNDS = 7;
-
-function median(xs: number[]): number {
-  return [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-}
-
-function perSecond(inputs: readonly unknown[], fn: (x: never) => unknown): () => number {
-  return () => {
-    let n = 0;
-    let sink = 0;
-    const start = performance.now();
-    let now = start;
-    while (now - start < ROUND_MS) {
-      for (let i = 0; i < inputs.length; i++) if (fn(inputs[i] as never) !== undefined) sink++;
-      n += inputs.length;
-      now = performance.now();
-    }
-    if (sink < 0) throw new Error('unreachable');
-    return (n * 1000) / (now - start);
-  };
-}
 
 function proc(exe: string): ProcessContext {
   return { exe, args: '', pid: 1, uid: 0, user: null, execId: null, parentExe: null, ancestors: [], lineage: 'complete', inInitTree: true, sessionId: null };
@@ -144,9 +123,9 @@ function benchEdgeFilter(): Record<string, unknown> {
     .flatMap((f) => splitLengthPrefixed(readFileSync(packagePath('..', 'shared', 'fixtures', 'tetragon', f))));
 
   const contenders: Record<string, () => number> = {
-    decode: perSecond(records, (b: Uint8Array) => tetragonResponse.decode(b)),
-    node: perSecond(node, (o: Observation) => filter.shouldSend(o)),
-    spread: perSecond(spread, (o: Observation) => filter.shouldSend(o)),
+    decode: rate(records, (b: Uint8Array) => tetragonResponse.decode(b)),
+    node: rate(node, (o: Observation) => filter.shouldSend(o)),
+    spread: rate(spread, (o: Observation) => filter.shouldSend(o)),
     freshIds: () => {
       // Copies made before the clock starts: only the lookups are timed.
       const lists = Array.from({ length: 20 }, freshIds);
@@ -158,19 +137,19 @@ function benchEdgeFilter(): Record<string, unknown> {
   const runs: Record<string, number[]> = {};
   for (const [name, fn] of Object.entries(contenders)) (fn(), (runs[name] = []));
   for (let r = 0; r < ROUNDS; r++) for (const [name, fn] of Object.entries(contenders)) runs[name]!.push(fn());
-  const rate = (name: string): number => median(runs[name]!);
-  const ns = (name: string): number => Math.round(1e9 / rate(name));
-  const decodePerSec = rate('decode');
+  const perSec = (name: string): number => median(runs[name]!);
+  const ns = (name: string): number => Math.round(1e9 / perSec(name));
+  const decodePerSec = perSec('decode');
   return {
     workloads: WORKLOADS,
     itemsPerWorkload: ITEMS,
     bareDecodeNs: ns('decode'),
     matchNodeWorkingSetNs: ns('node'),
-    matchNodeWorkingSetCostVsDecode: round2(decodePerSec / rate('node')),
+    matchNodeWorkingSetCostVsDecode: round2(decodePerSec / perSec('node')),
     matchFreshWorkloadIdsNs: ns('freshIds'),
-    matchFreshWorkloadIdsCostVsDecode: round2(decodePerSec / rate('freshIds')),
+    matchFreshWorkloadIdsCostVsDecode: round2(decodePerSec / perSec('freshIds')),
     matchSpreadOver1000WorkloadsNs: ns('spread'),
-    matchSpreadCostVsDecode: round2(decodePerSec / rate('spread')),
+    matchSpreadCostVsDecode: round2(decodePerSec / perSec('spread')),
     filterRssMiB: round2((after.rss - before.rss) / 2 ** 20),
     filterHeapMiB: round2((after.heapUsed - before.heapUsed) / 2 ** 20),
     gcExposed: gc !== undefined,

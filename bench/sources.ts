@@ -33,9 +33,7 @@ import { normaliseTetragon, type TetragonEvent } from '../agent/normalise/tetrag
 import { sourceProtos, splitLengthPrefixed } from '../agent/sources/protos.js';
 import type { SourceKind } from '../common/model.js';
 import { packagePath } from '../common/paths.js';
-
-const ROUND_MS = 400;
-const ROUNDS = 7;
+import { ROUNDS, median, rate } from './measure.js';
 
 function fixtures(dir: string, ext: string): string[] {
   const base = packagePath('..', 'shared', 'fixtures', dir);
@@ -53,27 +51,6 @@ function context(source: SourceKind): NormaliseContext {
     lineage: new LineageCache({ maxProcesses: 65_536 }),
     identity: new IdentityResolver(null),
   };
-}
-
-/** Items/s of `fn` over `inputs`, median of ROUNDS rounds; the two contenders alternate. */
-function rate<T>(inputs: T[], fn: (x: T) => unknown): () => number {
-  return () => {
-    let n = 0;
-    let sink = 0;
-    const start = performance.now();
-    let now = start;
-    while (now - start < ROUND_MS) {
-      for (let i = 0; i < inputs.length; i++) if (fn(inputs[i]!) !== undefined) sink++;
-      n += inputs.length;
-      now = performance.now();
-    }
-    if (sink < 0) throw new Error('unreachable');
-    return (n * 1000) / (now - start);
-  };
-}
-
-function median(xs: number[]): number {
-  return [...xs].sort((x, y) => x - y)[xs.length >> 1]!;
 }
 
 function compare(pipeline: () => number, bare: () => number): { pipelinePerSec: number; barePerSec: number; ratio: number } {

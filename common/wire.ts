@@ -6,7 +6,7 @@ import protobuf from 'protobufjs';
 import { join } from 'node:path';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import type { EdgeBaseline } from '../collector/contracts.js';
-import { SOURCE_KINDS, WORKLOAD_KINDS, type IdentitySource, type Observation, type ProcessContext, type SourceKind, type WorkloadId, type WorkloadKind } from './model.js';
+import { SOURCE_KINDS, WORKLOAD_KINDS, type IdentitySource, type SourceCounters, type Observation, type ProcessContext, type SourceKind, type WorkloadId, type WorkloadKind } from './model.js';
 import { PROTO_DIR } from './paths.js';
 
 const root = protobuf.loadSync(join(PROTO_DIR, 'driftwatch', 'v1', 'driftwatch.proto'));
@@ -72,14 +72,8 @@ export interface WireObservation {
   network?: WireNetwork | null;
 }
 
-export interface WireSourceCounters {
+export interface WireSourceCounters extends SourceCounters {
   source: string;
-  seen: number;
-  observed: number;
-  matchedBaseline: number;
-  dropped: number;
-  malformed: number;
-  ignored: number;
   connected: boolean;
   lastEventMs: number;
 }

@@ -9,34 +9,20 @@ import { readFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../../common/config.js';
 import { silentLogger } from '../../common/logger.js';
-import type { ProcessObservation } from '../../common/model.js';
 import { INGEST_SERVICE, observationToWire, type AgentMessage, type CollectorMessage } from '../../common/wire.js';
 import { CollectorBus } from '../../collector/events.js';
 import { IngestServer } from '../../collector/ingest/server.js';
 import { openDatabase } from '../../collector/store/db.js';
 import { makeTestPki } from '../helpers/certs.js';
 import { RecordingEngine } from '../helpers/null-engine.js';
+import { processObservation } from '../helpers/observations.js';
 import { eventually } from '../helpers/processes.js';
 
 const Client = grpc.makeGenericClientConstructor(INGEST_SERVICE, 'driftwatch.v1.Ingest');
 type Call = grpc.ClientDuplexStream<AgentMessage, CollectorMessage>;
 
-function obs(i: number, time = Date.now() - 60_000): ProcessObservation {
-  return {
-    kind: 'process',
-    source: 'tetragon-grpc',
-    time,
-    workload: { cluster: 'elsewhere', namespace: 'ns', kind: 'Deployment', name: 'web', container: 'app' },
-    identitySource: 'source',
-    node: 'some-other-node',
-    pod: 'web-1',
-    containerId: null,
-    image: { name: null, digest: null },
-    containerStart: null,
-    preexisting: false,
-    process: { exe: `/bin/x${i}`, args: '', pid: i, uid: 0, user: null, execId: `e${i}`, parentExe: null, ancestors: [], lineage: 'partial', inInitTree: null, sessionId: null },
-  };
-}
+const obs = (i: number, time = Date.now() - 60_000) =>
+  processObservation(i, { time, node: 'some-other-node', workload: { cluster: 'elsewhere', namespace: 'ns', kind: 'Deployment', name: 'web', container: 'app' } });
 
 interface Stream {
   call: Call;

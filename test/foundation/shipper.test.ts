@@ -2,33 +2,18 @@ import t from 'tap';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../../common/config.js';
 import { silentLogger } from '../../common/logger.js';
-import type { ProcessObservation } from '../../common/model.js';
 import type { EdgeBaseline } from '../../collector/contracts.js';
 import { CollectorBus } from '../../collector/events.js';
 import { IngestServer } from '../../collector/ingest/server.js';
 import { openDatabase, type SqlDatabase } from '../../collector/store/db.js';
-import { Shipper } from '../../agent/ship/shipper.js';
+import { Shipper, type ShipperOptions } from '../../agent/ship/shipper.js';
 import { RecordingEngine } from '../helpers/null-engine.js';
+import { processObservation } from '../helpers/observations.js';
 import { eventually, freePort, reservePort } from '../helpers/processes.js';
 
 const workload = { cluster: 'c', namespace: 'ns', kind: 'Deployment' as const, name: 'web', container: 'nginx' };
 
-function obs(i: number): ProcessObservation {
-  return {
-    kind: 'process',
-    source: 'tetragon-json',
-    time: 1_700_000_000_000 + i,
-    workload,
-    identitySource: 'source',
-    node: 'n1',
-    pod: 'web-1',
-    containerId: null,
-    image: { name: null, digest: null },
-    containerStart: null,
-    preexisting: false,
-    process: { exe: `/bin/x${i}`, args: '', pid: i, uid: 0, user: null, execId: `e${i}`, parentExe: null, ancestors: [], lineage: 'partial', inInitTree: null, sessionId: null },
-  };
-}
+const obs = (i: number) => processObservation(i, { workload });
 
 function config(port: number, queueLimit = 100_000) {
   return loadConfig({
@@ -41,6 +26,21 @@ function config(port: number, queueLimit = 100_000) {
       'agent.ship.queueLimit': queueLimit,
       'collector.grpc.listen': `127.0.0.1:${port}`,
     },
+  });
+}
+
+/** A shipper with no sources; `opts` overrides what a test cares about. */
+function shipperFor(agent: ShipperOptions['config'], opts: Partial<ShipperOptions> = {}): Shipper {
+  return new Shipper({
+    config: agent,
+    cluster: 'c',
+    logger: silentLogger(),
+    registry: new Registry(),
+    sources: () => [],
+    counters: () => [],
+    onSnapshot: () => undefined,
+    onDelta: () => undefined,
+    ...opts,
   });
 }
 
@@ -67,17 +67,7 @@ t.test('un-acked batches are re-sent after the collector restarts, and stored on
   let server = ingest(db, port, engine);
   await server.start();
   const snapshots: EdgeBaseline[][] = [];
-  const shipper = new Shipper({
-    config: config(port).agent,
-    cluster: 'c',
-    logger: silentLogger(),
-    registry: new Registry(),
-    sources: () => ['test'],
-    counters: () => [],
-    onSnapshot: (b) => snapshots.push(b),
-    onDelta: () => undefined,
-    instanceId: 'n1-fixed',
-  });
+  const shipper = shipperFor(config(port).agent, { sources: () => ['test'], onSnapshot: (b) => snapshots.push(b), instanceId: 'n1-fixed' });
   await shipper.start();
   t.teardown(() => shipper.close());
   shipper.announceWorkload(workload, 'w');
@@ -112,17 +102,7 @@ t.test('a re-sent batch the collector already stored is acknowledged, not stored
   await server.start();
   t.teardown(() => server.close());
   const make = () =>
-    new Shipper({
-      config: config(port).agent,
-      cluster: 'c',
-      logger: silentLogger(),
-      registry: new Registry(),
-      sources: () => [],
-      counters: () => [],
-      onSnapshot: () => undefined,
-      onDelta: () => undefined,
-      instanceId: 'n1-same-instance',
-    });
+    shipperFor(config(port).agent, { instanceId: 'n1-same-instance' });
   const a = make();
   await a.start();
   await eventually(() => a.isConnected, 'connected');
@@ -143,16 +123,7 @@ t.test('a re-sent batch the collector already stored is acknowledged, not stored
 t.test('the queue is bounded: enqueue refuses beyond queueLimit and capacity returns after acks', async (t) => {
   const reserved = await reservePort();
   const port = reserved.port;
-  const shipper = new Shipper({
-    config: config(port, 100).agent,
-    cluster: 'c',
-    logger: silentLogger(),
-    registry: new Registry(),
-    sources: () => [],
-    counters: () => [],
-    onSnapshot: () => undefined,
-    onDelta: () => undefined,
-  });
+  const shipper = shipperFor(config(port, 100).agent);
   await shipper.start();
   t.teardown(() => shipper.close());
   let accepted = 0;
@@ -173,16 +144,7 @@ t.test('the queue is bounded: enqueue refuses beyond queueLimit and capacity ret
 
 t.test('a missing client certificate fails start-up with a clear error, not a reconnect loop', async (t) => {
   const c = config(1);
-  const shipper = new Shipper({
-    config: { ...c.agent, collector: { ...c.agent.collector, tls: { ca: '/nonexistent/ca.crt', cert: '/nonexistent/tls.crt', key: '/nonexistent/tls.key' } } },
-    cluster: 'c',
-    logger: silentLogger(),
-    registry: new Registry(),
-    sources: () => [],
-    counters: () => [],
-    onSnapshot: () => undefined,
-    onDelta: () => undefined,
-  });
+  const shipper = shipperFor({ ...c.agent, collector: { ...c.agent.collector, tls: { ca: '/nonexistent/ca.crt', cert: '/nonexistent/tls.crt', key: '/nonexistent/tls.key' } } });
   await t.rejects(shipper.start(), /cannot read CA \/nonexistent\/ca\.crt: ENOENT/);
   await shipper.close();
 });
