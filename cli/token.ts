@@ -36,7 +36,9 @@ export function register(program: Command): void {
     .action((opts: { name: string; role: string; namespaces?: string; expires?: string; config?: string; json?: boolean }) => {
       if (!isRole(opts.role)) throw new Error(`--role must be one of ${ROLES.join(', ')}`);
       const role = opts.role;
-      const namespaces = opts.namespaces ? opts.namespaces.split(',').map((s) => s.trim()).filter(Boolean) : null;
+      // `--namespaces ""` or `--namespaces ,` names no namespace: refused, never read as "all".
+      const namespaces = opts.namespaces === undefined ? null : opts.namespaces.split(',').map((s) => s.trim()).filter(Boolean);
+      if (namespaces && namespaces.length === 0) throw new Error('--namespaces: name at least one namespace (omit the option for every namespace)');
       for (const ns of namespaces ?? []) if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(ns)) throw new Error(`--namespaces: not a namespace name: ${JSON.stringify(ns)}`);
       const expiresAt = opts.expires ? new Date(Date.now() + parseDuration(opts.expires)).toISOString() : null;
       const { token, info } = withDb(opts, (tokens, audit) => {

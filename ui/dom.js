@@ -64,7 +64,9 @@ export function fill(el, ...children) {
 
 /**
  * Makes invisible and control characters visible (as \xNN / \uNNNN) so that an attacker cannot
- * hide part of an argument string or fake line breaks in the UI.
+ * hide part of an argument string or fake line breaks in the UI: C0 (newline and tab too — the UI
+ * shows values on one line), DEL, C1, U+200B–200F, U+2028/2029 and the bidi controls U+202A–202E,
+ * U+2066–2069. The twin of common/text.ts `terminalSafe`; test/ui/dom.test.ts keeps them equal.
  */
 export function visible(value) {
   return String(value ?? '').replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {

@@ -13,6 +13,8 @@ export function bearerToken(req: IncomingMessage): string | undefined {
 /**
  * Counts failed authentications per client address in one-minute windows: a token cannot be
  * guessed, but a flood of failures is worth refusing cheaply (and it keeps the logs short).
+ * Only failures are counted and only failures are refused: behind an ingress every user may share
+ * one address, so a valid token is never limited by what others got wrong (see authenticate).
  * Bounded: at most `maxTracked` addresses, the table is reset when full.
  */
 export class AuthFailureLimiter {
@@ -41,15 +43,19 @@ export class AuthFailureLimiter {
   }
 }
 
+/**
+ * The principal of a presented token. The token is verified first (one SHA-256 and one indexed
+ * lookup): a valid token always gets in, whatever failed from its address. A request without a
+ * token is a 401, neither counted nor limited (nothing was guessed); a wrong token is counted,
+ * and once its address is over the limit, refused with 429 instead of 401.
+ */
 export function authenticate(tokens: TokenStore, limiter: AuthFailureLimiter, presented: string | undefined, address: string): Principal {
-  if (limiter.blocked(address)) throw new ApiError('DW_ERR_RATE_LIMITED', 'too many failed authentications; retry in a minute');
   if (presented === undefined) throw new ApiError('DW_ERR_UNAUTHENTICATED', 'a bearer token is required (Authorization: Bearer dw_…)');
   const principal = tokens.verify(presented);
-  if (!principal) {
-    limiter.fail(address);
-    throw new ApiError('DW_ERR_UNAUTHENTICATED', 'the token is unknown, revoked or expired');
-  }
-  return principal;
+  if (principal) return principal;
+  if (limiter.blocked(address)) throw new ApiError('DW_ERR_RATE_LIMITED', 'too many failed authentications; retry in a minute');
+  limiter.fail(address);
+  throw new ApiError('DW_ERR_UNAUTHENTICATED', 'the token is unknown, revoked or expired');
 }
 
 export function requireRole(p: Principal, role: Role): void {

@@ -1,11 +1,22 @@
 import { listAgents, overview } from '../store/queries.js';
-import { isRole, ROLES, type Role } from '../store/tokens.js';
+import { isRole, ROLES, type Principal, type Role, type TokenInfo } from '../store/tokens.js';
 import { actorOf, requireScope } from './auth.js';
 import { ApiError } from './errors.js';
 import { cursorQuery, decodeCursor, encodeCursor, idParams, limitQuery, pageLimit, splitCsv } from './params.js';
 import type { ApiContext, RouteSpec } from './server.js';
 
 const NAMESPACE_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+
+/**
+ * Token administration by a namespace-scoped admin stays inside its scope: it sees and revokes
+ * only tokens limited to (a subset of) its namespaces. An unscoped token reaches every namespace,
+ * so it is never within a scoped admin's reach.
+ */
+function tokenWithinScope(p: Principal, t: Pick<TokenInfo, 'namespaces'>): boolean {
+  if (p.namespaces === null) return true;
+  const own = p.namespaces;
+  return t.namespaces !== null && t.namespaces.length > 0 && t.namespaces.every((ns) => own.includes(ns));
+}
 
 /** Who am I, the OpenAPI document, agents, the overview, the audit log and token administration. */
 export function registerMetaRoutes(register: (r: RouteSpec) => void, ctx: ApiContext, openapi: () => unknown): void {
@@ -108,17 +119,17 @@ export function registerMetaRoutes(register: (r: RouteSpec) => void, ctx: ApiCon
   register({
     method: 'GET',
     path: '/tokens',
-    summary: 'API tokens (never the secret)',
+    summary: 'API tokens (never the secret); a scoped admin sees the tokens within its namespaces',
     tag: 'tokens',
     role: 'admin',
     returns: '{ items: TokenInfo[] }',
-    handler: () => ({ items: ctx.tokens.list() }),
+    handler: ({ principal }) => ({ items: ctx.tokens.list().filter((t) => tokenWithinScope(principal, t)) }),
   });
 
   register({
     method: 'POST',
     path: '/tokens',
-    summary: 'Create a token; the secret is in this response only',
+    summary: 'Create a token; the secret is in this response only (a scoped admin: within its namespaces)',
     tag: 'tokens',
     role: 'admin',
     body: {
@@ -128,7 +139,7 @@ export function registerMetaRoutes(register: (r: RouteSpec) => void, ctx: ApiCon
       properties: {
         name: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$' },
         role: { enum: [...ROLES] },
-        namespaces: { type: 'array', maxItems: 100, items: { type: 'string', pattern: NAMESPACE_PATTERN, maxLength: 63 } },
+        namespaces: { type: 'array', minItems: 1, maxItems: 100, description: 'Omit for every namespace (unscoped callers only); never empty.', items: { type: 'string', pattern: NAMESPACE_PATTERN, maxLength: 63 } },
         expiresAt: { type: 'string', format: 'date-time' },
       },
     },
@@ -136,9 +147,12 @@ export function registerMetaRoutes(register: (r: RouteSpec) => void, ctx: ApiCon
     handler: ({ body, principal }) => {
       const b = body as { name: string; role: string; namespaces?: string[]; expiresAt?: string };
       if (!isRole(b.role)) throw new ApiError('DW_ERR_VALIDATION', 'unknown role');
+      const namespaces = b.namespaces ?? null;
+      if (!tokenWithinScope(principal, { namespaces }))
+        throw new ApiError('DW_ERR_FORBIDDEN_SCOPE', 'a namespace-scoped token can only create tokens limited to its own namespaces');
       if (ctx.tokens.list().some((t) => t.name === b.name)) throw new ApiError('DW_ERR_CONFLICT', `a token named ${JSON.stringify(b.name)} exists`);
       return ctx.db.transaction(() => {
-        const created = ctx.tokens.create({ name: b.name, role: b.role as Role, namespaces: b.namespaces ?? null, createdBy: actorOf(principal), expiresAt: b.expiresAt ?? null });
+        const created = ctx.tokens.create({ name: b.name, role: b.role as Role, namespaces, createdBy: actorOf(principal), expiresAt: b.expiresAt ?? null });
         ctx.audit.append({ actor: actorOf(principal), action: 'token.create', targetType: 'token', targetId: created.info.tokenId, namespace: null, after: created.info });
         return created;
       });
@@ -148,7 +162,7 @@ export function registerMetaRoutes(register: (r: RouteSpec) => void, ctx: ApiCon
   register({
     method: 'DELETE',
     path: '/tokens/{id}',
-    summary: 'Revoke a token',
+    summary: 'Revoke a token (a scoped admin: one within its namespaces)',
     tag: 'tokens',
     role: 'admin',
     params: idParams,
@@ -157,6 +171,7 @@ export function registerMetaRoutes(register: (r: RouteSpec) => void, ctx: ApiCon
       const id = Number(params.id);
       const before = ctx.tokens.get(id);
       if (!before) throw new ApiError('DW_ERR_NOT_FOUND', `no token ${id}`);
+      if (!tokenWithinScope(principal, before)) throw new ApiError('DW_ERR_FORBIDDEN_SCOPE', 'the token is outside the namespaces of this token');
       if (before.revokedAt !== null) throw new ApiError('DW_ERR_CONFLICT', 'the token is already revoked');
       return ctx.db.transaction(() => {
         const after = ctx.tokens.revoke(id)!;

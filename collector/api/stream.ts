@@ -13,9 +13,28 @@ export const STREAM_PATH = '/api/v1/stream';
 export const STREAM_PROTOCOL = 'driftwatch.v1';
 const TOKEN_PROTOCOL_PREFIX = 'bearer.';
 /** Without a token in the handshake, the first message must authenticate within this time. */
-const AUTH_TIMEOUT_MS = 10_000;
+const AUTH_TIMEOUT_MS = 3_000;
+/**
+ * Connections still waiting for their auth message, at most: they cost a socket each and anyone
+ * can open them, so they have their own small limit and never take a place of `maxClients`.
+ */
+export const MAX_PENDING_CLIENTS = 20;
+const CLOSE_GRACE_MS = 1_000;
+
+const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 404: 'Not Found', 429: 'Too Many Requests', 503: 'Service Unavailable' };
+
+/**
+ * Answers an upgrade request with a plain HTTP error and lets go of the socket once the answer is
+ * flushed (a client that never closes its side must not keep the descriptor).
+ */
+function refuseUpgrade(socket: Duplex, status: number, code: string, message: string): void {
+  socket.on('error', () => socket.destroy());
+  socket.once('finish', () => socket.destroy());
+  socket.end(`HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify({ code, message })}`);
+}
 
 export interface Stream extends Component {
+  /** Authenticated connections (those waiting for their auth message are not counted). */
   readonly clients: number;
   /** Events not delivered to a client whose buffer was full (it is told to resync). */
   readonly dropped: number;
@@ -83,7 +102,10 @@ export function attachStream(server: Server, deps: { ctx: ApiContext; limiter: A
     maxPayload: 16 * 1024,
     handleProtocols: (protocols) => (protocols.has(STREAM_PROTOCOL) ? STREAM_PROTOCOL : false),
   });
+  /** Every open connection; `awaitingAuth` is the subset without a principal yet. */
   const clients = new Set<Client>();
+  const awaitingAuth = new Set<Client>();
+  const authenticated = (): number => clients.size - awaitingAuth.size;
   let dropped = 0;
 
   const send = (c: Client, payload: string): void => {
@@ -115,11 +137,10 @@ export function attachStream(server: Server, deps: { ctx: ApiContext; limiter: A
 
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
     const path = (req.url ?? '').split('?')[0];
-    if (path !== STREAM_PATH) return; // another upgrade handler may own it
-    const reject = (status: number, code: string, message: string): void => {
-      socket.end(`HTTP/1.1 ${status} ${status === 401 ? 'Unauthorized' : status === 429 ? 'Too Many Requests' : 'Service Unavailable'}\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n${JSON.stringify({ code, message })}`);
-    };
-    if (clients.size >= maxClients) return reject(503, 'DW_ERR_UNAVAILABLE', 'too many live-stream clients');
+    // This is the server's only upgrade handler: an upgrade nobody serves would stay open for ever
+    // (a descriptor per request from anyone, and the server's close() waiting on it).
+    if (path !== STREAM_PATH) return refuseUpgrade(socket, 404, 'DW_ERR_NOT_FOUND', `no WebSocket endpoint at ${path}`);
+    const reject = (status: number, code: string, message: string): void => refuseUpgrade(socket, status, code, message);
     const offered = String(req.headers['sec-websocket-protocol'] ?? '')
       .split(',')
       .map((s) => s.trim());
@@ -127,23 +148,32 @@ export function attachStream(server: Server, deps: { ctx: ApiContext; limiter: A
     let principal: Principal | undefined;
     const protocolToken = tokenProtocol?.slice(TOKEN_PROTOCOL_PREFIX.length);
     if (protocolToken !== undefined) {
+      if (authenticated() >= maxClients) return reject(503, 'DW_ERR_UNAVAILABLE', 'too many live-stream clients');
       try {
         principal = authenticate(ctx.tokens, limiter, protocolToken, address(req));
       } catch (err) {
         const e = err as ApiError;
         return reject(e.status ?? 401, e.code ?? 'DW_ERR_UNAUTHENTICATED', e.message);
       }
-    }
+    } else if (awaitingAuth.size >= MAX_PENDING_CLIENTS) return reject(503, 'DW_ERR_UNAVAILABLE', 'too many unauthenticated live-stream connections');
     wss.handleUpgrade(req, socket, head, (ws) => {
       const client: Client = { ws, token: protocolToken, principal, lagging: false };
       clients.add(client);
-      ws.on('close', () => clients.delete(client));
+      if (!principal) awaitingAuth.add(client);
+      ws.on('close', () => {
+        clients.delete(client);
+        awaitingAuth.delete(client);
+      });
       ws.on('error', () => ws.terminate());
       const hello = (): void => {
         ws.send(JSON.stringify({ type: 'hello', name: client.principal!.name, role: client.principal!.role, namespaces: client.principal!.namespaces }));
       };
       if (principal) return hello();
-      const timer = setTimeout(() => ws.close(4401, 'authenticate first'), AUTH_TIMEOUT_MS);
+      const timer = setTimeout(() => {
+        ws.close(4401, 'authenticate first');
+        // A peer that does not answer the close frame would hold its place for ws's 30 s close timeout.
+        setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
+      }, AUTH_TIMEOUT_MS);
       timer.unref();
       ws.once('message', (data) => {
         clearTimeout(timer);
@@ -154,8 +184,16 @@ export function attachStream(server: Server, deps: { ctx: ApiContext; limiter: A
           token = undefined;
         }
         try {
-          client.principal = authenticate(ctx.tokens, limiter, typeof token === 'string' ? token : undefined, address(req));
+          const verified = authenticate(ctx.tokens, limiter, typeof token === 'string' ? token : undefined, address(req));
+          // Still counted as awaiting: the place among maxClients is taken only now.
+          if (authenticated() >= maxClients) {
+            ws.send(JSON.stringify({ type: 'error', code: 'DW_ERR_UNAVAILABLE', message: 'too many live-stream clients' }));
+            ws.close(1013, 'DW_ERR_UNAVAILABLE');
+            return;
+          }
+          client.principal = verified;
           client.token = token as string;
+          awaitingAuth.delete(client);
           hello();
         } catch (err) {
           const e = err as ApiError;
@@ -180,7 +218,7 @@ export function attachStream(server: Server, deps: { ctx: ApiContext; limiter: A
   return {
     name: 'api-stream',
     get clients() {
-      return clients.size;
+      return authenticated();
     },
     get dropped() {
       return dropped;

@@ -51,6 +51,8 @@ interface SourceSample {
 }
 
 interface SourceTrack {
+  /** `cluster/node`: tracks are pruned per node. */
+  nodeKey: string;
   instanceId: string;
   lastEventMs: number;
   /** Wall clock when lastEventMs last moved (or when tracking began). */
@@ -92,7 +94,7 @@ export class HealthMonitor implements Component {
   readonly name = 'health-monitor';
   private readonly firing = new Set<string>();
   private readonly tracks = new Map<string, SourceTrack>();
-  private readonly shipTracks = new Map<string, { instanceId: string; dropped: number; seen: number }>();
+  private readonly shipTracks = new Map<string, { nodeKey: string; instanceId: string; dropped: number; seen: number }>();
   private readonly timers = new Set<NodeJS.Timeout>();
   /** Keys whose interval had no new counters (or restarted ones): neither raised nor cleared this round. */
   private readonly undecided = new Set<string>();
@@ -101,6 +103,11 @@ export class HealthMonitor implements Component {
   private closed = false;
 
   constructor(private readonly o: HealthMonitorOptions) {}
+
+  /** Per-source and per-shipper counter tracks held (bounded by the agents still known; tests). */
+  get tracked(): number {
+    return this.tracks.size + this.shipTracks.size;
+  }
 
   async start(): Promise<void> {
     this.startedAtMs = this.o.now();
@@ -177,9 +184,12 @@ export class HealthMonitor implements Component {
       const prev = latestPerNode.get(`${a.cluster}/${a.node}`);
       if (!prev || Date.parse(a.lastSeenAt) > Date.parse(prev.lastSeenAt)) latestPerNode.set(`${a.cluster}/${a.node}`, a);
     }
-    for (const a of latestPerNode.values()) {
+    /** Node → the instance whose counters are tracked; everything else is dropped below. */
+    const live = new Map<string, string>();
+    for (const [nodeKey, a] of latestPerNode) {
       const lastSeen = Date.parse(a.lastSeenAt);
       if (now - lastSeen > s.forgetAfterMs) continue;
+      live.set(nodeKey, a.instanceId);
       if (!a.connected) {
         const goneFor = now - Math.max(lastSeen, this.startedAtMs);
         if (goneFor > s.disconnectedAfterMs) {
@@ -188,8 +198,9 @@ export class HealthMonitor implements Component {
         }
         continue;
       }
-      this.checkCounters(a, now, bad);
+      this.checkCounters(a, nodeKey, now, bad);
     }
+    this.prune(live);
     for (const h of bad.values()) this.transition(h);
     for (const key of [...this.firing]) {
       if (!bad.has(key) && MANAGED_PREFIXES.some((p) => key.startsWith(p)) && !this.undecided.has(key)) {
@@ -200,7 +211,19 @@ export class HealthMonitor implements Component {
     this.undecided.clear();
   }
 
-  private checkCounters(a: AgentStatus, now: number, bad: Map<string, HealthEvent>): void {
+  /**
+   * Forgets the tracks of agents the agents table no longer has (the collector prunes rows after
+   * collector.retention.agents), of agents forgotten after health.forgetAfter, and of an older
+   * instance on a node (its counters would start over anyway): the maps stay as large as the
+   * fleet, not as large as its history.
+   */
+  private prune(live: ReadonlyMap<string, string>): void {
+    for (const map of [this.tracks, this.shipTracks]) {
+      for (const [id, t] of map) if (live.get(t.nodeKey) !== t.instanceId) map.delete(id);
+    }
+  }
+
+  private checkCounters(a: AgentStatus, nodeKey: string, now: number, bad: Map<string, HealthEvent>): void {
     const s = this.o.settings;
     const { sources, shipDropped } = sourceSamples(a.counters);
     let seenDelta = 0;
@@ -209,7 +232,7 @@ export class HealthMonitor implements Component {
       let t = this.tracks.get(id);
       if (!t || t.instanceId !== a.instanceId || c.seen < t.seen) {
         // New agent instance (counters restarted): start over without judging this interval.
-        t = { instanceId: a.instanceId, lastEventMs: c.lastEventMs, advancedAtMs: Math.max(now, this.startedAtMs), usualGapMs: 0, seen: c.seen, dropped: c.dropped, malformed: c.malformed };
+        t = { nodeKey, instanceId: a.instanceId, lastEventMs: c.lastEventMs, advancedAtMs: Math.max(now, this.startedAtMs), usualGapMs: 0, seen: c.seen, dropped: c.dropped, malformed: c.malformed };
         this.tracks.set(id, t);
         for (const k of ['events-dropped', 'events-malformed']) this.undecided.add(`${k}/${id}`);
         continue;
@@ -245,7 +268,7 @@ export class HealthMonitor implements Component {
     const shipId = `${a.cluster}/${a.node}/${SHIPPER}`;
     const ship = this.shipTracks.get(shipId);
     if (!ship || ship.instanceId !== a.instanceId || shipDropped < ship.dropped) {
-      this.shipTracks.set(shipId, { instanceId: a.instanceId, dropped: shipDropped, seen: 0 });
+      this.shipTracks.set(shipId, { nodeKey, instanceId: a.instanceId, dropped: shipDropped, seen: 0 });
       this.undecided.add(`events-dropped/${shipId}`);
     } else {
       this.ratioCheck('events-dropped', shipId, a.node, SHIPPER, shipDropped - ship.dropped, seenDelta, this.o.settings.dropRatio, bad);

@@ -8,13 +8,15 @@
  * - one notification per new deviation (`deviation:<id>`), re-notified while open per sink interval;
  * - grouping: a workload's new deviations wait `grouping.wait`; if more than `threshold` fall
  *   within `window` (event time), one `group:` alert lists them, and later ones within the window
- *   join it silently;
+ *   join it silently — unless one raises the group's severity (the group is notified again at
+ *   once); a group takes members for GROUP_LIFETIME_WINDOWS windows, then a new one starts;
+ *   `denied` and `interactive-session` deviations are never grouped, each is notified on its own;
  * - a global token bucket on new notifications; what it holds back is counted and sent when
  *   tokens return (health alerts and resolutions are never held back);
  * - resolution (resolved / added to baseline) ends the alert on every sink that heard of it.
  */
 import { createHash } from 'node:crypto';
-import type { CollectorEvent, Deviation, HealthEvent, Severity } from '../../common/deviations.js';
+import type { CollectorEvent, Deviation, DeviationKind, HealthEvent, Severity } from '../../common/deviations.js';
 import { severityRank } from '../../common/deviations.js';
 import { WORKLOAD_KINDS, workloadKey, type WorkloadId } from '../../common/model.js';
 import { workloadLabel } from '../sinks/text.js';
@@ -50,6 +52,17 @@ const NOTIFIED_PHASES = new Set(['firing', 'acknowledged']);
 const SWEEP_BATCH = 500;
 /** Events decided per transaction. */
 const DRAIN_BATCH = 1000;
+/**
+ * Never folded into a group: a declared `deny` hit or someone running commands in the container
+ * is worth a page of its own, even in the middle of a rollout's burst.
+ */
+const NEVER_GROUPED: ReadonlySet<DeviationKind> = new Set(['denied', 'interactive-session']);
+/**
+ * A group takes new members for at most this many grouping windows (event time, from its first
+ * member); then a new grouping decision starts. Without it a steady trickle keeps one group open
+ * (and silent) for ever.
+ */
+const GROUP_LIFETIME_WINDOWS = 4;
 
 const HEALTH_ALERTNAMES: Record<HealthEvent['kind'], string> = {
   'agent-disconnected': 'DriftwatchAgentDisconnected',
@@ -216,7 +229,10 @@ export class Alerter {
     };
   }
 
-  /** A new (or re-opened) deviation: joins its workload's open group, or waits for the grouping decision. */
+  /**
+   * A new (or re-opened) deviation: notified on its own when its kind is never grouped, else joins
+   * its workload's open group, or waits for the grouping decision.
+   */
   private admit(d: Deviation, q: Set<string>, notifyCount: number): void {
     const now = this.now();
     const wk = workloadKey(d.workload);
@@ -235,26 +251,46 @@ export class Alerter {
       notifyCount,
       alert: snapshot,
     };
-    const group = this.store.openGroup(wk, d.firstSeenMs - this.s.groupWindowMs);
+    if (NEVER_GROUPED.has(d.kind)) {
+      this.decideNew(state, q, true);
+      return;
+    }
+    const group = this.store.openGroup(wk, d.firstSeenMs - this.s.groupWindowMs, d.firstSeenMs - GROUP_LIFETIME_WINDOWS * this.s.groupWindowMs);
     if (group) {
       this.store.put({ ...state, phase: 'grouped', groupKey: group.alertKey, dueMs: null }, now);
-      this.joinGroup(group, state, now);
+      this.joinGroup(group, state, now, q);
       return;
     }
     this.store.put(state, now);
     if (this.s.groupWaitMs <= 0) this.flushWorkload(wk, q);
   }
 
-  private joinGroup(group: AlertState, member: AlertState, now: number): void {
+  private joinGroup(group: AlertState, member: AlertState, now: number, q: Set<string>): void {
     const alert = { ...group.alert };
     const brief = member.alert.deviations[0];
-    if (brief && alert.deviations.length < this.s.maxListed) alert.deviations = [...alert.deviations, brief];
+    const raises = severityRank(member.severity) > severityRank(alert.severity);
+    // Most severe first: a member that raises the group heads the list (and is never the one cut).
+    if (brief) alert.deviations = raises ? [brief, ...alert.deviations] : [...alert.deviations, brief];
     else alert.truncated += 1;
+    const over = alert.deviations.length - this.s.maxListed;
+    if (over > 0) {
+      alert.deviations = alert.deviations.slice(0, this.s.maxListed);
+      alert.truncated += over;
+    }
     alert.severity = maxSeverity(alert.severity, member.severity);
     alert.summary = this.groupSummary(alert);
     // A new open member wakes an acknowledged group up again (re-notified at its interval).
-    const phase = group.phase === 'acknowledged' ? 'firing' : group.phase;
-    this.store.put({ ...group, alert, phase, severity: alert.severity, lastEventMs: Math.max(group.lastEventMs, member.eventMs) }, now);
+    const next: AlertState = { ...group, alert, phase: group.phase === 'acknowledged' ? 'firing' : group.phase, severity: alert.severity, lastEventMs: Math.max(group.lastEventMs, member.eventMs) };
+    // A member more severe than the group so far is news: every sink the group now routes to (a
+    // minSeverity route may take it for the first time) hears at once, not at the next interval.
+    // At most one such re-notification per severity level and group. A held group is not yet
+    // notified: its first notification carries the new severity.
+    if (raises && NOTIFIED_PHASES.has(group.phase)) {
+      const sinks = this.routed(alert);
+      next.dueMs = this.nextDue(sinks, now);
+      if (sinks.length > 0) this.notify(next, 'firing', 'renotify', sinks, q);
+    }
+    this.store.put(next, now);
   }
 
   private groupSummary(alert: AlertSnapshot): string {

@@ -137,11 +137,11 @@ export class AlertStore {
     );
   }
 
-  /** The workload's open group whose latest member is at or after `sinceEventMs`. */
-  openGroup(workloadKey: string, sinceEventMs: number): AlertState | undefined {
+  /** The workload's open group whose latest member is at or after `sinceEventMs` and that began at or after `startedSinceMs` (event time). */
+  openGroup(workloadKey: string, sinceEventMs: number, startedSinceMs: number): AlertState | undefined {
     const r = this.db.get<StateRow>(
-      "SELECT * FROM alert_state WHERE workload_key = @w AND kind = 'group' AND phase IN ('held', 'firing', 'acknowledged') AND last_event_ms >= @since ORDER BY last_event_ms DESC LIMIT 1",
-      { w: workloadKey, since: sinceEventMs },
+      "SELECT * FROM alert_state WHERE workload_key = @w AND kind = 'group' AND phase IN ('held', 'firing', 'acknowledged') AND last_event_ms >= @since AND event_ms >= @started ORDER BY last_event_ms DESC LIMIT 1",
+      { w: workloadKey, since: sinceEventMs, started: startedSinceMs },
     );
     return r ? toState(r) : undefined;
   }

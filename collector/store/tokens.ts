@@ -67,6 +67,7 @@ function toInfo(row: TokenRow): TokenInfo {
 export interface CreateTokenInput {
   name: string;
   role: Role;
+  /** null / absent = every namespace; an empty list is refused. */
   namespaces?: readonly string[] | null;
   createdBy: string;
   /** ISO time after which the token stops working. */
@@ -89,7 +90,9 @@ export class TokenStore {
 
   create(input: CreateTokenInput): { token: string; info: TokenInfo } {
     if (!/^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/.test(input.name)) throw new Error(`invalid token name ${JSON.stringify(input.name)}: letters, digits, . _ @ - (max 64)`);
-    const namespaces = input.namespaces && input.namespaces.length > 0 ? [...new Set(input.namespaces)].sort() : null;
+    // An empty list must not quietly become "every namespace": only null / absent means that.
+    if (input.namespaces && input.namespaces.length === 0) throw new Error('a token limited to namespaces needs at least one namespace (omit the list for every namespace)');
+    const namespaces = input.namespaces ? [...new Set(input.namespaces)].sort() : null;
     const token = TOKEN_PREFIX + randomBytes(32).toString('base64url');
     const at = new Date(this.now()).toISOString();
     const existing = this.db.get<{ id: number }>('SELECT id FROM api_tokens WHERE name = @name', { name: input.name });

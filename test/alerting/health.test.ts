@@ -1,6 +1,5 @@
 /** Health alerts: missing data is raised as distinct alerts and ended when it recovers. */
 import t, { type Test } from 'tap';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentStatus, CollectorEvent, HealthEvent } from '../../common/deviations.js';
 import { silentLogger } from '../../common/logger.js';
@@ -9,7 +8,7 @@ import { HealthMonitor, sourceSamples, toCount, type HealthSettings } from '../.
 import type { AlertDocumentV1 } from '../../collector/sinks/document.js';
 import { AgentsTable } from '../../collector/store/agents.js';
 import { openDatabase } from '../../collector/store/db.js';
-import { alertingConfig, deviation, FAST, startAlerting, until, withStatus } from './helpers.js';
+import { alertingConfig, deviation, FAST, readAlertFile, startAlerting, until, withStatus } from './helpers.js';
 
 const SETTINGS: HealthSettings = {
   checkIntervalMs: 3_600_000,
@@ -136,6 +135,30 @@ t.test('events dropped / malformed above the threshold; ended when they stop', a
   t.ok(h.events.some((e) => e.key === 'events-dropped/test/node-1/shipper' && !e.resolved), 'the shipper dropping is raised too');
 });
 
+t.test('tracks of pruned, forgotten or replaced agents are dropped', async (t) => {
+  const h = harness(t);
+  await h.monitor.start();
+  const src = [{ source: 'tetragon', seen: 10, dropped: 0, malformed: 0, lastEventMs: h.now }];
+  const fleet = (n: number, over: Partial<AgentStatus> = {}) => Array.from({ length: n }, (_v, i) => agent({ instanceId: `i-${i}`, node: `node-${i}`, sourceCounters: src, ...over }, h.now));
+  h.setAgents(fleet(3));
+  h.monitor.check();
+  t.equal(h.monitor.tracked, 6, 'one source and one shipper track per agent');
+  h.setAgents(fleet(3).slice(0, 2));
+  h.monitor.check();
+  t.equal(h.monitor.tracked, 4, 'an agent row pruned from the table: its tracks go');
+  h.setAgents([agent({ instanceId: 'i-0b', node: 'node-0', sourceCounters: src }, h.now), fleet(2)[1]!]);
+  h.monitor.check();
+  t.equal(h.monitor.tracked, 4, 'a new instance on a node replaces the old one');
+  const stale = [agent({ instanceId: 'i-1', node: 'node-1', connected: false, sourceCounters: src }, h.now)];
+  h.setAgents(stale);
+  h.advance(3_600_000);
+  h.monitor.check();
+  t.equal(h.monitor.tracked, 2, 'a disconnected agent not yet forgotten keeps its tracks');
+  h.advance(SETTINGS.forgetAfterMs);
+  h.monitor.check();
+  t.equal(h.monitor.tracked, 0, 'forgotten after health.forgetAfter: nothing is kept');
+});
+
 t.test('baseline overflow deviation → health alert; open alerts from before a restart end when cleared', async (t) => {
   const h = harness(t, ['source-silent/test/node-1/tetragon', 'something-else/by-another-producer']);
   await h.monitor.start();
@@ -164,13 +187,7 @@ t.test('through the alerting component: a disconnected agent in the agents table
   const alerting = startAlerting(db, bus, alertingConfig({ ...FAST, health: { disconnectedAfter: '1m' }, sinks: [{ name: 'f', type: 'file', path }] }), { clock: { now: () => now } });
   t.teardown(() => alerting.close());
   await alerting.start();
-  const read = (): AlertDocumentV1[] => {
-    try {
-      return readFileSync(path, 'utf8').trimEnd().split('\n').filter(Boolean).map((l) => JSON.parse(l) as AlertDocumentV1);
-    } catch {
-      return [];
-    }
-  };
+  const read = (): AlertDocumentV1[] => readAlertFile(path);
   alerting.checkHealth();
   now += 30_000;
   alerting.checkHealth();

@@ -1,4 +1,5 @@
 /** Shared pieces of the alerting tests: deviations, configuration, a recording HTTP receiver. */
+import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
@@ -9,6 +10,7 @@ import type { ProcessObservation, WorkloadId } from '../../common/model.js';
 import { CollectorBus } from '../../collector/events.js';
 import { createAlerting, type AlertingComponent } from '../../collector/outbox/index.js';
 import type { SqlDatabase } from '../../collector/store/db.js';
+import type { AlertDocumentV1 } from '../../collector/sinks/document.js';
 
 export const T0 = Date.parse('2026-11-30T10:00:00Z');
 
@@ -177,5 +179,14 @@ export async function until(check: () => boolean, limitMs = 20_000): Promise<voi
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`condition not reached within ${limitMs} ms`);
     await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** The documents a file sink wrote so far (none while the file does not exist yet). */
+export function readAlertFile(path: string): AlertDocumentV1[] {
+  try {
+    return readFileSync(path, 'utf8').trimEnd().split('\n').filter(Boolean).map((l) => JSON.parse(l) as AlertDocumentV1);
+  } catch {
+    return [];
   }
 }

@@ -15,7 +15,7 @@ import type { AlertDocumentV1 } from '../../collector/sinks/document.js';
 import type { AlertmanagerAlert } from '../../collector/sinks/alertmanager.js';
 import type { SlackMessage } from '../../collector/sinks/slack.js';
 import type { FalcoEvent } from '../../collector/sinks/falco.js';
-import { alertingConfig, deviation, FAST, Receiver, startAlerting, T0, until, withStatus, WORKLOAD, type Received } from './helpers.js';
+import { alertingConfig, deviation, FAST, readAlertFile, Receiver, startAlerting, T0, until, withStatus, WORKLOAD, type Received } from './helpers.js';
 
 const SECRET = 'webhook-shared-secret-0123456789';
 
@@ -257,13 +257,7 @@ t.test('global rate limit: held back, counted, sent later', async (t) => {
   t.teardown(() => alerting.close());
   await alerting.start();
   for (const name of ['a', 'b', 'c', 'd']) bus.emit({ type: 'deviation.created', deviation: deviation({ workload: { ...WORKLOAD, name } }) });
-  const read = (): AlertDocumentV1[] => {
-    try {
-      return readFileSync(path, 'utf8').trimEnd().split('\n').filter(Boolean).map((l) => JSON.parse(l) as AlertDocumentV1);
-    } catch {
-      return [];
-    }
-  };
+  const read = (): AlertDocumentV1[] => readAlertFile(path);
   await until(() => read().length === 4);
   const got = read();
   t.same(got.slice(0, 2).map((d) => d.heldBack), [0, 0]);
@@ -420,13 +414,7 @@ t.test('events missed in a crash are caught up from the deviations table at star
   const path = join(dir, 'out.jsonl');
   const config = alertingConfig({ ...FAST, sinks: [{ name: 'f', type: 'file', path }] });
   const service = { getDeviation: (id: number) => known.get(id) };
-  const read = (): AlertDocumentV1[] => {
-    try {
-      return readFileSync(path, 'utf8').trimEnd().split('\n').filter(Boolean).map((l) => JSON.parse(l) as AlertDocumentV1);
-    } catch {
-      return [];
-    }
-  };
+  const read = (): AlertDocumentV1[] => readAlertFile(path);
 
   let alerting = startAlerting(db, new CollectorBus(), config, { deviations: service });
   await alerting.start();

@@ -7,7 +7,7 @@ import { toAlertmanagerAlerts, combineVerdicts } from '../../collector/sinks/ale
 import { toAlertDocument, toJsonLines } from '../../collector/sinks/document.js';
 import { falcoTime, toFalcoEvent } from '../../collector/sinks/falco.js';
 import { safeJson } from '../../collector/sinks/json.js';
-import { codeSpan, escapeMrkdwn, toSlackMessage } from '../../collector/sinks/slack.js';
+import { codeSpan, escapeMrkdwn, toSlackMessage, truncateEscaped } from '../../collector/sinks/slack.js';
 import type { AlertNotification } from '../../collector/sinks/types.js';
 import { signBody, toWebhookRequest } from '../../collector/sinks/webhook.js';
 import { deviation, processSample, T0, WORKLOAD } from './helpers.js';
@@ -84,6 +84,46 @@ t.test('slack: grouped and resolved messages', async (t) => {
   t.match(JSON.stringify(msg.blocks), /and 25 more/);
   const resolved = toSlackMessage({ ...n, status: 'resolved', endsAtMs: T0 + 1000 });
   t.match(resolved.text, /^Resolved/);
+});
+
+t.test('slack: escaping never pushes a section over its 3000-character limit', async (t) => {
+  const amps = '&'.repeat(400);
+  const span = codeSpan(amps);
+  t.ok(span.length <= 302, `a code span stays within its bound after escaping (${span.length})`);
+  t.match(span, /^`(&amp;)+…`$/, 'cut between entities, never inside one');
+  t.equal(truncateEscaped('ab&lt;cd', 5), 'ab…', 'an entity that does not fit is left out whole');
+  t.equal(truncateEscaped('abc&lt;d', 8), 'abc&lt;d', 'short enough: unchanged');
+  t.equal(truncateEscaped('a\u{1F600}b', 3), 'a…', 'a surrogate pair is not split');
+
+  const args = `${amps} <${amps}>`;
+  const member = (i: number) => {
+    const d = deviation({ id: 100 + i, summary: `new process /tmp/x${i} ${args}`, item: { exe: `/tmp/x${i}`, args }, pods: [`${amps}-${i}`, `<${amps}>`], samples: [processSample(`/tmp/x${i}`, args, T0)] });
+    return toBrief(d, BASE);
+  };
+  const single = evilNotification();
+  const notifications: [string, AlertNotification][] = [
+    ['a deviation', { ...single, summary: member(0).summary, deviations: [member(0)] }],
+    ['a 40-member group', { ...single, kind: 'group', alertKey: 'group:x:1', summary: '40 new deviations', deviations: Array.from({ length: 40 }, (_v, i) => member(i)), truncated: 0 }],
+    ['a health alert', { ...single, kind: 'health', deviations: [], health: { kind: 'source-silent', key: 'k', severity: 'medium', summary: args, node: amps, resolved: false, atMs: T0, detail: Object.fromEntries(Array.from({ length: 30 }, (_v, i) => [`k${i}`, args])) } }],
+  ];
+  for (const [what, n] of notifications) {
+    const msg = toSlackMessage(n);
+    t.ok(msg.blocks.length <= 50, `${what}: ${msg.blocks.length} blocks`);
+    for (const b of msg.blocks) {
+      const texts = [b.text, ...((b.fields as unknown[]) ?? []), ...((b.elements as unknown[]) ?? [])].map((x) => (x as { text?: string } | undefined)?.text).filter((x): x is string => typeof x === 'string');
+      for (const text of texts) {
+        t.ok(text.length <= 2900, `${what}: a ${String(b.type)} text of ${text.length} characters`);
+        t.equal((text.match(/`/g) ?? []).length % 2, 0, `${what}: balanced backticks`);
+        t.notMatch(text.replace(/&(amp|lt|gt);/g, ''), /&/, `${what}: no entity cut in half`);
+      }
+    }
+    t.ok(msg.text.length <= 1100, `${what}: fallback text of ${msg.text.length} characters`);
+  }
+  const group = JSON.stringify(toSlackMessage(notifications[1]![1]).blocks);
+  t.match(group, /40 new deviations within the grouping window/);
+  const shown = (group.match(/• medium|• high/g) ?? []).length;
+  t.ok(shown > 0 && shown < 15, `${shown} members listed`);
+  t.match(group, new RegExp(`and ${40 - shown} more`), 'the rest is counted');
 });
 
 t.test('webhook: HMAC-SHA256 over the exact body bytes, versioned document', async (t) => {

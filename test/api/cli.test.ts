@@ -116,6 +116,11 @@ t.test('token create / list / revoke on the collector database', async (t) => {
   t.match(created.err, /not shown again/);
   t.equal((await run(null, ['token', 'create', '--name', 'bob', '--role', 'root', '--config', config])).code, 1);
   t.equal((await run(null, ['token', 'create', '--name', 'alice', '--role', 'viewer', '--config', config])).code, 1, 'names are unique');
+  for (const empty of ['', ',', ' , ']) {
+    const refused = await run(null, ['token', 'create', '--name', 'nobody', '--role', 'admin', '--namespaces', empty, '--config', config]);
+    t.equal(refused.code, 1, `--namespaces ${JSON.stringify(empty)} is refused, not read as every namespace`);
+    t.match(refused.err, /at least one namespace/);
+  }
   const db = openDatabase({ dataDir: join(dir, 'data') });
   t.same(new TokenStore(db).verify(token), { tokenId: 1, name: 'alice', role: 'approver', namespaces: ['payments', 'shop'] });
   t.equal(db.get<{ action: string }>('SELECT action FROM audit_log')!.action, 'token.create');

@@ -107,7 +107,10 @@ export interface Reply {
   text: string;
 }
 
-export async function startHarness(t: Test, opts: { baselines?: Record<string, string>; authFailuresPerMinute?: number } = {}): Promise<Harness> {
+export async function startHarness(
+  t: Test,
+  opts: { baselines?: Record<string, string>; authFailuresPerMinute?: number; overrides?: Record<string, unknown> } = {},
+): Promise<Harness> {
   const dir = t.testdir({ baselines: opts.baselines ?? {} });
   const config = loadConfig({
     env: {},
@@ -118,6 +121,7 @@ export async function startHarness(t: Test, opts: { baselines?: Record<string, s
       'collector.learning.maxWindow': '1h',
       'collector.learning.startupGrace': '0',
       'collector.api.authFailuresPerMinute': opts.authFailuresPerMinute ?? 10_000,
+      ...opts.overrides,
     },
   });
   const db = openDatabase({ dataDir: ':memory:' });

@@ -1,5 +1,7 @@
+import { connect as tcpConnect } from 'node:net';
 import t from 'tap';
 import { WebSocket } from 'ws';
+import { MAX_PENDING_CLIENTS } from '../../collector/api/stream.js';
 import { HOUR, learnScene, proc, startHarness, T0, type Harness } from './harness.js';
 
 interface Client {
@@ -105,4 +107,45 @@ t.test('live stream: bad or missing tokens are refused, never read from the URL'
   await live.next('hello');
   h.api.tokens.revoke(made.info.tokenId);
   t.equal(await new Promise<number>((resolve) => live.ws.once('close', (n) => resolve(n))), 4401, 'revoked while connected');
+});
+
+t.test('live stream: an upgrade to any other path is answered 404 and closed', async (t) => {
+  const h = await startHarness(t);
+  const port = Number(new URL(h.base).port);
+  for (const path of ['/api/v1/nope', '/', '/ui/']) {
+    const socket = tcpConnect(port, '127.0.0.1');
+    t.teardown(() => socket.destroy());
+    let received = '';
+    socket.on('data', (c: Buffer) => (received += c.toString('utf8')));
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+    // The socket is left open by the client: the server must let go of it.
+    const outcome = await Promise.race([closed.then(() => 'closed'), new Promise((r) => setTimeout(() => r('still open'), 5000))]);
+    t.equal(outcome, 'closed', `${path}: the server closed the socket`);
+    t.match(received, /^HTTP\/1\.1 404 /, `${path}: 404`);
+  }
+});
+
+t.test('live stream: connections waiting to authenticate have their own limit and never take a client place', async (t) => {
+  const h = await startHarness(t, { overrides: { 'collector.api.stream.maxClients': 2 } });
+  const pending: Client[] = [];
+  for (let i = 0; i < 5; i++) pending.push(await connect(h, ['driftwatch.v1']));
+  t.teardown(() => pending.forEach((c) => c.ws.close()));
+  t.pass('five connections waiting to authenticate, more than maxClients');
+  const admin = await connect(h, ['driftwatch.v1', `bearer.${h.tokens.admin}`]);
+  t.teardown(() => admin.ws.close());
+  t.equal((await admin.next('hello')).name, 'admin', 'a signed-in client still gets a place');
+  const viewer = pending.pop()!;
+  viewer.ws.send(JSON.stringify({ type: 'auth', token: h.tokens.viewer }));
+  t.equal((await viewer.next('hello')).name, 'viewer', 'and one authenticating by message');
+  await t.rejects(connect(h, ['driftwatch.v1', `bearer.${h.tokens.analyst}`]), /HTTP 503/, 'maxClients signed-in clients: the next is refused');
+  const late = pending.pop()!;
+  late.ws.send(JSON.stringify({ type: 'auth', token: h.tokens.analyst }));
+  t.equal((await late.next('error')).code, 'DW_ERR_UNAVAILABLE');
+  t.equal(await new Promise<number>((resolve) => late.ws.once('close', (n) => resolve(n))), 1013, 'no place left after authenticating: try again later');
+
+  while (pending.length < MAX_PENDING_CLIENTS) pending.push(await connect(h, ['driftwatch.v1']));
+  await t.rejects(connect(h, ['driftwatch.v1']), /HTTP 503/, `${MAX_PENDING_CLIENTS} waiting: the next unauthenticated one is refused`);
+  const code = await new Promise<number>((resolve) => pending[0]!.ws.once('close', (n) => resolve(n)));
+  t.equal(code, 4401, 'a connection that never authenticates is closed');
 });

@@ -3,7 +3,9 @@
  * a deviation arriving live, its page, approving a baseline from its diff, the audit log — and
  * attacker-controlled strings rendered as inert text. Saves screenshots to docs/screenshots/.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import t from 'tap';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { packagePath } from '../../common/paths.js';
@@ -20,7 +22,14 @@ declare const sessionStorage: { getItem(key: string): string | null };
 declare const localStorage: { length: number };
 
 const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = packagePath('docs', 'screenshots');
+/**
+ * The README's screenshots come from this test: `DW_UPDATE_SCREENSHOTS=1 npx tap test/ui` writes
+ * them to docs/screenshots/; an ordinary run writes them beside the test's other files, so
+ * `npm test` never changes tracked files.
+ */
+const SHOTS = process.env.DW_UPDATE_SCREENSHOTS ? packagePath('docs', 'screenshots') : join(tmpdir(), `driftwatch-screenshots-${process.pid}`);
+mkdirSync(SHOTS, { recursive: true });
+if (!process.env.DW_UPDATE_SCREENSHOTS) t.teardown(() => rmSync(SHOTS, { recursive: true, force: true }));
 const EVIL_POD = 'web-"><img src=x onerror="window.__xss=3">';
 const EVIL = '<script>window.__xss=1</script> "><img src=x onerror="window.__xss=2"> \u001b[31mred\u001b[0m';
 
@@ -81,7 +90,6 @@ async function shot(page: Page, name: string): Promise<void> {
 }
 
 t.test('the console in Chromium', { skip: existsSync(CHROMIUM) ? false : `no ${CHROMIUM} (apt-get install -y chromium)` }, async (t) => {
-  mkdirSync(SHOTS, { recursive: true });
   const h = await startHarness(t);
   const { apiGen2 } = scene(h);
   const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
