@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject } from 'ajv';
+import { Ajv } from 'ajv';
 import { LineCounter, parseDocument } from 'yaml';
 import { configSchema, type DriftwatchConfig } from './config-schema.js';
+import { describeSchemaError, schemaErrorPath } from './schema-errors.js';
 import { yamlPathPosition, yamlPosition, type YamlPosition } from './yaml-location.js';
 
 export type { DriftwatchConfig } from './config-schema.js';
@@ -84,9 +85,9 @@ export function loadConfig(opts: LoadConfigOptions = {}): Readonly<DriftwatchCon
 
   if (!validate(data)) {
     const err = validate.errors![0]!;
-    const path = errorPath(err);
+    const path = schemaErrorPath(err);
     const where = locate(path, err.keyword === 'additionalProperties');
-    throw new ConfigError(origin, path.join('.'), describe(err), where?.line, where?.column);
+    throw new ConfigError(origin, path.join('.'), describeSchemaError(err), where?.line, where?.column);
   }
   return deepFreeze(data as unknown as DriftwatchConfig);
 }
@@ -119,28 +120,6 @@ function setPath(target: Record<string, unknown>, path: string[], value: unknown
     cur = cur[seg] as Record<string, unknown>;
   }
   cur[path[path.length - 1]!] = value;
-}
-
-function errorPath(err: ErrorObject): string[] {
-  const base = err.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-  if (err.keyword === 'additionalProperties') base.push(String((err.params as { additionalProperty: string }).additionalProperty));
-  if (err.keyword === 'required') base.push(String((err.params as { missingProperty: string }).missingProperty));
-  return base;
-}
-
-function describe(err: ErrorObject): string {
-  switch (err.keyword) {
-    case 'additionalProperties':
-      return 'unknown key';
-    case 'required':
-      return 'is required';
-    case 'enum':
-      return `must be one of ${(err.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
-    case 'pattern':
-      return `has an invalid format (${err.message ?? 'pattern'})`;
-    default:
-      return err.message ?? err.keyword;
-  }
 }
 
 function deepFreeze<T>(value: T): T {

@@ -10,6 +10,7 @@ import { readFileSync, readdirSync, statSync, watch, type FSWatcher } from 'node
 import { join } from 'node:path';
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { describeSchemaError, schemaErrorPath } from '../../common/schema-errors.js';
 import { compileGlob, parseCidr, cidrContains, servicePort, type Cidr, type Glob, type Item } from '../../common/items.js';
 import type { NetworkDirection, L4Protocol, Observation, WorkloadId, WorkloadKind } from '../../common/model.js';
 import { packagePath } from '../../common/paths.js';
@@ -323,9 +324,9 @@ export function parseDeclaredFile(file: string, text: string): { baselines: Decl
     const validate = validator();
     if (!validate(data)) {
       const err = validate.errors![0]!;
-      const path = errorPath(err);
+      const path = schemaErrorPath(err);
       const where = locate(doc, path, lineCounter, err.keyword === 'additionalProperties');
-      return { errors: [{ file, ...where, reason: `${path.join('.') || '(document)'}: ${describe(err)}` }] };
+      return { errors: [{ file, ...where, reason: `${path.join('.') || '(document)'}: ${describeSchemaError(err)}` }] };
     }
     const d = data as BaselineDoc;
     try {
@@ -399,30 +400,6 @@ function compileRules(r: RulesDoc | undefined, at: string[]): RuleSet {
     };
   });
   return { processes, network };
-}
-
-function errorPath(err: ErrorObject): string[] {
-  const base = err.instancePath
-    .split('/')
-    .slice(1)
-    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
-  if (err.keyword === 'additionalProperties') base.push(String((err.params as { additionalProperty: string }).additionalProperty));
-  return base;
-}
-
-function describe(err: ErrorObject): string {
-  switch (err.keyword) {
-    case 'additionalProperties':
-      return 'unknown key';
-    case 'required':
-      return `${String((err.params as { missingProperty: string }).missingProperty)} is required`;
-    case 'enum':
-      return `must be one of ${(err.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`;
-    case 'const':
-      return `must be ${JSON.stringify((err.params as { allowedValue: unknown }).allowedValue)}`;
-    default:
-      return err.message ?? err.keyword;
-  }
 }
 
 /** Always a position: a document that validation reached has contents, so the fallback is only formal. */
