@@ -14,6 +14,7 @@ import { runUntilSignal } from './serve.js';
 /** The collector settings the recording is made for (learning ends before its test phase). */
 const DEMO_CONFIG = packagePath('demo', 'recording', 'driftwatch.yaml');
 const DEMO_RECORDING = packagePath('demo', 'recording', 'cluster.jsonl');
+const REPLAY_SPEED = 2000;
 
 interface DemoOptions {
   httpPort: string;
@@ -83,7 +84,9 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     overrides: {
       ...demoSettings,
       'agent.collector.address': `127.0.0.1:${collector.grpcPort}`,
-      'agent.sources': [{ kind: 'tetragon-json', address: opts.recording }],
+      // Three hours of event time in about five seconds: fast, yet slow enough for the collector's
+      // edge baselines to reach the agent during the replay, as they would in a live cluster.
+      'agent.sources': [{ kind: 'tetragon-json', address: opts.recording, speed: REPLAY_SPEED }],
     },
   });
   say(`[2/4] replaying ${opts.recording} through an agent (learning window ${String(base.collector.learning.window)} of event time)`);

@@ -55,6 +55,8 @@ export interface SourceConfig {
   insecure?: boolean;
   /** tetragon-json / falco-json: keep reading the file as it grows (like tail -f). */
   follow?: boolean;
+  /** tetragon-json / falco-json: replay at this many times the recorded pace (omitted: as fast as the pipeline takes it). */
+  speed?: number;
 }
 
 /** How a process reaches the Kubernetes API (`agent.kubernetes`, `collector.kubernetes`; common/kube.ts). */
@@ -240,6 +242,7 @@ const sourceSchema = {
     tls: tlsSchema,
     insecure: { type: 'boolean' },
     follow: { type: 'boolean' },
+    speed: { type: 'number', exclusiveMinimum: 0 },
   },
 } as const;
 

@@ -4,9 +4,11 @@
  * `address` is a path or `-` for stdin; `follow: true` keeps reading a growing file like tail -f:
  * from its current end (an agent restart must not replay the whole log), from the top of a file
  * that appears later or replaces it (rotation, truncation). Reading waits whenever the sink is
- * full, so a replay never outruns the pipeline. `done` resolves at end of input (not following).
+ * full, so a replay never outruns the pipeline; `speed: N` also paces it to N× the recorded event
+ * time. `done` resolves at end of input (not following).
  */
 import { open, stat, type FileHandle } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { sleep } from '../../common/backoff.js';
 import type { SourceConfig } from '../../common/config-schema.js';
 import { once } from '../../common/lifecycle.js';
@@ -32,11 +34,14 @@ export class FileSource extends RuntimeSource {
   readonly done = new Promise<void>((resolve) => (this.resolveDone = resolve));
   /** Set when reading failed (file missing…). */
   error: Error | null = null;
+  private readonly speed: number | null;
+  private replay: { firstEventMs: number; startedAt: number } | null = null;
 
   constructor(cfg: SourceConfig, deps: SourceDeps) {
     super(cfg, deps);
     this.path = cfg.address ?? '-';
     this.follow = cfg.follow === true && this.path !== '-';
+    this.speed = cfg.speed ?? null;
     this.normalise =
       cfg.kind === 'falco-json'
         ? (v, ctx) => normaliseFalco(v as FalcoAlert, ctx)
@@ -94,11 +99,27 @@ export class FileSource extends RuntimeSource {
     }
     const obs = this.runtime.normalise(this.normalise, value);
     if (!obs) return;
+    if (this.speed) await this.pace(obs.time);
     const sink = this.runtime.deps.sink;
     while (!sink.offer(obs)) {
       if (this.abort.signal.aborted) return this.runtime.dropped();
       await sink.waitForCapacity();
     }
+  }
+
+  /**
+   * Replays event time `speed` times faster than it was recorded: the collector's answers (edge
+   * baselines) then reach the agent while the replay runs, as they would live.
+   */
+  private async pace(eventMs: number): Promise<void> {
+    if (this.replay === null) {
+      this.replay = { firstEventMs: eventMs, startedAt: performance.now() };
+      return;
+    }
+    const due = this.replay.startedAt + (eventMs - this.replay.firstEventMs) / this.speed!;
+    const wait = due - performance.now();
+    // A referenced timer (unlike backoff's sleep): a replay in progress keeps the process alive.
+    if (wait > 1) await delay(wait, undefined, { signal: this.abort.signal }).catch(() => undefined);
   }
 
   /** Opens the file; when following, waits for it to appear (Tetragon creates its export file late). */

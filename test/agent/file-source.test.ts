@@ -54,6 +54,24 @@ t.test('back-pressure: the reader waits for the sink, nothing dropped', async (t
   t.equal(source.counters.dropped, 0);
 });
 
+t.test('speed: a replay keeps the recorded pace, scaled', async (t) => {
+  const dir = t.testdir();
+  const path = join(dir, 'events.json');
+  const line = jsonLines(fixture('tetragon', 'process_exec.json'))[1] as { time?: string };
+  // Three events 2 s apart in event time, replayed 20× faster: at least 200 ms in all.
+  const at = (s: number) => JSON.stringify({ ...line, time: new Date(Date.parse('2026-11-30T08:00:00Z') + s * 1000).toISOString() });
+  writeFileSync(path, [at(0), at(2), at(4)].join('\n') + '\n');
+  const sink = new CollectingSink();
+  const source = new FileSource({ kind: 'tetragon-json', address: path, speed: 20 }, newDeps(sink));
+  const started = performance.now();
+  await source.start();
+  await source.done;
+  await source.close();
+  t.equal(sink.observations.length, 3);
+  // A lower bound only: sleeps never end early, so this cannot flake on a slow machine.
+  t.ok(performance.now() - started >= 195, 'the second and third events waited for their time');
+});
+
 t.test('follow mode: tail -f from the end, whole lines, rotation, a file that appears late', async (t) => {
   const dir = t.testdir();
   const path = join(dir, 'tetragon.log');
