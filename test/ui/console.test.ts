@@ -125,8 +125,9 @@ t.test('the console in Chromium', { skip: existsSync(CHROMIUM) ? false : `no ${C
 
   // Deviations, filtered through the form: the filters go into the URL.
   await page.click('a[data-nav=deviations]');
-  await page.waitForSelector('table.grid tbody tr');
-  const all = await page.locator('table.grid tbody tr').count();
+  // The page first draws an empty table, then the fetched rows: wait for the data rows themselves.
+  await page.waitForFunction(() => document.querySelectorAll('table.grid tbody tr[data-id]').length > 0);
+  const all = await page.locator('table.grid tbody tr[data-id]').count();
   t.equal(all, 9);
   await page.selectOption('select[name=minSeverity]', 'high');
   await page.waitForURL(/minSeverity=high/);
@@ -211,8 +212,8 @@ t.test('the console in Chromium', { skip: existsSync(CHROMIUM) ? false : `no ${C
 
   // The approval is in the audit log.
   await page.click('a[data-nav=audit]');
-  await page.waitForSelector('table.grid tbody tr');
   const approval = page.locator('table.grid tbody tr', { hasText: 'baseline.approve' });
+  await approval.first().waitFor();
   t.equal(await approval.count(), 1);
   t.match(await approval.textContent(), 'payments client is expected in release 42');
   t.match(await approval.textContent(), 'token:admin');
