@@ -44,14 +44,20 @@ async function receiver(t: Test): Promise<Receiver> {
   return r;
 }
 
-t.test('one notification per new deviation, re-notified while open, ended when resolved', async (t) => {
+/** A started alerting component with one webhook sink on a fresh database, closed by the test. */
+async function webhookAlerting(t: Test, renotifyInterval: string) {
   const rx = await receiver(t);
   const db = openDb(t.testdir());
   t.teardown(() => db.close());
   const bus = new CollectorBus();
-  const alerting = startAlerting(db, bus, alertingConfig({ ...FAST, renotifyInterval: '150ms', sinks: [webhookSink(rx.url)] }));
+  const alerting = startAlerting(db, bus, alertingConfig({ ...FAST, renotifyInterval, sinks: [webhookSink(rx.url)] }));
   t.teardown(() => alerting.close());
   await alerting.start();
+  return { rx, db, bus, alerting };
+}
+
+t.test('one notification per new deviation, re-notified while open, ended when resolved', async (t) => {
+  const { rx, bus, alerting } = await webhookAlerting(t, '150ms');
 
   const d = deviation();
   bus.emit({ type: 'deviation.created', deviation: d });
@@ -306,13 +312,7 @@ t.test('a disabled sink keeps its queue; a failing sink is not ready and does no
 });
 
 t.test('acknowledged stops re-notification; health alerts fire and end', async (t) => {
-  const rx = await receiver(t);
-  const db = openDb(t.testdir());
-  t.teardown(() => db.close());
-  const bus = new CollectorBus();
-  const alerting = startAlerting(db, bus, alertingConfig({ ...FAST, renotifyInterval: '100ms', sinks: [webhookSink(rx.url)] }));
-  t.teardown(() => alerting.close());
-  await alerting.start();
+  const { rx, bus } = await webhookAlerting(t, '100ms');
   const d = deviation();
   bus.emit({ type: 'deviation.created', deviation: d });
   await rx.waitFor(1);
