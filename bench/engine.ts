@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { EdgeFilter } from '../agent/filter/edge-filter.js';
 import { sourceProtos, splitLengthPrefixed } from '../agent/sources/protos.js';
 import { createEngine } from '../collector/baselines/engine.js';
-import type { EdgeBaseline } from '../collector/contracts.js';
+import type { EdgeBaseline } from '../common/edge-baseline.js';
 import { CollectorBus } from '../collector/events.js';
 import { openDatabase } from '../collector/store/db.js';
 import { loadConfig } from '../common/config.js';

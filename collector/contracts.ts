@@ -4,22 +4,8 @@
  * Everything is synchronous: better-sqlite3 is, and each call is one transaction.
  */
 import type { BaselineSummary, Deviation, DeviationStatus } from '../common/deviations.js';
+import type { EdgeBaseline } from '../common/edge-baseline.js';
 import type { Observation, WorkloadId } from '../common/model.js';
-
-/** What the agent needs to filter at the edge (mirrors proto driftwatch.v1.EdgeBaseline). */
-export interface EdgeBaseline {
-  workload: WorkloadId;
-  hash: string;
-  phase: 'learning' | 'active' | 'approved';
-  allow: string[];
-  learningDedupWindowMs: number;
-  /**
-   * Exe path globs (common/items.ts syntax) that an argument-sensitive declared rule names (a deny
-   * rule, or a replace-mode allow rule, with `args`): every run may be decided by its arguments, so
-   * the agent never deduplicates them while learning.
-   */
-  alwaysSend: string[];
-}
 
 export interface IngestContext {
   agentInstanceId: string;

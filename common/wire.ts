@@ -5,7 +5,7 @@
 import protobuf from 'protobufjs';
 import { join } from 'node:path';
 import type { ServiceDefinition } from '@grpc/grpc-js';
-import type { EdgeBaseline } from '../collector/contracts.js';
+import type { EdgeBaseline } from './edge-baseline.js';
 import { SOURCE_KINDS, WORKLOAD_KINDS, type IdentitySource, type SourceCounters, type Observation, type ProcessContext, type SourceKind, type WorkloadId, type WorkloadKind } from './model.js';
 import { PROTO_DIR } from './paths.js';
 

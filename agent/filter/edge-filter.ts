@@ -20,8 +20,10 @@
  * WeakMap keyed by the WorkloadId object (identity resolvers intern them), falling back to nested
  * Maps by field.
  */
-import type { EdgeBaseline } from '../../collector/contracts.js';
-import { compileGlob, isGlob, parseCidr, parseIpv4, parseIpv6, isLoopbackIp, parseNetworkKey, type Cidr, type Glob } from '../../common/items.js';
+import type { EdgeBaseline } from '../../common/edge-baseline.js';
+import { compileGlob, isGlob, type Glob } from '../../common/glob.js';
+import { parseCidr, parseIpv4, parseIpv6, isLoopbackIp, type Cidr } from '../../common/cidr.js';
+import { parseNetworkKey } from '../../common/items/keys.js';
 import type { NetworkObservation, Observation, WorkloadId } from '../../common/model.js';
 
 /** What one (direction, protocol, port) allows; the parts are created only when used (memory). */

@@ -14,12 +14,12 @@
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AgentConfig } from '../../common/config-schema.js';
-import { kubeConfigFor } from '../../common/kube.js';
+import { kubeConfigFor } from '../../common/kube/client.js';
 import { once, type Component, type Readiness } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';
 import { WORKLOAD_KINDS, type IdentitySource, type WorkloadId, type WorkloadKind } from '../../common/model.js';
-import { KubePodIndex, stripToKey } from './kube.js';
-import { containerNameFromRuntimeName, cronJobOfJob, inferWorkload, parseFalcoLabels } from './naming.js';
+import { KubePodIndex, stripToKey } from '../../common/kube/pods.js';
+import { containerNameFromRuntimeName, cronJobOfJob, inferWorkload, parseFalcoLabels } from '../../common/kube/naming.js';
 
 export interface IdentityInput {
   cluster: string;

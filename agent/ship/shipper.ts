@@ -9,7 +9,7 @@ import type { Logger } from '../../common/logger.js';
 import type { Observation, WorkloadId } from '../../common/model.js';
 import { grpcClientCredentials } from '../../common/tls.js';
 import { VERSION } from '../../common/version.js';
-import type { EdgeBaseline } from '../../collector/contracts.js';
+import type { EdgeBaseline } from '../../common/edge-baseline.js';
 import {
   INGEST_SERVICE,
   edgeBaselineFromWire,

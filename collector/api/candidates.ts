@@ -1,4 +1,4 @@
-import { ItemDeriver, type NetworkScope } from '../../common/items.js';
+import { ItemDeriver, type NetworkScope } from '../../common/items/derive.js';
 import type { Observation } from '../../common/model.js';
 import { DeclaredBaselines, formatDeclaredError, matchRules, parseDeclaredFile, type EffectiveDeclared } from '../baselines/declared.js';
 import type { BaselineView } from '../store/queries.js';

@@ -1,4 +1,4 @@
-import { parseNetworkKey, type Item, type Peer } from '../../common/items.js';
+import { parseNetworkKey, type Item, type Peer } from '../../common/items/keys.js';
 import type { Observation, WorkloadId } from '../../common/model.js';
 import { describeNetworkRule, matchRules, type EffectiveDeclared, type NetworkRule, type ProcessRule } from '../baselines/declared.js';
 import { unescapeKeyField } from '../exports/keys.js';

@@ -3,7 +3,7 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { CollectorConfig, DriftwatchConfig } from '../../common/config-schema.js';
 import { once, type Component } from '../../common/lifecycle.js';
-import type { NetworkScope } from '../../common/items.js';
+import type { NetworkScope } from '../../common/items/derive.js';
 import type { Logger } from '../../common/logger.js';
 import { packagePath } from '../../common/paths.js';
 import type { BaselineService, DeviationService } from '../contracts.js';

@@ -26,28 +26,16 @@ import {
   type DeviationStatus,
 } from '../../common/deviations.js';
 import { parseDuration } from '../../common/duration.js';
-import {
-  cidrsOverlap,
-  describeItem,
-  generalisationPrefix,
-  imageKey,
-  ItemDeriver,
-  networkKey,
-  parseCidr,
-  parseNetworkKey,
-  cidrContains,
-  type Item,
-  type NetworkItem,
-  type Peer,
-  type PeerClass,
-  type PeerResolver,
-} from '../../common/items.js';
+import { cidrsOverlap, generalisationPrefix, parseCidr, cidrContains } from '../../common/cidr.js';
+import { describeItem, imageKey, networkKey, parseNetworkKey, type Item, type NetworkItem, type Peer, type PeerClass } from '../../common/items/keys.js';
+import { ItemDeriver, type PeerResolver } from '../../common/items/derive.js';
 import type { Component } from '../../common/lifecycle.js';
 import { once } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';
 import type { Observation, ProcessContext, WorkloadId } from '../../common/model.js';
 import { workloadKey } from '../../common/model.js';
-import type { BaselineService, DetectionEngine, DeviationService, EdgeBaseline, IngestContext } from '../contracts.js';
+import type { BaselineService, DetectionEngine, DeviationService, IngestContext } from '../contracts.js';
+import type { EdgeBaseline } from '../../common/edge-baseline.js';
 import { FIXED_SEVERITY, SeverityRules, isShell, type SeverityVerdict } from '../deviations/severity.js';
 import type { CollectorBus } from '../events.js';
 import { BaselinesTable, type BaselineItemRecord, type BaselineRecord, type ItemPhase } from '../store/baselines.js';

@@ -3,8 +3,8 @@
  * matches wins; its name is the deviation's `severityReason`, shown to people.
  */
 import type { Severity } from '../../common/deviations.js';
-import type { Item, NetworkItem, ProcessItem } from '../../common/items.js';
-import { formatIpv4, parseCidr } from '../../common/items.js';
+import type { Item, NetworkItem, ProcessItem } from '../../common/items/keys.js';
+import { formatIpv4, parseCidr } from '../../common/cidr.js';
 
 export interface SeverityVerdict {
   severity: Severity;

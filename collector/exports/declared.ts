@@ -1,4 +1,4 @@
-import type { NetworkScope } from '../../common/items.js';
+import type { NetworkScope } from '../../common/items/derive.js';
 import type { BaselineItemView, BaselineView } from '../store/queries.js';
 import { dnsLabel, splitItems, unescapeKeyField } from './keys.js';
 

@@ -1,5 +1,5 @@
 import { stringify } from 'yaml';
-import type { NetworkScope } from '../../common/items.js';
+import type { NetworkScope } from '../../common/items/derive.js';
 import type { BaselineItemView, BaselineView } from '../store/queries.js';
 import { toDeclaredBaseline } from './declared.js';
 import { toFalcoRules } from './falco.js';

@@ -1,4 +1,4 @@
-import { parseNetworkKey, type ParsedNetworkKey } from '../../common/items.js';
+import { parseNetworkKey, type ParsedNetworkKey } from '../../common/items/keys.js';
 import type { BaselineItemView } from '../store/queries.js';
 
 /** Inverse of common/items.ts escapeKeyField. */

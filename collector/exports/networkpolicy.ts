@@ -1,4 +1,4 @@
-import { parseCidr } from '../../common/items.js';
+import { parseCidr } from '../../common/cidr.js';
 import type { BaselineItemView, BaselineView } from '../store/queries.js';
 import { dnsLabel, splitItems, unescapeKeyField } from './keys.js';
 

@@ -19,7 +19,8 @@ import {
   type CollectorMessage,
   type WireObservation,
 } from '../../common/wire.js';
-import type { DetectionEngine, EdgeBaseline } from '../contracts.js';
+import type { DetectionEngine } from '../contracts.js';
+import type { EdgeBaseline } from '../../common/edge-baseline.js';
 import type { CollectorBus } from '../events.js';
 import { AgentsTable } from '../store/agents.js';
 import type { SqlDatabase } from '../store/db.js';

@@ -11,11 +11,11 @@
  * after the view went stale must not be named after their previous owner.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import { KubePodIndex, type PodInfo } from '../../agent/identity/kube.js';
-import { inferWorkload } from '../../agent/identity/naming.js';
+import { KubePodIndex, type PodInfo } from '../../common/kube/pods.js';
+import { inferWorkload } from '../../common/kube/naming.js';
 import type { CollectorConfig } from '../../common/config-schema.js';
-import type { PeerResolver } from '../../common/items.js';
-import { kubeConfigFor } from '../../common/kube.js';
+import type { PeerResolver } from '../../common/items/derive.js';
+import { kubeConfigFor } from '../../common/kube/client.js';
 import { once, type Component, type Readiness } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';
 import { KubeServiceIndex } from './services.js';

@@ -5,7 +5,7 @@
  * RBAC needed: list/watch services.
  */
 import { CoreV1Api, type KubeConfig, type V1Service } from '@kubernetes/client-node';
-import { WatchedList } from '../../common/kube.js';
+import { WatchedList } from '../../common/kube/client.js';
 import { once, type Component } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';
 import { normaliseIp } from '../../common/model.js';

@@ -3,7 +3,7 @@
  * server that speaks list + watch (CronJob runs map to the CronJob; ReplicaSet → Deployment).
  */
 import t from 'tap';
-import { inferWorkload } from '../../agent/identity/naming.js';
+import { inferWorkload } from '../../common/kube/naming.js';
 import { createIdentityResolver, IdentityResolver, type IdentityInput } from '../../agent/identity/resolver.js';
 import { silentLogger } from '../../common/logger.js';
 import type { AgentConfig } from '../../common/config-schema.js';

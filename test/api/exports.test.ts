@@ -2,7 +2,7 @@ import t, { type Test } from 'tap';
 import { parse, parseAllDocuments } from 'yaml';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import type { Observation } from '../../common/model.js';
-import { ItemDeriver } from '../../common/items.js';
+import { ItemDeriver } from '../../common/items/derive.js';
 import { matchRules, parseDeclaredFile } from '../../collector/baselines/declared.js';
 import { HOUR, net, proc, startHarness, T0, workload, type Harness } from './harness.js';
 

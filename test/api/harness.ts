@@ -15,7 +15,7 @@ import { createApi, type Api } from '../../collector/api/server.js';
 import { CollectorBus } from '../../collector/events.js';
 import { openDatabase, type SqlDatabase } from '../../collector/store/db.js';
 import { ObservationsTable } from '../../collector/store/observations.js';
-import { ItemDeriver } from '../../common/items.js';
+import { ItemDeriver } from '../../common/items/derive.js';
 import type { Role } from '../../collector/store/tokens.js';
 
 export const T0 = 1_700_000_000_000;

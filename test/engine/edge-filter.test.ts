@@ -1,6 +1,6 @@
 import t from 'tap';
 import { EdgeFilter } from '../../agent/filter/edge-filter.js';
-import type { EdgeBaseline } from '../../collector/contracts.js';
+import type { EdgeBaseline } from '../../common/edge-baseline.js';
 import { INGEST_SERVICE, edgeBaselineFromWire, edgeBaselineToWire } from '../../common/wire.js';
 import { DIGEST, MIN, T0, WEB, exec, net } from './helpers.js';
 

@@ -3,11 +3,11 @@ import { loadConfig } from '../../common/config.js';
 import type { CollectorEvent } from '../../common/deviations.js';
 import { silentLogger } from '../../common/logger.js';
 import type { NetworkObservation, Observation, ProcessContext, ProcessObservation, WorkloadId } from '../../common/model.js';
-import type { EdgeBaseline } from '../../collector/contracts.js';
+import type { EdgeBaseline } from '../../common/edge-baseline.js';
 import { createEngine, type Engine, type EngineOptions } from '../../collector/baselines/engine.js';
 import { CollectorBus } from '../../collector/events.js';
 import { openDatabase, type SqliteDatabase } from '../../collector/store/db.js';
-import type { PeerResolver } from '../../common/items.js';
+import type { PeerResolver } from '../../common/items/derive.js';
 
 export const MIN = 60_000;
 export const T0 = Date.UTC(2026, 0, 10, 12, 0, 0);

@@ -1,15 +1,9 @@
 import t from 'tap';
-import {
-  ItemDeriver,
-  cidrContains,
-  generalisationPrefix,
-  generaliseArgs,
-  compileGlob,
-  parseCidr,
-  parseIpv6,
-  parseNetworkKey,
-  processKey,
-} from '../../common/items.js';
+import { ItemDeriver } from '../../common/items/derive.js';
+import { cidrContains, generalisationPrefix, parseCidr, parseIpv6 } from '../../common/cidr.js';
+import { generaliseArgs } from '../../common/items/args.js';
+import { compileGlob } from '../../common/glob.js';
+import { parseNetworkKey, processKey } from '../../common/items/keys.js';
 import { T0, exec, net } from './helpers.js';
 
 const scope = { podCidrs: ['10.244.0.0/16', 'fd00:10:244::/56'], serviceCidrs: ['10.96.0.0/12'], nodeCidrs: ['192.168.10.0/24'] };

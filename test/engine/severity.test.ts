@@ -1,6 +1,6 @@
 import t from 'tap';
 import { SeverityRules } from '../../collector/deviations/severity.js';
-import { ItemDeriver } from '../../common/items.js';
+import { ItemDeriver } from '../../common/items/derive.js';
 import { T0, exec, net } from './helpers.js';
 
 const scope = { podCidrs: ['10.244.0.0/16'], serviceCidrs: ['10.96.0.0/12'], nodeCidrs: ['192.168.10.0/24'] };

@@ -2,7 +2,7 @@ import t from 'tap';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../../common/config.js';
 import { silentLogger } from '../../common/logger.js';
-import type { EdgeBaseline } from '../../collector/contracts.js';
+import type { EdgeBaseline } from '../../common/edge-baseline.js';
 import { CollectorBus } from '../../collector/events.js';
 import { IngestServer } from '../../collector/ingest/server.js';
 import { openDatabase, type SqlDatabase } from '../../collector/store/db.js';

@@ -1,4 +1,5 @@
-import type { DetectionEngine, EdgeBaseline } from '../../collector/contracts.js';
+import type { DetectionEngine } from '../../collector/contracts.js';
+import type { EdgeBaseline } from '../../common/edge-baseline.js';
 import type { Observation } from '../../common/model.js';
 
 /** A detection engine that only records what it was given: for transport tests. */

@@ -16,7 +16,7 @@
  * CronJob maps to the CronJob, never to one workload per run. A bare `<name>-<5>` without labels
  * is taken for a DaemonSet (a Job pod looks the same; the kind may be wrong, the name is stable).
  */
-import type { WorkloadKind } from '../../common/model.js';
+import type { WorkloadKind } from '../model.js';
 
 export interface InferredWorkload {
   kind: WorkloadKind;

@@ -8,10 +8,10 @@
  * RBAC needed: get/list/watch pods, get replicasets (apps), get jobs (batch).
  */
 import { AppsV1Api, BatchV1Api, CoreV1Api, KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import { WatchedList } from '../../common/kube.js';
-import { once, type Component } from '../../common/lifecycle.js';
-import type { Logger } from '../../common/logger.js';
-import { normaliseIp, type WorkloadKind } from '../../common/model.js';
+import { WatchedList } from './client.js';
+import { once, type Component } from '../lifecycle.js';
+import type { Logger } from '../logger.js';
+import { normaliseIp, type WorkloadKind } from '../model.js';
 import { cronJobOfJob, deploymentOfReplicaSet, type InferredWorkload } from './naming.js';
 
 export interface PodInfo {

@@ -1,0 +1,121 @@
+/**
+ * Items from observations: the collector derives them with its knowledge of the cluster's ranges
+ * and (when available) a resolver of pod and Service addresses.
+ */
+import { CidrList, generalisationPrefix, isLoopbackIp } from '../cidr.js';
+import type { NetworkObservation, Observation, ProcessObservation } from '../model.js';
+import { normaliseIp } from '../model.js';
+import { generaliseArgs } from './args.js';
+import { networkKey, parseNetworkKey, processKey, type Item, type NetworkItem, type Peer, type ProcessItem } from './keys.js';
+
+/** Who owns an in-cluster address: the collector may know it from the Kubernetes API. */
+export interface PeerResolver {
+  /** A pod IP → its workload as `<namespace>/<kind>/<name>`, or null. */
+  workloadOf(ip: string): string | null;
+  /** A Service ClusterIP → `<namespace>/<name>`, or null. */
+  serviceOf(ip: string): string | null;
+}
+
+export interface NetworkScope {
+  podCidrs: readonly string[];
+  serviceCidrs: readonly string[];
+  nodeCidrs: readonly string[];
+}
+
+
+/** The port that identifies a connection: the server side (never the ephemeral client port). */
+export function servicePort(obs: NetworkObservation): number | null {
+  return obs.direction === 'egress' ? obs.peerPort : obs.localPort;
+}
+
+/**
+ * Derives items from observations with the collector's knowledge: configured ranges and, when
+ * available, a resolver of pod and service addresses.
+ */
+export class ItemDeriver {
+  private readonly pods: CidrList;
+  private readonly services: CidrList;
+  private readonly nodes: CidrList;
+
+  constructor(
+    readonly scope: NetworkScope,
+    private readonly resolver: PeerResolver | null = null,
+  ) {
+    this.pods = new CidrList(scope.podCidrs);
+    this.services = new CidrList(scope.serviceCidrs);
+    this.nodes = new CidrList(scope.nodeCidrs);
+  }
+
+  derive(obs: Observation): Item {
+    return obs.kind === 'process' ? deriveProcessItem(obs) : this.deriveNetwork(obs);
+  }
+
+  classifyPeer(rawIp: string | null): Peer {
+    const ip = normaliseIp(rawIp);
+    if (ip === null || ip === '0.0.0.0' || ip === '::') return { class: 'none' };
+    if (isLoopbackIp(ip)) return { class: 'loopback' };
+    if (this.services.contains(ip)) {
+      const name = this.resolver?.serviceOf(ip) ?? null;
+      return name ? { class: 'service', ip, name } : { class: 'service', ip };
+    }
+    if (this.pods.contains(ip)) {
+      const owner = this.resolver?.workloadOf(ip) ?? null;
+      return owner ? { class: 'workload', name: owner } : { class: 'pod-cidr' };
+    }
+    if (this.nodes.contains(ip)) return { class: 'node-cidr' };
+    return { class: 'external', ip };
+  }
+
+  private deriveNetwork(obs: NetworkObservation): NetworkItem {
+    const peer = obs.direction === 'listen' ? ({ class: 'none' } as Peer) : this.classifyPeer(obs.peerIp);
+    const port = servicePort(obs);
+    return {
+      kind: 'network',
+      key: networkKey(obs.direction, obs.protocol, port, peer),
+      direction: obs.direction,
+      protocol: obs.protocol,
+      port,
+      peer,
+      peerName: obs.peerName,
+    };
+  }
+
+  /**
+   * Keys that allow this item, most specific first: the item's own key, then the broader keys a
+   * baseline may hold instead (the external address's prefix; the pod-cidr class for a pod that
+   * a resolver attributed to a workload).
+   */
+  candidateKeys(item: Item): string[] {
+    if (item.kind === 'process') return [item.key];
+    const keys = [item.key];
+    if (item.peer.class === 'external' && item.peer.ip) {
+      const prefix = generalisationPrefix(item.peer.ip);
+      if (prefix) keys.push(networkKey(item.direction, item.protocol, item.port, `net|${prefix}`));
+    } else if (item.peer.class === 'workload') {
+      keys.push(networkKey(item.direction, item.protocol, item.port, 'class|pod-cidr'));
+    }
+    return keys;
+  }
+
+  /**
+   * The edge form of a class key: the agent does not know the configured ranges, so a
+   * `class|pod-cidr` item is sent as one `net|<cidr>` key per configured pod range. Returns null
+   * for keys the agent cannot evaluate safely (resolved workloads): those are always sent.
+   */
+  edgeKeys(key: string): string[] | null {
+    const parsed = parseNetworkKey(key);
+    if (!parsed) return key.startsWith('p|') ? [key] : null;
+    const { peer } = parsed;
+    if (peer.startsWith('wl|')) return null;
+    if (peer === 'class|pod-cidr' || peer === 'class|node-cidr') {
+      const list = peer === 'class|pod-cidr' ? this.pods : this.nodes;
+      return list.texts.map((cidr) => networkKey(parsed.direction, parsed.protocol, parsed.port, `net|${cidr}`));
+    }
+    return [key];
+  }
+}
+
+export function deriveProcessItem(obs: ProcessObservation): ProcessItem {
+  return { kind: 'process', key: processKey(obs.process.exe), exe: obs.process.exe, argsPattern: generaliseArgs(obs.process.args) };
+}
+
