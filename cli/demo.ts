@@ -8,7 +8,6 @@ import { createLogger } from '../common/logger.js';
 import { packagePath } from '../common/paths.js';
 import { sleep } from '../common/backoff.js';
 import { terminalSafe } from '../common/text.js';
-import { TokenStore } from '../collector/store/tokens.js';
 import { runUntilSignal } from './serve.js';
 
 /** The collector settings the recording is made for (learning ends before its test phase). */
@@ -111,7 +110,7 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     return;
   }
   // The console needs a token; a demo-only admin token is created in the demo's own store.
-  const { token } = new TokenStore(collector.db).create({ name: 'demo-admin', role: 'admin', createdBy: 'driftwatch demo' });
+  const { token } = await collector.store.tokens.create({ name: 'demo-admin', role: 'admin', createdBy: 'driftwatch demo' });
   const url = `http://localhost:${collector.httpPort}`;
   say('');
   say(`driftwatch collector running: ${url}/ui/  (API ${url}/api/v1, metrics ${url}/metrics)`);

@@ -33,11 +33,11 @@ export interface HealthSettings {
 
 export interface HealthMonitorOptions {
   bus: CollectorBus;
-  agents: { list(): AgentStatus[] };
+  agents: { list(): Promise<AgentStatus[]> };
   settings: HealthSettings;
   now: () => number;
   /** Health keys with an open alert (from the alerting store). */
-  openKeys: () => string[];
+  openKeys: () => Promise<string[]>;
   logger: Logger;
 }
 
@@ -111,7 +111,7 @@ export class HealthMonitor implements Component {
 
   async start(): Promise<void> {
     this.startedAtMs = this.o.now();
-    for (const key of this.o.openKeys()) this.firing.add(key);
+    for (const key of await this.o.openKeys()) this.firing.add(key);
     this.unsubscribe = this.o.bus.subscribe((e) => this.onEvent(e));
     this.schedule(this.o.settings.checkIntervalMs, true);
   }
@@ -120,7 +120,7 @@ export class HealthMonitor implements Component {
     if (this.closed) return;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      this.check();
+      this.check().catch((err: unknown) => this.o.logger.error('health check failed', { error: String(err) }));
       if (repeat) this.schedule(this.o.settings.checkIntervalMs, true);
     }, ms);
     timer.unref?.();
@@ -174,13 +174,13 @@ export class HealthMonitor implements Component {
   }
 
   /** One evaluation of every agent's latest instance; public for tests. */
-  check(): void {
+  async check(): Promise<void> {
     if (this.closed) return;
     const now = this.o.now();
     const s = this.o.settings;
     const bad = new Map<string, HealthEvent>();
     const latestPerNode = new Map<string, AgentStatus>();
-    for (const a of this.o.agents.list()) {
+    for (const a of await this.o.agents.list()) {
       const prev = latestPerNode.get(`${a.cluster}/${a.node}`);
       if (!prev || Date.parse(a.lastSeenAt) > Date.parse(prev.lastSeenAt)) latestPerNode.set(`${a.cluster}/${a.node}`, a);
     }

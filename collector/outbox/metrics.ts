@@ -3,7 +3,7 @@
  * every sink's series exist from the start, so dashboards show 0 rather than no data.
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { QueueStats } from './store.js';
+import type { QueueStats } from '../store/outbox.js';
 
 export const SEND_RESULTS = ['ok', 'retry', 'fail', 'expired'] as const;
 export type SendResult = (typeof SEND_RESULTS)[number];
@@ -17,21 +17,21 @@ export interface AlertingMetrics {
   unregister(): void;
 }
 
-export function createAlertingMetrics(registry: Registry, sinkNames: readonly string[], queueStats: () => QueueStats[], failing: () => Map<string, boolean>, now: () => number): AlertingMetrics {
+export function createAlertingMetrics(registry: Registry, sinkNames: readonly string[], queueStats: () => Promise<QueueStats[]>, failing: () => Map<string, boolean>, now: () => number): AlertingMetrics {
   const registers = [registry];
   const sends = new Counter({ name: 'driftwatch_sink_sends_total', help: 'Notifications handed to a sink, by result (ok, retry, fail, expired).', labelNames: ['sink', 'result'] as const, registers });
   for (const sink of sinkNames) for (const result of SEND_RESULTS) sends.inc({ sink, result }, 0);
   const notifications = new Counter({ name: 'driftwatch_alert_notifications_total', help: 'Notifications decided (one per alert, before fan-out to sinks), by alert kind and reason.', labelNames: ['kind', 'reason'] as const, registers });
   const heldBack = new Counter({ name: 'driftwatch_alerts_held_back_total', help: 'New notifications held back by the global alerting rate limit (sent later).', registers });
   const errors = new Counter({ name: 'driftwatch_alerting_errors_total', help: 'Bus events the alerter could not process.', registers });
-  const snapshot = (): Map<string, QueueStats> => new Map(queueStats().map((q) => [q.sink, q]));
+  const snapshot = async (): Promise<Map<string, QueueStats>> => new Map((await queueStats()).map((q) => [q.sink, q]));
   const depth = new Gauge({
     name: 'driftwatch_sink_queue_depth',
     help: 'Notifications waiting in the outbox, per sink.',
     labelNames: ['sink'] as const,
     registers,
-    collect() {
-      const stats = snapshot();
+    async collect() {
+      const stats = await snapshot();
       for (const sink of new Set([...sinkNames, ...stats.keys()])) this.set({ sink }, stats.get(sink)?.depth ?? 0);
     },
   });
@@ -40,8 +40,8 @@ export function createAlertingMetrics(registry: Registry, sinkNames: readonly st
     help: 'Age of the oldest notification waiting in the outbox, per sink (0 when empty).',
     labelNames: ['sink'] as const,
     registers,
-    collect() {
-      const stats = snapshot();
+    async collect() {
+      const stats = await snapshot();
       const t = now();
       for (const sink of new Set([...sinkNames, ...stats.keys()])) {
         const o = stats.get(sink)?.oldestMs;

@@ -2,7 +2,7 @@
 import type { SinkConfig } from '../../common/config-schema.js';
 import { severityRank } from '../../common/deviations.js';
 import { compileGlob } from '../../common/glob.js';
-import type { AlertSnapshot } from './store.js';
+import type { AlertSnapshot } from '../store/outbox.js';
 
 export type Route = (alert: AlertSnapshot) => boolean;
 

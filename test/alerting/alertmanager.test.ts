@@ -6,14 +6,14 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { CollectorBus } from '../../collector/events.js';
-import { openDatabase } from '../../collector/store/db.js';
+import { SqliteStore } from '../../collector/store/sqlite/store.js';
 import { alerts, BINARY, installed, poll, startAlertmanagers, type AmAlert } from './alertmanager-process.js';
 import { alertingConfig, deviation, FAST, startAlerting, withStatus } from './helpers.js';
 
 t.test('real Alertmanager HA pair: labels, annotations, resolution', { skip: installed ? false : `${BINARY} is not installed (apt-get install prometheus-alertmanager)` }, async (t) => {
   const { ams, stop } = await startAlertmanagers(t.testdir(), ['am-a', 'am-b']);
   t.teardown(stop);
-  const db = openDatabase({ dataDir: join(t.testdir(), 'db') });
+  const db = new SqliteStore({ dataDir: join(t.testdir(), 'db') });
   t.teardown(() => db.close());
   const bus = new CollectorBus();
   const alerting = startAlerting(db, bus, alertingConfig({ ...FAST, sinks: [{ name: 'am', type: 'alertmanager', urls: ams.map((a) => a.url) }] }));

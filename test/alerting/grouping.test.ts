@@ -2,14 +2,14 @@
 import t, { type Test } from 'tap';
 import { join } from 'node:path';
 import { CollectorBus } from '../../collector/events.js';
-import { openDatabase } from '../../collector/store/db.js';
+import { SqliteStore } from '../../collector/store/sqlite/store.js';
 import type { AlertDocumentV1 } from '../../collector/sinks/document.js';
 import type { Deviation } from '../../common/deviations.js';
 import { alertingConfig, deviation, FAST, readAlertFile, startAlerting, T0, until } from './helpers.js';
 
 async function fileAlerting(t: Test) {
   const dir = t.testdir();
-  const db = openDatabase({ dataDir: dir });
+  const db = new SqliteStore({ dataDir: dir });
   t.teardown(() => db.close());
   const bus = new CollectorBus();
   const path = join(dir, 'out.jsonl');
@@ -21,8 +21,8 @@ async function fileAlerting(t: Test) {
   /** Lets pending decisions come due and be taken, then reads what was written. */
   const settle = async (): Promise<AlertDocumentV1[]> => {
     await new Promise((r) => setTimeout(r, 100));
-    alerting.sweep();
-    await until(() => alerting.store.queueStats().length === 0);
+    await alerting.sweep();
+    await until(async () => (await alerting.outbox.queueStats()).length === 0);
     return read();
   };
   return { alerting, read, emit, settle };

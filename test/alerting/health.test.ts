@@ -6,8 +6,7 @@ import { silentLogger } from '../../common/logger.js';
 import { CollectorBus } from '../../collector/events.js';
 import { HealthMonitor, sourceSamples, toCount, type HealthSettings } from '../../collector/health/monitor.js';
 import type { AlertDocumentV1 } from '../../collector/sinks/document.js';
-import { AgentsTable } from '../../collector/store/agents.js';
-import { openDatabase } from '../../collector/store/db.js';
+import { SqliteStore } from '../../collector/store/sqlite/store.js';
 import { alertingConfig, deviation, FAST, readAlertFile, startAlerting, until, withStatus } from './helpers.js';
 
 const SETTINGS: HealthSettings = {
@@ -45,7 +44,7 @@ function harness(t: Test, openKeys: string[] = []) {
   bus.subscribe((e: CollectorEvent) => {
     if (e.type === 'health') events.push(e.health);
   });
-  const monitor = new HealthMonitor({ bus, agents: { list: () => agents }, settings: SETTINGS, now: () => now, openKeys: () => openKeys, logger: silentLogger() });
+  const monitor = new HealthMonitor({ bus, agents: { list: async () => agents }, settings: SETTINGS, now: () => now, openKeys: async () => openKeys, logger: silentLogger() });
   t.teardown(() => monitor.close());
   return {
     bus,
@@ -74,11 +73,11 @@ t.test('agent disconnected: raised after the grace period, ended on reconnect', 
   const h = harness(t);
   await h.monitor.start();
   h.setAgents([agent({ connected: false }, h.now)]);
-  h.monitor.check();
+  await h.monitor.check();
   t.equal(h.events.length, 0, 'within the grace period: nothing yet');
   h.advance(61_000);
-  h.monitor.check();
-  h.monitor.check();
+  await h.monitor.check();
+  await h.monitor.check();
   t.match(h.events, [{ kind: 'agent-disconnected', key: 'agent-disconnected/test/node-1', node: 'node-1', resolved: false, severity: 'high' }], 'raised once');
   h.bus.emit({ type: 'agent.connected', agent: agent({}, h.now) });
   t.match(h.events[1], { kind: 'agent-disconnected', resolved: true });
@@ -95,16 +94,16 @@ t.test('a source silent for longer than usual; recovers', async (t) => {
     last += 30_000;
     seen += 10;
     h.setAgents([agent({ sourceCounters: src(last, seen) }, h.now)]);
-    h.monitor.check();
+    await h.monitor.check();
   }
   t.equal(h.events.length, 0, 'regular events: healthy');
   h.advance(11 * 60_000);
   h.setAgents([agent({ sourceCounters: src(last, seen) }, h.now)]);
-  h.monitor.check();
+  await h.monitor.check();
   t.match(h.events, [{ kind: 'source-silent', key: 'source-silent/test/node-1/tetragon', resolved: false, detail: { source: 'tetragon' } }]);
   h.advance(30_000);
   h.setAgents([agent({ sourceCounters: src(h.now, seen + 1) }, h.now)]);
-  h.monitor.check();
+  await h.monitor.check();
   t.match(h.events[1], { kind: 'source-silent', resolved: true });
 });
 
@@ -113,25 +112,25 @@ t.test('events dropped / malformed above the threshold; ended when they stop', a
   await h.monitor.start();
   const src = (seen: number, dropped: number, malformed: number) => [{ source: 'falco', seen, dropped, malformed, lastEventMs: h.now }];
   h.setAgents([agent({ sourceCounters: src(1000, 0, 0) }, h.now)]);
-  h.monitor.check();
+  await h.monitor.check();
   h.advance(30_000);
   h.setAgents([agent({ sourceCounters: src(11_000, 500, 5) }, h.now)]);
-  h.monitor.check();
+  await h.monitor.check();
   t.match(h.events, [{ kind: 'events-dropped', key: 'events-dropped/test/node-1/falco', resolved: false, detail: { dropped: 500, seen: 10_000 } }], 'malformed 5 < minEvents: not raised');
   h.advance(30_000);
   h.setAgents([agent({ sourceCounters: src(11_000, 500, 5) }, h.now)]);
-  h.monitor.check();
+  await h.monitor.check();
   t.equal(h.events.length, 1, 'no new counters: undecided, still open');
   h.advance(30_000);
   h.setAgents([agent({ sourceCounters: src(21_000, 500, 1005) }, h.now)]);
-  h.monitor.check();
+  await h.monitor.check();
   t.match(h.events.slice(1), [{ kind: 'events-malformed', resolved: false }, { kind: 'events-dropped', resolved: true }]);
   h.advance(30_000);
   h.setAgents([agent({ counters: { sources: src(31_000, 500, 1005), shipDropped: 400 } }, h.now)]);
-  h.monitor.check();
+  await h.monitor.check();
   h.advance(30_000);
   h.setAgents([agent({ counters: { sources: src(41_000, 500, 1005), shipDropped: 9000 } }, h.now)]);
-  h.monitor.check();
+  await h.monitor.check();
   t.ok(h.events.some((e) => e.key === 'events-dropped/test/node-1/shipper' && !e.resolved), 'the shipper dropping is raised too');
 });
 
@@ -141,21 +140,21 @@ t.test('tracks of pruned, forgotten or replaced agents are dropped', async (t) =
   const src = [{ source: 'tetragon', seen: 10, dropped: 0, malformed: 0, lastEventMs: h.now }];
   const fleet = (n: number, over: Partial<AgentStatus> = {}) => Array.from({ length: n }, (_v, i) => agent({ instanceId: `i-${i}`, node: `node-${i}`, sourceCounters: src, ...over }, h.now));
   h.setAgents(fleet(3));
-  h.monitor.check();
+  await h.monitor.check();
   t.equal(h.monitor.tracked, 6, 'one source and one shipper track per agent');
   h.setAgents(fleet(3).slice(0, 2));
-  h.monitor.check();
+  await h.monitor.check();
   t.equal(h.monitor.tracked, 4, 'an agent row pruned from the table: its tracks go');
   h.setAgents([agent({ instanceId: 'i-0b', node: 'node-0', sourceCounters: src }, h.now), fleet(2)[1]!]);
-  h.monitor.check();
+  await h.monitor.check();
   t.equal(h.monitor.tracked, 4, 'a new instance on a node replaces the old one');
   const stale = [agent({ instanceId: 'i-1', node: 'node-1', connected: false, sourceCounters: src }, h.now)];
   h.setAgents(stale);
   h.advance(3_600_000);
-  h.monitor.check();
+  await h.monitor.check();
   t.equal(h.monitor.tracked, 2, 'a disconnected agent not yet forgotten keeps its tracks');
   h.advance(SETTINGS.forgetAfterMs);
-  h.monitor.check();
+  await h.monitor.check();
   t.equal(h.monitor.tracked, 0, 'forgotten after health.forgetAfter: nothing is kept');
 });
 
@@ -168,36 +167,36 @@ t.test('baseline overflow deviation → health alert; open alerts from before a 
   h.bus.emit({ type: 'deviation.status', deviation: withStatus(d, 'resolved'), previous: 'open', actor: 'alice' });
   t.match(h.events[1], { kind: 'baseline-overflow', resolved: true });
   h.setAgents([agent({ sourceCounters: [{ source: 'tetragon', seen: 1, dropped: 0, malformed: 0, lastEventMs: h.now }] }, h.now)]);
-  h.monitor.check();
+  await h.monitor.check();
   t.match(h.events[2], { key: 'source-silent/test/node-1/tetragon', resolved: true }, 'seeded open alert ended');
   t.equal(h.events.length, 3, 'keys of other producers are left alone');
 });
 
 t.test('through the alerting component: a disconnected agent in the agents table reaches the sinks', async (t) => {
   const dir = t.testdir();
-  const db = openDatabase({ dataDir: dir });
+  const db = new SqliteStore({ dataDir: dir });
   t.teardown(() => db.close());
-  const agents = new AgentsTable(db);
+  const agents = db.agents;
   let now = Date.now();
   const at = (): string => new Date(now).toISOString();
-  agents.hello({ instanceId: 'i-9', node: 'node-9', cluster: 'test', version: '0.1.0', sources: ['tetragon'] }, at());
-  agents.disconnected('i-9', at());
+  await agents.hello({ instanceId: 'i-9', node: 'node-9', cluster: 'test', version: '0.1.0', sources: ['tetragon'] }, at());
+  await agents.disconnected('i-9', at());
   const bus = new CollectorBus();
   const path = join(dir, 'alerts.jsonl');
   const alerting = startAlerting(db, bus, alertingConfig({ ...FAST, health: { disconnectedAfter: '1m' }, sinks: [{ name: 'f', type: 'file', path }] }), { clock: { now: () => now } });
   t.teardown(() => alerting.close());
   await alerting.start();
   const read = (): AlertDocumentV1[] => readAlertFile(path);
-  alerting.checkHealth();
+  await alerting.checkHealth();
   now += 30_000;
-  alerting.checkHealth();
-  t.equal(alerting.store.queueStats().length, 0, 'within the grace period: nothing queued');
+  await alerting.checkHealth();
+  t.equal((await alerting.outbox.queueStats()).length, 0, 'within the grace period: nothing queued');
   now += 60_000;
-  alerting.checkHealth();
+  await alerting.checkHealth();
   await until(() => read().length === 1);
   t.match(read()[0], { kind: 'health', alertname: 'DriftwatchAgentDisconnected', status: 'firing', severity: 'high', health: { node: 'node-9' } });
-  agents.hello({ instanceId: 'i-10', node: 'node-9', cluster: 'test', version: '0.1.0', sources: ['tetragon'] }, at());
-  bus.emit({ type: 'agent.connected', agent: agents.get('i-10')! });
+  await agents.hello({ instanceId: 'i-10', node: 'node-9', cluster: 'test', version: '0.1.0', sources: ['tetragon'] }, at());
+  bus.emit({ type: 'agent.connected', agent: (await agents.get('i-10'))! });
   await until(() => read().length === 2);
   t.match(read()[1], { alertname: 'DriftwatchAgentDisconnected', status: 'resolved' });
 });

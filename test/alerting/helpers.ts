@@ -9,7 +9,7 @@ import { silentLogger } from '../../common/logger.js';
 import type { ProcessObservation, WorkloadId } from '../../common/model.js';
 import { CollectorBus } from '../../collector/events.js';
 import { createAlerting, type AlertingComponent } from '../../collector/outbox/index.js';
-import type { SqlDatabase } from '../../collector/store/db.js';
+import type { Store } from '../../collector/store/contract.js';
 import type { AlertDocumentV1 } from '../../collector/sinks/document.js';
 
 export const T0 = Date.parse('2026-11-30T10:00:00Z');
@@ -96,12 +96,12 @@ export const FAST = {
 };
 
 export function startAlerting(
-  db: SqlDatabase,
+  store: Store,
   bus: CollectorBus,
   config: Readonly<DriftwatchConfig>,
-  extra: { stdout?: NodeJS.WritableStream; clock?: { now(): number }; registry?: Registry; deviations?: { getDeviation(id: number): Deviation | undefined } } = {},
+  extra: { stdout?: NodeJS.WritableStream; clock?: { now(): number }; registry?: Registry; deviations?: { getDeviation(id: number): Promise<Deviation | undefined> } } = {},
 ): AlertingComponent {
-  return createAlerting({ db, bus, config, logger: silentLogger(), registry: new Registry(), ...extra });
+  return createAlerting({ store, bus, config, logger: silentLogger(), registry: new Registry(), ...extra });
 }
 
 export interface Received {
@@ -174,9 +174,9 @@ export class Receiver {
  * Polls until `check` is true. The limit only turns a hang into a readable failure well before
  * tap's timeout; it is not a timing assertion.
  */
-export async function until(check: () => boolean, limitMs = 20_000): Promise<void> {
+export async function until(check: () => boolean | Promise<boolean>, limitMs = 20_000): Promise<void> {
   const deadline = Date.now() + limitMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`condition not reached within ${limitMs} ms`);
     await new Promise((r) => setTimeout(r, 10));
   }

@@ -10,7 +10,7 @@ import { PassThrough } from 'node:stream';
 import { Registry } from 'prom-client';
 import type { HealthEvent } from '../../common/deviations.js';
 import { CollectorBus } from '../../collector/events.js';
-import { openDatabase, type SqliteDatabase } from '../../collector/store/db.js';
+import { SqliteStore } from '../../collector/store/sqlite/store.js';
 import type { AlertDocumentV1 } from '../../collector/sinks/document.js';
 import type { AlertmanagerAlert } from '../../collector/sinks/alertmanager.js';
 import type { SlackMessage } from '../../collector/sinks/slack.js';
@@ -33,8 +33,8 @@ function docs(r: Receiver): AlertDocumentV1[] {
   return r.requests.filter((q) => q.path === '/hook').map((q) => JSON.parse(q.body.toString('utf8')) as AlertDocumentV1);
 }
 
-function openDb(dir: string): SqliteDatabase {
-  return openDatabase({ dataDir: dir });
+function openDb(dir: string): SqliteStore {
+  return new SqliteStore({ dataDir: dir });
 }
 
 async function receiver(t: Test): Promise<Receiver> {
@@ -78,7 +78,7 @@ t.test('one notification per new deviation, re-notified while open, ended when r
   t.ok(resolved.endsAt, 'endsAt set');
   const count = rx.requests.length;
   await new Promise((r) => setTimeout(r, 300));
-  alerting.sweep();
+  await alerting.sweep();
   t.equal(rx.requests.length, count, 'no re-notification once resolved');
   t.ok(rx.requests.every((r) => verified(r)), 'every request is signed');
 });
@@ -95,14 +95,14 @@ t.test('webhook: 500 three times then 200 → delivered once, by idempotency key
   const d = deviation();
   bus.emit({ type: 'deviation.created', deviation: d });
   await rx.waitFor(4);
-  await until(() => alerting.store.rows(`deviation:${d.id}`)[0]?.state === 'sent');
+  await until(async () => (await alerting.outbox.rows(`deviation:${d.id}`))[0]?.state === 'sent');
   t.ok(rx.requests.every((r) => verified(r)), 'the receiver verified every signature');
   const keys = rx.requests.map((r) => r.headers['idempotency-key']);
   t.equal(new Set(keys).size, 1, 'every attempt carries the same idempotency key');
   t.equal(docs(rx)[0]!.idempotencyKey, keys[0], 'in the body too');
   const accepted = rx.requests.filter((_r, i) => i >= 3);
   t.equal(accepted.length, 1, 'accepted exactly once');
-  t.match(alerting.store.rows(`deviation:${d.id}`), [{ sink: 'hook', state: 'sent', attempts: 4 }]);
+  t.match((await alerting.outbox.rows(`deviation:${d.id}`)), [{ sink: 'hook', state: 'sent', attempts: 4 }]);
 });
 
 t.test('collector killed and restarted while the receiver is down: nothing is lost', async (t) => {
@@ -128,7 +128,7 @@ t.test('collector killed and restarted while the receiver is down: nothing is lo
   const inFlight = deviation({ workload: { ...WORKLOAD, name: 'c' } });
   bus.emit({ type: 'deviation.created', deviation: inFlight });
   await alerting.close();
-  db.close();
+  await db.close();
 
   db = openDb(dir);
   t.teardown(() => db.close());
@@ -141,7 +141,7 @@ t.test('collector killed and restarted while the receiver is down: nothing is lo
   await new Promise((r) => setTimeout(r, 100));
   up = true;
   const all = [...before, inFlight, after];
-  await until(() => all.every((d) => alerting.store.rows(`deviation:${d.id}`).every((r) => r.state === 'sent')));
+  await until(async () => (await Promise.all(all.map((d) => alerting.outbox.rows(`deviation:${d.id}`)))).every((rows) => rows.every((r) => r.state === 'sent')));
   const ids = accepted.flatMap((x) => x.deviations.map((dv) => dv.id));
   t.same([...new Set(ids)].sort(), all.map((d) => d.id).sort(), 'all four deviations arrived');
   t.equal(new Set(accepted.map((x) => x.idempotencyKey)).size, 4, 'four distinct notifications by idempotency key');
@@ -185,7 +185,7 @@ t.test('a rollout: 40 deviations of one workload within a minute → one grouped
   const straggler = deviation({ firstSeenMs: T0 + 50_000 });
   bus.emit({ type: 'deviation.created', deviation: straggler });
   await new Promise((r) => setTimeout(r, 150));
-  alerting.sweep();
+  await alerting.sweep();
 
   for (const p of paths) t.equal(rx.requests.filter((r) => r.path === p).length, 1, `${p}: one request`);
   const hook = docs(rx)[0]!;
@@ -247,7 +247,7 @@ t.test('routing: minimum severity, namespace and workload globs, health on/off',
     }
   };
   await until(() => count('all') === 4);
-  await until(() => alerting.store.queueStats().length === 0);
+  await until(async () => (await alerting.outbox.queueStats()).length === 0);
   t.equal(count('critical'), 1, 'critical only, no health');
   t.equal(count('prod'), 3, 'prod-* namespaces, plus the node-level health alert');
   t.equal(count('web'), 3, 'Deployment/web-? workloads, plus the health alert');
@@ -298,7 +298,7 @@ t.test('a disabled sink keeps its queue; a failing sink is not ready and does no
   t.notMatch(badReady.detail, SECRET, 'no secret in /readyz');
   t.match(ready.find((r) => r.name === 'alert-sink:good'), { ready: true });
   t.match(ready.find((r) => r.name === 'alert-sink:paused'), { ready: true, detail: /disabled/ });
-  const depth = new Map(alerting.store.queueStats().map((q) => [q.sink, q.depth]));
+  const depth = new Map((await alerting.outbox.queueStats()).map((q) => [q.sink, q.depth]));
   t.equal(depth.get('paused'), 3, 'the disabled sink kept its queue');
   t.ok((depth.get('bad') ?? 0) >= 1, 'the failing sink keeps retrying its queue');
   t.equal(good.requests.filter((r) => r.path === '/paused').length, 0);
@@ -385,8 +385,8 @@ t.test('undeliverable notifications expire after retry.maxAge; metrics count eve
   t.match(text, /driftwatch_sink_sends_total\{sink="hook",result="retry"\} [1-9]/);
   t.match(text, /driftwatch_alert_notifications_total\{kind="deviation",reason="new"\} 1/);
   skew = 2 * 3_600_000;
-  alerting.housekeeping();
-  await until(() => alerting.store.rows(`deviation:${d.id}`)[0]?.state === 'expired');
+  await alerting.housekeeping();
+  await until(async () => (await alerting.outbox.rows(`deviation:${d.id}`))[0]?.state === 'expired');
   text = await registry.metrics();
   t.match(text, /driftwatch_sink_sends_total\{sink="hook",result="expired"\} 1/);
   t.match(text, /driftwatch_sink_queue_depth\{sink="hook"\} 0/);
@@ -398,10 +398,10 @@ t.test('events missed in a crash are caught up from the deviations table at star
   const db = openDb(dir);
   t.teardown(() => db.close());
   const at = new Date().toISOString();
-  db.run("INSERT INTO workloads (id, cluster, namespace, kind, name, container, created_at) VALUES (1, 'test', 'payments', 'Deployment', 'api', 'app', @at)", { at });
-  db.run("INSERT INTO baselines (id, workload_id, generation, phase, created_at, updated_at) VALUES (1, 1, 1, 'active', @at, @at)", { at });
+  db.connection.run("INSERT INTO workloads (id, cluster, namespace, kind, name, container, created_at) VALUES (1, 'test', 'payments', 'Deployment', 'api', 'app', @at)", { at });
+  db.connection.run("INSERT INTO baselines (id, workload_id, generation, phase, created_at, updated_at) VALUES (1, 1, 1, 'active', @at, @at)", { at });
   const insert = (d: ReturnType<typeof deviation>): void => {
-    db.run(
+    db.connection.run(
       `INSERT INTO deviations (id, baseline_id, workload_id, item_key, kind, severity, status, summary, detail, first_seen_ms, last_seen_ms, created_at, updated_at)
        VALUES (@id, 1, 1, @key, @kind, @sev, @status, @summary, '{}', @t, @t, @at, @at)`,
       { id: d.id, key: d.itemKey, kind: d.kind, sev: d.severity, status: d.status, summary: d.summary, t: d.firstSeenMs, at },
@@ -413,7 +413,7 @@ t.test('events missed in a crash are caught up from the deviations table at star
   insert(missed);
   const path = join(dir, 'out.jsonl');
   const config = alertingConfig({ ...FAST, sinks: [{ name: 'f', type: 'file', path }] });
-  const service = { getDeviation: (id: number) => known.get(id) };
+  const service = { getDeviation: async (id: number) => known.get(id) };
   const read = (): AlertDocumentV1[] => readAlertFile(path);
 
   let alerting = startAlerting(db, new CollectorBus(), config, { deviations: service });
@@ -423,7 +423,7 @@ t.test('events missed in a crash are caught up from the deviations table at star
   await alerting.close();
 
   // Resolved while alerting was down: ended at the next start.
-  db.run("UPDATE deviations SET status = 'resolved' WHERE id = @id", { id: missed.id });
+  db.connection.run("UPDATE deviations SET status = 'resolved' WHERE id = @id", { id: missed.id });
   known.set(missed.id, withStatus(missed, 'resolved'));
   alerting = startAlerting(db, new CollectorBus(), config, { deviations: service });
   t.teardown(() => alerting.close());

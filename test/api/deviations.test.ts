@@ -1,24 +1,23 @@
 import t from 'tap';
-import { AgentsTable } from '../../collector/store/agents.js';
 import { HOUR, learnScene, net, proc, startHarness, T0, workload, type Harness } from './harness.js';
 
 /** 24 deviations over three workloads with varied kinds and severities, one per minute. */
-function raiseMany(h: Harness): number[] {
-  const { web, worker } = learnScene(h);
+async function raiseMany(h: Harness): Promise<number[]> {
+  const { web, worker } = await learnScene(h);
   const api = workload('team-a', 'api');
-  h.ingest(proc(api, T0, '/app/server'));
-  h.endLearning();
+  await h.ingest(proc(api, T0, '/app/server'));
+  await h.endLearning();
   const ids: number[] = [];
   for (let i = 0; i < 24; i++) {
     const w = [web, worker, api][i % 3]!;
     const time = T0 + 3 * HOUR + i * 60_000;
     const obs = i % 4 === 3 ? net(w, time, 'egress', `198.51.100.${i}`, 8000 + i) : proc(w, time, i % 5 === 0 ? `/tmp/dropper-${i}` : `/usr/bin/tool-${i}`, `--run ${i}`);
-    ids.push(h.raise(obs).id);
+    ids.push((await h.raise(obs)).id);
   }
   return ids;
 }
 
-async function pageThrough(h: Harness, query: string, limit: number, between?: (page: number) => void): Promise<number[]> {
+async function pageThrough(h: Harness, query: string, limit: number, between?: (page: number) => Promise<void>): Promise<number[]> {
   const seen: number[] = [];
   let cursor: string | null = null;
   for (let page = 0; page < 1000; page++) {
@@ -27,14 +26,14 @@ async function pageThrough(h: Harness, query: string, limit: number, between?: (
     seen.push(...r.body.items.map((d: { id: number }) => d.id));
     cursor = r.body.next;
     if (!cursor) break;
-    between?.(page);
+    await between?.(page);
   }
   return seen;
 }
 
 t.test('filters: namespace, workload, severity, status, kind, time range, text', async (t) => {
   const h = await startHarness(t);
-  const ids = raiseMany(h);
+  const ids = await raiseMany(h);
   const q = async (query: string): Promise<{ id: number; workload: { namespace: string; name: string }; severity: string; kind: string; status: string; summary: string; firstSeenMs: number; lastSeenMs: number }[]> => {
     const r = await h.call('GET', `/api/v1/deviations?${query}&limit=500`);
     t.equal(r.status, 200, query);
@@ -72,19 +71,19 @@ t.test('filters: namespace, workload, severity, status, kind, time range, text',
 
 t.test('keyset pagination is stable while new deviations arrive', async (t) => {
   const h = await startHarness(t);
-  const ids = raiseMany(h);
+  const ids = await raiseMany(h);
   const extra = workload('team-a', 'web');
   let n = 0;
   // Three new deviations after each of the first three pages of every walk.
-  const arrive = (page: number): void => {
+  const arrive = async (page: number): Promise<void> => {
     if (page >= 3) return;
     for (let i = 0; i < 3; i++) {
       n += 1;
-      h.raise(proc(extra, T0 + 5 * HOUR + n * 1000, `/usr/bin/late-${n}`));
+      await h.raise(proc(extra, T0 + 5 * HOUR + n * 1000, `/usr/bin/late-${n}`));
     }
   };
   for (const sort of ['-created', 'created', '-lastSeen', '-severity', 'firstSeen', '-count']) {
-    const before = new Set(h.db.all<{ id: number }>('SELECT id FROM deviations').map((r) => r.id));
+    const before = new Set(h.store.connection.all<{ id: number }>('SELECT id FROM deviations').map((r) => r.id));
     const seen = await pageThrough(h, `sort=${sort}`, 5, arrive);
     t.equal(new Set(seen).size, seen.length, `${sort}: no deviation twice`);
     t.ok([...before].every((id) => seen.includes(id)), `${sort}: every deviation present at the start is seen once`);
@@ -97,13 +96,13 @@ t.test('keyset pagination is stable while new deviations arrive', async (t) => {
 
 t.test('detail, ack / resolve / reopen, add to baseline: each in the audit log with before and after', async (t) => {
   const h = await startHarness(t);
-  const { web } = learnScene(h);
-  const d = h.raise(proc(web, T0 + 3 * HOUR, '/tmp/x', '<script>alert(1)</script> "><img src=x onerror=alert(2)> \u001b[31mred\u001b[0m'));
+  const { web } = await learnScene(h);
+  const d = await h.raise(proc(web, T0 + 3 * HOUR, '/tmp/x', '<script>alert(1)</script> "><img src=x onerror=alert(2)> \u001b[31mred\u001b[0m'));
   const detail = await h.call('GET', `/api/v1/deviations/${d.id}`, { token: h.tokens.viewer });
   t.equal(detail.status, 200);
   t.equal(detail.body.deviation.itemKey, 'p|/tmp/x');
   t.equal(detail.body.deviation.samples[0].process.ancestors[1].exe, '/usr/bin/tini', 'samples carry the process lineage');
-  t.equal(detail.body.baseline.id, h.baselineOf(web));
+  t.equal(detail.body.baseline.id, (await h.baselineOf(web)));
   t.equal((await h.call('GET', '/api/v1/deviations/999999')).status, 404);
 
   const ack = await h.call('POST', `/api/v1/deviations/${d.id}/ack`, { token: h.tokens.analyst, body: { comment: 'on it' } });
@@ -146,7 +145,7 @@ t.test('detail, ack / resolve / reopen, add to baseline: each in the audit log w
 
 t.test('overview: deviations per bucket and severity, by namespace, baselines and agents', async (t) => {
   const h = await startHarness(t);
-  raiseMany(h);
+  await raiseMany(h);
   const from = T0 + 3 * HOUR;
   const sum = (series: Record<string, number[]>): number => Object.values(series).flat().reduce((a, b) => a + b, 0);
   const all = await h.call('GET', `/api/v1/overview?from=${from}&to=${from + HOUR}&buckets=6`, { token: h.tokens.viewer });
@@ -166,12 +165,11 @@ t.test('overview: deviations per bucket and severity, by namespace, baselines an
   t.equal((await h.call('GET', `/api/v1/overview?namespace=team-b`, { token: h.tokens.scoped })).status, 403);
   t.equal((await h.call('GET', `/api/v1/overview?from=5&to=4`)).status, 400);
 
-  const agents = new AgentsTable(h.db);
   const now = Date.now();
-  agents.hello({ instanceId: 'a1', node: 'node-1', cluster: 'test', version: '0.1.0', sources: ['tetragon-grpc'] }, new Date(now).toISOString());
-  agents.hello({ instanceId: 'a2', node: 'node-2', cluster: 'test', version: '0.1.0', sources: ['falco-http'] }, new Date(now - 10 * 60_000).toISOString());
-  agents.hello({ instanceId: 'a3', node: 'node-3', cluster: 'test', version: '0.1.0', sources: ['falco-http'] }, new Date(now).toISOString());
-  agents.disconnected('a3', new Date(now).toISOString());
+  await h.store.agents.hello({ instanceId: 'a1', node: 'node-1', cluster: 'test', version: '0.1.0', sources: ['tetragon-grpc'] }, new Date(now).toISOString());
+  await h.store.agents.hello({ instanceId: 'a2', node: 'node-2', cluster: 'test', version: '0.1.0', sources: ['falco-http'] }, new Date(now - 10 * 60_000).toISOString());
+  await h.store.agents.hello({ instanceId: 'a3', node: 'node-3', cluster: 'test', version: '0.1.0', sources: ['falco-http'] }, new Date(now).toISOString());
+  await h.store.agents.disconnected('a3', new Date(now).toISOString());
   const list = await h.call('GET', '/api/v1/agents', { token: h.tokens.viewer });
   t.same(
     list.body.items.map((a: { node: string; health: string; sources: string[] }) => [a.node, a.health, a.sources]),

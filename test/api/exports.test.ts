@@ -27,9 +27,9 @@ const OUTSIDE: Observation[] = [
 
 async function approved(t: Test): Promise<{ h: Harness; id: number }> {
   const h = await startHarness(t);
-  h.ingest(...LEARNED);
-  h.endLearning();
-  const id = h.baselineOf(web);
+  await h.ingest(...LEARNED);
+  await h.endLearning();
+  const id = await h.baselineOf(web);
   t.equal((await h.call('GET', `/api/v1/baselines/${id}/export?format=yaml`)).status, 409, 'not before approval');
   t.equal((await h.call('GET', `/api/v1/baselines/${id}/export?format=yaml`)).body.code, 'DW_ERR_EXPORT_UNAVAILABLE');
   await h.call('POST', `/api/v1/baselines/${id}/approve`, { body: { version: 1, comment: 'export test' } });
@@ -97,10 +97,10 @@ t.test('declared YAML export re-imports to the same baseline', async (t) => {
 
   // Loaded by a fresh collector from baselines/: the learned behaviour stays silent, the rest is raised.
   const fresh = await startHarness(t, { baselines: { 'web.yaml': r.text } });
-  fresh.ingest(...LEARNED.map((o) => ({ ...o, time: o.time + 4 * HOUR })));
-  t.equal(fresh.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM deviations')!.n, 0, 'the approved behaviour raises nothing');
-  fresh.ingest(...OUTSIDE.map((o) => ({ ...o, time: o.time + 4 * HOUR })));
-  t.equal(fresh.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM deviations')!.n, OUTSIDE.length, 'everything else is a deviation');
+  await fresh.ingest(...LEARNED.map((o) => ({ ...o, time: o.time + 4 * HOUR })));
+  t.equal(fresh.store.connection.get<{ n: number }>('SELECT COUNT(*) AS n FROM deviations')!.n, 0, 'the approved behaviour raises nothing');
+  await fresh.ingest(...OUTSIDE.map((o) => ({ ...o, time: o.time + 4 * HOUR })));
+  t.equal(fresh.store.connection.get<{ n: number }>('SELECT COUNT(*) AS n FROM deviations')!.n, OUTSIDE.length, 'everything else is a deviation');
 
   // And as a what-if candidate over what was stored: no deviation.
   const w = await h.call('POST', `/api/v1/baselines/${id}/what-if`, { body: { days: 7, yaml: r.text } });

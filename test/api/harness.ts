@@ -1,5 +1,5 @@
 /**
- * A collector's console as it runs, minus gRPC: the real store, bus, engine, API, live stream and
+ * A collector's console as it runs, minus gRPC: the real store, bus, detection, API, live stream and
  * OpsServer mounting. Workloads learn from observations during a one-hour learning window (event
  * time from T0); `endLearning()` ticks past it; observations after that raise real deviations.
  */
@@ -10,11 +10,10 @@ import type { Deviation } from '../../common/deviations.js';
 import { silentLogger } from '../../common/logger.js';
 import type { NetworkDirection, NetworkObservation, Observation, ProcessObservation, WorkloadId } from '../../common/model.js';
 import { OpsServer } from '../../common/ops-server.js';
-import { createEngine, type Engine } from '../../collector/baselines/engine.js';
 import { createApi, type Api } from '../../collector/api/server.js';
 import { CollectorBus } from '../../collector/events.js';
-import { openDatabase, type SqlDatabase } from '../../collector/store/db.js';
-import { ObservationsTable } from '../../collector/store/observations.js';
+import { Detection } from '../../collector/detection.js';
+import { SqliteStore } from '../../collector/store/sqlite/store.js';
 import { ItemDeriver } from '../../common/items/derive.js';
 import type { Role } from '../../collector/store/tokens.js';
 
@@ -80,20 +79,20 @@ export function net(w: WorkloadId, time: number, direction: NetworkDirection, pe
 }
 
 export interface Harness {
-  db: SqlDatabase;
+  store: SqliteStore;
   bus: CollectorBus;
-  engine: Engine;
+  engine: Detection;
   api: Api;
   ops: OpsServer;
   config: Readonly<DriftwatchConfig>;
   base: string;
   tokens: Record<Role | 'scoped' | 'scopedAnalyst' | 'otherViewer', string>;
   /** Stores (as ingest does) and evaluates observations, then emits the bus events. */
-  ingest(...observations: Observation[]): void;
-  endLearning(): void;
+  ingest(...observations: Observation[]): Promise<void>;
+  endLearning(): Promise<void>;
   /** Ingests one observation and returns the deviation it raised. */
-  raise(obs: Observation): Deviation;
-  baselineOf(w: WorkloadId): number;
+  raise(obs: Observation): Promise<Deviation>;
+  baselineOf(w: WorkloadId): Promise<number>;
   /** fetch against the API with a token (admin unless given; null = none). */
   call(method: string, path: string, opts?: { token?: string | null; body?: unknown }): Promise<Reply>;
 }
@@ -124,11 +123,11 @@ export async function startHarness(
       ...opts.overrides,
     },
   });
-  const db = openDatabase({ dataDir: ':memory:' });
+  const store = new SqliteStore({ dataDir: ':memory:' });
   const bus = new CollectorBus();
-  const engine = createEngine({ db, bus, config: config.collector, cluster: config.cluster, logger: silentLogger() });
+  const engine = new Detection({ store, bus, config: config.collector, logger: silentLogger() });
   await engine.start();
-  const api = createApi({ db, bus, baselines: engine, deviations: engine, config, logger: silentLogger(), streamReverifyMs: 200 });
+  const api = createApi({ store, bus, reviews: engine, config, logger: silentLogger(), streamReverifyMs: 200 });
   await api.start();
   const ops = new OpsServer('127.0.0.1:0', new Registry());
   ops.setFallback(api.handle);
@@ -138,24 +137,23 @@ export async function startHarness(
     await api.close();
     await ops.close();
     await engine.close();
-    db.close();
+    await store.close();
   });
-  const make = (name: string, role: Role, namespaces?: string[]): string => api.tokens.create({ name, role, namespaces: namespaces ?? null, createdBy: 'test' }).token;
+  const make = async (name: string, role: Role, namespaces?: string[]): Promise<string> => (await store.tokens.create({ name, role, namespaces: namespaces ?? null, createdBy: 'test' })).token;
   const tokens = {
-    viewer: make('viewer', 'viewer'),
-    analyst: make('analyst', 'analyst'),
-    approver: make('approver', 'approver'),
-    admin: make('admin', 'admin'),
-    scoped: make('team-a', 'approver', ['team-a']),
-    scopedAnalyst: make('team-a-analyst', 'analyst', ['team-a']),
-    otherViewer: make('team-b-viewer', 'viewer', ['team-b']),
+    viewer: await make('viewer', 'viewer'),
+    analyst: await make('analyst', 'analyst'),
+    approver: await make('approver', 'approver'),
+    admin: await make('admin', 'admin'),
+    scoped: await make('team-a', 'approver', ['team-a']),
+    scopedAnalyst: await make('team-a-analyst', 'analyst', ['team-a']),
+    otherViewer: await make('team-b-viewer', 'viewer', ['team-b']),
   };
-  const observations = new ObservationsTable(db);
   const deriver = new ItemDeriver(config.collector.network);
   let seq = 0;
   const base = `http://127.0.0.1:${ops.port}`;
   const h: Harness = {
-    db,
+    store,
     bus,
     engine,
     api,
@@ -163,27 +161,21 @@ export async function startHarness(
     config,
     base,
     tokens,
-    ingest(...list) {
-      seq += 1;
-      db.transaction(() => {
-        observations.insertBatch('agent-1', seq, list);
-        engine.ingest(list, { agentInstanceId: 'agent-1', node: 'node-1' });
-      });
-      engine.flushEvents();
+    async ingest(...list) {
+      await engine.unitOfWork.ingest({ agentInstanceId: 'node-1-agent', seq: ++seq, observations: list });
     },
-    endLearning() {
-      engine.tick(T0 + 2 * HOUR);
-      engine.flushEvents();
+    async endLearning() {
+      await engine.unitOfWork.tick(T0 + 2 * HOUR);
     },
-    raise(obs) {
-      h.ingest(obs);
+    async raise(obs) {
+      await h.ingest(obs);
       const key = deriver.derive(obs).key;
-      const row = db.get<{ id: number }>('SELECT id FROM deviations WHERE baseline_id = @b AND item_key = @key', { b: h.baselineOf(obs.workload), key });
-      if (!row) throw new Error(`no deviation for ${key}`);
-      return engine.getDeviation(row.id)!;
+      const found = await store.deviations.find(await h.baselineOf(obs.workload), key);
+      if (!found) throw new Error(`no deviation for ${key}`);
+      return (await engine.getDeviation(found.deviation.id))!;
     },
-    baselineOf(w) {
-      return engine.currentBaseline(w)!.id;
+    async baselineOf(w) {
+      return (await engine.currentBaseline(w))!.id;
     },
     async call(method, path, o = {}) {
       const headers: Record<string, string> = {};
@@ -208,10 +200,10 @@ export async function startHarness(
  * The standard scene: team-a/web (nginx, a health-check curl, egress to an API and DNS, listens on
  * 8080) and team-b/worker learn, then learning ends. Returns the workloads.
  */
-export function learnScene(h: Harness): { web: WorkloadId; worker: WorkloadId } {
+export async function learnScene(h: Harness): Promise<{ web: WorkloadId; worker: WorkloadId }> {
   const web = workload('team-a', 'web');
   const worker = workload('team-b', 'worker');
-  h.ingest(
+  await h.ingest(
     proc(web, T0, '/usr/sbin/nginx', '-g daemon off;'),
     proc(web, T0 + 1000, '/usr/bin/curl', '-s http://localhost:8080/healthz'),
     net(web, T0 + 2000, 'egress', '203.0.113.10', 443, { peerName: 'api.example.com' }),
@@ -219,6 +211,6 @@ export function learnScene(h: Harness): { web: WorkloadId; worker: WorkloadId } 
     net(web, T0 + 4000, 'listen', null, 8080),
     proc(worker, T0 + 5000, '/usr/local/bin/worker', '--queue jobs'),
   );
-  h.endLearning();
+  await h.endLearning();
   return { web, worker };
 }

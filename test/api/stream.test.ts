@@ -51,7 +51,7 @@ function connect(h: Harness, protocols: string[]): Promise<Client> {
 
 t.test('live stream: authenticated, scoped, lean events', async (t) => {
   const h = await startHarness(t);
-  const { web, worker } = learnScene(h);
+  const { web, worker } = await learnScene(h);
   const admin = await connect(h, ['driftwatch.v1', `bearer.${h.tokens.admin}`]);
   t.teardown(() => admin.ws.close());
   t.equal(admin.ws.protocol, 'driftwatch.v1', 'the server never echoes the token protocol');
@@ -62,14 +62,14 @@ t.test('live stream: authenticated, scoped, lean events', async (t) => {
   viaMessage.ws.send(JSON.stringify({ type: 'auth', token: h.tokens.otherViewer }));
   t.same((await viaMessage.next('hello')).namespaces, ['team-b']);
 
-  const d = h.raise(proc(web, T0 + 3 * HOUR, '/usr/bin/wget', 'http://x'));
+  const d = await h.raise(proc(web, T0 + 3 * HOUR, '/usr/bin/wget', 'http://x'));
   const created = await admin.next('deviation.created');
   const wire = created.deviation as Record<string, unknown>;
   t.equal(wire.id, d.id);
   t.equal(wire.summary, d.summary);
   t.notOk('samples' in wire, 'no samples on the stream');
 
-  const other = h.raise(proc(worker, T0 + 3 * HOUR, '/usr/bin/nc'));
+  const other = await h.raise(proc(worker, T0 + 3 * HOUR, '/usr/bin/nc'));
   const scoped = await viaMessage.next('deviation.created');
   t.equal((scoped.deviation as { id: number }).id, other.id, 'the team-b viewer gets team-b');
   t.notOk(
@@ -80,7 +80,7 @@ t.test('live stream: authenticated, scoped, lean events', async (t) => {
   await h.call('POST', `/api/v1/deviations/${d.id}/ack`, { body: { comment: 'mine' } });
   const status = await admin.next('deviation.status');
   t.same([status.previous, (status.deviation as { status: string }).status, status.actor], ['open', 'acknowledged', 'token:admin']);
-  await h.call('POST', `/api/v1/baselines/${h.baselineOf(worker)}/approve`, { body: { version: 1 } });
+  await h.call('POST', `/api/v1/baselines/${(await h.baselineOf(worker))}/approve`, { body: { version: 1 } });
   const changed = await admin.next('baseline.changed');
   t.equal((changed.baseline as { phase: string }).phase, 'approved');
 });
@@ -102,10 +102,10 @@ t.test('live stream: bad or missing tokens are refused, never read from the URL'
   t.equal(closed, 4401, 'a token in the query string is ignored');
 
   // Revoking a token ends its live connection too.
-  const made = h.api.tokens.create({ name: 'short-lived', role: 'viewer', createdBy: 'test' });
+  const made = (await h.store.tokens.create({ name: 'short-lived', role: 'viewer', createdBy: 'test' }));
   const live = await connect(h, ['driftwatch.v1', `bearer.${made.token}`]);
   await live.next('hello');
-  h.api.tokens.revoke(made.info.tokenId);
+  await h.store.tokens.revoke(made.info.tokenId);
   t.equal(await new Promise<number>((resolve) => live.ws.once('close', (n) => resolve(n))), 4401, 'revoked while connected');
 });
 

@@ -5,7 +5,7 @@ import { startHarness } from './harness.js';
 
 t.test('a namespace-scoped admin administers only tokens within its namespaces', async (t) => {
   const h = await startHarness(t);
-  const scopedAdmin = h.api.tokens.create({ name: 'team-a-admin', role: 'admin', namespaces: ['team-a', 'team-c'], createdBy: 'test' }).token;
+  const scopedAdmin = (await h.store.tokens.create({ name: 'team-a-admin', role: 'admin', namespaces: ['team-a', 'team-c'], createdBy: 'test' })).token;
   const create = (body: Record<string, unknown>, token = scopedAdmin) => h.call('POST', '/api/v1/tokens', { token, body });
 
   const unscoped = await create({ name: 'sneaky', role: 'admin' });
@@ -15,7 +15,7 @@ t.test('a namespace-scoped admin administers only tokens within its namespaces',
   t.equal((await create({ name: 'empty', role: 'viewer', namespaces: [] })).status, 400, 'an empty list is not "every namespace"');
   t.equal((await create({ name: 'empty-2', role: 'viewer', namespaces: [] }, h.tokens.admin)).status, 400, 'not from an unscoped admin either');
   t.notOk(
-    h.api.tokens.list().some((i) => ['sneaky', 'wider', 'empty', 'empty-2'].includes(i.name)),
+    (await h.store.tokens.list()).some((i) => ['sneaky', 'wider', 'empty', 'empty-2'].includes(i.name)),
     'none of the refused tokens exists',
   );
   const inside = await create({ name: 'team-a-ci', role: 'analyst', namespaces: ['team-a'] });
@@ -30,20 +30,20 @@ t.test('a namespace-scoped admin administers only tokens within its namespaces',
   );
   t.ok((await h.call('GET', '/api/v1/tokens')).body.items.length > listed.body.items.length, 'an unscoped admin lists every token');
 
-  const idOf = (name: string): number => h.api.tokens.list().find((i) => i.name === name)!.tokenId;
+  const idOf = async (name: string): Promise<number> => (await h.store.tokens.list()).find((i) => i.name === name)!.tokenId;
   for (const name of ['admin', 'team-b-viewer']) {
-    const r = await h.call('DELETE', `/api/v1/tokens/${idOf(name)}`, { token: scopedAdmin });
+    const r = await h.call('DELETE', `/api/v1/tokens/${await idOf(name)}`, { token: scopedAdmin });
     t.equal(r.status, 403, `cannot revoke ${name}`);
     t.equal(r.body.code, 'DW_ERR_FORBIDDEN_SCOPE');
-    t.equal(h.api.tokens.get(idOf(name))!.revokedAt, null, `${name} still works`);
+    t.equal((await h.store.tokens.get(await idOf(name)))!.revokedAt, null, `${name} still works`);
   }
   t.equal((await h.call('DELETE', `/api/v1/tokens/${inside.body.info.tokenId}`, { token: scopedAdmin })).status, 200, 'revokes one within its scope');
 });
 
-t.test('TokenStore refuses an explicitly empty namespace list', async (t) => {
+t.test('SqlTokens refuses an explicitly empty namespace list', async (t) => {
   const h = await startHarness(t);
-  t.throws(() => h.api.tokens.create({ name: 'nobody', role: 'viewer', namespaces: [], createdBy: 'test' }), /at least one namespace/);
-  t.equal(h.api.tokens.create({ name: 'everyone', role: 'viewer', namespaces: null, createdBy: 'test' }).info.namespaces, null, 'null still means every namespace');
+  await t.rejects(h.store.tokens.create({ name: 'nobody', role: 'viewer', namespaces: [], createdBy: 'test' }), /at least one namespace/);
+  t.equal((await h.store.tokens.create({ name: 'everyone', role: 'viewer', namespaces: null, createdBy: 'test' })).info.namespaces, null, 'null still means every namespace');
 });
 
 t.test('failed authentications never lock out valid tokens from the same address', async (t) => {

@@ -133,14 +133,14 @@ t.test('engine: pod peers learned as workloads; another workload deviates, a new
   const f = await fixture({ resolver });
   t.teardown(() => f.close());
 
-  f.feed(net('egress', { time: T0, peer: '10.244.1.50', port: 8080 }), net('egress', { time: T0 + 1, peer: '10.96.0.20', port: 80 }));
+  await f.feed(net('egress', { time: T0, peer: '10.244.1.50', port: 8080 }), net('egress', { time: T0 + 1, peer: '10.96.0.20', port: 80 }));
   t.same(itemKeys(f), ['n|egress|tcp|8080|wl|shop/Deployment/api steady', 'n|egress|tcp|80|ip|10.96.0.20 steady'], 'the pod is learned as its workload');
 
   // The api Deployment rolls: its new pod has a new address.
   api.deletePod('shop', 'api-5d8f7c6b9d-aaaaa');
   api.putPod(fakePod({ namespace: 'shop', name: 'api-5d8f7c6b9d-bbbbb', node: 'node-b', ips: ['10.244.2.51'], owner: { kind: 'ReplicaSet', name: 'api-5d8f7c6b9d' } }));
   await until(() => resolver.workloadOf('10.244.2.51') !== null, 10_000, 'new api pod known');
-  f.feed(net('egress', { time: T0 + 70 * MIN, peer: '10.244.2.51', port: 8080 }), net('egress', { time: T0 + 71 * MIN, peer: '10.244.2.9', port: 8080 }));
-  t.equal(f.engine.currentBaseline(WEB)!.phase, 'active');
+  await f.feed(net('egress', { time: T0 + 70 * MIN, peer: '10.244.2.51', port: 8080 }), net('egress', { time: T0 + 71 * MIN, peer: '10.244.2.9', port: 8080 }));
+  t.equal((await f.engine.currentBaseline(WEB))!.phase, 'active');
   t.same(deviationList(f), ['network n|egress|tcp|8080|wl|db/StatefulSet/pg low open'], "another workload's pod in the same range and port is new; the new api pod is not");
 });

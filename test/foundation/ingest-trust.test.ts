@@ -12,7 +12,7 @@ import { silentLogger } from '../../common/logger.js';
 import { INGEST_SERVICE, observationToWire, type AgentMessage, type CollectorMessage } from '../../common/wire.js';
 import { CollectorBus } from '../../collector/events.js';
 import { IngestServer } from '../../collector/ingest/server.js';
-import { openDatabase } from '../../collector/store/db.js';
+import { SqliteStore } from '../../collector/store/sqlite/store.js';
 import { makeTestPki } from '../helpers/certs.js';
 import { RecordingEngine } from '../helpers/null-engine.js';
 import { processObservation } from '../helpers/observations.js';
@@ -46,16 +46,15 @@ function open(port: number, credentials = grpc.credentials.createInsecure(), tar
 const hello = (node: string, instanceId: string, cluster = 'prod'): AgentMessage => ({ hello: { node, instanceId, cluster, agentVersion: 't', sources: [] } });
 
 async function setup(t: { teardown(fn: () => Promise<void>): void }, overrides: Record<string, unknown> = {}) {
-  const db = openDatabase({ dataDir: ':memory:' });
-  const engine = new RecordingEngine();
-  const ticks: number[] = [];
-  engine.tick = (ms?: number) => void ticks.push(ms ?? 0);
+  const db = new SqliteStore({ dataDir: ':memory:' });
+  const engine = new RecordingEngine(db);
+  const ticks = engine.ticks;
   const config = loadConfig({ env: {}, overrides: { cluster: 'prod', 'collector.grpc.listen': '127.0.0.1:0', ...overrides } });
-  const server = new IngestServer({ config: config.collector.grpc, cluster: 'prod', db, engine, bus: new CollectorBus(), logger: silentLogger(), registry: new Registry() });
+  const server = new IngestServer({ config: config.collector.grpc, cluster: 'prod', store: db, unitOfWork: engine, edge: engine, bus: new CollectorBus(), logger: silentLogger(), registry: new Registry() });
   await server.start();
   t.teardown(async () => {
     await server.close();
-    db.close();
+    await db.close();
   });
   return { db, engine, server, ticks };
 }

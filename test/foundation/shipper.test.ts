@@ -5,7 +5,7 @@ import { silentLogger } from '../../common/logger.js';
 import type { EdgeBaseline } from '../../common/edge-baseline.js';
 import { CollectorBus } from '../../collector/events.js';
 import { IngestServer } from '../../collector/ingest/server.js';
-import { openDatabase, type SqlDatabase } from '../../collector/store/db.js';
+import { SqliteStore } from '../../collector/store/sqlite/store.js';
 import { Shipper, type ShipperOptions } from '../../agent/ship/shipper.js';
 import { RecordingEngine } from '../helpers/null-engine.js';
 import { processObservation } from '../helpers/observations.js';
@@ -46,24 +46,21 @@ function shipperFor(agent: ShipperOptions['config'], opts: Partial<ShipperOption
 
 class EdgeEngine extends RecordingEngine {
   listeners: ((c: EdgeBaseline[]) => void)[] = [];
-  override edgeBaselines(): [] {
-    return [];
-  }
-  override onEdgeChange(l: (c: EdgeBaseline[]) => void): () => void {
+  override onChange(l: (c: EdgeBaseline[]) => void): () => void {
     this.listeners.push(l);
     return () => undefined;
   }
 }
 
-function ingest(db: SqlDatabase, port: number, engine: RecordingEngine): IngestServer {
-  return new IngestServer({ config: config(port).collector.grpc, cluster: 'c', db, engine, bus: new CollectorBus(), logger: silentLogger(), registry: new Registry() });
+function ingest(store: SqliteStore, port: number, engine: RecordingEngine): IngestServer {
+  return new IngestServer({ config: config(port).collector.grpc, cluster: 'c', store, unitOfWork: engine, edge: engine, bus: new CollectorBus(), logger: silentLogger(), registry: new Registry() });
 }
 
 t.test('un-acked batches are re-sent after the collector restarts, and stored once', async (t) => {
   const port = await freePort();
-  const db = openDatabase({ dataDir: ':memory:' });
+  const db = new SqliteStore({ dataDir: ':memory:' });
   t.teardown(() => db.close());
-  const engine = new RecordingEngine();
+  const engine = new RecordingEngine(db);
   let server = ingest(db, port, engine);
   await server.start();
   const snapshots: EdgeBaseline[][] = [];
@@ -89,15 +86,15 @@ t.test('un-acked batches are re-sent after the collector restarts, and stored on
   t.teardown(() => server.close());
   await eventually(() => shipper.queued === 0, 'everything acknowledged after restart', 20_000);
   t.equal(engine.seen.length, 250, 'each observation evaluated exactly once');
-  t.equal(db.get<{ n: number }>('SELECT COUNT(*) AS n FROM observations')!.n, 250);
-  t.equal(db.get<{ last_seq: number }>(`SELECT last_seq FROM agents WHERE instance_id = 'n1-fixed'`)!.last_seq, 25);
+  t.equal(db.connection.get<{ n: number }>('SELECT COUNT(*) AS n FROM observations')!.n, 250);
+  t.equal(db.connection.get<{ last_seq: number }>(`SELECT last_seq FROM agents WHERE instance_id = 'n1-fixed'`)!.last_seq, 25);
 });
 
 t.test('a re-sent batch the collector already stored is acknowledged, not stored again', async (t) => {
   const port = await freePort();
-  const db = openDatabase({ dataDir: ':memory:' });
+  const db = new SqliteStore({ dataDir: ':memory:' });
   t.teardown(() => db.close());
-  const engine = new EdgeEngine();
+  const engine = new EdgeEngine(db);
   const server = ingest(db, port, engine);
   await server.start();
   t.teardown(() => server.close());
@@ -117,7 +114,7 @@ t.test('a re-sent batch the collector already stored is acknowledged, not stored
   for (let i = 0; i < 30; i++) b.enqueue(obs(i));
   await eventually(() => b.queued === 0, 'acknowledged again');
   t.equal(engine.seen.length, 30, 'duplicates never reach the engine');
-  t.equal(db.get<{ n: number }>('SELECT COUNT(*) AS n FROM observations')!.n, 30);
+  t.equal(db.connection.get<{ n: number }>('SELECT COUNT(*) AS n FROM observations')!.n, 30);
 });
 
 t.test('the queue is bounded: enqueue refuses beyond queueLimit and capacity returns after acks', async (t) => {
@@ -132,10 +129,10 @@ t.test('the queue is bounded: enqueue refuses beyond queueLimit and capacity ret
   let resumed = false;
   void shipper.waitForCapacity().then(() => (resumed = true));
 
-  const db = openDatabase({ dataDir: ':memory:' });
+  const db = new SqliteStore({ dataDir: ':memory:' });
   t.teardown(() => db.close());
   await reserved.release();
-  const server = ingest(db, port, new RecordingEngine());
+  const server = ingest(db, port, new RecordingEngine(db));
   await server.start();
   t.teardown(() => server.close());
   await eventually(() => resumed, 'back-pressure released once the collector acknowledged', 20_000);

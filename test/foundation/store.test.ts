@@ -1,17 +1,18 @@
 import t from 'tap';
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
-import { openDatabase } from '../../collector/store/db.js';
+import { SqliteConnection } from '../../collector/store/sqlite/database.js';
+import { SqliteStore } from '../../collector/store/sqlite/store.js';
 import { MIGRATIONS } from '../../collector/store/migrations/index.js';
 
 t.test('a database made by the first schema is migrated to the latest at start-up', async (t) => {
   const dir = t.testdir();
-  const old = openDatabase({ dataDir: dir, targetVersion: 1 });
+  const old = new SqliteConnection({ dataDir: dir, targetVersion: 1 });
   t.equal(old.schemaVersion, 1);
   old.run(`INSERT INTO agents (instance_id, node, cluster, version, sources, first_seen_at, last_seen_at, last_seq) VALUES ('a-1', 'n1', 'c', '0.0.1', '[]', 'x', 'x', 41)`);
   old.close();
 
-  const db = openDatabase({ dataDir: dir });
+  const db = new SqliteConnection({ dataDir: dir });
   t.equal(db.schemaVersion, MIGRATIONS[MIGRATIONS.length - 1]!.version, 'all migrations applied');
   t.equal(db.get<{ last_seq: number }>(`SELECT last_seq FROM agents WHERE instance_id = 'a-1'`)?.last_seq, 41, 'data kept');
   db.close();
@@ -25,31 +26,28 @@ t.test('a database made by the first schema is migrated to the latest at start-u
 
 t.test('a database newer than this driftwatch is refused', async (t) => {
   const dir = t.testdir();
-  openDatabase({ dataDir: dir }).close();
+  new SqliteConnection({ dataDir: dir }).close();
   const raw = new Database(join(dir, 'driftwatch.db'));
   raw.prepare(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', 'x')`).run();
   raw.close();
-  t.throws(() => openDatabase({ dataDir: dir }), /newer than this driftwatch/);
+  t.throws(() => new SqliteConnection({ dataDir: dir }), /newer than this driftwatch/);
 });
 
 t.test('transactions roll back on error', async (t) => {
-  const db = openDatabase({ dataDir: ':memory:' });
-  t.teardown(() => db.close());
-  t.throws(() =>
-    db.transaction(() => {
-      db.run(`INSERT INTO audit_log (at, actor, action, target_type, target_id) VALUES ('x', 'me', 'test', 't', '1')`);
+  const store = new SqliteStore({ dataDir: ':memory:' });
+  t.teardown(() => store.close());
+  await t.rejects(
+    store.transaction(async (tx) => {
+      await tx.audit.append({ actor: 'me', action: 'test', targetType: 't', targetId: '1', namespace: null });
       throw new Error('boom');
     }),
   );
-  t.equal(db.get<{ n: number }>('SELECT COUNT(*) AS n FROM audit_log')?.n, 0);
+  t.equal(store.connection.get<{ n: number }>('SELECT COUNT(*) AS n FROM audit_log')?.n, 0);
 });
 
 t.test('retention prunes old observations (event time) and long-gone agent instances', async (t) => {
-  const { ObservationsTable } = await import('../../collector/store/observations.js');
-  const { AgentsTable } = await import('../../collector/store/agents.js');
-  const db = openDatabase({ dataDir: ':memory:' });
-  t.teardown(() => db.close());
-  const observations = new ObservationsTable(db);
+  const store = new SqliteStore({ dataDir: ':memory:' });
+  t.teardown(() => store.close());
   const day = 86_400_000;
   const base = Date.parse('2026-01-01T00:00:00Z');
   const mk = (time: number) => ({
@@ -66,15 +64,17 @@ t.test('retention prunes old observations (event time) and long-gone agent insta
     preexisting: false,
     process: { exe: '/bin/true', args: '', pid: null, uid: null, user: null, execId: null, parentExe: null, ancestors: [], lineage: 'partial' as const, inInitTree: null, sessionId: null },
   });
-  db.transaction(() => observations.insertBatch('a', 1, [mk(base), mk(base + 10 * day), mk(base + 40 * day)]));
-  t.equal(observations.prune(30 * day), 1, 'only what is older than 30 days before the newest event');
-  t.equal(observations.count(), 2);
-
-  const agents = new AgentsTable(db);
+  await store.transaction((tx) => tx.observations.insertBatch('a', 1, [mk(base), mk(base + 10 * day), mk(base + 40 * day)]));
+  const agents = store.agents;
   const now = Date.now();
-  agents.hello({ instanceId: 'n-old', node: 'n', cluster: 'c', version: 'v', sources: [] }, new Date(now - 10 * day).toISOString());
-  agents.disconnected('n-old', new Date(now - 10 * day).toISOString());
-  agents.hello({ instanceId: 'n-live', node: 'n', cluster: 'c', version: 'v', sources: [] }, new Date(now - 10 * day).toISOString());
-  t.equal(agents.prune(7 * day, now), 1, 'a disconnected instance is forgotten, a connected one never');
-  t.same(agents.list().map((a) => a.instanceId), ['n-live']);
+  await agents.hello({ instanceId: 'n-old', node: 'n', cluster: 'c', version: 'v', sources: [] }, new Date(now - 10 * day).toISOString());
+  await agents.disconnected('n-old', new Date(now - 10 * day).toISOString());
+  await agents.hello({ instanceId: 'n-live', node: 'n', cluster: 'c', version: 'v', sources: [] }, new Date(now - 10 * day).toISOString());
+  t.same(
+    await store.prune({ observationsMs: 30 * day, agentsMs: 7 * day }, now),
+    { observations: 1, agents: 1 },
+    'observations older than 30 days before the newest event; a disconnected instance is forgotten, a connected one never',
+  );
+  t.equal(await store.observations.count(), 2);
+  t.same((await agents.list()).map((a) => a.instanceId), ['n-live']);
 });

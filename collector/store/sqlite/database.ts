@@ -1,26 +1,8 @@
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { MIGRATIONS, type Migration } from './migrations/index.js';
-
-export type SqlValue = string | number | bigint | null | Buffer;
-export type SqlParams = Record<string, SqlValue> | SqlValue[];
-
-/**
- * The one seam between driftwatch and its database. Table modules (`*.ts` beside this file) only
- * use these four calls with portable SQL (named `@param`s, no SQLite-only functions), so that a
- * PostgreSQL implementation can sit behind the same interface for multi-replica collectors.
- * No collector state lives outside the database except caches that can be rebuilt from it.
- */
-export interface SqlDatabase {
-  run(sql: string, params?: SqlParams): { changes: number; lastInsertRowid: number | bigint };
-  get<T>(sql: string, params?: SqlParams): T | undefined;
-  all<T>(sql: string, params?: SqlParams): T[];
-  /** Runs fn in one transaction (nested calls join the outer one). */
-  transaction<T>(fn: () => T): T;
-  close(): void;
-  readonly schemaVersion: number;
-}
+import { MIGRATIONS, type Migration } from '../migrations/index.js';
+import type { RunResult, SqlParams } from '../sql.js';
 
 export interface OpenOptions {
   /** Directory for `driftwatch.db`; `:memory:` for an in-memory database (tests). */
@@ -30,14 +12,22 @@ export interface OpenOptions {
   migrations?: readonly Migration[];
 }
 
-export class SqliteDatabase implements SqlDatabase {
+/**
+ * One better-sqlite3 connection: WAL, prepared statements cached by their text, migrations applied
+ * at open. Synchronous, as the driver is; `SqliteStore` puts the asynchronous contract over it.
+ */
+export class SqliteConnection {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
   private closed = false;
 
   constructor(opts: OpenOptions) {
     const file = opts.dataDir === ':memory:' ? ':memory:' : join(opts.dataDir, 'driftwatch.db');
-    if (opts.dataDir !== ':memory:') mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+    if (file !== ':memory:') {
+      mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
+      // Created owner-only before SQLite opens it: its -wal and -shm files inherit this mode.
+      closeSync(openSync(file, 'a', 0o600));
+    }
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = NORMAL');
@@ -50,6 +40,10 @@ export class SqliteDatabase implements SqlDatabase {
     return this.get<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_migrations')?.v ?? 0;
   }
 
+  get inTransaction(): boolean {
+    return this.db.inTransaction;
+  }
+
   private prepare(sql: string): Database.Statement {
     let st = this.statements.get(sql);
     if (!st) {
@@ -59,8 +53,8 @@ export class SqliteDatabase implements SqlDatabase {
     return st;
   }
 
-  run(sql: string, params: SqlParams = {}): { changes: number; lastInsertRowid: number | bigint } {
-    return this.prepare(sql).run(params);
+  run(sql: string, params: SqlParams = {}): RunResult {
+    return { changes: this.prepare(sql).run(params).changes };
   }
 
   get<T>(sql: string, params: SqlParams = {}): T | undefined {
@@ -71,11 +65,7 @@ export class SqliteDatabase implements SqlDatabase {
     return this.prepare(sql).all(params) as T[];
   }
 
-  transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
-  }
-
-  /** Multi-statement DDL; only migrations use it. */
+  /** Multi-statement SQL (migrations, BEGIN/COMMIT). */
   exec(sql: string): void {
     this.db.exec(sql);
   }
@@ -88,20 +78,21 @@ export class SqliteDatabase implements SqlDatabase {
   }
 }
 
-function migrate(db: SqliteDatabase, migrations: readonly Migration[], target?: number): void {
+function migrate(db: SqliteConnection, migrations: readonly Migration[], target?: number): void {
   db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
   const current = db.schemaVersion;
   const latest = migrations.length ? migrations[migrations.length - 1]!.version : 0;
   if (current > latest) throw new Error(`database schema version ${current} is newer than this driftwatch (${latest}): upgrade driftwatch`);
   for (const m of migrations) {
     if (m.version <= current || (target !== undefined && m.version > target)) continue;
-    db.transaction(() => {
+    db.exec('BEGIN IMMEDIATE');
+    try {
       db.exec(m.up);
       db.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (@v, @n, @at)', { v: m.version, n: m.name, at: new Date().toISOString() });
-    });
+      db.exec('COMMIT');
+    } catch (err) {
+      db.exec('ROLLBACK');
+      throw err;
+    }
   }
-}
-
-export function openDatabase(opts: OpenOptions): SqliteDatabase {
-  return new SqliteDatabase(opts);
 }

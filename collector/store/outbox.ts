@@ -1,9 +1,10 @@
 /**
  * The alerting tables (migration 003): `alert_state` (what was decided per alert) and
- * `alert_outbox` (the per-sink delivery queue). Portable SQL through SqlDatabase only.
+ * `alert_outbox` (the per-sink delivery queue). Portable SQL through SqlExecutor only.
  */
 import type { Severity } from '../../common/deviations.js';
-import type { SqlDatabase } from '../store/db.js';
+import type { OutboxRepository } from './contract.js';
+import type { SqlExecutor } from './sql.js';
 import type { AlertKind, AlertNotification } from '../sinks/types.js';
 
 /**
@@ -77,23 +78,19 @@ export interface QueueStats {
   oldestMs: number | null;
 }
 
-export class AlertStore {
-  constructor(private readonly db: SqlDatabase) {}
-
-  transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn);
-  }
+export class SqlOutbox implements OutboxRepository {
+  constructor(private readonly db: SqlExecutor) {}
 
   // ---- alert_state ----
 
-  get(alertKey: string): AlertState | undefined {
-    const r = this.db.get<StateRow>('SELECT * FROM alert_state WHERE alert_key = @k', { k: alertKey });
+  async get(alertKey: string): Promise<AlertState | undefined> {
+    const r = await this.db.get<StateRow>('SELECT * FROM alert_state WHERE alert_key = @k', { k: alertKey });
     return r ? toState(r) : undefined;
   }
 
   /** Inserts or replaces the whole state of an alert. */
-  put(s: AlertState, nowMs: number): void {
-    this.db.run(
+  async put(s: AlertState, nowMs: number): Promise<void> {
+    await this.db.run(
       `INSERT INTO alert_state (alert_key, kind, workload_key, deviation_id, group_key, phase, severity, event_ms, last_event_ms, due_ms, notify_count, alert, created_ms, updated_ms)
        VALUES (@alert_key, @kind, @workload_key, @deviation_id, @group_key, @phase, @severity, @event_ms, @last_event_ms, @due_ms, @notify_count, @alert, @now, @now)
        ON CONFLICT (alert_key) DO UPDATE SET group_key = @group_key, phase = @phase, severity = @severity, last_event_ms = @last_event_ms,
@@ -117,42 +114,42 @@ export class AlertStore {
   }
 
   /** States of these phases whose due time has come, oldest due first. */
-  due(phase: AlertPhase, nowMs: number, limit: number): AlertState[] {
-    return this.db
-      .all<StateRow>('SELECT * FROM alert_state WHERE phase = @p AND due_ms <= @now ORDER BY due_ms, event_ms LIMIT @limit', { p: phase, now: nowMs, limit })
+  async due(phase: AlertPhase, nowMs: number, limit: number): Promise<AlertState[]> {
+    return (await this.db
+      .all<StateRow>('SELECT * FROM alert_state WHERE phase = @p AND due_ms <= @now ORDER BY due_ms, event_ms LIMIT @limit', { p: phase, now: nowMs, limit }))
       .map(toState);
   }
 
-  pendingOfWorkload(workloadKey: string): AlertState[] {
-    return this.db.all<StateRow>("SELECT * FROM alert_state WHERE workload_key = @w AND phase = 'pending' ORDER BY event_ms", { w: workloadKey }).map(toState);
+  async pendingOfWorkload(workloadKey: string): Promise<AlertState[]> {
+    return (await this.db.all<StateRow>("SELECT * FROM alert_state WHERE workload_key = @w AND phase = 'pending' ORDER BY event_ms", { w: workloadKey })).map(toState);
   }
 
   /** Deviations of a workload already decided on individually since `sinceEventMs` (event time). */
-  countDecidedSince(workloadKey: string, sinceEventMs: number): number {
+  async countDecidedSince(workloadKey: string, sinceEventMs: number): Promise<number> {
     return (
-      this.db.get<{ n: number }>(
+      (await this.db.get<{ n: number }>(
         "SELECT COUNT(*) AS n FROM alert_state WHERE workload_key = @w AND kind = 'deviation' AND phase IN ('held', 'firing', 'acknowledged', 'resolved') AND event_ms >= @since",
         { w: workloadKey, since: sinceEventMs },
-      )?.n ?? 0
+      ))?.n ?? 0
     );
   }
 
   /** The workload's open group whose latest member is at or after `sinceEventMs` and that began at or after `startedSinceMs` (event time). */
-  openGroup(workloadKey: string, sinceEventMs: number, startedSinceMs: number): AlertState | undefined {
-    const r = this.db.get<StateRow>(
+  async openGroup(workloadKey: string, sinceEventMs: number, startedSinceMs: number): Promise<AlertState | undefined> {
+    const r = await this.db.get<StateRow>(
       "SELECT * FROM alert_state WHERE workload_key = @w AND kind = 'group' AND phase IN ('held', 'firing', 'acknowledged') AND last_event_ms >= @since AND event_ms >= @started ORDER BY last_event_ms DESC LIMIT 1",
       { w: workloadKey, since: sinceEventMs, started: startedSinceMs },
     );
     return r ? toState(r) : undefined;
   }
 
-  members(groupKey: string): AlertState[] {
-    return this.db.all<StateRow>('SELECT * FROM alert_state WHERE group_key = @g ORDER BY event_ms', { g: groupKey }).map(toState);
+  async members(groupKey: string): Promise<AlertState[]> {
+    return (await this.db.all<StateRow>('SELECT * FROM alert_state WHERE group_key = @g ORDER BY event_ms', { g: groupKey })).map(toState);
   }
 
-  openHealthKeys(): string[] {
-    return this.db
-      .all<{ alert_key: string }>("SELECT alert_key FROM alert_state WHERE kind = 'health' AND phase IN ('held', 'firing', 'acknowledged')")
+  async openHealthKeys(): Promise<string[]> {
+    return (await this.db
+      .all<{ alert_key: string }>("SELECT alert_key FROM alert_state WHERE kind = 'health' AND phase IN ('held', 'firing', 'acknowledged')"))
       .map((r) => r.alert_key.slice('health:'.length));
   }
 
@@ -160,19 +157,19 @@ export class AlertStore {
    * Open deviations changed since `sinceIso` that alerting has no state for: events missed in
    * a crash between the engine's commit and ours. (Reads the core `deviations` table.)
    */
-  unseenOpenDeviations(sinceIso: string, limit: number): number[] {
-    return this.db
+  async unseenOpenDeviations(sinceIso: string, limit: number): Promise<number[]> {
+    return (await this.db
       .all<{ id: number }>(
         `SELECT d.id FROM deviations d WHERE d.status = 'open' AND d.kind <> 'baseline-overflow' AND d.updated_at >= @since
          AND NOT EXISTS (SELECT 1 FROM alert_state a WHERE a.deviation_id = d.id) ORDER BY d.id LIMIT @limit`,
         { since: sinceIso, limit },
-      )
+      ))
       .map((r) => r.id);
   }
 
   /** Deviations that ended while their alert is still open here (a missed status event). */
-  endedWhileOpen(limit: number): number[] {
-    return this.db
+  async endedWhileOpen(limit: number): Promise<number[]> {
+    return (await this.db
       .all<{ id: number }>(
         `SELECT a.deviation_id AS id FROM alert_state a JOIN deviations d ON d.id = a.deviation_id
          WHERE d.status IN ('resolved', 'added-to-baseline')
@@ -180,99 +177,100 @@ export class AlertStore {
              OR (a.phase = 'grouped' AND EXISTS (SELECT 1 FROM alert_state g WHERE g.alert_key = a.group_key AND g.phase <> 'resolved')))
          ORDER BY a.deviation_id LIMIT @limit`,
         { limit },
-      )
+      ))
       .map((r) => r.id);
   }
 
   // ---- alert_outbox ----
 
   /** Queues one notification for one sink; a second enqueue of the same key is a no-op. */
-  enqueue(sink: string, n: AlertNotification, nowMs: number): boolean {
+  async enqueue(sink: string, n: AlertNotification, nowMs: number): Promise<boolean> {
     return (
-      this.db.run(
+      (await this.db.run(
         `INSERT INTO alert_outbox (sink, idempotency_key, alert_key, payload, state, attempts, next_attempt_ms, created_ms)
          VALUES (@sink, @key, @alert, @payload, 'pending', 0, @now, @now) ON CONFLICT (sink, idempotency_key) DO NOTHING`,
         { sink, key: n.idempotencyKey, alert: n.alertKey, payload: JSON.stringify(n), now: nowMs },
-      ).changes === 1
+      )).changes === 1
     );
   }
 
-  hasPending(sink: string, alertKey: string): boolean {
-    return this.db.get("SELECT 1 AS x FROM alert_outbox WHERE alert_key = @a AND sink = @s AND state = 'pending' LIMIT 1", { a: alertKey, s: sink }) !== undefined;
+  async hasPending(sink: string, alertKey: string): Promise<boolean> {
+    return (await this.db.get("SELECT 1 AS x FROM alert_outbox WHERE alert_key = @a AND sink = @s AND state = 'pending' LIMIT 1", { a: alertKey, s: sink })) !== undefined;
   }
 
   /** Per sink, when a notification of this alert was last queued. */
-  lastQueued(alertKey: string): Map<string, number> {
-    const rows = this.db.all<{ sink: string; last: number }>('SELECT sink, MAX(created_ms) AS last FROM alert_outbox WHERE alert_key = @a GROUP BY sink', { a: alertKey });
+  async lastQueued(alertKey: string): Promise<Map<string, number>> {
+    const rows = await this.db.all<{ sink: string; last: number }>('SELECT sink, MAX(created_ms) AS last FROM alert_outbox WHERE alert_key = @a GROUP BY sink', { a: alertKey });
     return new Map(rows.map((r) => [r.sink, r.last]));
   }
 
   /** The next rows a sink should send, in queue order. */
-  claim(sink: string, nowMs: number, limit: number): OutboxRow[] {
-    return this.db
+  async claim(sink: string, nowMs: number, limit: number): Promise<OutboxRow[]> {
+    return (await this.db
       .all<{ id: number; sink: string; attempts: number; created_ms: number; payload: string }>(
         "SELECT id, sink, attempts, created_ms, payload FROM alert_outbox WHERE sink = @s AND state = 'pending' AND next_attempt_ms <= @now ORDER BY id LIMIT @limit",
         { s: sink, now: nowMs, limit },
-      )
+      ))
       .map((r) => ({ id: r.id, sink: r.sink, attempts: r.attempts, createdMs: r.created_ms, notification: JSON.parse(r.payload) as AlertNotification }));
   }
 
   /** When the sink's next pending row becomes due; undefined when its queue is empty. */
-  nextDue(sink: string): number | undefined {
-    return this.db.get<{ t: number | null }>("SELECT MIN(next_attempt_ms) AS t FROM alert_outbox WHERE sink = @s AND state = 'pending'", { s: sink })?.t ?? undefined;
+  async nextDue(sink: string): Promise<number | undefined> {
+    return (await this.db.get<{ t: number | null }>("SELECT MIN(next_attempt_ms) AS t FROM alert_outbox WHERE sink = @s AND state = 'pending'", { s: sink }))?.t ?? undefined;
   }
 
-  markSent(ids: readonly number[], nowMs: number): void {
-    this.db.transaction(() => {
-      for (const id of ids) this.db.run("UPDATE alert_outbox SET state = 'sent', attempts = attempts + 1, done_ms = @now, last_error = NULL WHERE id = @id", { id, now: nowMs });
-    });
+  async markSent(ids: readonly number[], nowMs: number): Promise<void> {
+    if (!ids.length) return;
+    await this.db.run(`UPDATE alert_outbox SET state = 'sent', attempts = attempts + 1, done_ms = @now, last_error = NULL WHERE id IN (${idList(ids)})`, { now: nowMs });
   }
 
-  markRetry(ids: readonly number[], nextAttemptMs: number, error: string): void {
-    this.db.transaction(() => {
-      for (const id of ids) this.db.run('UPDATE alert_outbox SET attempts = attempts + 1, next_attempt_ms = @next, last_error = @err WHERE id = @id', { id, next: nextAttemptMs, err: error });
-    });
+  async markRetry(ids: readonly number[], nextAttemptMs: number, error: string): Promise<void> {
+    if (!ids.length) return;
+    await this.db.run(`UPDATE alert_outbox SET attempts = attempts + 1, next_attempt_ms = @next, last_error = @err WHERE id IN (${idList(ids)})`, { next: nextAttemptMs, err: error });
   }
 
-  markFailed(ids: readonly number[], nowMs: number, error: string): void {
-    this.db.transaction(() => {
-      for (const id of ids) this.db.run("UPDATE alert_outbox SET state = 'failed', attempts = attempts + 1, done_ms = @now, last_error = @err WHERE id = @id", { id, now: nowMs, err: error });
-    });
+  async markFailed(ids: readonly number[], nowMs: number, error: string): Promise<void> {
+    if (!ids.length) return;
+    await this.db.run(`UPDATE alert_outbox SET state = 'failed', attempts = attempts + 1, done_ms = @now, last_error = @err WHERE id IN (${idList(ids)})`, { now: nowMs, err: error });
   }
 
   /** Pending rows queued before `createdBeforeMs` give up (retry.maxAge); returns how many per sink. */
-  expire(createdBeforeMs: number, nowMs: number): Map<string, number> {
-    return this.db.transaction(() => {
-      const rows = this.db.all<{ sink: string; n: number }>(
-        "SELECT sink, COUNT(*) AS n FROM alert_outbox WHERE state = 'pending' AND created_ms < @before GROUP BY sink",
-        { before: createdBeforeMs },
-      );
-      this.db.run("UPDATE alert_outbox SET state = 'expired', done_ms = @now WHERE state = 'pending' AND created_ms < @before", { before: createdBeforeMs, now: nowMs });
-      return new Map(rows.map((r) => [r.sink, r.n]));
-    });
+  async expire(createdBeforeMs: number, nowMs: number): Promise<Map<string, number>> {
+    const rows = await this.db.all<{ sink: string }>(
+      "UPDATE alert_outbox SET state = 'expired', done_ms = @now WHERE state = 'pending' AND created_ms < @before RETURNING sink",
+      { before: createdBeforeMs, now: nowMs },
+    );
+    const perSink = new Map<string, number>();
+    for (const r of rows) perSink.set(r.sink, (perSink.get(r.sink) ?? 0) + 1);
+    return perSink;
   }
 
   /** Forgets delivered / given-up rows and ended alerts older than the retention. */
-  prune(beforeMs: number): void {
-    this.db.run("DELETE FROM alert_outbox WHERE state <> 'pending' AND done_ms < @before", { before: beforeMs });
+  async prune(beforeMs: number): Promise<void> {
+    await this.db.run("DELETE FROM alert_outbox WHERE state <> 'pending' AND done_ms < @before", { before: beforeMs });
     // Members first: a group's members go with it once it has ended.
-    this.db.run(
+    await this.db.run(
       "DELETE FROM alert_state WHERE phase = 'grouped' AND updated_ms < @before AND NOT EXISTS (SELECT 1 FROM alert_state g WHERE g.alert_key = alert_state.group_key AND g.phase <> 'resolved')",
       { before: beforeMs },
     );
-    this.db.run("DELETE FROM alert_state WHERE phase = 'resolved' AND updated_ms < @before", { before: beforeMs });
+    await this.db.run("DELETE FROM alert_state WHERE phase = 'resolved' AND updated_ms < @before", { before: beforeMs });
   }
 
-  queueStats(): QueueStats[] {
-    return this.db
-      .all<{ sink: string; n: number; oldest: number | null }>("SELECT sink, COUNT(*) AS n, MIN(created_ms) AS oldest FROM alert_outbox WHERE state = 'pending' GROUP BY sink")
+  async queueStats(): Promise<QueueStats[]> {
+    return (await this.db
+      .all<{ sink: string; n: number; oldest: number | null }>("SELECT sink, COUNT(*) AS n, MIN(created_ms) AS oldest FROM alert_outbox WHERE state = 'pending' GROUP BY sink"))
       .map((r) => ({ sink: r.sink, depth: r.n, oldestMs: r.oldest }));
   }
 
   /** For tests and the CLI: every row of one alert. */
-  rows(alertKey: string): { sink: string; state: string; attempts: number; reason: string }[] {
-    return this.db
-      .all<{ sink: string; state: string; attempts: number; payload: string }>('SELECT sink, state, attempts, payload FROM alert_outbox WHERE alert_key = @a ORDER BY id', { a: alertKey })
+  async rows(alertKey: string): Promise<{ sink: string; state: string; attempts: number; reason: string }[]> {
+    return (await this.db
+      .all<{ sink: string; state: string; attempts: number; payload: string }>('SELECT sink, state, attempts, payload FROM alert_outbox WHERE alert_key = @a ORDER BY id', { a: alertKey }))
       .map((r) => ({ sink: r.sink, state: r.state, attempts: r.attempts, reason: (JSON.parse(r.payload) as AlertNotification).reason }));
   }
+}
+
+/** Row ids are integers the store itself handed out: safe to inline, one statement for a batch. */
+function idList(ids: readonly number[]): string {
+  return ids.map((id) => String(Math.trunc(id))).join(', ');
 }
