@@ -13,8 +13,8 @@ import { configFrom } from './serve.js';
  */
 export function register(program: Command): void {
   const cmd = program.command('token').description('API tokens for the console and the CLI (run where the collector database is)');
-  const withDb = <T>(opts: { config?: string }, fn: (tokens: TokenStore, audit: AuditLog) => T): T => {
-    const config = configFrom(opts);
+  const withDb = async <T>(opts: { config?: string }, fn: (tokens: TokenStore, audit: AuditLog) => T): Promise<T> => {
+    const { config } = await configFrom(opts);
     const db = openDatabase({ dataDir: config.collector.dataDir });
     try {
       return db.transaction(() => fn(new TokenStore(db), new AuditLog(db)));
@@ -33,7 +33,7 @@ export function register(program: Command): void {
     .option('--expires <duration>', 'e.g. 90d (default: never)')
     .option('-c, --config <file>', 'YAML configuration file (collector.dataDir)')
     .option('--json', 'print JSON')
-    .action((opts: { name: string; role: string; namespaces?: string; expires?: string; config?: string; json?: boolean }) => {
+    .action(async (opts: { name: string; role: string; namespaces?: string; expires?: string; config?: string; json?: boolean }) => {
       if (!isRole(opts.role)) throw new Error(`--role must be one of ${ROLES.join(', ')}`);
       const role = opts.role;
       // `--namespaces ""` or `--namespaces ,` names no namespace: refused, never read as "all".
@@ -41,7 +41,7 @@ export function register(program: Command): void {
       if (namespaces && namespaces.length === 0) throw new Error('--namespaces: name at least one namespace (omit the option for every namespace)');
       for (const ns of namespaces ?? []) if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(ns)) throw new Error(`--namespaces: not a namespace name: ${JSON.stringify(ns)}`);
       const expiresAt = opts.expires ? new Date(Date.now() + parseDuration(opts.expires)).toISOString() : null;
-      const { token, info } = withDb(opts, (tokens, audit) => {
+      const { token, info } = await withDb(opts, (tokens, audit) => {
         const created = tokens.create({ name: opts.name, role, namespaces, createdBy: actor(), expiresAt });
         audit.append({ actor: actor(), action: 'token.create', targetType: 'token', targetId: created.info.tokenId, namespace: null, after: created.info });
         return created;
@@ -56,8 +56,8 @@ export function register(program: Command): void {
     .description('tokens (never their secret)')
     .option('-c, --config <file>', 'YAML configuration file (collector.dataDir)')
     .option('--json', 'print JSON')
-    .action((opts: { config?: string; json?: boolean }) => {
-      const list = withDb(opts, (tokens) => tokens.list());
+    .action(async (opts: { config?: string; json?: boolean }) => {
+      const list = await withDb(opts, (tokens) => tokens.list());
       if (opts.json) return printJson(list);
       printTable(
         ['ID', 'NAME', 'ROLE', 'NAMESPACES', 'CREATED', 'LAST USED', 'STATE'],
@@ -70,8 +70,8 @@ export function register(program: Command): void {
     .description('revoke a token by name')
     .argument('<name>')
     .option('-c, --config <file>', 'YAML configuration file (collector.dataDir)')
-    .action((name: string, opts: { config?: string }) => {
-      withDb(opts, (tokens, audit) => {
+    .action(async (name: string, opts: { config?: string }) => {
+      await withDb(opts, (tokens, audit) => {
         const before = tokens.list().find((t) => t.name === name);
         if (!before) throw new Error(`no token named ${JSON.stringify(name)}`);
         const after = tokens.revoke(before.tokenId);

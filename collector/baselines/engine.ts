@@ -15,7 +15,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Counter, type Registry } from 'prom-client';
-import type { CollectorConfig } from '../../common/config-schema.js';
+import type { CollectorConfig } from '../../common/config/schema.js';
 import {
   severityRank,
   type BaselinePhase,
