@@ -9,18 +9,23 @@
  * independent of import order: whoever loads a configuration gets every kind.
  */
 import { configLoader, type LoadConfigOptions, type LoadedConfig } from '../common/config/load.js';
-import { composeConfigSchema, type DriftwatchConfig } from '../common/config/schema.js';
-import { SINKS } from '../collector/sinks/index.js';
-import { SOURCES } from '../agent/sources/index.js';
+import { composeConfigSchema, type ConfigSchema, type DriftwatchConfig } from '../common/config/schema.js';
+import { SINKS, type SinkDefinition } from '../collector/sinks/index.js';
+import { SOURCES, type SourceDefinition } from '../agent/sources/index.js';
 
 export { ConfigError } from '../common/config/errors.js';
 export type { ConfigOverride, LoadConfigOptions, LoadedConfig } from '../common/config/load.js';
 export type { DriftwatchConfig } from '../common/config/schema.js';
 
-export const configSchema = composeConfigSchema({
-  sources: SOURCES.map((s) => ({ name: s.kind, fields: s.fields })),
-  sinks: Object.values(SINKS).map((s) => ({ name: s.type, fields: s.fields })),
-});
+/** The schema for these source and sink definitions (the registries' own, or a test's). */
+export function configSchemaFor(sources: readonly SourceDefinition[], sinks: readonly SinkDefinition[]): ConfigSchema {
+  return composeConfigSchema({
+    sources: sources.map((s) => ({ name: s.kind, fields: s.fields })),
+    sinks: sinks.map((s) => ({ name: s.type, fields: s.fields })),
+  });
+}
+
+export const configSchema = configSchemaFor(SOURCES, Object.values(SINKS));
 
 const load = configLoader(configSchema);
 
