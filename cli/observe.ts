@@ -39,7 +39,8 @@ export interface ObserveIo {
 
 /** Runs the source until its input ends (files), `max` observations, or `io.until`. */
 export async function runObserve(config: Readonly<DriftwatchConfig>, opts: ObserveOptions, io: ObserveIo): Promise<{ observed: number }> {
-  const { createSource, createLineage, createIdentityResolver, FileSource } = await import('../agent/sources/index.js');
+  const { createSource, createLineage, FileSource } = await import('../agent/sources/index.js');
+  const { createIdentityResolver } = await import('../agent/identity/resolver.js');
   const configured = config.agent.sources.find((s) => s.kind === opts.source);
   // The flags set keys of whichever kind is observed: createSource hands them to it.
   const cfg: SourceConfig & Record<string, unknown> = { ...configured, kind: opts.source };

@@ -5,8 +5,10 @@
  * Stable API (agent/main.ts and cli/observe.ts depend on it):
  *   createSource(cfg: SourceConfig, deps: SourceDeps): Source
  *   createLineage(agent: AgentConfig, opts?): LineageCache
- *   createIdentityResolver(agent: AgentConfig, logger, opts?): IdentityResolver  (Component: start/close)
  *   SourceDeps = { node, cluster, logger, registry, sink, lineage, identity }
+ * The identity resolver (agent/identity/resolver.ts, createIdentityResolver) is imported from
+ * there: it loads the Kubernetes client, which the configuration schema — composed from SOURCES —
+ * must not pull into every command.
  *
  * One lineage cache and one identity resolver per agent, shared by all its sources. Every source
  * is a Component: `start()` resolves once it is serving (it does not wait for a gRPC peer that
@@ -25,7 +27,6 @@ import { tetragonGrpcSource, TetragonGrpcSource } from './tetragon-grpc.js';
 
 export type { SourceDeps } from './runtime.js';
 export type { SourceDefinition } from './definition.js';
-export { createIdentityResolver, IdentityResolver, type WorkloadResolver } from '../identity/resolver.js';
 
 /**
  * Every source kind, the one list of them: adding a source is its file (its keys and `create`,
