@@ -1,5 +1,5 @@
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
-import type { DriftwatchConfig } from '../common/config.js';
+import type { DriftwatchConfig } from '../common/config/schema.js';
 import { once } from '../common/lifecycle.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import { workloadKey, type Observation, type WorkloadId } from '../common/model.js';
@@ -8,7 +8,8 @@ import type { WireSourceCounters } from '../common/wire.js';
 import { EdgeFilter } from './filter/edge-filter.js';
 import type { ObservationSink, Source } from './pipeline.js';
 import { Shipper } from './ship/shipper.js';
-import { createIdentityResolver, createLineage, createSource } from './sources/index.js';
+import { createIdentityResolver } from './identity/resolver.js';
+import { createLineage, createSource } from './sources/index.js';
 
 export interface AgentHandle {
   readonly httpPort: number;

@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { loadConfig } from '../common/config.js';
+import { loadConfig } from '../cli/config.js';
 import type { Deviation } from '../common/deviations.js';
 import { silentLogger } from '../common/logger.js';
 import type { WorkloadId } from '../common/model.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Registry } from 'prom-client';
-import { loadConfig } from '../common/config.js';
+import { loadConfig } from '../cli/config.js';
 import { silentLogger } from '../common/logger.js';
 import { OpsServer } from '../common/ops-server.js';
 import { createApi } from '../collector/api/server.js';

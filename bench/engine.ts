@@ -18,7 +18,7 @@ import { Detection } from '../collector/detection.js';
 import type { EdgeBaseline } from '../common/edge-baseline.js';
 import { CollectorBus } from '../collector/events.js';
 import { SqliteStore } from '../collector/store/sqlite/store.js';
-import { loadConfig } from '../common/config.js';
+import { loadConfig } from '../cli/config.js';
 import { silentLogger } from '../common/logger.js';
 import type { Observation, ProcessContext, WorkloadId } from '../common/model.js';
 import { packagePath } from '../common/paths.js';

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { loadConfig } from '../common/config.js';
+import { loadConfig } from '../cli/config.js';
 import type { Observation, ProcessObservation } from '../common/model.js';
 import { decodeAgentMessage, encodeAgentMessage, observationFromWire, observationToWire } from '../common/wire.js';
 import { Shipper } from '../agent/ship/shipper.js';

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../common/config.js';
+import { ConfigError } from '../common/config/errors.js';
 import { VERSION } from '../common/version.js';
 import { register as registerAgent } from './agent.js';
 import { register as registerCollector } from './collector.js';

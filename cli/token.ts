@@ -14,7 +14,7 @@ import { configFrom } from './serve.js';
 export function register(program: Command): void {
   const cmd = program.command('token').description('API tokens for the console and the CLI (run where the collector database is)');
   const withDb = async <T>(opts: { config?: string }, fn: (tx: Transaction) => Promise<T>): Promise<T> => {
-    const config = configFrom(opts);
+    const { config } = await configFrom(opts);
     const store = openStore({ dataDir: config.collector.dataDir });
     try {
       return await store.transaction(fn);

@@ -4,7 +4,7 @@
  * only wires; what happens to an observation is in `ingest/unit-of-work.ts`.
  */
 import { Counter, type Registry } from 'prom-client';
-import type { CollectorConfig } from '../common/config-schema.js';
+import type { CollectorConfig } from '../common/config/schema.js';
 import type { BaselineSummary, Deviation, DeviationStatus } from '../common/deviations.js';
 import { parseDuration } from '../common/duration.js';
 import { ItemDeriver, type PeerResolver } from '../common/items/derive.js';

@@ -1,5 +1,5 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import type { DriftwatchConfig } from '../common/config.js';
+import type { DriftwatchConfig } from '../common/config/schema.js';
 import { parseDuration } from '../common/duration.js';
 import { once } from '../common/lifecycle.js';
 import { silentLogger, type Logger } from '../common/logger.js';

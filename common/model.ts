@@ -13,8 +13,15 @@
  * - IP addresses are normalised: IPv4-mapped IPv6 (`::ffff:a.b.c.d`) is the IPv4 address.
  */
 
-export const SOURCE_KINDS = ['tetragon-grpc', 'tetragon-json', 'falco-http', 'falco-grpc', 'falco-json'] as const;
-export type SourceKind = (typeof SOURCE_KINDS)[number];
+/**
+ * The kind of source an observation came from (`tetragon-grpc`, `falco-http`, …). The kinds are
+ * listed once, by the agent's source registry (agent/sources/index.ts); everything else takes any
+ * kind of this form, so adding a source changes no shared code. The collector only stores the kind
+ * as a label, and the form keeps what an agent may send there short and plain.
+ */
+export type SourceKind = string;
+export const SOURCE_KIND_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
+export const isSourceKind = (value: unknown): value is SourceKind => typeof value === 'string' && SOURCE_KIND_PATTERN.test(value);
 
 export const WORKLOAD_KINDS = [
   'Deployment',

@@ -6,7 +6,7 @@ import protobuf from 'protobufjs';
 import { join } from 'node:path';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import type { EdgeBaseline } from './edge-baseline.js';
-import { SOURCE_KINDS, WORKLOAD_KINDS, type IdentitySource, type SourceCounters, type Observation, type ProcessContext, type SourceKind, type WorkloadId, type WorkloadKind } from './model.js';
+import { isSourceKind, WORKLOAD_KINDS, type IdentitySource, type SourceCounters, type Observation, type ProcessContext, type SourceKind, type WorkloadId, type WorkloadKind } from './model.js';
 import { PROTO_DIR } from './paths.js';
 
 const root = protobuf.loadSync(join(PROTO_DIR, 'driftwatch', 'v1', 'driftwatch.proto'));
@@ -259,7 +259,6 @@ export function edgeBaselineFromWire(w: WireEdgeBaseline): EdgeBaseline {
   };
 }
 
-const SOURCE_NAMES: ReadonlySet<string> = new Set(SOURCE_KINDS);
 const IDENTITY_SOURCES: ReadonlySet<string> = new Set(['source', 'kubernetes-api', 'inferred', 'host']);
 const KINDS: ReadonlySet<string> = new Set(WORKLOAD_KINDS);
 /** No event driftwatch cares about predates this (2000-01-01). */
@@ -281,7 +280,7 @@ export function validateWireObservation(w: WireObservation, latestMs: number): s
   if (!wl || !wl.name) return 'missing workload';
   if (!KINDS.has(wl.kind)) return 'bad workload kind';
   if (tooLong(wl.namespace, MAX_NAME) || tooLong(wl.name, MAX_NAME) || tooLong(wl.container, MAX_NAME) || tooLong(w.pod, MAX_NAME)) return 'name too long';
-  if (!SOURCE_NAMES.has(w.source) || !IDENTITY_SOURCES.has(w.identitySource)) return 'bad source';
+  if (!isSourceKind(w.source) || !IDENTITY_SOURCES.has(w.identitySource)) return 'bad source';
   if (typeof w.timeMs !== 'number' || !Number.isFinite(w.timeMs) || w.timeMs < OLDEST_EVENT_MS || w.timeMs > latestMs) return 'event time out of range';
   if (w.containerStartMs !== null && w.containerStartMs !== undefined && !(w.containerStartMs >= OLDEST_EVENT_MS && w.containerStartMs <= latestMs)) return 'container start out of range';
   const p = w.process;

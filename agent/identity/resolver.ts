@@ -13,7 +13,7 @@
  * maps (no key concatenation per lookup) and the WorkloadId objects are frozen and shared.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { AgentConfig } from '../../common/config-schema.js';
+import type { AgentConfig } from '../../common/config/schema.js';
 import { kubeConfigFor } from '../../common/kube/client.js';
 import { once, type Component, type Readiness } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';

@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { Backoff, sleep } from '../../common/backoff.js';
-import type { AgentConfig } from '../../common/config-schema.js';
+import type { AgentConfig } from '../../common/config/schema.js';
 import { parseDuration } from '../../common/duration.js';
 import { once, type Component, type Readiness } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';

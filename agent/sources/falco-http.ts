@@ -27,16 +27,35 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { SourceConfig } from '../../common/config-schema.js';
+import { Type } from '@sinclair/typebox';
+import { hostPort, tlsSchema } from '../../common/config/fields.js';
 import { once } from '../../common/lifecycle.js';
 import { isLoopbackAddress, parseHostPort } from '../../common/net.js';
 import { normaliseFalco, type FalcoAlert } from '../normalise/falco.js';
+import { defineSource, type SourceConfigOf } from './definition.js';
 import { RuntimeSource, type SourceDeps } from './runtime.js';
 
 export const FALCO_HTTP_DEFAULT_LISTEN = '127.0.0.1:8766';
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const HTTP_STATUSES = ['204', '400', '401', '405', '413', '415', '503'] as const;
 type HttpStatus = (typeof HTTP_STATUSES)[number];
+
+/** The keys of a `falco-http` source. */
+export const falcoHttpSourceFields = {
+  /** `host:port` to listen on (default 127.0.0.1:8766). */
+  listen: Type.Optional(hostPort()),
+  /** Taken as `listen` when that is not set. */
+  address: Type.Optional(Type.String({ minLength: 1 })),
+  /** Shared bearer token Falco sends (http_output has no auth: put it in the URL or a proxy). */
+  token: Type.Optional(Type.String({ minLength: 16 })),
+  /** Largest request body in bytes (default 1 MiB). */
+  maxBodyBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 16777216 })),
+  /** `cert` + `key`: serve HTTPS; with `ca`: require client certificates. */
+  tls: Type.Optional(tlsSchema),
+  /** Listen on a non-loopback address without token or client certificates anyway. */
+  insecure: Type.Optional(Type.Boolean()),
+};
+export type FalcoHttpSourceConfig = SourceConfigOf<typeof falcoHttpSourceFields>;
 
 export class FalcoHttpSource extends RuntimeSource {
   private readonly listen: string;
@@ -48,7 +67,7 @@ export class FalcoHttpSource extends RuntimeSource {
   private readonly insecure: boolean;
 
   constructor(
-    cfg: SourceConfig,
+    cfg: FalcoHttpSourceConfig,
     deps: SourceDeps,
   ) {
     super(cfg, deps);
@@ -212,3 +231,5 @@ const MESSAGES: Record<HttpStatus, string> = {
 function digest(token: string): Buffer {
   return createHash('sha256').update(token).digest();
 }
+
+export const falcoHttpSource = defineSource({ kind: 'falco-http', fields: falcoHttpSourceFields, create: (cfg, deps) => new FalcoHttpSource(cfg, deps) });

@@ -11,7 +11,7 @@ import type { Logger } from '../../common/logger.js';
 import { emptyCounters, type Observation, type SourceCounters, type SourceKind } from '../../common/model.js';
 import type { LineageCache } from '../lineage/cache.js';
 import type { WorkloadResolver } from '../identity/resolver.js';
-import type { SourceConfig } from '../../common/config-schema.js';
+import type { SourceConfig } from '../../common/config/schema.js';
 import type { ObservationSink, Source } from '../pipeline.js';
 import type { NormaliseContext, NormaliseResult } from '../normalise/context.js';
 

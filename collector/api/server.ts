@@ -1,7 +1,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { CollectorConfig, DriftwatchConfig } from '../../common/config-schema.js';
+import type { CollectorConfig, DriftwatchConfig } from '../../common/config/schema.js';
 import { once, type Component } from '../../common/lifecycle.js';
 import type { NetworkScope } from '../../common/items/derive.js';
 import type { Logger } from '../../common/logger.js';

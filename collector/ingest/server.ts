@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { CollectorConfig } from '../../common/config-schema.js';
+import type { CollectorConfig } from '../../common/config/schema.js';
 import { once, type Component, type Readiness } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';
 import type { Observation, WorkloadId } from '../../common/model.js';

@@ -13,7 +13,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KubePodIndex, type PodInfo } from '../../common/kube/pods.js';
 import { inferWorkload } from '../../common/kube/naming.js';
-import type { CollectorConfig } from '../../common/config-schema.js';
+import type { CollectorConfig } from '../../common/config/schema.js';
 import type { PeerResolver } from '../../common/items/derive.js';
 import { kubeConfigFor } from '../../common/kube/client.js';
 import { once, type Component, type Readiness } from '../../common/lifecycle.js';

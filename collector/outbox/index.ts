@@ -5,7 +5,7 @@
  */
 import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
-import type { DriftwatchConfig } from '../../common/config.js';
+import type { DriftwatchConfig } from '../../common/config/schema.js';
 import { parseDuration } from '../../common/duration.js';
 import { once, type Component, type Readiness } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';

@@ -1,5 +1,5 @@
 /** Per-sink routing: minimum severity, namespace / workload globs, health alerts on or off. */
-import type { SinkConfig } from '../../common/config-schema.js';
+import type { SinkConfig } from '../../common/config/schema.js';
 import { severityRank } from '../../common/deviations.js';
 import { compileGlob } from '../../common/glob.js';
 import type { AlertSnapshot } from '../store/outbox.js';

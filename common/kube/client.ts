@@ -6,7 +6,7 @@
 import { KubeConfig, ListWatch, Watch, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import { existsSync } from 'node:fs';
 import { Backoff, sleep } from '../backoff.js';
-import type { KubernetesAccessConfig } from '../config-schema.js';
+import type { KubernetesAccessConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 
 export const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';

@@ -7,8 +7,8 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { FalcoHttpSource } from '../../agent/sources/falco-http.js';
-import { loadConfig } from '../../common/config.js';
+import { FalcoHttpSource, type FalcoHttpSourceConfig } from '../../agent/sources/falco-http.js';
+import { loadConfig } from '../../cli/config.js';
 import { makeTestPki } from '../helpers/certs.js';
 import { CollectingSink, fixture, newDeps } from './support.js';
 
@@ -151,5 +151,5 @@ t.test('beyond loopback it refuses to start without token or client certificates
 
 t.test('insecure is part of the source schema', async (t) => {
   const config = loadConfig({ env: {}, overrides: { 'agent.sources': [{ kind: 'falco-http', listen: '0.0.0.0:8766', insecure: true }] } });
-  t.equal(config.agent.sources[0]!.insecure, true);
+  t.equal((config.agent.sources[0] as FalcoHttpSourceConfig).insecure, true);
 });

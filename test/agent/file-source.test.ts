@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { normaliseTetragon, type TetragonEvent } from '../../agent/normalise/tetragon.js';
 import { FileSource } from '../../agent/sources/file.js';
-import { loadConfig } from '../../common/config.js';
+import { loadConfig } from '../../cli/config.js';
 import { silentLogger } from '../../common/logger.js';
 import { packagePath } from '../../common/paths.js';
 import { runObserve } from '../../cli/observe.js';

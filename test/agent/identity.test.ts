@@ -6,7 +6,7 @@ import t from 'tap';
 import { inferWorkload } from '../../common/kube/naming.js';
 import { createIdentityResolver, IdentityResolver, type IdentityInput } from '../../agent/identity/resolver.js';
 import { silentLogger } from '../../common/logger.js';
-import type { AgentConfig } from '../../common/config-schema.js';
+import type { AgentConfig } from '../../common/config/schema.js';
 import { FakeKubeApi, fakeKubeConfig, fakePod } from '../helpers/fake-kube-api.js';
 import { until } from './support.js';
 

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../../common/config.js';
+import { loadConfig } from '../../cli/config.js';
 import { startCollector } from '../../collector/main.js';
 import { alerts, BINARY, installed, poll, startAlertmanagers } from './alertmanager-process.js';
 import { deviation, FAST, withStatus } from './helpers.js';

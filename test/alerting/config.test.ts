@@ -2,7 +2,7 @@
 import t, { type Test } from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../../common/config.js';
+import { ConfigError, loadConfig } from '../../cli/config.js';
 import { validateSinks } from '../../collector/sinks/index.js';
 
 function load(t: Test, yaml: string) {

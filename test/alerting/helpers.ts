@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Registry } from 'prom-client';
-import { loadConfig, type DriftwatchConfig } from '../../common/config.js';
+import { loadConfig, type DriftwatchConfig } from '../../cli/config.js';
 import type { Deviation, DeviationStatus } from '../../common/deviations.js';
 import { silentLogger } from '../../common/logger.js';
 import type { ProcessObservation, WorkloadId } from '../../common/model.js';

@@ -5,7 +5,7 @@
  */
 import { Registry } from 'prom-client';
 import type { Test } from 'tap';
-import { loadConfig, type DriftwatchConfig } from '../../common/config.js';
+import { loadConfig, type DriftwatchConfig } from '../../cli/config.js';
 import type { Deviation } from '../../common/deviations.js';
 import { silentLogger } from '../../common/logger.js';
 import type { NetworkDirection, NetworkObservation, Observation, ProcessObservation, WorkloadId } from '../../common/model.js';

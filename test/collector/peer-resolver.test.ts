@@ -6,7 +6,7 @@
 import t, { type Test } from 'tap';
 import { existsSync } from 'node:fs';
 import { createPeerResolver, type KubePeerResolver } from '../../collector/kubernetes/peer-resolver.js';
-import type { CollectorConfig } from '../../common/config-schema.js';
+import type { CollectorConfig } from '../../common/config/schema.js';
 import { SERVICE_ACCOUNT_TOKEN } from '../../common/kube/client.js';
 import { silentLogger } from '../../common/logger.js';
 import { FakeKubeApi, fakeKubeConfig, fakePod, fakeService } from '../helpers/fake-kube-api.js';

@@ -6,7 +6,8 @@
 import type { Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
-import type { SinkConfig, SinkType } from '../../common/config-schema.js';
+import type { SinkConfig } from '../../common/config/schema.js';
+import type { SinkType } from '../../collector/sinks/index.js';
 import { sampleNotification } from '../../collector/outbox/sample.js';
 import { createSink } from '../../collector/sinks/index.js';
 import type { AlertNotification, SinkContext } from '../../collector/sinks/types.js';
@@ -30,7 +31,10 @@ export const STATUS_TABLE: readonly [number, 'ok' | 'retry' | 'fail'][] = [
   [503, 'retry'],
 ];
 
-export function baseSinkConfig(type: SinkType, over: Partial<SinkConfig> = {}): SinkConfig {
+/** A sink item: the common block and whatever keys its type declares (collector/sinks/*.ts). */
+export type SinkItem = SinkConfig & Record<string, unknown>;
+
+export function baseSinkConfig(type: SinkType, over: Partial<SinkConfig> & Record<string, unknown> = {}): SinkItem {
   return { name: `${type}-under-test`, type, enabled: true, minSeverity: 'info', namespaces: [], workloads: [], health: true, timeout: '200ms', headers: {}, ...over };
 }
 

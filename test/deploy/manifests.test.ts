@@ -9,6 +9,8 @@ import t from 'tap';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { V1Container, V1PodSpec } from '@kubernetes/client-node';
+import type { FalcoHttpSourceConfig } from '../../agent/sources/falco-http.js';
+import type { GrpcSourceConfig } from '../../agent/sources/grpc-config.js';
 import { parseHostPort } from '../../common/net.js';
 import { packagePath } from '../../common/paths.js';
 import { checkImage, checkNetworkPolicies, checkRbac, checkWorkloads, restrictedViolations, selects } from './hardening.js';
@@ -225,7 +227,7 @@ for (const dir of discovered.kustomizations) {
       // address in the config is the address Tetragon/Falco listen on.
       const hostPathVolumes = (agentSpec.volumes ?? []).filter((v) => v.hostPath);
       const usedHostPaths = new Set<string>();
-      for (const s of agent.sources) {
+      for (const s of agent.sources as (GrpcSourceConfig & FalcoHttpSourceConfig)[]) {
         const socket = unixSocketPath(s.address);
         if (socket) {
           const m = mountFor(agentC, socket);
@@ -412,5 +414,5 @@ t.test('Falco-side configuration', async (t) => {
   t.equal(grpc.falco.grpc.enabled, true);
   t.equal(grpc.falco.grpc_output.enabled, true);
   const grpcAgent = effectiveConfig(mustFind(build(join(DEPLOY_ROOT, 'overlays', 'falco-grpc')).objects, 'DaemonSet', 'driftwatch-agent'), 'agent', build(join(DEPLOY_ROOT, 'overlays', 'falco-grpc')).objects, t.testdir()).agent;
-  t.equal(grpc.falco.grpc.bind_address, grpcAgent.sources[0]!.address, 'Falco binds the socket the falco-grpc overlay reads');
+  t.equal(grpc.falco.grpc.bind_address, (grpcAgent.sources[0] as GrpcSourceConfig).address, 'Falco binds the socket the falco-grpc overlay reads');
 });

@@ -6,7 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { basename, join, posix } from 'node:path';
 import type { V1Container, V1PodSpec, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import { loadConfig, type DriftwatchConfig } from '../../common/config.js';
+import { loadConfig, type DriftwatchConfig } from '../../cli/config.js';
 import { packagePath } from '../../common/paths.js';
 import type { K8sObject } from './kustomize.js';
 

@@ -14,6 +14,7 @@ import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { posix } from 'node:path';
 import { startAgent } from '../../agent/main.js';
+import type { GrpcSourceConfig } from '../../agent/sources/grpc-config.js';
 import { sourceProtos } from '../../agent/sources/protos.js';
 import { socketDir, until } from '../agent/support.js';
 import { makeTestPki } from '../helpers/certs.js';
@@ -40,7 +41,7 @@ t.test('the agent with the Tetragon overlay config connects through the socket t
   const tmp = t.testdir();
   const asDeployed = effectiveConfig(ds, 'agent', objects, tmp).agent;
   t.equal(asDeployed.sources.length, 1);
-  const source = asDeployed.sources[0]!;
+  const source = asDeployed.sources[0] as GrpcSourceConfig;
   t.equal(source.kind, 'tetragon-grpc');
   const socketPath = unixSocketPath(source.address);
   t.ok(socketPath, `the source dials a unix socket (${source.address})`);

@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import t from 'tap';
-import { loadConfig } from '../../common/config.js';
+import { loadConfig } from '../../cli/config.js';
 import { packagePath } from '../../common/paths.js';
 import { EXPECTED_DEVIATIONS, Replay, SCENARIO_COLLECTOR, CLUSTER, deviationKey, expectedKeys, generateScenario, interleave, scenarioJsonl, type TetragonJson } from '../helpers/scenario.js';
 

@@ -1,5 +1,5 @@
 /** Builders for engine tests: observations in a few lines, and an engine on an in-memory store. */
-import { loadConfig } from '../../common/config.js';
+import { loadConfig } from '../../cli/config.js';
 import type { CollectorEvent } from '../../common/deviations.js';
 import { silentLogger } from '../../common/logger.js';
 import type { NetworkObservation, Observation, ProcessContext, ProcessObservation, WorkloadId } from '../../common/model.js';

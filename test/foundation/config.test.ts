@@ -1,7 +1,7 @@
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from '../../common/config.js';
+import { ConfigError, loadConfig } from '../../cli/config.js';
 import { main } from '../../cli/main.js';
 
 t.test('defaults fill every section', async (t) => {

@@ -4,7 +4,7 @@
  */
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { configSchema } from '../../common/config-schema.js';
+import { configSchema } from '../../cli/config.js';
 import { packagePath } from '../../common/paths.js';
 
 interface SchemaNode {

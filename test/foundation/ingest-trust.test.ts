@@ -7,7 +7,7 @@ import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import { Registry } from 'prom-client';
-import { loadConfig } from '../../common/config.js';
+import { loadConfig } from '../../cli/config.js';
 import { silentLogger } from '../../common/logger.js';
 import { INGEST_SERVICE, observationToWire, type AgentMessage, type CollectorMessage } from '../../common/wire.js';
 import { CollectorBus } from '../../collector/events.js';

@@ -2,7 +2,7 @@ import t from 'tap';
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../../common/config.js';
+import { loadConfig } from '../../cli/config.js';
 import { INGEST_SERVICE, type AgentMessage, type CollectorMessage } from '../../common/wire.js';
 import { startCollector } from '../../collector/main.js';
 import { makeTestPki } from '../helpers/certs.js';

@@ -1,6 +1,6 @@
 import t from 'tap';
 import { Registry } from 'prom-client';
-import { loadConfig } from '../../common/config.js';
+import { loadConfig } from '../../cli/config.js';
 import { silentLogger } from '../../common/logger.js';
 import type { EdgeBaseline } from '../../common/edge-baseline.js';
 import { CollectorBus } from '../../collector/events.js';

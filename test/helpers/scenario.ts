@@ -18,7 +18,7 @@ import { EdgeFilter } from '../../agent/filter/edge-filter.js';
 import { IdentityResolver } from '../../agent/identity/resolver.js';
 import { LineageCache } from '../../agent/lineage/cache.js';
 import { normaliseTetragon, type TetragonEvent } from '../../agent/normalise/tetragon.js';
-import { loadConfig } from '../../common/config.js';
+import { loadConfig } from '../../cli/config.js';
 import type { Deviation, Severity } from '../../common/deviations.js';
 import { silentLogger } from '../../common/logger.js';
 import type { Observation } from '../../common/model.js';
