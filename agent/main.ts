@@ -9,6 +9,7 @@ import { EdgeFilter } from './filter/edge-filter.js';
 import type { ObservationSink, Source } from './pipeline.js';
 import { Shipper } from './ship/shipper.js';
 import { createIdentityResolver, createLineage, createSource } from './sources/index.js';
+import { registerLossMetrics } from './sources/loss-metrics.js';
 
 export interface AgentHandle {
   readonly httpPort: number;
@@ -96,6 +97,7 @@ export async function startAgent(config: Readonly<DriftwatchConfig>, opts: Start
     sources.push(source);
     sourceByKind.set(source.kind, source);
   }
+  registerLossMetrics(registry, () => sources);
 
   const ops = new OpsServer(a.http.listen, registry);
   ops.addProbe(() => shipper.readiness());

@@ -78,7 +78,7 @@ export class FileSource extends RuntimeSource {
       }
       buf = buf.subarray(start);
       if (buf.length > MAX_LINE_BYTES) {
-        this.runtime.malformed();
+        this.runtime.malformed('too-large');
         buf = Buffer.alloc(0);
       }
       pending = buf.length ? Buffer.from(buf) : null;
