@@ -8,6 +8,7 @@ import { createApi } from './api/server.js';
 import { createEngine, type Engine } from './baselines/engine.js';
 import { createAlerting } from './outbox/index.js';
 import { CollectorBus } from './events.js';
+import { WireRejections } from './health/rejections.js';
 import { IngestServer } from './ingest/server.js';
 import { createPeerResolver } from './kubernetes/peer-resolver.js';
 import { openDatabase, type SqlDatabase } from './store/db.js';
@@ -54,11 +55,13 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
     closers.unshift(() => engine.close());
 
     // Alerting subscribes before ingest starts, so no deviation can be raised unseen.
-    const alerting = createAlerting({ db, bus, config, logger: logger.child({ component: 'alerting' }), registry, deviations: engine });
+    const rejections = new WireRejections();
+    const healthInputs = { rejections, pods: resolver.podsView() };
+    const alerting = createAlerting({ db, bus, config, logger: logger.child({ component: 'alerting' }), registry, deviations: engine, healthInputs });
     await alerting.start();
     closers.unshift(() => alerting.close());
 
-    const ingest = new IngestServer({ config: c.grpc, cluster: config.cluster, db, engine, bus, logger: logger.child({ component: 'ingest' }), registry });
+    const ingest = new IngestServer({ config: c.grpc, cluster: config.cluster, db, engine, bus, logger: logger.child({ component: 'ingest' }), registry, rejections });
     await ingest.start();
     closers.unshift(() => ingest.close());
     const retention = { observationsMs: parseDuration(c.retention.observations), agentsMs: parseDuration(c.retention.agents) };

@@ -217,6 +217,8 @@ export interface AlertingConfig {
     malformedRatio: number;
     /** … once at least this many were dropped (or malformed) in the interval. */
     minEvents: number;
+    /** A node that runs workload pods with no agent for this long raises agent-missing. */
+    missingAgentAfter: string | number;
   };
   sinks: SinkConfig[];
 }
@@ -446,6 +448,7 @@ export const collectorSchema = {
             dropRatio: { type: 'number', minimum: 0, maximum: 1, default: 0.01 },
             malformedRatio: { type: 'number', minimum: 0, maximum: 1, default: 0.01 },
             minEvents: { type: 'integer', minimum: 1, default: 100 },
+            missingAgentAfter: { ...duration, default: '5m' },
           },
         },
         sinks: { type: 'array', items: sinkSchema, default: [] },

@@ -70,6 +70,9 @@ const HEALTH_ALERTNAMES: Record<HealthEvent['kind'], string> = {
   'events-dropped': 'DriftwatchEventsDropped',
   'events-malformed': 'DriftwatchEventsMalformed',
   'baseline-overflow': 'DriftwatchBaselineOverflow',
+  'sensor-loss': 'DriftwatchSensorLoss',
+  'observations-rejected': 'DriftwatchObservationsRejected',
+  'agent-missing': 'DriftwatchAgentMissing',
 };
 
 function maxSeverity(a: Severity, b: Severity): Severity {

@@ -11,7 +11,7 @@ import { once, type Component, type Readiness } from '../../common/lifecycle.js'
 import type { Logger } from '../../common/logger.js';
 import type { DeviationService } from '../contracts.js';
 import type { CollectorBus } from '../events.js';
-import { HealthMonitor } from '../health/monitor.js';
+import { HealthMonitor, type HealthInputs } from '../health/monitor.js';
 import { createSink, SINKS, validateSinks } from '../sinks/index.js';
 import type { SinkContext } from '../sinks/types.js';
 import { AgentsTable } from '../store/agents.js';
@@ -40,6 +40,8 @@ export interface AlertingOptions {
    * retry.maxAge without alert state, ended ones still alerting) are caught up from it.
    */
   deviations?: Pick<DeviationService, 'getDeviation'>;
+  /** What the health monitor reads beyond the agents table (rejections, the cluster's pods). */
+  healthInputs?: Omit<HealthInputs, 'cluster' | 'missingAgentAfterMs'>;
 }
 
 export interface AlertingComponent extends Component {
@@ -128,6 +130,7 @@ export function createAlerting(opts: AlertingOptions): AlertingComponent {
     now,
     openKeys: () => store.openHealthKeys(),
     logger: opts.logger,
+    inputs: { ...opts.healthInputs, cluster: opts.config.cluster, missingAgentAfterMs: parseDuration(h.missingAgentAfter) },
     settings: {
       checkIntervalMs: parseDuration(h.checkInterval),
       disconnectedAfterMs: parseDuration(h.disconnectedAfter),

@@ -65,9 +65,14 @@ t.test('counters as the collector stores them (numbers, strings, Long objects)',
   t.equal(toCount({ low: 1, high: 1, unsigned: true }), 2 ** 32 + 1);
   t.equal(toCount(null), 0);
   t.same(sourceSamples({ sources: [{ source: 'tetragon', seen: { low: 10, high: 0 }, dropped: 1, malformed: 0, lastEventMs: 99 }], shipDropped: '3' }), {
-    sources: [{ source: 'tetragon', seen: 10, dropped: 1, malformed: 0, lastEventMs: 99 }],
+    sources: [{ source: 'tetragon', seen: 10, dropped: 1, malformed: 0, lastEventMs: 99, rejected: null, sensorLost: 0, sensorEvents: 0, sensorThrottled: 0 }],
     shipDropped: 3,
   });
+  t.same(
+    sourceSamples({ sources: [{ source: 'falco', rejected: { 'too-large': '2', 'from-the-future': 1, 'also-unknown': { low: 2, high: 0 } }, sensorLost: '7', sensorEvents: 100, sensorThrottled: 1 }] }).sources[0],
+    { source: 'falco', seen: 0, dropped: 0, malformed: 0, lastEventMs: 0, rejected: { 'too-large': 2, other: 3 }, sensorLost: 7, sensorEvents: 100, sensorThrottled: 1 },
+    'rejections by reason (unknown reasons summed as other: health keys stay bounded) and sensor loss',
+  );
 });
 
 t.test('agent disconnected: raised after the grace period, ended on reconnect', async (t) => {
@@ -142,18 +147,18 @@ t.test('tracks of pruned, forgotten or replaced agents are dropped', async (t) =
   const fleet = (n: number, over: Partial<AgentStatus> = {}) => Array.from({ length: n }, (_v, i) => agent({ instanceId: `i-${i}`, node: `node-${i}`, sourceCounters: src, ...over }, h.now));
   h.setAgents(fleet(3));
   h.monitor.check();
-  t.equal(h.monitor.tracked, 6, 'one source and one shipper track per agent');
+  t.equal(h.monitor.tracked, 9, 'per agent: one source and one shipper track, and one input-loss track per source');
   h.setAgents(fleet(3).slice(0, 2));
   h.monitor.check();
-  t.equal(h.monitor.tracked, 4, 'an agent row pruned from the table: its tracks go');
+  t.equal(h.monitor.tracked, 6, 'an agent row pruned from the table: its tracks go');
   h.setAgents([agent({ instanceId: 'i-0b', node: 'node-0', sourceCounters: src }, h.now), fleet(2)[1]!]);
   h.monitor.check();
-  t.equal(h.monitor.tracked, 4, 'a new instance on a node replaces the old one');
+  t.equal(h.monitor.tracked, 6, 'a new instance on a node replaces the old one');
   const stale = [agent({ instanceId: 'i-1', node: 'node-1', connected: false, sourceCounters: src }, h.now)];
   h.setAgents(stale);
   h.advance(3_600_000);
   h.monitor.check();
-  t.equal(h.monitor.tracked, 2, 'a disconnected agent not yet forgotten keeps its tracks');
+  t.equal(h.monitor.tracked, 3, 'a disconnected agent not yet forgotten keeps its tracks');
   h.advance(SETTINGS.forgetAfterMs);
   h.monitor.check();
   t.equal(h.monitor.tracked, 0, 'forgotten after health.forgetAfter: nothing is kept');
