@@ -206,3 +206,46 @@ t.test('through the alerting component: a disconnected agent in the agents table
   await until(() => read().length === 2);
   t.match(read()[1], { alertname: 'DriftwatchAgentDisconnected', status: 'resolved' });
 });
+
+t.test('sensor loss and rejections: raised on any increase, with the rate; ended after a quiet period', async (t) => {
+  const h = harness(t);
+  await h.monitor.start();
+  const src = (seen: number, malformed: number, sensorLost: number) => [{ source: 'falco', seen, dropped: 0, malformed, lastEventMs: h.now, rejected: malformed ? { 'too-large': malformed } : {}, sensorLost, sensorEvents: 0, sensorThrottled: 0 }];
+  h.advance(1000);
+  const fresh = (counters: unknown[]) => agent({ firstSeenAt: new Date(h.now - 500).toISOString(), sourceCounters: counters }, h.now);
+  h.setAgents([fresh(src(900, 2, 100))]);
+  h.monitor.check();
+  t.match(
+    h.events,
+    [
+      { kind: 'sensor-loss', key: 'sensor-loss/test/node-1/falco', node: 'node-1', severity: 'high', detail: { lost: 100, received: 900, lossPercent: 10 } },
+      { kind: 'observations-rejected', key: 'observations-rejected/test/node-1/falco/too-large', severity: 'medium', detail: { reason: 'too-large', count: 2 } },
+    ],
+    'an agent that connected after the monitor started: its first counters count from zero',
+  );
+  t.notOk(h.events.some((e) => e.kind === 'events-malformed'), 'rejections by reason replace the malformed ratio alert');
+  // Quiet period: max(2 check intervals, 10 min) = 2 h with this harness's hourly checks.
+  h.advance(30 * 60_000);
+  h.setAgents([fresh(src(1900, 3, 150))]);
+  h.monitor.check();
+  h.advance(100 * 60_000);
+  h.setAgents([fresh(src(2900, 3, 150))]);
+  h.monitor.check();
+  t.equal(h.events.length, 2, 'still open while losses keep coming within the quiet period');
+  h.advance(21 * 60_000);
+  h.monitor.check();
+  t.match(h.events.slice(2), [{ kind: 'sensor-loss', resolved: true }, { kind: 'observations-rejected', resolved: true }], 'ended a quiet period after the last increase');
+});
+
+t.test('after a collector restart, counts already there are a starting point, not a new loss', async (t) => {
+  const h = harness(t, ['sensor-loss/test/node-1/falco']);
+  await h.monitor.start();
+  const counters = [{ source: 'falco', seen: 10, dropped: 0, malformed: 1, lastEventMs: h.now, rejected: { undecodable: 1 }, sensorLost: 50, sensorEvents: 0, sensorThrottled: 0 }];
+  h.setAgents([agent({ sourceCounters: counters }, h.now)]);
+  h.monitor.check();
+  t.same(h.events, [], 'an agent known before the restart: nothing raised again, the open alert is kept for its quiet period');
+  h.advance(121 * 60_000);
+  h.setAgents([agent({ sourceCounters: counters }, h.now)]);
+  h.monitor.check();
+  t.match(h.events.filter((e) => e.kind === 'sensor-loss'), [{ key: 'sensor-loss/test/node-1/falco', resolved: true }], 'then it ends');
+});
