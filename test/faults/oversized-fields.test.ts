@@ -5,20 +5,14 @@
  * reason. Counts match exactly; nothing disappears.
  */
 import t, { type Test } from 'tap';
-import { writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
-import { join } from 'node:path';
-import { FalcoGrpcSource } from '../../agent/sources/falco-grpc.js';
 import { FalcoHttpSource } from '../../agent/sources/falco-http.js';
-import { FileSource } from '../../agent/sources/file.js';
-import { TetragonGrpcSource } from '../../agent/sources/tetragon-grpc.js';
 import type { Source } from '../../agent/pipeline.js';
 import { FIELD_LIMITS, isClipped, MAX_ANCESTORS } from '../../common/field-limits.js';
 import type { Observation, RejectReason } from '../../common/model.js';
-import { CollectingSink, newDeps, socketDir, until } from '../agent/support.js';
-import { FakeFalcoGrpc } from '../helpers/fake-falco-grpc.js';
-import { FakeTetragon } from '../helpers/fake-tetragon.js';
+import { CollectingSink, newDeps } from '../agent/support.js';
 import { falcoBytes, falcoCases, tetragonBytes, tetragonCases, type Case } from './corpus.js';
+import { throughFile, throughGrpc } from './sources.js';
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
@@ -100,28 +94,14 @@ function account(t: Test, source: Source, sink: CollectingSink, cases: readonly 
 
 t.test('tetragon-grpc: oversized fields cut and flagged, malformed messages counted by reason', async (t) => {
   const cases = tetragonCases();
-  const messages = [...cases.map((c) => tetragonBytes(c.input)), Buffer.from([0xff, 0xff, 0xff, 0xff])];
-  const server = new FakeTetragon({ address: `unix://${join(socketDir(t), 'tetragon.sock')}`, messages });
-  await server.start();
-  t.teardown(() => server.stop());
-  const sink = new CollectingSink();
-  const source = new TetragonGrpcSource({ kind: 'tetragon-grpc', address: server.address }, newDeps(sink));
-  t.teardown(() => source.close());
-  await source.start();
-  await until(() => source.counters.seen === messages.length, 10_000, 'every message');
+  const { source, sink } = await throughGrpc(t, 'tetragon', [...cases.map((c) => tetragonBytes(c.input)), Buffer.from([0xff, 0xff, 0xff, 0xff])]);
   account(t, source, sink, cases, ['undecodable']);
 });
 
 t.test('tetragon-json: the same events as JSON lines, plus broken and oversized lines', async (t) => {
   const cases = tetragonCases();
-  const path = join(t.testdir(), 'events.jsonl');
   const tooLong = JSON.stringify({ process_exec: { process: { binary: '/x', arguments: 'z'.repeat(5 * 1024 * 1024) } } });
-  writeFileSync(path, [...cases.map((c) => JSON.stringify(c.input)), '{"process_exec": ', '[1, 2, 3]', tooLong, ''].join('\n'));
-  const sink = new CollectingSink();
-  const source = new FileSource({ kind: 'tetragon-json', address: path }, newDeps(sink));
-  await source.start();
-  await source.done;
-  await source.close();
+  const { source, sink } = await throughFile(t, 'tetragon-json', [...cases.map((c) => JSON.stringify(c.input)), '{"process_exec": ', '[1, 2, 3]', tooLong]);
   account(t, source, sink, cases, ['undecodable', 'not-an-event', 'too-large']);
 });
 
@@ -157,26 +137,12 @@ t.test('falco-http: oversized fields cut and flagged; bad posts answered and cou
 t.test('falco-grpc: the same alerts on the legacy gRPC output, plus undecodable messages', async (t) => {
   // On the wire output_fields is a map: it is never absent, so that case cannot occur here.
   const cases = falcoCases().filter((c) => !('rejected' in c.expect && c.expect.rejected === 'missing-fields'));
-  const messages = [...cases.map((c) => falcoBytes(c.input)), Buffer.from([0xff, 0xff, 0xff, 0xff])];
-  const server = new FakeFalcoGrpc({ address: `unix://${join(socketDir(t), 'falco.sock')}`, messages });
-  await server.start();
-  t.teardown(() => server.stop());
-  const sink = new CollectingSink();
-  const source = new FalcoGrpcSource({ kind: 'falco-grpc', address: server.address }, newDeps(sink));
-  t.teardown(() => source.close());
-  await source.start();
-  await until(() => source.counters.seen === messages.length, 10_000, 'every message');
+  const { source, sink } = await throughGrpc(t, 'falco', [...cases.map((c) => falcoBytes(c.input)), Buffer.from([0xff, 0xff, 0xff, 0xff])]);
   account(t, source, sink, cases, ['undecodable']);
 });
 
 t.test('falco-json: the same alerts as JSON lines, plus broken lines', async (t) => {
   const cases = falcoCases();
-  const path = join(t.testdir(), 'alerts.jsonl');
-  writeFileSync(path, [...cases.map((c) => JSON.stringify(c.input)), 'Falco internal: not json', '"a string"', ''].join('\n'));
-  const sink = new CollectingSink();
-  const source = new FileSource({ kind: 'falco-json', address: path }, newDeps(sink));
-  await source.start();
-  await source.done;
-  await source.close();
+  const { source, sink } = await throughFile(t, 'falco-json', [...cases.map((c) => JSON.stringify(c.input)), 'Falco internal: not json', '"a string"']);
   account(t, source, sink, cases, ['undecodable', 'not-an-event']);
 });

@@ -6,23 +6,18 @@
  */
 import t, { type Test } from 'tap';
 import * as grpc from '@grpc/grpc-js';
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startAgent } from '../../agent/main.js';
-import { FalcoGrpcSource } from '../../agent/sources/falco-grpc.js';
 import { FalcoHttpSource } from '../../agent/sources/falco-http.js';
-import { FileSource } from '../../agent/sources/file.js';
-import { TetragonGrpcSource } from '../../agent/sources/tetragon-grpc.js';
-import type { Source } from '../../agent/pipeline.js';
 import { startCollector } from '../../collector/main.js';
 import { loadConfig } from '../../common/config.js';
 import { INGEST_SERVICE, observationToWire, type AgentMessage, type CollectorMessage } from '../../common/wire.js';
 import { CollectingSink, newDeps, socketDir, until } from '../agent/support.js';
 import { readAlertFile } from '../alerting/helpers.js';
-import { FakeFalcoGrpc } from '../helpers/fake-falco-grpc.js';
 import { FakeTetragon } from '../helpers/fake-tetragon.js';
 import { processObservation } from '../helpers/observations.js';
 import { falcoBytes, T0, tetragonBytes } from './corpus.js';
+import { throughFile, throughGrpc, type Fed } from './sources.js';
 
 const iso = (i: number): string => new Date(T0 + i).toISOString();
 
@@ -68,7 +63,7 @@ const FALCO_REPORTS = [
 const FALCO_EXPECTED = { sensorLost: 500 + 1000 + 3, sensorEvents: 10_000 + 50_000 + 20_000, sensorThrottled: 0 };
 const TETRAGON_EXPECTED = { sensorLost: 1300, sensorEvents: 0, sensorThrottled: 1 };
 
-function checkCounters(t: Test, source: Source, reports: number, expected: typeof FALCO_EXPECTED, sink: CollectingSink): void {
+function checkCounters(t: Test, { source, sink }: Fed, reports: number, expected: typeof FALCO_EXPECTED): void {
   const c = source.counters;
   t.same({ sensorLost: c.sensorLost, sensorEvents: c.sensorEvents, sensorThrottled: c.sensorThrottled }, expected, 'the sensor counters');
   t.equal(c.seen, reports, 'every report read');
@@ -77,56 +72,24 @@ function checkCounters(t: Test, source: Source, reports: number, expected: typeo
 }
 
 t.test('Tetragon loss reports: gRPC and the JSON export count the same', async (t) => {
-  const server = new FakeTetragon({ address: `unix://${join(socketDir(t), 'tetragon.sock')}`, messages: TETRAGON_REPORTS.map(tetragonBytes) });
-  await server.start();
-  t.teardown(() => server.stop());
-  const sink = new CollectingSink();
-  const grpcSource = new TetragonGrpcSource({ kind: 'tetragon-grpc', address: server.address }, newDeps(sink));
-  t.teardown(() => grpcSource.close());
-  await grpcSource.start();
-  await until(() => grpcSource.counters.seen === TETRAGON_REPORTS.length, 10_000, 'every report');
-  checkCounters(t, grpcSource, TETRAGON_REPORTS.length, TETRAGON_EXPECTED, sink);
-
-  const path = join(t.testdir(), 'tetragon.log');
-  writeFileSync(path, TETRAGON_REPORTS.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  const fileSink = new CollectingSink();
-  const file = new FileSource({ kind: 'tetragon-json', address: path }, newDeps(fileSink));
-  await file.start();
-  await file.done;
-  await file.close();
-  checkCounters(t, file, TETRAGON_REPORTS.length, TETRAGON_EXPECTED, fileSink);
+  const viaGrpc = await throughGrpc(t, 'tetragon', TETRAGON_REPORTS.map(tetragonBytes));
+  checkCounters(t, viaGrpc, TETRAGON_REPORTS.length, TETRAGON_EXPECTED);
+  const viaFile = await throughFile(t, 'tetragon-json', TETRAGON_REPORTS.map((r) => JSON.stringify(r)));
+  checkCounters(t, viaFile, TETRAGON_REPORTS.length, TETRAGON_EXPECTED);
 });
 
 t.test('Falco loss reports: HTTP, legacy gRPC and JSON count the same', async (t) => {
-  const httpSink = new CollectingSink();
-  const http = new FalcoHttpSource({ kind: 'falco-http', listen: '127.0.0.1:0' }, newDeps(httpSink));
+  const sink = new CollectingSink();
+  const http = new FalcoHttpSource({ kind: 'falco-http', listen: '127.0.0.1:0' }, newDeps(sink));
   await http.start();
   t.teardown(() => http.close());
   for (const r of FALCO_REPORTS) {
     const res = await fetch(`http://127.0.0.1:${http.port}/`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(r) });
     t.equal(res.status, 204);
   }
-  checkCounters(t, http, FALCO_REPORTS.length, FALCO_EXPECTED, httpSink);
-
-  const server = new FakeFalcoGrpc({ address: `unix://${join(socketDir(t), 'falco.sock')}`, messages: FALCO_REPORTS.map(falcoBytes) });
-  await server.start();
-  t.teardown(() => server.stop());
-  const grpcSink = new CollectingSink();
-  const grpcSource = new FalcoGrpcSource({ kind: 'falco-grpc', address: server.address }, newDeps(grpcSink));
-  t.teardown(() => grpcSource.close());
-  await grpcSource.start();
-  await until(() => grpcSource.counters.seen === FALCO_REPORTS.length, 10_000, 'every report');
-  checkCounters(t, grpcSource, FALCO_REPORTS.length, FALCO_EXPECTED, grpcSink);
-
-  const path = join(t.testdir(), 'falco.jsonl');
-  writeFileSync(path, FALCO_REPORTS.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  const fileSink = new CollectingSink();
-  const file = new FileSource({ kind: 'falco-json', address: path }, newDeps(fileSink));
-  await file.start();
-  await file.done;
-  await file.close();
-  checkCounters(t, file, FALCO_REPORTS.length, FALCO_EXPECTED, fileSink);
-
+  checkCounters(t, { source: http, sink }, FALCO_REPORTS.length, FALCO_EXPECTED);
+  checkCounters(t, await throughGrpc(t, 'falco', FALCO_REPORTS.map(falcoBytes)), FALCO_REPORTS.length, FALCO_EXPECTED);
+  checkCounters(t, await throughFile(t, 'falco-json', FALCO_REPORTS.map((r) => JSON.stringify(r))), FALCO_REPORTS.length, FALCO_EXPECTED);
 });
 
 t.test('end to end: sensor loss and rejections become health alerts naming the node, the rate and the reason', async (t) => {
