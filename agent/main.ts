@@ -10,6 +10,7 @@ import type { ObservationSink, Source } from './pipeline.js';
 import { Shipper } from './ship/shipper.js';
 import { createIdentityResolver } from './identity/resolver.js';
 import { createLineage, createSource } from './sources/index.js';
+import { registerLossMetrics } from './sources/loss-metrics.js';
 
 export interface AgentHandle {
   readonly httpPort: number;
@@ -97,6 +98,7 @@ export async function startAgent(config: Readonly<DriftwatchConfig>, opts: Start
     sources.push(source);
     sourceByKind.set(source.kind, source);
   }
+  registerLossMetrics(registry, () => sources);
 
   const ops = new OpsServer(a.http.listen, registry);
   ops.addProbe(() => shipper.readiness());

@@ -7,6 +7,7 @@ import { OpsServer } from '../common/ops-server.js';
 import { createApi } from './api/server.js';
 import { createAlerting } from './outbox/index.js';
 import { CollectorBus } from './events.js';
+import { WireRejections } from './health/rejections.js';
 import { IngestServer } from './ingest/server.js';
 import { createPeerResolver } from './kubernetes/peer-resolver.js';
 import { Detection } from './detection.js';
@@ -54,11 +55,13 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
     closers.unshift(() => detection.close());
 
     // Alerting subscribes before ingest starts, so no deviation can be raised unseen.
-    const alerting = createAlerting({ store, bus, config, logger: logger.child({ component: 'alerting' }), registry });
+    const rejections = new WireRejections();
+    const healthInputs = { rejections, pods: resolver.podsView() };
+    const alerting = createAlerting({ store, bus, config, logger: logger.child({ component: 'alerting' }), registry, healthInputs });
     await alerting.start();
     closers.unshift(() => alerting.close());
 
-    const ingest = new IngestServer({ config: c.grpc, cluster: config.cluster, store, unitOfWork: detection.unitOfWork, edge: detection.edge, bus, logger: logger.child({ component: 'ingest' }), registry });
+    const ingest = new IngestServer({ config: c.grpc, cluster: config.cluster, store, unitOfWork: detection.unitOfWork, edge: detection.edge, bus, logger: logger.child({ component: 'ingest' }), registry, rejections });
     await ingest.start();
     closers.unshift(() => ingest.close());
     const retention = { observationsMs: parseDuration(c.retention.observations), agentsMs: parseDuration(c.retention.agents) };

@@ -9,9 +9,9 @@
  * |---|---|
  * | not POST | 405 |
  * | token configured and missing/wrong | 401 |
- * | Content-Type not application/json | 415 |
- * | body over `maxBodyBytes` (default 1 MiB) | 413 |
- * | not a JSON object | 400 |
+ * | Content-Type not application/json | 415 (counted malformed: not-json) |
+ * | body over `maxBodyBytes` (default 1 MiB) | 413 (counted malformed: too-large) |
+ * | not a JSON object | 400 (counted malformed) |
  * | accepted (also `source: internal`, counted as ignored) | 204 |
  *
  * Token: `Authorization: Bearer <token>`, or — because Falco's http_output cannot set headers —
@@ -130,9 +130,17 @@ export class FalcoHttpSource extends RuntimeSource {
     if (req.method !== 'POST') return this.reply(req, res, '405', false);
     if (this.tokenDigest && !this.authorised(req)) return this.reply(req, res, '401', false);
     const type = req.headers['content-type'] ?? '';
-    if (!/^application\/json\s*(;|$)/i.test(type)) return this.reply(req, res, '415', false);
+    // From here on the poster is authenticated (or trusted): whatever it sent that does not become
+    // an event is an alert lost, and counted as such.
+    if (!/^application\/json\s*(;|$)/i.test(type)) {
+      this.runtime.malformed('not-json');
+      return this.reply(req, res, '415', false);
+    }
     const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > this.maxBody) return this.reply(req, res, '413', true);
+    if (declared > this.maxBody) {
+      this.runtime.malformed('too-large');
+      return this.reply(req, res, '413', true);
+    }
 
     const chunks: Buffer[] = [];
     let size = 0;
@@ -143,6 +151,7 @@ export class FalcoHttpSource extends RuntimeSource {
       if (size > this.maxBody) {
         tooLarge = true;
         chunks.length = 0;
+        this.runtime.malformed('too-large');
         this.reply(req, res, '413', true);
         return;
       }

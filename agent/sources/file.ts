@@ -80,18 +80,23 @@ export class FileSource extends RuntimeSource {
 
   private async consume(chunks: AsyncIterable<Buffer>): Promise<void> {
     let pending: Buffer | null = null;
+    /** Inside a line already counted as too large: its rest is skipped up to the next newline. */
+    let skipping = false;
     for await (const chunk of chunks) {
       if (this.abort.signal.aborted) return;
       let buf: Buffer = pending ? Buffer.concat([pending, chunk]) : chunk;
       let start = 0;
       for (let nl = buf.indexOf(10, start); nl >= 0; nl = buf.indexOf(10, start)) {
-        await this.line(buf.subarray(start, nl));
+        if (skipping) skipping = false;
+        else await this.line(buf.subarray(start, nl));
         start = nl + 1;
       }
       buf = buf.subarray(start);
-      if (buf.length > MAX_LINE_BYTES) {
-        this.runtime.malformed();
+      if (skipping) buf = Buffer.alloc(0);
+      else if (buf.length > MAX_LINE_BYTES) {
+        this.runtime.malformed('too-large');
         buf = Buffer.alloc(0);
+        skipping = true;
       }
       pending = buf.length ? Buffer.from(buf) : null;
     }

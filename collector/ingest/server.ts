@@ -14,13 +14,16 @@ import {
   observationFromWire,
   toNumber,
   validateWireObservation,
+  WIRE_REJECT_REASONS,
   workloadFromWire,
+  type WireRejectReason,
   type AgentMessage,
   type CollectorMessage,
   type WireObservation,
 } from '../../common/wire.js';
 import type { EdgeBaseline } from '../../common/edge-baseline.js';
 import type { CollectorBus } from '../events.js';
+import type { WireRejections } from '../health/rejections.js';
 import type { Store } from '../store/contract.js';
 import type { IngestBatch } from './unit-of-work.js';
 
@@ -92,6 +95,8 @@ export interface IngestOptions {
   bus: CollectorBus;
   logger: Logger;
   registry: Registry;
+  /** Where refused observations are recorded for the health monitor (per node and reason). */
+  rejections?: WireRejections;
 }
 
 /**
@@ -115,8 +120,8 @@ export class IngestServer implements Component {
     this.metrics = {
       observations: new Counter({
         name: 'driftwatch_collector_observations_total',
-        help: 'Observations received from agents, by result (stored, duplicate = part of a re-sent batch, invalid).',
-        labelNames: ['result'] as const,
+        help: 'Observations received from agents, by result (stored, duplicate = part of a re-sent batch, invalid) and, for invalid ones, reason.',
+        labelNames: ['result', 'reason'] as const,
         registers,
       }),
       batches: new Counter({ name: 'driftwatch_collector_batches_total', help: 'Observation batches received, by result.', labelNames: ['result'] as const, registers }),
@@ -135,7 +140,8 @@ export class IngestServer implements Component {
       }),
     };
     this.maxSkewMs = parseDuration(opts.config.maxClockSkew);
-    for (const r of ['stored', 'duplicate', 'invalid'] as const) this.metrics.observations.inc({ result: r }, 0);
+    for (const r of ['stored', 'duplicate'] as const) this.metrics.observations.inc({ result: r }, 0);
+    for (const reason of WIRE_REJECT_REASONS) this.metrics.observations.inc({ result: 'invalid', reason }, 0);
   }
 
   get port(): number {
@@ -270,11 +276,12 @@ export class IngestServer implements Component {
     if (seq > last + 1) throw new ProtocolError('sequence-gap', `batch ${seq} after ${last}: sequence numbers must not skip`);
     const endTimer = this.metrics.batchSeconds.startTimer();
     const observations: Observation[] = [];
-    let invalid = 0;
+    const invalid: WireRejectReason[] = [];
     const now = Date.now();
     for (const w of wire) {
-      if (validateWireObservation(w, now + this.maxSkewMs) !== null) {
-        invalid++;
+      const reason = validateWireObservation(w, now + this.maxSkewMs);
+      if (reason !== null) {
+        invalid.push(reason);
         continue;
       }
       const o = observationFromWire(w);
@@ -287,7 +294,13 @@ export class IngestServer implements Component {
     endTimer();
     this.metrics.batches.inc({ result: stored ? 'stored' : 'duplicate' });
     this.metrics.observations.inc({ result: stored ? 'stored' : 'duplicate' }, observations.length);
-    if (invalid) this.metrics.observations.inc({ result: 'invalid' }, invalid);
+    // Counted once, with the batch that stored: a re-sent batch refuses the same ones again.
+    if (stored) {
+      for (const reason of invalid) {
+        this.metrics.observations.inc({ result: 'invalid', reason });
+        this.opts.rejections?.record(session.node, reason);
+      }
+    }
     this.send(session, { ack: { seq } });
   }
 

@@ -72,6 +72,9 @@ const HEALTH_ALERTNAMES: Record<HealthEvent['kind'], string> = {
   'events-dropped': 'DriftwatchEventsDropped',
   'events-malformed': 'DriftwatchEventsMalformed',
   'baseline-overflow': 'DriftwatchBaselineOverflow',
+  'sensor-loss': 'DriftwatchSensorLoss',
+  'observations-rejected': 'DriftwatchObservationsRejected',
+  'agent-missing': 'DriftwatchAgentMissing',
 };
 
 /** One decision run: the outbox of its transaction, and the sinks it queued notifications for. */

@@ -11,7 +11,7 @@ import { once, type Component, type Readiness } from '../../common/lifecycle.js'
 import type { Logger } from '../../common/logger.js';
 import type { Deviation } from '../../common/deviations.js';
 import type { CollectorBus } from '../events.js';
-import { HealthMonitor } from '../health/monitor.js';
+import { HealthMonitor, type HealthInputs } from '../health/monitor.js';
 import { createSink, SINKS, validateSinks } from '../sinks/index.js';
 import type { SinkContext } from '../sinks/types.js';
 import type { OutboxRepository, Store } from '../store/contract.js';
@@ -37,6 +37,8 @@ export interface AlertingOptions {
    * Default: the store.
    */
   deviations?: { getDeviation(id: number): Promise<Deviation | undefined> };
+  /** What the health monitor reads beyond the agents table (rejections, the cluster's pods). */
+  healthInputs?: Omit<HealthInputs, 'cluster' | 'missingAgentAfterMs'>;
 }
 
 export interface AlertingComponent extends Component {
@@ -125,6 +127,7 @@ export function createAlerting(opts: AlertingOptions): AlertingComponent {
     now,
     openKeys: () => outbox.openHealthKeys(),
     logger: opts.logger,
+    inputs: { ...opts.healthInputs, cluster: opts.config.cluster, missingAgentAfterMs: parseDuration(h.missingAgentAfter) },
     settings: {
       checkIntervalMs: parseDuration(h.checkInterval),
       disconnectedAfterMs: parseDuration(h.disconnectedAfter),

@@ -68,6 +68,8 @@ export function alertingSection<S extends TSchema>(sink: S) {
           malformedRatio: Type.Number({ minimum: 0, maximum: 1, default: 0.01 }),
           /** … once at least this many were dropped (or malformed) in the interval. */
           minEvents: Type.Integer({ minimum: 1, default: 100 }),
+          /** A node that runs workload pods with no agent for this long raises agent-missing. */
+          missingAgentAfter: duration({ default: '5m' }),
         },
         section,
       ),

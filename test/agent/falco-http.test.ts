@@ -94,7 +94,8 @@ t.test('bad requests get their status and a counter; the server keeps serving', 
     { '204': 1, '400': 2, '401': 2, '405': 1, '413': 1, '415': 1, '503': 0 },
     'per-status counts',
   );
-  t.equal(source.counters.malformed, 2, 'bad JSON and non-alert counted as malformed');
+  t.equal(source.counters.malformed, 4, 'after authentication, every request that is no event is a counted rejection');
+  t.same(source.counters.rejected, { 'not-json': 1, undecodable: 1, 'not-an-event': 1, 'too-large': 1 }, 'by reason');
   const metrics = await deps.registry.getSingleMetricAsString('driftwatch_source_http_requests_total');
   t.match(metrics, /status="401"\} 2/);
   t.match(metrics, /status="413"\} 1/);

@@ -125,10 +125,12 @@ t.test('falco mapping details', async (t) => {
     workload: { namespace: 'openfaas-fn', kind: 'Deployment', name: 'falco-pod-delete' },
   });
   t.match(net[1], { workload: { kind: 'Deployment', name: 'poolmgr-go-default-516098' } });
-  const other = ['file_access.json', 'internal.json', 'plugin_k8saudit.json'].flatMap((f) =>
+  const other = ['file_access.json', 'plugin_k8saudit.json'].flatMap((f) =>
     jsonLines(fixture('falco', f)).map((e) => normaliseFalco(e as FalcoAlert, newContext('falco-json'))),
   );
-  t.ok(other.every((r) => r === 'ignored'), 'file opens, internal messages and k8s_audit are ignored');
+  t.ok(other.every((r) => r === 'ignored'), 'file opens and k8s_audit are ignored');
+  const internal = jsonLines(fixture('falco', 'internal.json')).map((e) => normaliseFalco(e as FalcoAlert, newContext('falco-json')));
+  t.same(internal, ['state'], "Falco's metrics snapshot is read for its loss counters (sensor-loss.ts), never an observation");
 });
 
 t.test('accept hooks (no public recording exists: derived from the tcp_connect recording)', async (t) => {

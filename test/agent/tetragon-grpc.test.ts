@@ -47,7 +47,7 @@ async function run(t: Test, address: string): Promise<void> {
   t.equal(c.observed + c.ignored + c.malformed, c.seen, 'every event is counted once');
   t.equal(c.malformed, 0);
   const req = tetragonRequest.decode(server.requests[0]!) as unknown as { allow_list: { event_set: number[] }[] };
-  t.same(req.allow_list.map((f) => [...f.event_set]), [[1, 5, 9]], 'asks for exec, exit and kprobe only');
+  t.same(req.allow_list.map((f) => [...f.event_set]), [[1, 5, 9, 27]], 'asks for exec, exit, kprobe and throttle events only');
 }
 
 

@@ -64,9 +64,14 @@ t.test('counters as the collector stores them (numbers, strings, Long objects)',
   t.equal(toCount({ low: 1, high: 1, unsigned: true }), 2 ** 32 + 1);
   t.equal(toCount(null), 0);
   t.same(sourceSamples({ sources: [{ source: 'tetragon', seen: { low: 10, high: 0 }, dropped: 1, malformed: 0, lastEventMs: 99 }], shipDropped: '3' }), {
-    sources: [{ source: 'tetragon', seen: 10, dropped: 1, malformed: 0, lastEventMs: 99 }],
+    sources: [{ source: 'tetragon', seen: 10, dropped: 1, malformed: 0, lastEventMs: 99, rejected: null, sensorLost: 0, sensorEvents: 0, sensorThrottled: 0 }],
     shipDropped: 3,
   });
+  t.same(
+    sourceSamples({ sources: [{ source: 'falco', rejected: { 'too-large': '2', 'from-the-future': 1, 'also-unknown': { low: 2, high: 0 } }, sensorLost: '7', sensorEvents: 100, sensorThrottled: 1 }] }).sources[0],
+    { source: 'falco', seen: 0, dropped: 0, malformed: 0, lastEventMs: 0, rejected: { 'too-large': 2, other: 3 }, sensorLost: 7, sensorEvents: 100, sensorThrottled: 1 },
+    'rejections by reason (unknown reasons summed as other: health keys stay bounded) and sensor loss',
+  );
 });
 
 t.test('agent disconnected: raised after the grace period, ended on reconnect', async (t) => {
@@ -141,18 +146,18 @@ t.test('tracks of pruned, forgotten or replaced agents are dropped', async (t) =
   const fleet = (n: number, over: Partial<AgentStatus> = {}) => Array.from({ length: n }, (_v, i) => agent({ instanceId: `i-${i}`, node: `node-${i}`, sourceCounters: src, ...over }, h.now));
   h.setAgents(fleet(3));
   await h.monitor.check();
-  t.equal(h.monitor.tracked, 6, 'one source and one shipper track per agent');
+  t.equal(h.monitor.tracked, 9, 'per agent: one source and one shipper track, and one input-loss track per source');
   h.setAgents(fleet(3).slice(0, 2));
   await h.monitor.check();
-  t.equal(h.monitor.tracked, 4, 'an agent row pruned from the table: its tracks go');
+  t.equal(h.monitor.tracked, 6, 'an agent row pruned from the table: its tracks go');
   h.setAgents([agent({ instanceId: 'i-0b', node: 'node-0', sourceCounters: src }, h.now), fleet(2)[1]!]);
   await h.monitor.check();
-  t.equal(h.monitor.tracked, 4, 'a new instance on a node replaces the old one');
+  t.equal(h.monitor.tracked, 6, 'a new instance on a node replaces the old one');
   const stale = [agent({ instanceId: 'i-1', node: 'node-1', connected: false, sourceCounters: src }, h.now)];
   h.setAgents(stale);
   h.advance(3_600_000);
   await h.monitor.check();
-  t.equal(h.monitor.tracked, 2, 'a disconnected agent not yet forgotten keeps its tracks');
+  t.equal(h.monitor.tracked, 3, 'a disconnected agent not yet forgotten keeps its tracks');
   h.advance(SETTINGS.forgetAfterMs);
   await h.monitor.check();
   t.equal(h.monitor.tracked, 0, 'forgotten after health.forgetAfter: nothing is kept');
@@ -199,4 +204,47 @@ t.test('through the alerting component: a disconnected agent in the agents table
   bus.emit({ type: 'agent.connected', agent: (await agents.get('i-10'))! });
   await until(() => read().length === 2);
   t.match(read()[1], { alertname: 'DriftwatchAgentDisconnected', status: 'resolved' });
+});
+
+t.test('sensor loss and rejections: raised on any increase, with the rate; ended after a quiet period', async (t) => {
+  const h = harness(t);
+  await h.monitor.start();
+  const src = (seen: number, malformed: number, sensorLost: number) => [{ source: 'falco', seen, dropped: 0, malformed, lastEventMs: h.now, rejected: malformed ? { 'too-large': malformed } : {}, sensorLost, sensorEvents: 0, sensorThrottled: 0 }];
+  h.advance(1000);
+  const fresh = (counters: unknown[]) => agent({ firstSeenAt: new Date(h.now - 500).toISOString(), sourceCounters: counters }, h.now);
+  h.setAgents([fresh(src(900, 2, 100))]);
+  await h.monitor.check();
+  t.match(
+    h.events,
+    [
+      { kind: 'sensor-loss', key: 'sensor-loss/test/node-1/falco', node: 'node-1', severity: 'high', detail: { lost: 100, received: 900, lossPercent: 10 } },
+      { kind: 'observations-rejected', key: 'observations-rejected/test/node-1/falco/too-large', severity: 'medium', detail: { reason: 'too-large', count: 2 } },
+    ],
+    'an agent that connected after the monitor started: its first counters count from zero',
+  );
+  t.notOk(h.events.some((e) => e.kind === 'events-malformed'), 'rejections by reason replace the malformed ratio alert');
+  // Quiet period: max(2 check intervals, 10 min) = 2 h with this harness's hourly checks.
+  h.advance(30 * 60_000);
+  h.setAgents([fresh(src(1900, 3, 150))]);
+  await h.monitor.check();
+  h.advance(100 * 60_000);
+  h.setAgents([fresh(src(2900, 3, 150))]);
+  await h.monitor.check();
+  t.equal(h.events.length, 2, 'still open while losses keep coming within the quiet period');
+  h.advance(21 * 60_000);
+  await h.monitor.check();
+  t.match(h.events.slice(2), [{ kind: 'sensor-loss', resolved: true }, { kind: 'observations-rejected', resolved: true }], 'ended a quiet period after the last increase');
+});
+
+t.test('after a collector restart, counts already there are a starting point, not a new loss', async (t) => {
+  const h = harness(t, ['sensor-loss/test/node-1/falco']);
+  await h.monitor.start();
+  const counters = [{ source: 'falco', seen: 10, dropped: 0, malformed: 1, lastEventMs: h.now, rejected: { undecodable: 1 }, sensorLost: 50, sensorEvents: 0, sensorThrottled: 0 }];
+  h.setAgents([agent({ sourceCounters: counters }, h.now)]);
+  await h.monitor.check();
+  t.same(h.events, [], 'an agent known before the restart: nothing raised again, the open alert is kept for its quiet period');
+  h.advance(121 * 60_000);
+  h.setAgents([agent({ sourceCounters: counters }, h.now)]);
+  await h.monitor.check();
+  t.match(h.events.filter((e) => e.kind === 'sensor-loss'), [{ key: 'sensor-loss/test/node-1/falco', resolved: true }], 'then it ends');
 });

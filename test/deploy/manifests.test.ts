@@ -405,8 +405,16 @@ t.test('Falco-side configuration', async (t) => {
   const rules = loadYamlDocuments(join(falcoDir, 'driftwatch-rules.yaml'))[0] as { rule?: string; condition?: string; output?: string }[];
   t.ok(Array.isArray(rules) && rules.some((r) => r.rule && r.condition && r.output), 'driftwatch-rules.yaml is a Falco rules file');
 
-  const dropIn = loadYamlDocuments(join(falcoDir, 'falco-driftwatch.yaml'))[0] as { json_output: boolean; rule_matching: string; http_output: { enabled: boolean; url: string } };
+  const dropIn = loadYamlDocuments(join(falcoDir, 'falco-driftwatch.yaml'))[0] as {
+    json_output: boolean;
+    rule_matching: string;
+    http_output: { enabled: boolean; url: string };
+    syscall_event_drops: { threshold: number; actions: string[] };
+    metrics: { enabled: boolean; output_rule: boolean };
+  };
   t.equal(dropIn.json_output, true);
+  t.same([dropIn.syscall_event_drops.threshold, dropIn.syscall_event_drops.actions.includes('alert')], [0, true], 'every kernel drop is alerted (sensor-loss)');
+  t.same([dropIn.metrics.enabled, dropIn.metrics.output_rule], [true, true], 'exact drop counters in metrics snapshots');
   t.equal(dropIn.rule_matching, 'all');
   t.equal(dropIn.http_output.enabled, true);
 

@@ -102,8 +102,8 @@ t.test('the agent with the Tetragon overlay config connects through the socket t
   const request = tetragonRequest.decode(tetragon.requests[0]!) as unknown as { allow_list: { event_set: number[] }[] };
   t.same(
     request.allow_list.map((f) => [...f.event_set]),
-    [[1, 5, 9]],
-    'GetEvents asks for PROCESS_EXEC, PROCESS_EXIT and PROCESS_KPROBE (the TracingPolicy’s TCP hooks arrive as kprobes)',
+    [[1, 5, 9, 27]],
+    'GetEvents asks for PROCESS_EXEC, PROCESS_EXIT and PROCESS_KPROBE (the TracingPolicy’s TCP hooks arrive as kprobes), and PROCESS_THROTTLE (loss reports)',
   );
 });
 
