@@ -11,6 +11,7 @@ import { CollectorBus } from './events.js';
 import { IngestServer } from './ingest/server.js';
 import { createPeerResolver } from './kubernetes/peer-resolver.js';
 import { openDatabase, type SqlDatabase } from './store/db.js';
+import { registerStateMetrics } from './state-metrics.js';
 
 export interface CollectorHandle {
   readonly httpPort: number;
@@ -37,10 +38,12 @@ export interface StartCollectorOptions {
 export async function startCollector(config: Readonly<DriftwatchConfig>, opts: StartCollectorOptions = {}): Promise<CollectorHandle> {
   const logger = opts.logger ?? silentLogger();
   const registry = opts.registry ?? new Registry();
-  if (!opts.registry) collectDefaultMetrics({ register: registry, prefix: 'driftwatch_collector_' });
+  // prom-client's standard process_* / nodejs_* names, unprefixed: stock Node.js dashboards work.
+  if (!opts.registry) collectDefaultMetrics({ register: registry });
   const c = config.collector;
 
   const db = openDatabase({ dataDir: c.dataDir });
+  registerStateMetrics(registry, db);
   const bus = new CollectorBus();
   const closers: (() => Promise<void> | void)[] = [() => db.close()];
   try {
