@@ -18,6 +18,9 @@ import { buildProgram } from '../../cli/main.js';
 import { packagePath } from '../../common/paths.js';
 
 const run = promisify(execFile);
+// Packing (a TypeScript build) and installing ~250 packages from the npm cache take most of a
+// minute alone; on a loaded machine more than the suite's default per-file limit.
+t.setTimeout(300_000);
 const VERSION = (JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string }).version;
 
 /** Every command path of the program: [['agent'], ['baseline'], ['baseline', 'diff'], …]. */
