@@ -34,7 +34,8 @@ export interface StartAgentOptions {
 export async function startAgent(config: Readonly<DriftwatchConfig>, opts: StartAgentOptions = {}): Promise<AgentHandle> {
   const logger = opts.logger ?? silentLogger();
   const registry = opts.registry ?? new Registry();
-  if (!opts.registry) collectDefaultMetrics({ register: registry, prefix: 'driftwatch_agent_' });
+  // prom-client's standard process_* / nodejs_* names, unprefixed: stock Node.js dashboards work.
+  if (!opts.registry) collectDefaultMetrics({ register: registry });
   const a = config.agent;
   if (!a.node) throw new Error('agent.node is not set (the DaemonSet passes spec.nodeName as DRIFTWATCH_AGENT__NODE)');
   if (a.sources.length === 0) throw new Error('agent.sources is empty: configure at least one source (tetragon-grpc, falco-http, …)');

@@ -12,6 +12,7 @@ import { IngestServer } from './ingest/server.js';
 import { createPeerResolver } from './kubernetes/peer-resolver.js';
 import { Detection } from './detection.js';
 import { openStore, type Store } from './store/index.js';
+import { registerStateMetrics } from './state-metrics.js';
 
 export interface CollectorHandle {
   readonly httpPort: number;
@@ -38,10 +39,12 @@ export interface StartCollectorOptions {
 export async function startCollector(config: Readonly<DriftwatchConfig>, opts: StartCollectorOptions = {}): Promise<CollectorHandle> {
   const logger = opts.logger ?? silentLogger();
   const registry = opts.registry ?? new Registry();
-  if (!opts.registry) collectDefaultMetrics({ register: registry, prefix: 'driftwatch_collector_' });
+  // prom-client's standard process_* / nodejs_* names, unprefixed: stock Node.js dashboards work.
+  if (!opts.registry) collectDefaultMetrics({ register: registry });
   const c = config.collector;
 
   const store = openStore({ dataDir: c.dataDir });
+  registerStateMetrics(registry, store.reports);
   const bus = new CollectorBus();
   const closers: (() => Promise<void> | void)[] = [() => store.close()];
   try {

@@ -62,7 +62,8 @@ export interface Deviation {
   updatedAt: string;
 }
 
-export type BaselinePhase = 'learning' | 'active' | 'approved' | 'rejected' | 'superseded';
+export const BASELINE_PHASES = ['learning', 'active', 'approved', 'rejected', 'superseded'] as const;
+export type BaselinePhase = (typeof BASELINE_PHASES)[number];
 export type BaselineCompleteness = 'full' | 'partial';
 
 export interface BaselineSummary {

@@ -28,6 +28,8 @@ type Call = grpc.ClientDuplexStream<AgentMessage, CollectorMessage>;
 interface Batch {
   seq: number;
   observations: WireObservation[];
+  /** Wall clock when its oldest observation was queued (for the lag gauge). */
+  queuedAtMs: number;
 }
 
 export interface ShipperOptions {
@@ -59,6 +61,8 @@ export class Shipper implements Component {
   readonly name = 'shipper';
   readonly instanceId: string;
   private pending: WireObservation[] = [];
+  /** Wall clock when `pending` last went from empty to non-empty. */
+  private pendingSinceMs = 0;
   private unacked: Batch[] = [];
   private unackedCount = 0;
   private nextSeq = 1;
@@ -92,6 +96,15 @@ export class Shipper implements Component {
         registers,
       }),
       connected: new Gauge({ name: 'driftwatch_agent_collector_connected', help: '1 while the collector stream is open.', registers }),
+      lag: new Gauge({
+        name: 'driftwatch_agent_ship_lag_seconds',
+        help: 'Age of the oldest observation not yet acknowledged by the collector (0 when none waits): how far behind the collector is on this node.',
+        registers,
+        collect: () => {
+          const oldest = this.unacked[0]?.queuedAtMs ?? (this.pending.length > 0 ? this.pendingSinceMs : 0);
+          this.metrics.lag.set(oldest > 0 ? Math.max(0, Date.now() - oldest) / 1000 : 0);
+        },
+      }),
     };
   }
 
@@ -110,6 +123,7 @@ export class Shipper implements Component {
 
   enqueue(obs: Observation): boolean {
     if (this.closing || this.queued >= this.opts.config.ship.queueLimit) return false;
+    if (this.pending.length === 0) this.pendingSinceMs = Date.now();
     this.pending.push(observationToWire(obs));
     if (this.pending.length >= this.opts.config.ship.batchSize) setImmediate(() => this.flush());
     return true;
@@ -218,7 +232,7 @@ export class Shipper implements Component {
     const size = this.opts.config.ship.batchSize;
     while (this.pending.length) {
       const observations = this.pending.splice(0, size);
-      const batch = { seq: this.nextSeq++, observations };
+      const batch = { seq: this.nextSeq++, observations, queuedAtMs: this.pendingSinceMs };
       this.unacked.push(batch);
       this.unackedCount += observations.length;
       this.write({ batch });

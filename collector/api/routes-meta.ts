@@ -47,7 +47,7 @@ export function registerMetaRoutes(register: (r: RouteSpec) => void, ctx: ApiCon
     tag: 'agents',
     role: 'viewer',
     returns: '{ items: Agent[] } with health ok | stale | disconnected.',
-    handler: async () => ({ items: await ctx.store.queries.listAgents(ctx.now()) }),
+    handler: async () => ({ items: await ctx.store.reports.listAgents(ctx.now()) }),
   });
 
   register({
@@ -73,7 +73,7 @@ export function registerMetaRoutes(register: (r: RouteSpec) => void, ctx: ApiCon
       if (from >= to) throw new ApiError('DW_ERR_VALIDATION', 'from must be before to');
       const namespaces = splitCsv<string>(query.namespace);
       for (const ns of namespaces ?? []) requireScope(principal, ns);
-      return ctx.store.queries.overview({ fromMs: from, toMs: to, buckets: Number(query.buckets), scope: principal.namespaces, nowMs: ctx.now(), namespaces });
+      return ctx.store.reports.overview({ fromMs: from, toMs: to, buckets: Number(query.buckets), scope: principal.namespaces, nowMs: ctx.now(), namespaces });
     },
   });
 

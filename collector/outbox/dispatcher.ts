@@ -102,12 +102,12 @@ export class SinkDispatcher {
       }
       // Send chunk after chunk; mark what was delivered in one transaction. A crash in between
       // re-sends those rows after the restart (at least once; receivers deduplicate by key).
-      const delivered: number[] = [];
+      const delivered: OutboxRow[] = [];
       let failed: { chunk: OutboxRow[]; verdict: Exclude<SendVerdict, { result: 'ok' }> } | undefined;
       for (let i = 0; i < rows.length && !signal.aborted; i += this.sink.maxBatch) {
         const chunk = rows.slice(i, i + this.sink.maxBatch);
         const verdict = await this.attempt(chunk, signal);
-        if (verdict.result === 'ok') delivered.push(...chunk.map((r) => r.id));
+        if (verdict.result === 'ok') delivered.push(...chunk);
         else {
           failed = { chunk, verdict };
           break;
@@ -133,9 +133,11 @@ export class SinkDispatcher {
     }
   }
 
-  private async recordDelivered(ids: readonly number[]): Promise<void> {
-    await this.o.store.markSent(ids, this.o.now());
-    this.o.metrics.sends.inc({ sink: this.sink.name, result: 'ok' }, ids.length);
+  private async recordDelivered(rows: readonly OutboxRow[]): Promise<void> {
+    const t = this.o.now();
+    await this.o.store.markSent(rows.map((r) => r.id), t);
+    this.o.metrics.sends.inc({ sink: this.sink.name, result: 'ok' }, rows.length);
+    for (const r of rows) this.o.metrics.delivery.observe({ sink: this.sink.name }, Math.max(0, t - r.createdMs) / 1000);
     if (this.failingSinceMs !== undefined) this.o.logger.info('alert sink recovered', { sink: this.sink.name, attempts: this.backoff.attempts });
     this.backoff.reset();
     this.failingSinceMs = undefined;

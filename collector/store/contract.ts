@@ -19,15 +19,13 @@ import type { AuditEntry, AuditFilter, AuditInput } from './audit.js';
 import type { BaselineItemRecord, BaselineRecord, BaselineUpdate } from './baselines.js';
 import type { DeviationWrite, StoredDeviation } from './deviations.js';
 import type { AlertPhase, AlertState, OutboxRow, QueueStats } from './outbox.js';
+import type { AgentView, OpenDeviationCount, Overview, OverviewQuery } from './reports.js';
 import type {
-  AgentView,
   BaselineItemView,
   BaselineView,
   DeviationCursor,
   DeviationFilter,
   DeviationListItem,
-  Overview,
-  OverviewQuery,
   Page,
   WorkloadCursor,
   WorkloadFilter,
@@ -157,8 +155,14 @@ export interface ConsoleQueryRepository {
   listWorkloads(f: WorkloadFilter): Promise<Page<WorkloadListItem, WorkloadCursor>>;
   currentBaselinesIn(namespace: string, phase: BaselineSummary['phase']): Promise<BaselineView[]>;
   baselineItems(baselineId: number, version: number): Promise<BaselineItemView[]>;
+}
+
+/** Reports across aggregates: the overview, agents with their health, state gauges. */
+export interface ReportRepository {
   listAgents(nowMs: number): Promise<AgentView[]>;
   overview(q: OverviewQuery): Promise<Overview>;
+  openDeviationCounts(): Promise<OpenDeviationCount[]>;
+  baselinesByPhase(): Promise<Map<BaselineSummary['phase'], number>>;
 }
 
 export interface Repositories {
@@ -171,6 +175,7 @@ export interface Repositories {
   readonly audit: AuditRepository;
   readonly outbox: OutboxRepository;
   readonly queries: ConsoleQueryRepository;
+  readonly reports: ReportRepository;
 }
 
 /** What a transaction's function works with: the repositories on its connection, and savepoints. */

@@ -11,6 +11,7 @@ import { SqlDeviations } from './deviations.js';
 import { SqlObservations } from './observations.js';
 import { SqlOutbox } from './outbox.js';
 import { SqlConsoleQueries } from './queries.js';
+import { SqlReports } from './reports.js';
 import type { SqlExecutor } from './sql.js';
 import { SqlTokens } from './tokens.js';
 import { SqlWorkloads } from './workloads.js';
@@ -41,6 +42,7 @@ export function sqlRepositories(db: SqlExecutor, opts: RepositoryOptions): SqlRe
     tokens: new SqlTokens(db, opts.now),
     audit: new SqlAudit(db, opts.now),
     outbox: new SqlOutbox(db),
-    queries: new SqlConsoleQueries(db, agents),
+    queries: new SqlConsoleQueries(db),
+    reports: new SqlReports(db, agents),
   };
 }

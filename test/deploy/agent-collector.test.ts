@@ -22,7 +22,7 @@ import { packagePath } from '../../common/paths.js';
 import type { TlsConfig } from '../../common/config/schema.js';
 import { socketDir, until } from '../agent/support.js';
 import { FakeTetragon } from '../helpers/fake-tetragon.js';
-import { build } from './kustomize.js';
+import { render } from './kustomize.js';
 import { DEPLOY_ROOT, FAKE_NODE, container, effectiveConfig, mountFor, mustFind, unixSocketPath } from './manifests.js';
 import { runManualPki, secretVolume } from './pki.js';
 
@@ -38,7 +38,7 @@ function remapTls<T extends TlsConfig>(tls: T | undefined, from: string, to: str
 }
 
 t.test('agent → collector over mTLS with the manifests’ configuration and the documented certificates', async (t) => {
-  const objects = build(posix.join(DEPLOY_ROOT, 'overlays', 'tetragon')).objects;
+  const objects = render(posix.join(DEPLOY_ROOT, 'overlays', 'tetragon'));
   const tmp = t.testdir();
   const { dir: pki } = runManualPki(join(tmp, 'pki'));
 

@@ -12,6 +12,9 @@ import type { K8sObject } from './kustomize.js';
 
 export const DEPLOY_ROOT = packagePath('deploy', 'daemonset');
 
+/** Documented exceptions to runAsNonRoot, by kustomization: Falco's legacy gRPC socket is root:root 0755 (agent-falco-grpc.yaml). */
+export const ROOT_ALLOWED: Record<string, string[]> = { 'overlays/falco-grpc': ['DaemonSet/driftwatch-agent'] };
+
 /** Stand-ins for what only a cluster knows, used when resolving a container's environment. */
 export const FAKE_NODE = 'node-a.example';
 export const FAKE_SECRET_VALUE = 'f'.repeat(64);

@@ -19,7 +19,7 @@ import { sourceProtos } from '../../agent/sources/protos.js';
 import { socketDir, until } from '../agent/support.js';
 import { makeTestPki } from '../helpers/certs.js';
 import { FakeTetragon } from '../helpers/fake-tetragon.js';
-import { build } from './kustomize.js';
+import { render } from './kustomize.js';
 import { DEPLOY_ROOT, FAKE_NODE, container, effectiveConfig, mountFor, mustFind, podSpecOf, unixSocketPath, volumeOf } from './manifests.js';
 
 /** A loopback port nobody listens on: the agent's collector connection fails and retries, harmlessly. */
@@ -32,7 +32,7 @@ async function closedPort(): Promise<number> {
 }
 
 t.test('the agent with the Tetragon overlay config connects through the socket the DaemonSet mounts', async (t) => {
-  const objects = build(posix.join(DEPLOY_ROOT, 'overlays', 'tetragon')).objects;
+  const objects = render(posix.join(DEPLOY_ROOT, 'overlays', 'tetragon'));
   const ds = mustFind(objects, 'DaemonSet', 'driftwatch-agent');
   const agentContainer = container(ds, 'agent');
   const spec = podSpecOf(ds)!;
@@ -116,7 +116,7 @@ function connectAs(path: string, uid: number, gid: number): string {
 
 const asRoot = process.getuid?.() === 0;
 t.test('socket permissions: why the overlay runs as uid 65532 with supplementary group 0', { skip: asRoot ? false : 'needs root to start processes as other users' }, async (t) => {
-  const objects = build(posix.join(DEPLOY_ROOT, 'overlays', 'tetragon')).objects;
+  const objects = render(posix.join(DEPLOY_ROOT, 'overlays', 'tetragon'));
   const security = podSpecOf(mustFind(objects, 'DaemonSet', 'driftwatch-agent'))!.securityContext!;
   t.equal(security.runAsNonRoot, true, 'the agent is not root');
   t.same(security.supplementalGroups, [0], 'it joins group 0, the group of Tetragon\u2019s socket');

@@ -69,6 +69,9 @@ export class SqliteStore implements Store {
   get queries(): Repositories['queries'] {
     return this.outside.queries;
   }
+  get reports(): Repositories['reports'] {
+    return this.outside.reports;
+  }
 
   async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
     if (this.context.getStore()?.open) throw new Error('store: a transaction is already open in this context (use its tx)');
