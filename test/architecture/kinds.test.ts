@@ -97,7 +97,7 @@ t.test('the collector takes any well-formed source kind on the wire, and only we
   };
   t.equal(overWire('toy-probe'), null, 'a kind no shared code lists');
   for (const kind of SOURCE_KINDS) t.equal(overWire(kind), null, kind);
-  for (const bad of ['', 'Toy', 'toy probe', 'toy_probe', '-toy', `t${'o'.repeat(63)}`, 'toy\u202eprobe']) t.equal(overWire(bad), 'bad source', JSON.stringify(bad));
+  for (const bad of ['', 'Toy', 'toy probe', 'toy_probe', '-toy', `t${'o'.repeat(63)}`, 'toy\u202eprobe']) t.equal(overWire(bad), 'bad-source', JSON.stringify(bad));
 });
 
 t.test('registries are checked when the schema is composed', async (t) => {

@@ -70,12 +70,12 @@ async function setup(t: Test) {
 
 t.test('a node with workloads and no agent: alerted after the grace period, ended when its agent connects', async (t) => {
   const h = await setup(t);
-  h.monitor.check();
+  await h.monitor.check();
   h.advance(4 * MIN);
-  h.monitor.check();
+  await h.monitor.check();
   t.same(h.events, [], 'within missingAgentAfter (counted from the start): nothing');
   h.advance(2 * MIN);
-  h.monitor.check();
+  await h.monitor.check();
   t.equal(h.events.length, 1, 'one alert');
   t.match(h.events[0], {
     kind: 'agent-missing',
@@ -87,7 +87,7 @@ t.test('a node with workloads and no agent: alerted after the grace period, ende
   });
   t.match(h.events[0]!.summary, /node node-a runs 1 workload pod/);
   h.setAgents([agentOn('node-c', h.now), agentOn('node-a', h.now)]);
-  h.monitor.check();
+  await h.monitor.check();
   t.match(h.events[1], { key: 'agent-missing/lab/node-a', resolved: true }, 'ended when the agent is there');
 });
 
@@ -95,25 +95,25 @@ t.test('a new node gets its grace period; workloads leaving end the alert; a dis
   const h = await setup(t);
   h.setAgents([agentOn('node-c', h.now), agentOn('node-a', h.now)]);
   h.advance(10 * MIN);
-  h.monitor.check();
+  await h.monitor.check();
   t.same(h.events, [], 'every node with workloads has an agent');
   h.api.putPod(fakePod({ namespace: 'shop', name: 'web-6b7c8d9f0-abcde', node: 'node-d', owner: { kind: 'ReplicaSet', name: 'web-6b7c8d9f0' } }));
   await until(() => [...h.pods.all()].some((p) => p.node === 'node-d'), 10_000, 'the new pod');
-  h.monitor.check();
+  await h.monitor.check();
   h.advance(3 * MIN);
-  h.monitor.check();
+  await h.monitor.check();
   t.same(h.events, [], 'a new node: its agent has missingAgentAfter to connect');
   h.advance(3 * MIN);
-  h.monitor.check();
+  await h.monitor.check();
   t.match(h.events, [{ key: 'agent-missing/lab/node-d', resolved: false }]);
   h.api.deletePod('shop', 'web-6b7c8d9f0-abcde');
   await until(() => ![...h.pods.all()].some((p) => p.node === 'node-d'), 10_000, 'the pod gone');
-  h.monitor.check();
+  await h.monitor.check();
   t.match(h.events[1], { key: 'agent-missing/lab/node-d', resolved: true }, 'no workloads left: ended');
 
   h.setAgents([agentOn('node-c', h.now), agentOn('node-a', h.now, false)]);
   h.advance(10 * MIN);
-  h.monitor.check();
+  await h.monitor.check();
   t.same(
     h.events.slice(2).map((e) => e.key),
     ['agent-disconnected/lab/node-a'],

@@ -24,7 +24,7 @@ t.test('validation refuses only what makes an observation meaningless, with a re
   const cases: [string, (w: ReturnType<typeof ok>) => void][] = [
     ['missing-workload', (w) => (w.workload.name = '')],
     ['bad-workload-kind', (w) => (w.workload.kind = 'Galaxy')],
-    ['bad-source', (w) => (w.source = 'syslog')],
+    ['bad-source', (w) => (w.source = 'Sys Log')],
     ['bad-event-time', (w) => (w.timeMs = now + 3_600_000)],
     ['missing-process', (w) => ((w as { process: unknown }).process = null)],
     ['bad-direction', (w) => (w.network = { direction: 'sideways', protocol: 'tcp' })],
