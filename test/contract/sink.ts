@@ -1,7 +1,7 @@
 /**
  * The contract every sink honours (alertmanager's notify/test RetryTests and
  * AssertNotifyLeaksNoSecret): the status → verdict table, a timeout, connection errors, an inert
- * `<script>`, and no secret in any reason. Run against every sink by test/alerting/contract.test.ts.
+ * `<script>`, and no secret in any reason. Run against every sink by test/collector/sinks/contract.test.ts.
  */
 import type { Test } from 'tap';
 import { readFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ import type { SinkType } from '../../collector/sinks/index.js';
 import { sampleNotification } from '../../collector/outbox/sample.js';
 import { createSink } from '../../collector/sinks/index.js';
 import type { AlertNotification, SinkContext } from '../../collector/sinks/types.js';
-import { Receiver } from '../alerting/helpers.js';
+import { Receiver } from '../helpers/alerting.js';
 
 export const SECRET = 'S3cr3t-T0ken-xyzzy-0123456789';
 

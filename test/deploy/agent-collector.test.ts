@@ -20,7 +20,7 @@ import { startCollector } from '../../collector/main.js';
 import { parseHostPort } from '../../common/net.js';
 import { packagePath } from '../../common/paths.js';
 import type { TlsConfig } from '../../common/config/schema.js';
-import { socketDir, until } from '../agent/support.js';
+import { socketDir, until } from '../helpers/agent-support.js';
 import { FakeTetragon } from '../helpers/fake-tetragon.js';
 import { render } from './kustomize.js';
 import { DEPLOY_ROOT, FAKE_NODE, container, effectiveConfig, mountFor, mustFind, unixSocketPath } from './manifests.js';

@@ -16,7 +16,7 @@ import { posix } from 'node:path';
 import { startAgent } from '../../agent/main.js';
 import type { GrpcSourceConfig } from '../../agent/sources/grpc-config.js';
 import { sourceProtos } from '../../agent/sources/protos.js';
-import { socketDir, until } from '../agent/support.js';
+import { socketDir, until } from '../helpers/agent-support.js';
 import { makeTestPki } from '../helpers/certs.js';
 import { FakeTetragon } from '../helpers/fake-tetragon.js';
 import { render } from './kustomize.js';

@@ -12,7 +12,7 @@ import { HealthMonitor, type HealthSettings } from '../../collector/health/monit
 import type { CollectorConfig } from '../../common/config/schema.js';
 import type { AgentStatus, HealthEvent } from '../../common/deviations.js';
 import { silentLogger } from '../../common/logger.js';
-import { until } from '../agent/support.js';
+import { until } from '../helpers/agent-support.js';
 import { FakeKubeApi, fakeKubeConfig, fakePod } from '../helpers/fake-kube-api.js';
 
 const MIN = 60_000;

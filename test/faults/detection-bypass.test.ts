@@ -15,7 +15,7 @@ import { loadConfig } from '../../cli/config.js';
 import type { Deviation } from '../../common/deviations.js';
 import { FIELD_LIMITS } from '../../common/field-limits.js';
 import { INGEST_SERVICE, observationToWire, type AgentMessage, type CollectorMessage } from '../../common/wire.js';
-import { socketDir, until } from '../agent/support.js';
+import { socketDir, until } from '../helpers/agent-support.js';
 import { FakeTetragon } from '../helpers/fake-tetragon.js';
 import { processObservation } from '../helpers/observations.js';
 import { falcoCases, T0, tetragonBytes, tetragonCases } from './corpus.js';

@@ -10,7 +10,7 @@ import { FalcoHttpSource } from '../../agent/sources/falco-http.js';
 import type { Source } from '../../agent/pipeline.js';
 import { FIELD_LIMITS, isClipped, MAX_ANCESTORS } from '../../common/field-limits.js';
 import type { Observation, RejectReason } from '../../common/model.js';
-import { CollectingSink, newDeps } from '../agent/support.js';
+import { CollectingSink, newDeps } from '../helpers/agent-support.js';
 import { falcoBytes, falcoCases, tetragonBytes, tetragonCases, type Case } from './corpus.js';
 import { throughFile, throughGrpc } from './sources.js';
 

@@ -6,7 +6,7 @@ import { FalcoGrpcSource } from '../../agent/sources/falco-grpc.js';
 import { FileSource } from '../../agent/sources/file.js';
 import { TetragonGrpcSource } from '../../agent/sources/tetragon-grpc.js';
 import type { Source } from '../../agent/pipeline.js';
-import { CollectingSink, newDeps, socketDir, until } from '../agent/support.js';
+import { CollectingSink, newDeps, socketDir, until } from '../helpers/agent-support.js';
 import { FakeFalcoGrpc } from '../helpers/fake-falco-grpc.js';
 import { FakeTetragon } from '../helpers/fake-tetragon.js';
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { packagePath } from '../../common/paths.js';
-import { HOUR, net, proc, startHarness, workload, type Harness } from '../api/harness.js';
+import { HOUR, net, proc, startHarness, workload, type Harness } from '../helpers/api-harness.js';
 
 // The browser globals the page functions below touch (the project compiles without the DOM lib).
 declare const document: {
