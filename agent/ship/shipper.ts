@@ -250,7 +250,9 @@ export class Shipper implements Component {
     const deadline = Date.now() + timeoutMs;
     while (this.queued > 0 && Date.now() < deadline) {
       this.flush();
-      await sleep(25);
+      // A timer that keeps the process alive (sleep() does not): whoever awaits close() must not
+      // see the process exit in the middle of the drain.
+      await new Promise((resolve) => setTimeout(resolve, 25));
     }
   }
 

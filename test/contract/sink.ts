@@ -34,8 +34,9 @@ export const STATUS_TABLE: readonly [number, 'ok' | 'retry' | 'fail'][] = [
 /** A sink item: the common block and whatever keys its type declares (collector/sinks/*.ts). */
 export type SinkItem = SinkConfig & Record<string, unknown>;
 
+/** A 2 s timeout: long enough that a loaded CI machine answers in time, short enough for the never-answers case. */
 export function baseSinkConfig(type: SinkType, over: Partial<SinkConfig> & Record<string, unknown> = {}): SinkItem {
-  return { name: `${type}-under-test`, type, enabled: true, minSeverity: 'info', namespaces: [], workloads: [], health: true, timeout: '200ms', headers: {}, ...over };
+  return { name: `${type}-under-test`, type, enabled: true, minSeverity: 'info', namespaces: [], workloads: [], health: true, timeout: '2s', headers: {}, ...over };
 }
 
 export function scriptNotification(): AlertNotification {
