@@ -8,14 +8,16 @@ import type { SinkConfig } from '../../common/config/schema.js';
 import { alertmanagerSink } from './alertmanager.js';
 import { falcoSink } from './falco.js';
 import { fileSink } from './file.js';
+import { otlpSink } from './otlp.js';
 import { slackSink } from './slack.js';
 import { stdoutSink } from './stdout.js';
+import { syslogSink } from './syslog.js';
 import type { Sink, SinkContext, SinkDefinition } from './types.js';
 import { webhookSink } from './webhook.js';
 
 export type { AlertNotification, DeviationBrief, SendVerdict, Sink, SinkContext, SinkDefinition, SinkType } from './types.js';
 
-export const SINKS: Readonly<Record<string, SinkDefinition>> = byType([alertmanagerSink, webhookSink, slackSink, falcoSink, stdoutSink, fileSink]);
+export const SINKS: Readonly<Record<string, SinkDefinition>> = byType([alertmanagerSink, webhookSink, slackSink, falcoSink, stdoutSink, fileSink, syslogSink, otlpSink]);
 
 function byType(definitions: readonly SinkDefinition[]): Readonly<Record<string, SinkDefinition>> {
   const out: Record<string, SinkDefinition> = {};

@@ -6,5 +6,10 @@
 const UNSAFE = /[<>&\u2028\u2029]/g;
 
 export function safeJson(value: unknown): string {
-  return JSON.stringify(value).replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return inertJson(JSON.stringify(value));
+}
+
+/** The same for JSON text another library wrote: outside strings JSON has none of these characters. */
+export function inertJson(text: string): string {
+  return text.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -4,7 +4,7 @@ import { SINKS } from '../../../collector/sinks/index.js';
 import { baseSinkConfig, httpSinkContract, lineSinkContract, SECRET } from '../../contract/sink.js';
 
 t.test('every registered sink type is covered here', async (t) => {
-  t.same(Object.keys(SINKS).sort(), ['alertmanager', 'falco', 'file', 'slack', 'stdout', 'webhook']);
+  t.same(Object.keys(SINKS).sort(), ['alertmanager', 'falco', 'file', 'otlp', 'slack', 'stdout', 'syslog', 'webhook']);
 });
 
 t.test('alertmanager', (t) =>
@@ -22,3 +22,6 @@ t.test('falco', (t) => httpSinkContract(t, { type: 'falco', config: (url) => bas
 t.test('stdout', (t) => lineSinkContract(t, { type: 'stdout', dir: t.testdir() }));
 
 t.test('file', (t) => lineSinkContract(t, { type: 'file', dir: t.testdir() }));
+
+t.test('otlp', (t) => httpSinkContract(t, { type: 'otlp', config: (url) => baseSinkConfig('otlp', { url: `${url}/v1/logs`, encoding: 'json', headers: { authorization: `Bearer ${SECRET}` } }) }));
+// syslog is not HTTP: its contract (framing, escaping, outage) runs against the real rsyslog in syslog.test.ts.
