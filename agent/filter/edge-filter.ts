@@ -152,6 +152,15 @@ export class EdgeFilter {
     return { ...this.counters, workloads: this.slotCount, baselines: this.baselineCount };
   }
 
+  /** Baselines held, by phase (for /metrics: shows whether the collector's edge state arrived). */
+  phaseCounts(): Record<EdgeBaseline['phase'], number> {
+    const counts = { learning: 0, active: 0, approved: 0 };
+    this.forEachSlot((slot) => {
+      if (slot.baseline) counts[slot.baseline.phase]++;
+    });
+    return counts;
+  }
+
   private send(): boolean {
     this.counters.sent++;
     return true;
