@@ -129,7 +129,8 @@ export async function benchE2e(scales: readonly number[] = DEFAULT_SCALES): Prom
     const collector = spawnDriftwatch(['collector', '--config', configFile]);
     children.push(collector);
     await collector.waitForLog(/collector ready/);
-    const agent = spawnDriftwatch(['agent', '--config', configFile]);
+    // Profiling: BENCH_AGENT_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (or --heap-prof).
+    const agent = spawnDriftwatch(['agent', '--config', configFile], process.env.BENCH_AGENT_NODE_ARGS?.split(' ').filter(Boolean));
     children.push(agent);
     await agent.waitForLog(/agent started/);
     await agentFeed.connected();

@@ -77,13 +77,16 @@ export interface AgentConfig {
   };
   sources: SourceConfig[];
   http: { listen: string };
-  lineage: { maxProcesses: number };
+  /** Process-lineage cache bounds: records, and their estimated bytes. */
+  lineage: { maxProcesses: number; maxBytes: number };
   kubernetes: KubernetesAccessConfig;
   ship: {
     batchSize: number;
     flushInterval: string | number;
     /** Observations held in memory before back-pressure / dropping. */
     queueLimit: number;
+    /** Encoded bytes of the observations held in memory before back-pressure / dropping. */
+    queueBytes: number;
     countersInterval: string | number;
   };
 }
@@ -283,7 +286,10 @@ export const agentSchema = {
       type: 'object',
       additionalProperties: false,
       default: {},
-      properties: { maxProcesses: { type: 'integer', minimum: 64, default: 65536 } },
+      properties: {
+        maxProcesses: { type: 'integer', minimum: 64, default: 65536 },
+        maxBytes: { type: 'integer', minimum: 1048576, default: 33554432 },
+      },
     },
     kubernetes: kubernetesAccessSchema,
     ship: {
@@ -294,6 +300,7 @@ export const agentSchema = {
         batchSize: { type: 'integer', minimum: 1, maximum: 10000, default: 500 },
         flushInterval: { ...duration, default: '200ms' },
         queueLimit: { type: 'integer', minimum: 100, default: 100000 },
+        queueBytes: { type: 'integer', minimum: 65536, default: 33554432 },
         countersInterval: { ...duration, default: '15s' },
       },
     },
