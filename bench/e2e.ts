@@ -15,7 +15,7 @@
  * at the end: event → alert-file latency percentiles under 10k events/s of background traffic,
  * and the SQLite ceiling of the collector's schema (bench/e2e/ceiling.ts) for the ingest ratio.
  */
-import { mkdirSync, mkdtempSync, openSync, readSync, rmSync, writeFileSync, closeSync, existsSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -129,8 +129,11 @@ export async function benchE2e(scales: readonly number[] = DEFAULT_SCALES): Prom
     const collector = spawnDriftwatch(['collector', '--config', configFile]);
     children.push(collector);
     await collector.waitForLog(/collector ready/);
-    // Profiling: BENCH_AGENT_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (or --heap-prof).
-    const agent = spawnDriftwatch(['agent', '--config', configFile], process.env.BENCH_AGENT_NODE_ARGS?.split(' ').filter(Boolean));
+    // Profiling: BENCH_AGENT_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (or --heap-prof);
+    // BENCH_AGENT_HEAP_SNAPSHOTS=/dir writes an agent heap snapshot after each memory reading.
+    const snapshots = process.env.BENCH_AGENT_HEAP_SNAPSHOTS;
+    const nodeArgs = [...(process.env.BENCH_AGENT_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(snapshots ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshots}`] : [])];
+    const agent = spawnDriftwatch(['agent', '--config', configFile], nodeArgs);
     children.push(agent);
     await agent.waitForLog(/agent started/);
     await agentFeed.connected();
@@ -269,6 +272,12 @@ export async function benchE2e(scales: readonly number[] = DEFAULT_SCALES): Prom
         lineageProcesses: await agentMetric('driftwatch_lineage_processes'),
       };
       process.stderr.write(`  e2e ${workloads} workloads: ${JSON.stringify(row)}\n`);
+      if (snapshots) {
+        const before = readdirSync(snapshots).length;
+        process.kill(agentPid, 'SIGUSR2');
+        await until(() => readdirSync(snapshots).length > before, 'the heap snapshot', 300_000, 500);
+        await new Promise((r) => setTimeout(r, 5_000));
+      }
       rows.push(row);
       previous = workloads;
     }

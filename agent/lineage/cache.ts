@@ -135,8 +135,10 @@ export class LineageCache {
   private readonly exes = new Interner(MAX_INTERNED);
   private readonly containers = new Interner(MAX_INTERNED);
   /** Exited records in exit order: [record, exitedAt]. */
-  private readonly exits: ProcessRecord[] = [];
+  private exits: ProcessRecord[] = [];
   private exitsHead = 0;
+  /** Records in `exits` still in the cache (the others were evicted or replaced meanwhile). */
+  private liveExits = 0;
   /** Containers seen to predate this agent: two generations, the older dropped when the newer fills. */
   private preexisting = new Set<string>();
   private preexistingOlder = new Set<string>();
@@ -207,16 +209,8 @@ export class LineageCache {
     if (!rec || rec.exitedAt !== 0) return;
     rec.exitedAt = Math.max(1, this.now());
     this.exits.push(rec);
-    // Memory bound by construction: never more pending exits than the cache holds records
-    // (an exec storm must not keep evicted records alive through this queue).
-    if (this.exits.length - this.exitsHead > this.maxProcesses) {
-      const oldest = this.exits[this.exitsHead++]!;
-      if (this.records.get(oldest.key) === oldest && oldest.children === 0) {
-        this.remove(oldest, true);
-        this.stats.expired++;
-      }
-      this.compactExits();
-    }
+    this.liveExits++;
+    this.compactExits();
   }
 
   markContainerPreexisting(containerId: string | null): void {
@@ -290,8 +284,16 @@ export class LineageCache {
     this.stats.size = this.records.size;
   }
 
+  /**
+   * Keeps the exit queue as long as the exited records the cache still holds (plus slack):
+   * records evicted before their grace ended must not stay reachable from it.
+   */
   private compactExits(): void {
-    if (this.exitsHead > 1024 && this.exitsHead * 2 > this.exits.length) {
+    const queued = this.exits.length - this.exitsHead;
+    if (queued > 2 * this.liveExits + 1024) {
+      this.exits = this.exits.slice(this.exitsHead).filter((r) => r.exitedAt !== 0 && this.records.get(r.key) === r);
+      this.exitsHead = 0;
+    } else if (this.exitsHead > 1024 && this.exitsHead * 2 > this.exits.length) {
       this.exits.splice(0, this.exitsHead);
       this.exitsHead = 0;
     }
@@ -305,6 +307,7 @@ export class LineageCache {
   /** Takes a record out of the map and the insertion-order list. */
   private forget(rec: ProcessRecord): void {
     this.records.delete(rec.key);
+    if (rec.exitedAt !== 0) this.liveExits--;
     if (rec.older) rec.older.newer = rec.newer;
     else if (this.oldest === rec) this.oldest = rec.newer;
     if (rec.newer) rec.newer.older = rec.older;
