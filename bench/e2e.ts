@@ -269,6 +269,11 @@ export async function benchE2e(scales: readonly number[] = DEFAULT_SCALES): Prom
           cpuVsBareToObject: ratio(a.cpuUsPerEvent, o.cpuUsPerEvent),
         },
         agentMemoryFullLineage: memory(agentPid),
+        agentHeapMiB: {
+          total: Math.round((await agentMetric('driftwatch_agent_nodejs_heap_size_total_bytes')) / 2 ** 20),
+          used: Math.round((await agentMetric('driftwatch_agent_nodejs_heap_size_used_bytes')) / 2 ** 20),
+          external: Math.round((await agentMetric('driftwatch_agent_nodejs_external_memory_bytes')) / 2 ** 20),
+        },
         lineageProcesses: await agentMetric('driftwatch_lineage_processes'),
       };
       process.stderr.write(`  e2e ${workloads} workloads: ${JSON.stringify(row)}\n`);
@@ -285,6 +290,9 @@ export async function benchE2e(scales: readonly number[] = DEFAULT_SCALES): Prom
     results.latency = await latency(agentFeed, traffic, alerts, start + (scales.length - 1) * 3 * HOUR + 2 * HOUR, scales[scales.length - 1]!, generation);
     results.collectorMemory = memory(collectorPid);
     results.collectorStoredObservations = await stored();
+  } catch (err) {
+    for (const c of children) process.stderr.write(`--- ${c.child.spawnargs.slice(-3).join(' ')} (exit ${c.child.exitCode ?? c.child.signalCode ?? 'running'}):\n${c.log().slice(-4000)}\n`);
+    throw err;
   } finally {
     for (const c of children.reverse()) await c.stop();
     await agentFeed.close();

@@ -289,8 +289,9 @@ export class LineageCache {
    * records evicted before their grace ended must not stay reachable from it.
    */
   private compactExits(): void {
-    const queued = this.exits.length - this.exitsHead;
-    if (queued > 2 * this.liveExits + 1024) {
+    const stale = this.exits.length - this.exitsHead - this.liveExits;
+    // Compacting costs the queue's length: waiting for a quarter of stale entries keeps it O(1) per exit.
+    if (stale > (this.liveExits >> 2) + 1024) {
       this.exits = this.exits.slice(this.exitsHead).filter((r) => r.exitedAt !== 0 && this.records.get(r.key) === r);
       this.exitsHead = 0;
     } else if (this.exitsHead > 1024 && this.exitsHead * 2 > this.exits.length) {

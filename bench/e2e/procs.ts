@@ -80,9 +80,24 @@ export function memory(pid: number): { rssMiB: number; peakMiB: number } {
   return { rssMiB: Math.round(kib('VmRSS') / 1024), peakMiB: Math.round(kib('VmHWM') / 1024) };
 }
 
+/**
+ * GET /metrics. Retried: a keep-alive connection the server closes as idle just as a request
+ * goes out fails that request (ECONNRESET), which says nothing about the process.
+ */
+async function scrape(port: number): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    } catch (err) {
+      if (attempt >= 5) throw err;
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
+  }
+}
+
 /** Prometheus text → sum of the samples of `name` whose labels pass `filter`. */
 export async function metric(port: number, name: string, filter: (labels: string) => boolean = () => true): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const text = await scrape(port);
   let sum = 0;
   for (const line of text.split('\n')) {
     if (!line.startsWith(name)) continue;
