@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { DriftwatchConfig } from '../common/config.js';
+import type { DriftwatchConfig } from '../common/config/schema.js';
 import { once } from '../common/lifecycle.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import { workloadKey, type Observation, type WorkloadId } from '../common/model.js';
@@ -8,7 +8,9 @@ import type { WireSourceCounters } from '../common/wire.js';
 import { EdgeFilter } from './filter/edge-filter.js';
 import type { ObservationSink, Source } from './pipeline.js';
 import { Shipper } from './ship/shipper.js';
-import { createIdentityResolver, createLineage, createSource } from './sources/index.js';
+import { createIdentityResolver } from './identity/resolver.js';
+import { createLineage, createSource } from './sources/index.js';
+import { registerLossMetrics } from './sources/loss-metrics.js';
 
 export interface AgentHandle {
   readonly httpPort: number;
@@ -32,7 +34,8 @@ export interface StartAgentOptions {
 export async function startAgent(config: Readonly<DriftwatchConfig>, opts: StartAgentOptions = {}): Promise<AgentHandle> {
   const logger = opts.logger ?? silentLogger();
   const registry = opts.registry ?? new Registry();
-  if (!opts.registry) collectDefaultMetrics({ register: registry, prefix: 'driftwatch_agent_' });
+  // prom-client's standard process_* / nodejs_* names, unprefixed: stock Node.js dashboards work.
+  if (!opts.registry) collectDefaultMetrics({ register: registry });
   const a = config.agent;
   if (!a.node) throw new Error('agent.node is not set (the DaemonSet passes spec.nodeName as DRIFTWATCH_AGENT__NODE)');
   if (a.sources.length === 0) throw new Error('agent.sources is empty: configure at least one source (tetragon-grpc, falco-http, …)');
@@ -105,6 +108,7 @@ export async function startAgent(config: Readonly<DriftwatchConfig>, opts: Start
     sources.push(source);
     sourceByKind.set(source.kind, source);
   }
+  registerLossMetrics(registry, () => sources);
 
   const ops = new OpsServer(a.http.listen, registry);
   ops.addProbe(() => shipper.readiness());

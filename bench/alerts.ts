@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { loadConfig } from '../common/config.js';
+import { loadConfig } from '../cli/config.js';
 import type { Deviation } from '../common/deviations.js';
 import { silentLogger } from '../common/logger.js';
 import type { WorkloadId } from '../common/model.js';
@@ -19,7 +19,7 @@ import { createAlerting } from '../collector/outbox/index.js';
 import { sampleNotification } from '../collector/outbox/sample.js';
 import { toSlackMessage } from '../collector/sinks/slack.js';
 import { toWebhookRequest } from '../collector/sinks/webhook.js';
-import { openDatabase } from '../collector/store/db.js';
+import { SqliteStore } from '../collector/store/sqlite/store.js';
 
 function makeDeviation(id: number, workload: WorkloadId, t: number): Deviation {
   return {
@@ -67,7 +67,7 @@ export async function benchAlerts(): Promise<Record<string, unknown>> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const dir = mkdtempSync(join(tmpdir(), 'dw-bench-alerts-'));
-  const db = openDatabase({ dataDir: dir });
+  const store = new SqliteStore({ dataDir: dir });
   const bus = new CollectorBus();
   const config = loadConfig({
     env: {},
@@ -83,7 +83,7 @@ export async function benchAlerts(): Promise<Record<string, unknown>> {
       },
     },
   });
-  const alerting = createAlerting({ db, bus, config, logger: silentLogger(), registry: new Registry() });
+  const alerting = createAlerting({ store, bus, config, logger: silentLogger(), registry: new Registry() });
   await alerting.start();
   const t0 = Date.now();
   const deviations = Array.from({ length: N }, (_v, i) =>
@@ -93,7 +93,7 @@ export async function benchAlerts(): Promise<Record<string, unknown>> {
   // sweep() decides everything queued at once: emitted → decided and in the outbox.
   let start = performance.now();
   for (const d of deviations) bus.emit({ type: 'deviation.created', deviation: d });
-  alerting.sweep();
+  await alerting.sweep();
   const decideMs = performance.now() - start;
   await until(() => received.hook >= N);
   const webhookMs = performance.now() - start;
@@ -104,7 +104,7 @@ export async function benchAlerts(): Promise<Record<string, unknown>> {
   const rounds = 3;
   for (let r = 0; r < rounds; r++) {
     for (const d of deviations) bus.emit({ type: 'deviation.updated', deviation: { ...d, count: d.count + r + 1, lastSeenMs: d.lastSeenMs + r } });
-    alerting.sweep();
+    await alerting.sweep();
   }
   const updateMs = performance.now() - start;
 
@@ -118,7 +118,7 @@ export async function benchAlerts(): Promise<Record<string, unknown>> {
   const signMs = performance.now() - start;
 
   await alerting.close();
-  db.close();
+  await store.close();
   server.closeAllConnections();
   await new Promise<void>((r) => server.close(() => r()));
   rmSync(dir, { recursive: true, force: true });

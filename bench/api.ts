@@ -8,14 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Registry } from 'prom-client';
-import { loadConfig } from '../common/config.js';
-import type { Deviation } from '../common/deviations.js';
+import { loadConfig } from '../cli/config.js';
 import { silentLogger } from '../common/logger.js';
 import { OpsServer } from '../common/ops-server.js';
 import { createApi } from '../collector/api/server.js';
-import type { BaselineService, DeviationService } from '../collector/contracts.js';
+import { Detection } from '../collector/detection.js';
 import { CollectorBus } from '../collector/events.js';
-import { openDatabase, type SqliteDatabase } from '../collector/store/db.js';
+import type { SqliteConnection } from '../collector/store/sqlite/database.js';
+import { SqliteStore } from '../collector/store/sqlite/store.js';
 
 const DEVIATIONS = Number(process.env.DW_BENCH_DEVIATIONS ?? 1_000_000);
 const WORKLOADS = 1000;
@@ -34,7 +34,7 @@ function rng(seed: number): () => number {
   };
 }
 
-function fill(db: SqliteDatabase, now: number): { fillMs: number; indexMs: number } {
+function fill(db: SqliteConnection, now: number): { fillMs: number; indexMs: number } {
   const started = performance.now();
   const indexes = db.all<{ name: string; sql: string }>("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deviations' AND sql IS NOT NULL");
   // Bulk load without secondary indexes, then build them once: what a restore or an import does.
@@ -44,7 +44,8 @@ function fill(db: SqliteDatabase, now: number): { fillMs: number; indexMs: numbe
   const statuses = ['resolved', 'resolved', 'resolved', 'resolved', 'resolved', 'resolved', 'open', 'open', 'acknowledged', 'added-to-baseline'];
   const severities = ['info', 'low', 'low', 'medium', 'medium', 'medium', 'high', 'high', 'critical', 'low'];
   const kinds = ['process', 'process', 'process', 'network', 'network', 'interactive-session', 'denied'];
-  db.transaction(() => {
+  db.exec('BEGIN');
+  {
     for (let w = 1; w <= WORKLOADS; w++) {
       db.run("INSERT INTO workloads (id, cluster, namespace, kind, name, container, created_at) VALUES (@id, 'bench', @ns, 'Deployment', @name, 'app', @at)", {
         id: w,
@@ -75,7 +76,8 @@ function fill(db: SqliteDatabase, now: number): { fillMs: number; indexMs: numbe
         },
       );
     }
-  });
+  }
+  db.exec('COMMIT');
   const loaded = performance.now();
   for (const i of indexes) db.exec(i.sql);
   return { fillMs: Math.round(loaded - started), indexMs: Math.round(performance.now() - loaded) };
@@ -85,34 +87,20 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
-const refuse = (): never => {
-  throw new Error('the benchmark only reads');
-};
-const services: BaselineService & DeviationService = {
-  listBaselines: () => [],
-  getBaseline: () => undefined,
-  currentBaseline: () => undefined,
-  approve: refuse,
-  reject: refuse,
-  relearn: refuse,
-  getDeviation: (): Deviation | undefined => undefined,
-  setStatus: refuse,
-  addToBaseline: refuse,
-};
-
 export async function benchApi(): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(join(tmpdir(), 'dw-bench-api-'));
-  const db = openDatabase({ dataDir: dir });
+  const store = new SqliteStore({ dataDir: dir });
   const now = Date.now();
-  const cost = fill(db, now);
+  const cost = fill(store.connection, now);
   const config = loadConfig({ env: {}, overrides: { 'collector.baselinesDir': join(dir, 'baselines') } });
-  const api = createApi({ db, bus: new CollectorBus(), baselines: services, deviations: services, config, logger: silentLogger() });
+  const bus = new CollectorBus();
+  const api = createApi({ store, bus, reviews: new Detection({ store, bus, config: config.collector, logger: silentLogger() }), config, logger: silentLogger() });
   await api.start();
   const ops = new OpsServer('127.0.0.1:0', new Registry());
   ops.setFallback(api.handle);
   await ops.start();
-  const token = api.tokens.create({ name: 'bench', role: 'viewer', createdBy: 'bench' }).token;
-  const scoped = api.tokens.create({ name: 'bench-scoped', role: 'viewer', namespaces: ['ns-7', 'ns-8'], createdBy: 'bench' }).token;
+  const token = (await store.tokens.create({ name: 'bench', role: 'viewer', createdBy: 'bench' })).token;
+  const scoped = (await store.tokens.create({ name: 'bench-scoped', role: 'viewer', namespaces: ['ns-7', 'ns-8'], createdBy: 'bench' })).token;
   const base = `http://127.0.0.1:${ops.port}/api/v1/deviations`;
 
   // [name, query, token, runs]: a substring search reads every row (no full-text index in
@@ -168,7 +156,7 @@ export async function benchApi(): Promise<Record<string, unknown>> {
   } finally {
     await api.close();
     await ops.close();
-    db.close();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
   return results;

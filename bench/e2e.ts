@@ -270,9 +270,9 @@ export async function benchE2e(scales: readonly number[] = DEFAULT_SCALES): Prom
         },
         agentMemoryFullLineage: memory(agentPid),
         agentHeapMiB: {
-          total: Math.round((await agentMetric('driftwatch_agent_nodejs_heap_size_total_bytes')) / 2 ** 20),
-          used: Math.round((await agentMetric('driftwatch_agent_nodejs_heap_size_used_bytes')) / 2 ** 20),
-          external: Math.round((await agentMetric('driftwatch_agent_nodejs_external_memory_bytes')) / 2 ** 20),
+          total: Math.round((await agentMetric('nodejs_heap_size_total_bytes')) / 2 ** 20),
+          used: Math.round((await agentMetric('nodejs_heap_size_used_bytes')) / 2 ** 20),
+          external: Math.round((await agentMetric('nodejs_external_memory_bytes')) / 2 ** 20),
         },
         lineageProcesses: await agentMetric('driftwatch_lineage_processes'),
       };

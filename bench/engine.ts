@@ -14,11 +14,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { EdgeFilter } from '../agent/filter/edge-filter.js';
 import { sourceProtos, splitLengthPrefixed } from '../agent/sources/protos.js';
-import { createEngine } from '../collector/baselines/engine.js';
+import { Detection } from '../collector/detection.js';
 import type { EdgeBaseline } from '../common/edge-baseline.js';
 import { CollectorBus } from '../collector/events.js';
-import { openDatabase } from '../collector/store/db.js';
-import { loadConfig } from '../common/config.js';
+import { SqliteStore } from '../collector/store/sqlite/store.js';
+import { loadConfig } from '../cli/config.js';
 import { silentLogger } from '../common/logger.js';
 import type { Observation, ProcessContext, WorkloadId } from '../common/model.js';
 import { packagePath } from '../common/paths.js';
@@ -157,18 +157,23 @@ function benchEdgeFilter(): Record<string, unknown> {
   };
 }
 
-function benchDeviations(): Record<string, unknown> {
+/**
+ * Deviations through the ingest unit of work (one transaction per batch: the observations, the
+ * deviations and the batch's sequence number), as the collector stores an agent's batch.
+ */
+async function benchDeviations(): Promise<Record<string, unknown>> {
   const dir = mkdtempSync(join(tmpdir(), 'driftwatch-bench-'));
-  const db = openDatabase({ dataDir: dir });
+  const store = new SqliteStore({ dataDir: dir });
   try {
     const config = loadConfig({ env: {}, overrides: { 'collector.baselinesDir': join(dir, 'none'), 'collector.learning.window': '1h' } });
-    const engine = createEngine({ db, bus: new CollectorBus(), config: config.collector, cluster: 'bench', logger: silentLogger() });
+    const engine = new Detection({ store, bus: new CollectorBus(), config: config.collector, logger: silentLogger() });
+    let seq = 0;
+    const ingest = (observations: Observation[]): Promise<boolean> => engine.unitOfWork.ingest({ agentInstanceId: 'node-a-bench', seq: ++seq, observations });
     const t0 = 1_767_312_000_000;
     const ids = Array.from({ length: 100 }, (_, i) => workload(i));
     // A learned, active baseline per workload.
-    engine.ingest(ids.map((w, i) => ({ ...matchingObservation(w, i, 0), time: t0 })), { agentInstanceId: 'bench', node: 'node-a' });
-    engine.tick(t0 + 2 * 3_600_000);
-    engine.flushEvents();
+    await ingest(ids.map((w, i) => ({ ...matchingObservation(w, i, 0), time: t0 })));
+    await engine.unitOfWork.tick(t0 + 2 * 3_600_000);
 
     const batch = (offset: number, n: number, distinct: boolean): Observation[] =>
       Array.from({ length: n }, (_, k) => {
@@ -180,20 +185,18 @@ function benchDeviations(): Record<string, unknown> {
     const BATCH = 500;
     let start = performance.now();
     for (let off = 0; off < N; off += BATCH) {
-      engine.ingest(batch(off, BATCH, true), { agentInstanceId: 'bench', node: 'node-a' });
-      engine.flushEvents();
+      await ingest(batch(off, BATCH, true));
     }
     const created = (N * 1000) / (performance.now() - start);
     start = performance.now();
     for (let off = 0; off < N; off += BATCH) {
-      engine.ingest(batch(off, BATCH, false), { agentInstanceId: 'bench', node: 'node-a' });
-      engine.flushEvents();
+      await ingest(batch(off, BATCH, false));
     }
     const updated = (N * 1000) / (performance.now() - start);
-    const total = db.get<{ n: number }>('SELECT COUNT(*) AS n FROM deviations')!.n;
+    const total = store.connection.get<{ n: number }>('SELECT COUNT(*) AS n FROM deviations')!.n;
     return { newDeviationsPerSec: Math.round(created), repeatSightingsPerSec: Math.round(updated), batch: BATCH, deviationsStored: total };
   } finally {
-    db.close();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -203,5 +206,5 @@ function round2(x: number): number {
 }
 
 export async function benchEngine(): Promise<Record<string, unknown>> {
-  return { edgeFilter: benchEdgeFilter(), collector: benchDeviations() };
+  return { edgeFilter: benchEdgeFilter(), collector: await benchDeviations() };
 }

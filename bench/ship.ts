@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
-import { loadConfig } from '../common/config.js';
+import { loadConfig } from '../cli/config.js';
 import type { Observation, ProcessObservation } from '../common/model.js';
 import { decodeAgentMessage, encodeAgentMessage, observationFromWire, observationToWire } from '../common/wire.js';
 import { Shipper } from '../agent/ship/shipper.js';
@@ -91,7 +91,7 @@ export async function benchShip(total = 40_000): Promise<Record<string, unknown>
   }
   while (shipper.queued > 0) await sleep(2);
   const e2eSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
-  const stored = collector.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM observations')!.n;
+  const stored = await collector.store.observations.count();
   await shipper.close();
   await collector.close();
   rmSync(dir, { recursive: true, force: true });

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
-import { ConfigError } from '../common/config.js';
+import { ConfigError } from '../common/config/errors.js';
 import { uiBaseUrl } from '../collector/outbox/brief.js';
 import { sampleNotification } from '../collector/outbox/sample.js';
 import { createSink, validateSinks } from '../collector/sinks/index.js';
@@ -15,7 +15,7 @@ export function register(program: Command): void {
     .requiredOption('--sink <name>', 'name of the sink in collector.alerting.sinks')
     .option('-c, --config <file>', 'YAML configuration file')
     .action(async (opts: { sink: string; config?: string }) => {
-      const config = configFrom(opts);
+      const { config } = await configFrom(opts);
       const sinks = config.collector.alerting.sinks;
       validateSinks(sinks, opts.config ?? '<defaults>');
       const sinkConfig = sinks.find((s) => s.name === opts.sink);

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { configFrom, loggerFor, runUntilSignal, withConfigOptions } from './serve.js';
+import { configFrom, loggerFor, logOverrides, runUntilSignal, withConfigOptions } from './serve.js';
 
 export function register(program: Command): void {
   withConfigOptions(program.command('collector').description('run the central collector: ingest from agents, learn baselines, raise deviations, serve the API and UI'))
@@ -7,11 +7,16 @@ export function register(program: Command): void {
     .option('--grpc-listen <host:port>', 'agent ingest listener (collector.grpc.listen)')
     .option('--data-dir <dir>', 'store directory (collector.dataDir)')
     .action(async (opts: { config?: string; check?: boolean; logLevel?: string; httpListen?: string; grpcListen?: string; dataDir?: string }) => {
-      const config = configFrom(opts, { 'collector.http.listen': opts.httpListen, 'collector.grpc.listen': opts.grpcListen, 'collector.dataDir': opts.dataDir });
+      const { config, overrides } = await configFrom(opts, {
+        'collector.http.listen': { flag: '--http-listen', value: opts.httpListen },
+        'collector.grpc.listen': { flag: '--grpc-listen', value: opts.grpcListen },
+        'collector.dataDir': { flag: '--data-dir', value: opts.dataDir },
+      });
       if (opts.check) return void process.stdout.write('configuration ok\n');
       // Loaded on use: `driftwatch baseline list` need not load gRPC, SQLite and the sources.
       const { startCollector } = await import('../collector/main.js');
       const logger = loggerFor(config, 'collector');
+      logOverrides(logger, overrides);
       const collector = await startCollector(config, { logger });
       logger.info('collector ready', { http: collector.httpPort, grpc: collector.grpcPort });
       await runUntilSignal(collector, logger);

@@ -2,14 +2,12 @@ import type { Command } from 'commander';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../common/config.js';
 import type { CollectorEvent } from '../common/deviations.js';
 import { createLogger } from '../common/logger.js';
 import { packagePath } from '../common/paths.js';
 import { sleep } from '../common/backoff.js';
 import { terminalSafe } from '../common/text.js';
-import { TokenStore } from '../collector/store/tokens.js';
-import { runUntilSignal } from './serve.js';
+import { logOverrides, runUntilSignal } from './serve.js';
 
 /** The collector settings the recording is made for (learning ends before its test phase). */
 const DEMO_CONFIG = packagePath('demo', 'recording', 'driftwatch.yaml');
@@ -57,8 +55,20 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     'agent.kubernetes.mode': 'off',
     'agent.ship.flushInterval': '50ms',
   };
-  const base = loadConfig({ file: DEMO_CONFIG, env: {}, overrides: demoSettings });
+  const dataDirSource = opts.dataDir !== undefined ? 'flag --data-dir' : 'demo';
+  const settingSources = {
+    ...Object.fromEntries(Object.keys(demoSettings).map((key) => [key, 'demo'])),
+    'log.level': 'flag --log-level',
+    'collector.http.listen': 'flag --http-port',
+    'collector.dataDir': dataDirSource,
+    'collector.baselinesDir': dataDirSource,
+  };
+  // Loaded on use, like the agent and the collector: the schema is composed from every source and sink.
+  const { loadConfig, loadConfigWithOverrides } = await import('./config.js');
+  const loaded = loadConfigWithOverrides({ file: DEMO_CONFIG, env: {}, overrides: demoSettings, overrideSources: settingSources });
+  const base = loaded.config;
   const logger = createLogger({ level: base.log.level, format: base.log.format, component: 'demo' });
+  logOverrides(logger, loaded.overrides);
   const { startCollector } = await import('../collector/main.js');
   const { startAgent } = await import('../agent/main.js');
 
@@ -111,7 +121,7 @@ async function runDemo(opts: DemoOptions): Promise<void> {
     return;
   }
   // The console needs a token; a demo-only admin token is created in the demo's own store.
-  const { token } = new TokenStore(collector.db).create({ name: 'demo-admin', role: 'admin', createdBy: 'driftwatch demo' });
+  const { token } = await collector.store.tokens.create({ name: 'demo-admin', role: 'admin', createdBy: 'driftwatch demo' });
   const url = `http://localhost:${collector.httpPort}`;
   say('');
   say(`driftwatch collector running: ${url}/ui/  (API ${url}/api/v1, metrics ${url}/metrics)`);

@@ -100,6 +100,7 @@ export function register(program: Command): void {
       if (sample) {
         process.stdout.write('\nprocess lineage (entrypoint first):\n');
         for (const l of lineage(sample)) process.stdout.write(`  ${l}\n`);
+        if (sample.truncated) process.stdout.write('  (text longer than driftwatch keeps was cut: see …[truncated N bytes])\n');
       }
       if (d.commands?.length) {
         process.stdout.write('\ncommands:\n');

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
-import { ConfigError } from '../common/config.js';
+import { ConfigError } from '../common/config/errors.js';
 import { VERSION } from '../common/version.js';
 import { register as registerAgent } from './agent.js';
 import { register as registerCollector } from './collector.js';
@@ -48,8 +50,22 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const invokedDirectly = process.argv[1] !== undefined && /[\\/]cli[\\/]main\.(js|ts)$/.test(process.argv[1]);
-if (invokedDirectly) {
+/**
+ * True when this file is the program node was started with — `node dist/cli/main.js`, or an npm
+ * bin link (`node_modules/.bin/driftwatch`, a global install, `npx driftwatch`), which is a
+ * symlink: both sides are compared after resolving links. False when imported (tests, demo).
+ */
+function startedAsProgram(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (startedAsProgram()) {
   main(process.argv).then(
     (code) => {
       process.exitCode = code;

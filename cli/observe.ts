@@ -14,9 +14,9 @@ import type { Command } from 'commander';
 import { hostname } from 'node:os';
 import { Registry } from 'prom-client';
 import type { Writable } from 'node:stream';
-import type { DriftwatchConfig, SourceConfig } from '../common/config-schema.js';
+import type { DriftwatchConfig, SourceConfig } from '../common/config/schema.js';
 import type { Logger } from '../common/logger.js';
-import { SOURCE_KINDS, type Observation, type SourceKind } from '../common/model.js';
+import type { Observation, SourceKind } from '../common/model.js';
 import { terminalSafeJson } from '../common/text.js';
 import { configFrom, loggerFor, runUntilSignal } from './serve.js';
 
@@ -39,9 +39,11 @@ export interface ObserveIo {
 
 /** Runs the source until its input ends (files), `max` observations, or `io.until`. */
 export async function runObserve(config: Readonly<DriftwatchConfig>, opts: ObserveOptions, io: ObserveIo): Promise<{ observed: number }> {
-  const { createSource, createLineage, createIdentityResolver, FileSource } = await import('../agent/sources/index.js');
+  const { createSource, createLineage, FileSource } = await import('../agent/sources/index.js');
+  const { createIdentityResolver } = await import('../agent/identity/resolver.js');
   const configured = config.agent.sources.find((s) => s.kind === opts.source);
-  const cfg: SourceConfig = { ...configured, kind: opts.source };
+  // The flags set keys of whichever kind is observed: createSource hands them to it.
+  const cfg: SourceConfig & Record<string, unknown> = { ...configured, kind: opts.source };
   if (opts.from !== undefined) {
     if (opts.source === 'falco-http') cfg.listen = opts.from;
     else cfg.address = opts.from;
@@ -100,7 +102,7 @@ export function register(program: Command): void {
   program
     .command('observe')
     .description('print what driftwatch sees from one source, as canonical observations (JSON lines)')
-    .requiredOption('-s, --source <kind>', `one of ${SOURCE_KINDS.join(', ')}`)
+    .requiredOption('-s, --source <kind>', 'a source kind, as in agent.sources[].kind (tetragon-grpc, falco-http, …)')
     .option('-f, --from <addr|file>', 'gRPC address (unix:///path or host:port), falco-http listen host:port, or a file (- = stdin)')
     .option('-c, --config <file>', 'agent configuration (node, kubernetes, and the settings of a configured source of this kind)')
     .option('--follow', 'keep reading a growing file (tetragon-json, falco-json)')
@@ -109,12 +111,11 @@ export function register(program: Command): void {
     .option('--max <n>', 'stop after n observations', (v) => Number.parseInt(v, 10))
     .option('--log-level <level>', 'error | warn | info | debug', 'warn')
     .action(async (opts: { source: string; from?: string; config?: string; follow?: boolean; token?: string; node?: string; max?: number; logLevel?: string }) => {
-      if (!(SOURCE_KINDS as readonly string[]).includes(opts.source)) {
-        throw new Error(`--source must be one of ${SOURCE_KINDS.join(', ')}`);
-      }
-      const config = configFrom(opts);
+      const { SOURCE_KINDS } = await import('../agent/sources/index.js');
+      if (!SOURCE_KINDS.includes(opts.source)) throw new Error(`--source must be one of ${SOURCE_KINDS.join(', ')}`);
+      const { config } = await configFrom(opts);
       const logger = loggerFor(config, 'observe');
-      const observeOpts: ObserveOptions = { source: opts.source as SourceKind, from: opts.from, follow: opts.follow, token: opts.token, node: opts.node, max: opts.max };
+      const observeOpts: ObserveOptions = { source: opts.source, from: opts.from, follow: opts.follow, token: opts.token, node: opts.node, max: opts.max };
       const isFile = opts.source.endsWith('-json') && !opts.follow;
       if (isFile) {
         await runObserve(config, observeOpts, { stdout: process.stdout, logger });

@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
-import { loadConfig, type DriftwatchConfig } from '../common/config.js';
+import type { ConfigOverride, LoadedConfig } from '../common/config/load.js';
+import type { DriftwatchConfig } from '../common/config/schema.js';
 import { createLogger, type Logger } from '../common/logger.js';
 
 /** Options every long-running command shares. */
@@ -10,12 +11,35 @@ export function withConfigOptions(cmd: Command): Command {
     .option('--log-level <level>', 'error | warn | info | debug');
 }
 
-export function configFrom(opts: { config?: string; logLevel?: string }, overrides: Record<string, unknown> = {}): Readonly<DriftwatchConfig> {
-  return loadConfig({ file: opts.config, overrides: { 'log.level': opts.logLevel, ...overrides } });
+/** A flag that sets a configuration key (by its dotted path), and its value when given. */
+export interface FlagSetting {
+  flag: string;
+  value: unknown;
+}
+
+/** The configuration file, the environment, then `--log-level` and the command's own flags. */
+export async function configFrom(opts: { config?: string; logLevel?: string }, flags: Record<string, FlagSetting> = {}): Promise<LoadedConfig> {
+  // Loaded on use: the schema is composed from every source and sink, which `driftwatch baseline
+  // list` does not need to load.
+  const { loadConfigWithOverrides } = await import('./config.js');
+  const settings = Object.entries({ 'log.level': { flag: '--log-level', value: opts.logLevel }, ...flags });
+  return loadConfigWithOverrides({
+    file: opts.config,
+    overrides: Object.fromEntries(settings.map(([key, s]) => [key, s.value])),
+    overrideSources: Object.fromEntries(settings.map(([key, s]) => [key, `flag ${s.flag}`])),
+  });
 }
 
 export function loggerFor(config: Readonly<DriftwatchConfig>, component: string): Logger {
   return createLogger({ level: config.log.level, format: config.log.format, component });
+}
+
+/**
+ * Says once, at start, which keys the environment and flags set over the file — an override is
+ * otherwise silent. Keys and where they came from only: never a value, which may be a secret.
+ */
+export function logOverrides(logger: Logger, overrides: readonly ConfigOverride[]): void {
+  for (const o of overrides) logger.info('configuration override', { key: o.key, source: o.source });
 }
 
 /**

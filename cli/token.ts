@@ -1,8 +1,8 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
-import { AuditLog } from '../collector/store/audit.js';
-import { openDatabase } from '../collector/store/db.js';
-import { isRole, ROLES, TokenStore } from '../collector/store/tokens.js';
+import type { Transaction } from '../collector/store/contract.js';
+import { openStore } from '../collector/store/index.js';
+import { isRole, ROLES } from '../collector/store/tokens.js';
 import { parseDuration } from '../common/duration.js';
 import { printJson, printTable, time } from './client.js';
 import { configFrom } from './serve.js';
@@ -13,13 +13,13 @@ import { configFrom } from './serve.js';
  */
 export function register(program: Command): void {
   const cmd = program.command('token').description('API tokens for the console and the CLI (run where the collector database is)');
-  const withDb = <T>(opts: { config?: string }, fn: (tokens: TokenStore, audit: AuditLog) => T): T => {
-    const config = configFrom(opts);
-    const db = openDatabase({ dataDir: config.collector.dataDir });
+  const withDb = async <T>(opts: { config?: string }, fn: (tx: Transaction) => Promise<T>): Promise<T> => {
+    const { config } = await configFrom(opts);
+    const store = openStore({ dataDir: config.collector.dataDir });
     try {
-      return db.transaction(() => fn(new TokenStore(db), new AuditLog(db)));
+      return await store.transaction(fn);
     } finally {
-      db.close();
+      await store.close();
     }
   };
   const actor = (): string => `cli:${userInfo().username}`;
@@ -33,7 +33,7 @@ export function register(program: Command): void {
     .option('--expires <duration>', 'e.g. 90d (default: never)')
     .option('-c, --config <file>', 'YAML configuration file (collector.dataDir)')
     .option('--json', 'print JSON')
-    .action((opts: { name: string; role: string; namespaces?: string; expires?: string; config?: string; json?: boolean }) => {
+    .action(async (opts: { name: string; role: string; namespaces?: string; expires?: string; config?: string; json?: boolean }) => {
       if (!isRole(opts.role)) throw new Error(`--role must be one of ${ROLES.join(', ')}`);
       const role = opts.role;
       // `--namespaces ""` or `--namespaces ,` names no namespace: refused, never read as "all".
@@ -41,9 +41,9 @@ export function register(program: Command): void {
       if (namespaces && namespaces.length === 0) throw new Error('--namespaces: name at least one namespace (omit the option for every namespace)');
       for (const ns of namespaces ?? []) if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(ns)) throw new Error(`--namespaces: not a namespace name: ${JSON.stringify(ns)}`);
       const expiresAt = opts.expires ? new Date(Date.now() + parseDuration(opts.expires)).toISOString() : null;
-      const { token, info } = withDb(opts, (tokens, audit) => {
-        const created = tokens.create({ name: opts.name, role, namespaces, createdBy: actor(), expiresAt });
-        audit.append({ actor: actor(), action: 'token.create', targetType: 'token', targetId: created.info.tokenId, namespace: null, after: created.info });
+      const { token, info } = await withDb(opts, async (tx) => {
+        const created = await tx.tokens.create({ name: opts.name, role, namespaces, createdBy: actor(), expiresAt });
+        await tx.audit.append({ actor: actor(), action: 'token.create', targetType: 'token', targetId: created.info.tokenId, namespace: null, after: created.info });
         return created;
       });
       if (opts.json) return printJson({ token, info });
@@ -56,8 +56,8 @@ export function register(program: Command): void {
     .description('tokens (never their secret)')
     .option('-c, --config <file>', 'YAML configuration file (collector.dataDir)')
     .option('--json', 'print JSON')
-    .action((opts: { config?: string; json?: boolean }) => {
-      const list = withDb(opts, (tokens) => tokens.list());
+    .action(async (opts: { config?: string; json?: boolean }) => {
+      const list = await withDb(opts, (tx) => tx.tokens.list());
       if (opts.json) return printJson(list);
       printTable(
         ['ID', 'NAME', 'ROLE', 'NAMESPACES', 'CREATED', 'LAST USED', 'STATE'],
@@ -70,12 +70,12 @@ export function register(program: Command): void {
     .description('revoke a token by name')
     .argument('<name>')
     .option('-c, --config <file>', 'YAML configuration file (collector.dataDir)')
-    .action((name: string, opts: { config?: string }) => {
-      withDb(opts, (tokens, audit) => {
-        const before = tokens.list().find((t) => t.name === name);
+    .action(async (name: string, opts: { config?: string }) => {
+      await withDb(opts, async (tx) => {
+        const before = (await tx.tokens.list()).find((t) => t.name === name);
         if (!before) throw new Error(`no token named ${JSON.stringify(name)}`);
-        const after = tokens.revoke(before.tokenId);
-        audit.append({ actor: actor(), action: 'token.revoke', targetType: 'token', targetId: before.tokenId, namespace: null, before, after });
+        const after = await tx.tokens.revoke(before.tokenId);
+        await tx.audit.append({ actor: actor(), action: 'token.revoke', targetType: 'token', targetId: before.tokenId, namespace: null, before, after });
       });
       process.stdout.write(`token ${name} revoked\n`);
     });

@@ -1,23 +1,25 @@
 import { Registry, collectDefaultMetrics } from 'prom-client';
-import type { DriftwatchConfig } from '../common/config.js';
+import type { DriftwatchConfig } from '../common/config/schema.js';
 import { parseDuration } from '../common/duration.js';
 import { once } from '../common/lifecycle.js';
 import { silentLogger, type Logger } from '../common/logger.js';
 import { OpsServer } from '../common/ops-server.js';
 import { createApi } from './api/server.js';
-import { createEngine, type Engine } from './baselines/engine.js';
 import { createAlerting } from './outbox/index.js';
 import { CollectorBus } from './events.js';
+import { WireRejections } from './health/rejections.js';
 import { IngestServer } from './ingest/server.js';
 import { createPeerResolver } from './kubernetes/peer-resolver.js';
-import { openDatabase, type SqlDatabase } from './store/db.js';
+import { Detection } from './detection.js';
+import { openStore, type Store } from './store/index.js';
+import { registerStateMetrics } from './state-metrics.js';
 
 export interface CollectorHandle {
   readonly httpPort: number;
   readonly grpcPort: number;
-  readonly db: SqlDatabase;
+  readonly store: Store;
   readonly bus: CollectorBus;
-  readonly engine: Engine;
+  readonly detection: Detection;
   readonly registry: Registry;
   readonly ops: OpsServer;
   close(): Promise<void>;
@@ -37,45 +39,49 @@ export interface StartCollectorOptions {
 export async function startCollector(config: Readonly<DriftwatchConfig>, opts: StartCollectorOptions = {}): Promise<CollectorHandle> {
   const logger = opts.logger ?? silentLogger();
   const registry = opts.registry ?? new Registry();
-  if (!opts.registry) collectDefaultMetrics({ register: registry, prefix: 'driftwatch_collector_' });
+  // prom-client's standard process_* / nodejs_* names, unprefixed: stock Node.js dashboards work.
+  if (!opts.registry) collectDefaultMetrics({ register: registry });
   const c = config.collector;
 
-  const db = openDatabase({ dataDir: c.dataDir });
+  const store = openStore({ dataDir: c.dataDir });
+  registerStateMetrics(registry, store.reports);
   const bus = new CollectorBus();
-  const closers: (() => Promise<void> | void)[] = [() => db.close()];
+  const closers: (() => Promise<void> | void)[] = [() => store.close()];
   try {
     // Names pod and Service peers; it answers null until the API is listed (pods are a class then).
     const resolver = createPeerResolver(c, logger.child({ component: 'kubernetes' }));
     await resolver.start();
     closers.unshift(() => resolver.close());
 
-    const engine = createEngine({ db, bus, config: c, cluster: config.cluster, logger: logger.child({ component: 'engine' }), registry, resolver });
-    await engine.start();
-    closers.unshift(() => engine.close());
+    const detection = new Detection({ store, bus, config: c, logger: logger.child({ component: 'detection' }), registry, resolver });
+    await detection.start();
+    closers.unshift(() => detection.close());
 
     // Alerting subscribes before ingest starts, so no deviation can be raised unseen.
-    const alerting = createAlerting({ db, bus, config, logger: logger.child({ component: 'alerting' }), registry, deviations: engine });
+    const rejections = new WireRejections();
+    const healthInputs = { rejections, pods: resolver.podsView() };
+    const alerting = createAlerting({ store, bus, config, logger: logger.child({ component: 'alerting' }), registry, healthInputs });
     await alerting.start();
     closers.unshift(() => alerting.close());
 
-    const ingest = new IngestServer({ config: c.grpc, cluster: config.cluster, db, engine, bus, logger: logger.child({ component: 'ingest' }), registry });
+    const ingest = new IngestServer({ config: c.grpc, cluster: config.cluster, store, unitOfWork: detection.unitOfWork, edge: detection.edge, bus, logger: logger.child({ component: 'ingest' }), registry, rejections });
     await ingest.start();
     closers.unshift(() => ingest.close());
     const retention = { observationsMs: parseDuration(c.retention.observations), agentsMs: parseDuration(c.retention.agents) };
-    const prune = (): void => {
+    const prune = async (): Promise<void> => {
       try {
-        const n = ingest.prune(retention);
+        const n = await store.prune(retention, Date.now());
         if (n.observations || n.agents) logger.info('retention: pruned', n);
       } catch (err) {
         logger.error('retention failed', { error: String(err) });
       }
     };
-    prune();
-    const housekeeping = setInterval(prune, 10 * 60_000);
+    await prune();
+    const housekeeping = setInterval(() => void prune(), 10 * 60_000);
     housekeeping.unref();
     closers.unshift(() => clearInterval(housekeeping));
 
-    const api = createApi({ db, bus, baselines: engine, deviations: engine, config, logger: logger.child({ component: 'api' }) });
+    const api = createApi({ store, bus, reviews: detection, config, logger: logger.child({ component: 'api' }) });
     await api.start();
     closers.unshift(() => api.close());
     const ops = new OpsServer(c.http.listen, registry, api.handle, c.http.tls);
@@ -93,9 +99,9 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
     return {
       httpPort: ops.port,
       grpcPort: ingest.port,
-      db,
+      store,
       bus,
-      engine,
+      detection,
       registry,
       ops,
       close: once(async () => {

@@ -62,7 +62,8 @@ export interface Deviation {
   updatedAt: string;
 }
 
-export type BaselinePhase = 'learning' | 'active' | 'approved' | 'rejected' | 'superseded';
+export const BASELINE_PHASES = ['learning', 'active', 'approved', 'rejected', 'superseded'] as const;
+export type BaselinePhase = (typeof BASELINE_PHASES)[number];
 export type BaselineCompleteness = 'full' | 'partial';
 
 export interface BaselineSummary {
@@ -106,7 +107,18 @@ export interface AgentStatus {
 
 /** Zero deviations must never hide missing data: these are raised through the same sinks. */
 export interface HealthEvent {
-  kind: 'agent-disconnected' | 'source-silent' | 'events-dropped' | 'events-malformed' | 'baseline-overflow';
+  kind:
+    | 'agent-disconnected'
+    | 'source-silent'
+    | 'events-dropped'
+    | 'events-malformed'
+    | 'baseline-overflow'
+    /** The sensor (Falco, Tetragon) reported events it lost: the workloads look quieter than they are. */
+    | 'sensor-loss'
+    /** Input refused by an agent's source or by the collector's validation, by reason. */
+    | 'observations-rejected'
+    /** A node runs workload pods but no agent of it is connected: nothing there is monitored. */
+    | 'agent-missing';
   /** Stable key: one open health alert per key; `resolved` ends it. */
   key: string;
   severity: Severity;

@@ -13,8 +13,15 @@
  * - IP addresses are normalised: IPv4-mapped IPv6 (`::ffff:a.b.c.d`) is the IPv4 address.
  */
 
-export const SOURCE_KINDS = ['tetragon-grpc', 'tetragon-json', 'falco-http', 'falco-grpc', 'falco-json'] as const;
-export type SourceKind = (typeof SOURCE_KINDS)[number];
+/**
+ * The kind of source an observation came from (`tetragon-grpc`, `falco-http`, …). The kinds are
+ * listed once, by the agent's source registry (agent/sources/index.ts); everything else takes any
+ * kind of this form, so adding a source changes no shared code. The collector only stores the kind
+ * as a label, and the form keeps what an agent may send there short and plain.
+ */
+export type SourceKind = string;
+export const SOURCE_KIND_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
+export const isSourceKind = (value: unknown): value is SourceKind => typeof value === 'string' && SOURCE_KIND_PATTERN.test(value);
 
 export const WORKLOAD_KINDS = [
   'Deployment',
@@ -72,6 +79,12 @@ interface ObservationCommon {
    * later event): such a container's baseline can only be partial.
    */
   preexisting: boolean;
+  /**
+   * Some text was longer than driftwatch keeps (common/field-limits.ts) and was cut, ending with
+   * `…[truncated N bytes]`: in this observation's own fields or in its process's ancestors.
+   * Absent in observations stored by older versions (= false).
+   */
+  truncated?: boolean;
 }
 
 /** One element of a process's ancestry, nearest parent first. */
@@ -134,6 +147,32 @@ export interface NetworkObservation extends ObservationCommon {
 
 export type Observation = ProcessObservation | NetworkObservation;
 
+/**
+ * Why a source's input did not become an observation although it was meant to (the `malformed`
+ * count, by reason). A closed set: it labels metrics and health alerts.
+ */
+export const REJECT_REASONS = [
+  /** Not decodable: invalid protobuf or JSON. */
+  'undecodable',
+  /** Larger than the source accepts (Falco HTTP body, a JSON line). */
+  'too-large',
+  /** A Falco HTTP post that is not JSON (Falco without `json_output: true`). */
+  'not-json',
+  /** Decoded, but not an event of the source (not an object, no event at all). */
+  'not-an-event',
+  /** An exec or connection event without its process (binary / executable path). */
+  'missing-process',
+  /** A Tetragon exit without the exec id it ends. */
+  'missing-exec-id',
+  /** A network kprobe without its socket. */
+  'missing-socket',
+  /** A Falco alert without `output_fields` or `rule`. */
+  'missing-fields',
+  /** The normaliser failed on this input (a shape it does not expect). */
+  'normaliser-error',
+] as const;
+export type RejectReason = (typeof REJECT_REASONS)[number];
+
 /** Counters a source keeps; shipped periodically to the collector. */
 export interface SourceCounters {
   /** Events read from the source. */
@@ -148,10 +187,22 @@ export interface SourceCounters {
   malformed: number;
   /** Decoded fine but of a kind driftwatch does not use (e.g. file kprobes, k8s_audit). */
   ignored: number;
+  /** `malformed` by reason (the counts add up to `malformed`). */
+  rejected: Partial<Record<RejectReason, number>>;
+  /**
+   * Events the sensor itself reported losing before the agent could read them: Falco's kernel
+   * drops (`Falco internal: syscall event drop`, `scap.n_drops` of metrics snapshots) and its
+   * output queue drops, Tetragon's export rate limit (`rate_limit_info`).
+   */
+  sensorLost: number;
+  /** Events the sensor reported handling over the windows its loss reports cover (0: unknown). */
+  sensorEvents: number;
+  /** Losses without a count: Tetragon THROTTLE_START (a cgroup's exec/exit events are held back). */
+  sensorThrottled: number;
 }
 
 export function emptyCounters(): SourceCounters {
-  return { seen: 0, observed: 0, matchedBaseline: 0, dropped: 0, malformed: 0, ignored: 0 };
+  return { seen: 0, observed: 0, matchedBaseline: 0, dropped: 0, malformed: 0, ignored: 0, rejected: {}, sensorLost: 0, sensorEvents: 0, sensorThrottled: 0 };
 }
 
 /** A stable, human-readable key of a workload (used for maps, logs and URLs). */

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { Registry } from 'prom-client';
+import { Gauge, Registry } from 'prom-client';
 import { once, type Component, type ReadinessProbe, type Readiness } from './lifecycle.js';
 import { parseHostPort } from './net.js';
 
@@ -23,7 +23,19 @@ export class OpsServer implements Component {
     private fallback?: RouteHandler,
     /** PEM files: serve HTTPS (bearer tokens must not cross a network in the clear). */
     private readonly tls?: { cert?: string; key?: string },
-  ) {}
+  ) {
+    // Readiness as a metric too: a process that is up (scraped) but not ready is what an alert
+    // must catch, and /readyz is not scraped.
+    const server = this;
+    new Gauge({
+      name: 'driftwatch_ready',
+      help: '1 when /readyz answers 200 (every critical component ready), else 0.',
+      registers: [registry],
+      collect() {
+        this.set(server.isReady() ? 1 : 0);
+      },
+    });
+  }
 
   /** `critical: false`: the probe's components are reported in /readyz but never make it fail. */
   addProbe(probe: ReadinessProbe, opts: { critical?: boolean } = {}): void {
@@ -37,6 +49,14 @@ export class OpsServer implements Component {
 
   readiness(): Readiness[] {
     return this.probes.flatMap((p) => p());
+  }
+
+  private failing(all: readonly Readiness[]): Readiness[] {
+    return all.filter((r) => !r.ready && r.critical !== false);
+  }
+
+  isReady(): boolean {
+    return this.failing(this.readiness()).length === 0;
   }
 
   async start(): Promise<void> {
@@ -64,7 +84,7 @@ export class OpsServer implements Component {
       if (req.method === 'GET' && path === '/healthz') return send(res, 200, 'text/plain', 'ok\n');
       if (req.method === 'GET' && path === '/readyz') {
         const all = this.readiness();
-        const failing = all.filter((r) => !r.ready && r.critical !== false);
+        const failing = this.failing(all);
         const degraded = all.some((r) => !r.ready && r.critical === false);
         return send(res, failing.length ? 503 : 200, 'application/json', JSON.stringify({ ready: failing.length === 0, degraded, components: all }) + '\n');
       }

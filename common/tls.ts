@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import type { TlsConfig } from './config-schema.js';
+import type { TlsConfig } from './config/schema.js';
 import { isLoopbackAddress } from './net.js';
 
 function read(path: string | undefined, what: string): Buffer | null {

@@ -6,7 +6,8 @@ import protobuf from 'protobufjs';
 import { join } from 'node:path';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import type { EdgeBaseline } from './edge-baseline.js';
-import { SOURCE_KINDS, WORKLOAD_KINDS, type IdentitySource, type SourceCounters, type Observation, type ProcessContext, type SourceKind, type WorkloadId, type WorkloadKind } from './model.js';
+import { isSourceKind, WORKLOAD_KINDS, type IdentitySource, type SourceCounters, type Observation, type ProcessContext, type SourceKind, type WorkloadId, type WorkloadKind } from './model.js';
+import { clipObservation } from './field-limits.js';
 import { PROTO_DIR } from './paths.js';
 
 const root = protobuf.loadSync(join(PROTO_DIR, 'driftwatch', 'v1', 'driftwatch.proto'));
@@ -70,6 +71,7 @@ export interface WireObservation {
   preexisting: boolean;
   process: WireProcess;
   network?: WireNetwork | null;
+  truncated?: boolean;
 }
 
 export interface WireSourceCounters extends SourceCounters {
@@ -186,6 +188,7 @@ export function observationToWire(o: Observation): WireObservation {
     containerStartMs: orUndefined(o.containerStart),
     preexisting: o.preexisting,
     process: processToWire(o.process),
+    truncated: o.truncated === true,
   };
   if (o.kind === 'network') {
     wire.network = {
@@ -214,6 +217,11 @@ export function workloadFromWire(w: WireWorkload | null | undefined): WorkloadId
   };
 }
 
+/**
+ * The Observation a wire message describes, with oversized text cut and flagged (the collector
+ * keeps what an older or foreign agent sent too long, instead of losing it). Call
+ * validateWireObservation first.
+ */
 export function observationFromWire(w: WireObservation): Observation {
   const p = w.process;
   const process: ProcessContext = {
@@ -240,11 +248,13 @@ export function observationFromWire(w: WireObservation): Observation {
     image: { name: opt(w.imageName), digest: opt(w.imageDigest) },
     containerStart: opt(w.containerStartMs),
     preexisting: w.preexisting,
+    truncated: w.truncated === true,
     process,
   };
   const n = w.network;
+  let o: Observation;
   if (n) {
-    return {
+    o = {
       ...common,
       kind: 'network',
       direction: n.direction as 'egress' | 'ingress' | 'listen',
@@ -255,8 +265,9 @@ export function observationFromWire(w: WireObservation): Observation {
       peerPort: opt(n.peerPort),
       peerName: opt(n.peerName),
     };
-  }
-  return { ...common, kind: 'process' };
+  } else o = { ...common, kind: 'process' };
+  clipObservation(o);
+  return o;
 }
 
 export function edgeBaselineToWire(b: EdgeBaseline): WireEdgeBaseline {
@@ -274,36 +285,36 @@ export function edgeBaselineFromWire(w: WireEdgeBaseline): EdgeBaseline {
   };
 }
 
-const SOURCE_NAMES: ReadonlySet<string> = new Set(SOURCE_KINDS);
 const IDENTITY_SOURCES: ReadonlySet<string> = new Set(['source', 'kubernetes-api', 'inferred', 'host']);
 const KINDS: ReadonlySet<string> = new Set(WORKLOAD_KINDS);
 /** No event driftwatch cares about predates this (2000-01-01). */
 const OLDEST_EVENT_MS = 946_684_800_000;
-const MAX_PATH = 4096;
-const MAX_ARGS = 16_384;
-const MAX_NAME = 253;
-const MAX_ANCESTORS = 64;
 
-const tooLong = (s: string | null | undefined, max: number): boolean => typeof s === 'string' && s.length > max;
+/**
+ * Why the collector refuses an observation: only what makes it meaningless or would let one agent
+ * harm the others. A closed set (the `reason` label of
+ * `driftwatch_collector_observations_total{result="invalid"}` and of the health alert). Text that
+ * is merely too long is never a reason: observationFromWire cuts and flags it.
+ */
+export const WIRE_REJECT_REASONS = ['missing-workload', 'bad-workload-kind', 'bad-source', 'bad-event-time', 'missing-process', 'bad-direction', 'bad-protocol'] as const;
+export type WireRejectReason = (typeof WIRE_REJECT_REASONS)[number];
 
 /**
  * Validates what an agent sent before it reaches the store: the collector trusts no input. Event
  * times must lie between 2000 and `latestMs` (the collector's clock plus the allowed skew), so one
- * agent with a wrong clock cannot end every learning window in the cluster.
+ * agent with a wrong clock cannot end every learning window in the cluster. A container start out
+ * of that range is dropped (unknown: no start-up grace), not the observation.
  */
-export function validateWireObservation(w: WireObservation, latestMs: number): string | null {
+export function validateWireObservation(w: WireObservation, latestMs: number): WireRejectReason | null {
   const wl = w.workload;
-  if (!wl || !wl.name) return 'missing workload';
-  if (!KINDS.has(wl.kind)) return 'bad workload kind';
-  if (tooLong(wl.namespace, MAX_NAME) || tooLong(wl.name, MAX_NAME) || tooLong(wl.container, MAX_NAME) || tooLong(w.pod, MAX_NAME)) return 'name too long';
-  if (!SOURCE_NAMES.has(w.source) || !IDENTITY_SOURCES.has(w.identitySource)) return 'bad source';
-  if (typeof w.timeMs !== 'number' || !Number.isFinite(w.timeMs) || w.timeMs < OLDEST_EVENT_MS || w.timeMs > latestMs) return 'event time out of range';
-  if (w.containerStartMs !== null && w.containerStartMs !== undefined && !(w.containerStartMs >= OLDEST_EVENT_MS && w.containerStartMs <= latestMs)) return 'container start out of range';
+  if (!wl || typeof wl.name !== 'string' || !wl.name) return 'missing-workload';
+  if (!KINDS.has(wl.kind)) return 'bad-workload-kind';
+  if (!isSourceKind(w.source) || !IDENTITY_SOURCES.has(w.identitySource)) return 'bad-source';
+  if (typeof w.timeMs !== 'number' || !Number.isFinite(w.timeMs) || w.timeMs < OLDEST_EVENT_MS || w.timeMs > latestMs) return 'bad-event-time';
+  if (w.containerStartMs !== null && w.containerStartMs !== undefined && !(w.containerStartMs >= OLDEST_EVENT_MS && w.containerStartMs <= latestMs)) w.containerStartMs = null;
   const p = w.process;
-  if (!p || typeof p.exe !== 'string' || tooLong(p.exe, MAX_PATH) || tooLong(p.args, MAX_ARGS) || tooLong(p.parentExe, MAX_PATH)) return 'bad process';
-  if ((p.ancestors?.length ?? 0) > MAX_ANCESTORS || p.ancestors?.some((a) => tooLong(a.exe, MAX_PATH) || tooLong(a.args, MAX_ARGS))) return 'bad lineage';
-  if (w.network && !['egress', 'ingress', 'listen'].includes(w.network.direction)) return 'bad direction';
-  if (w.network && !['tcp', 'udp'].includes(w.network.protocol)) return 'bad protocol';
-  if (w.network && (tooLong(w.network.peerName, MAX_NAME) || tooLong(w.network.peerIp, 64) || tooLong(w.network.localIp, 64))) return 'bad address';
+  if (!p || typeof p.exe !== 'string') return 'missing-process';
+  if (w.network && !['egress', 'ingress', 'listen'].includes(w.network.direction)) return 'bad-direction';
+  if (w.network && !['tcp', 'udp'].includes(w.network.protocol)) return 'bad-protocol';
   return null;
 }

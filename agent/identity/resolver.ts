@@ -17,7 +17,7 @@
  * container name. Tetragon's events always do, so an agent reading only Tetragon never loads it.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
-import type { AgentConfig } from '../../common/config-schema.js';
+import type { AgentConfig } from '../../common/config/schema.js';
 import { once, type Component, type Readiness } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';
 import { WORKLOAD_KINDS, type IdentitySource, type WorkloadId, type WorkloadKind } from '../../common/model.js';

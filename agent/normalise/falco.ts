@@ -16,13 +16,15 @@
  * (`cip:cport->sip:sport`) is a connection (ingress when `fd.is_server` says so, else egress:
  * such rules are connect rules, e.g. the stock "Contact K8S API Server From Container"); no
  * `fd.name` at all but a process is a spawn (e.g. "Terminal shell in container"); an `fd.name`
- * that is not a tuple (files) is ignored. Non-syscall sources (`internal`, `k8s_audit`, plugins)
- * are ignored. Unknown values (JSON null, gRPC `<NA>`) are null, never 0 or "".
+ * that is not a tuple (files) is ignored. Falco's own `internal` messages are read for its loss
+ * reports (sensor-loss.ts); other sources (`k8s_audit`, plugins) are ignored. Unknown values
+ * (JSON null, gRPC `<NA>`) are null, never 0 or "".
  */
 import { normaliseIp, type L4Protocol, type NetworkDirection, type Observation } from '../../common/model.js';
 import type { ProcessRecord } from '../lineage/cache.js';
 import type { WorkloadResolution } from '../identity/resolver.js';
-import { processContext, type NormaliseContext, type NormaliseResult } from './context.js';
+import { processContext, reject, remember, resolveIdentity, seal, type NormaliseContext, type NormaliseResult } from './context.js';
+import { falcoLossReport } from './sensor-loss.js';
 import { fieldInt, fieldText, imageDigest, timestampToMs, type TimestampLike } from './values.js';
 
 export interface FalcoAlert {
@@ -76,10 +78,11 @@ export const FALCO_OPTIONAL_FIELDS = ['container.full_id', 'k8smeta.ns.name', 'k
 type Fields = Readonly<Record<string, unknown>>;
 
 export function normaliseFalco(alert: FalcoAlert, ctx: NormaliseContext): NormaliseResult {
-  if (alert === null || typeof alert !== 'object' || Array.isArray(alert)) return 'malformed';
+  if (alert === null || typeof alert !== 'object' || Array.isArray(alert)) return reject(ctx, 'not-an-event');
   const f = alert.output_fields;
-  if (f === null || typeof f !== 'object' || typeof alert.rule !== 'string') return 'malformed';
+  if (f === null || typeof f !== 'object' || typeof alert.rule !== 'string') return reject(ctx, 'missing-fields');
   const source = alert.source || 'syscall';
+  if (source === 'internal') return falcoLossReport(alert.rule, f, ctx);
   if (source !== 'syscall') return 'ignored';
 
   const evtType = fieldText(f['evt.type']);
@@ -110,7 +113,7 @@ export function normaliseFalco(alert: FalcoAlert, ctx: NormaliseContext): Normal
   }
 
   const exe = fieldText(f['proc.exepath']) ?? fieldText(f['proc.exe']) ?? fieldText(f['proc.name']) ?? firstWord(fieldText(f['proc.cmdline']));
-  if (exe === null) return 'malformed';
+  if (exe === null) return reject(ctx, 'missing-process');
   const time = timestampToMs(alert.time);
   const node = alert.hostname || ctx.node;
   const containerId = containerIdOf(f);
@@ -122,7 +125,7 @@ export function normaliseFalco(alert: FalcoAlert, ctx: NormaliseContext): Normal
   // process from this event (first seen through a later event: its container predates us).
   let rec: ProcessRecord | undefined = kind !== 'process' && key !== null ? ctx.lineage.get(key) : undefined;
   if (!rec) {
-    rec = ctx.lineage.upsert({
+    rec = remember(ctx, {
       key: key ?? `${node}#?`,
       execId: null,
       parentKey: ppid !== null ? `${node}#${ppid}` : null,
@@ -153,7 +156,7 @@ export function normaliseFalco(alert: FalcoAlert, ctx: NormaliseContext): Normal
   };
   const process = processContext(ctx, rec, fieldInt(f['user.uid']), fieldText(f['user.name']), parentExe);
   if (kind === 'process') {
-    return { kind: 'process', ...base, preexisting: ctx.lineage.isContainerPreexisting(containerId), process };
+    return seal({ kind: 'process', ...base, preexisting: ctx.lineage.isContainerPreexisting(containerId), process }, rec);
   }
 
   const protocol = l4(fieldText(f['fd.l4proto']));
@@ -177,7 +180,7 @@ export function normaliseFalco(alert: FalcoAlert, ctx: NormaliseContext): Normal
     peerName: kind === 'egress' ? fieldText(f['fd.sip.name']) : kind === 'ingress' ? fieldText(f['fd.cip.name']) : null,
     process,
   };
-  return obs;
+  return seal(obs, rec);
 }
 
 function argsOf(f: Fields): string {
@@ -209,12 +212,12 @@ function identityOf(f: Fields, node: string, containerId: string | null, ctx: No
   const pod = podOf(f);
   const namespace = fieldText(f['k8s.ns.name']) ?? fieldText(f['k8smeta.ns.name']);
   if (containerId === null || pod === null || namespace === null) {
-    return ctx.identity.resolve({ cluster: ctx.cluster, node, namespace: null, pod: null, container: null, containerId: null });
+    return resolveIdentity(ctx, { cluster: ctx.cluster, node, namespace: null, pod: null, container: null, containerId: null });
   }
   const deployment = fieldText(f['k8smeta.deployment.name']);
   const rs = deployment === null ? fieldText(f['k8smeta.rs.name']) : null;
   const containerName = fieldText(f['container.name']);
-  return ctx.identity.resolve({
+  return resolveIdentity(ctx, {
     cluster: ctx.cluster,
     node,
     namespace,

@@ -13,12 +13,14 @@
  * | process_kprobe `tcp_set_state` SYN_RECV → ESTABLISHED (upstream tcp-accept policy) | ingress |
  * | process_kprobe `inet_csk_listen_start` | listen |
  * | other kprobes (tcp_close, tcp_sendmsg, file hooks…) | ignored (their process still feeds lineage) |
+ * | rate_limit_info, process_throttle | the sensor's own loss reports (sensor-loss.ts) |
  * | anything else | ignored |
  */
 import { normaliseIp, type ImageRef, type L4Protocol, type NetworkDirection, type Observation } from '../../common/model.js';
-import type { ProcessInfo, ProcessRecord } from '../lineage/cache.js';
+import type { ProcessRecord } from '../lineage/cache.js';
 import type { WorkloadResolution } from '../identity/resolver.js';
-import { processContext, type NormaliseContext, type NormaliseResult } from './context.js';
+import { processContext, reject, remember as rememberProcess, resolveIdentity, seal, type NormaliseContext, type NormaliseResult } from './context.js';
+import { tetragonLossReport, type TgRateLimitInfo, type TgThrottle } from './sensor-loss.js';
 import {
   imageDigest,
   stripRuntimePrefix,
@@ -93,6 +95,8 @@ export interface TetragonEvent {
   process_exec?: TgExec | null;
   process_exit?: TgExec | null;
   process_kprobe?: TgKprobe | null;
+  process_throttle?: TgThrottle | null;
+  rate_limit_info?: TgRateLimitInfo | null;
   node_name?: Str;
   time?: TimestampLike;
 }
@@ -100,7 +104,7 @@ export interface TetragonEvent {
 const TCP_ESTABLISHED = 1;
 
 export function normaliseTetragon(ev: TetragonEvent, ctx: NormaliseContext): NormaliseResult {
-  if (ev === null || typeof ev !== 'object') return 'malformed';
+  if (ev === null || typeof ev !== 'object') return reject(ctx, 'not-an-event');
   const node = ev.node_name || ctx.node;
   const exec = ev.process_exec;
   if (exec) return onExec(ev, exec, node, ctx);
@@ -109,18 +113,19 @@ export function normaliseTetragon(ev: TetragonEvent, ctx: NormaliseContext): Nor
   const exit = ev.process_exit;
   if (exit) {
     const p = exit.process;
-    if (!p?.exec_id) return 'malformed';
+    if (!p?.exec_id) return reject(ctx, 'missing-exec-id');
     known(exit, p, ctx);
     ctx.lineage.exit(p.exec_id);
     return 'state';
   }
+  if (ev.rate_limit_info || ev.process_throttle) return tetragonLossReport(ev.rate_limit_info, ev.process_throttle, ctx);
   // Other event types (tracepoints, LSM, enterprise-only connect events…) are not used.
-  return ev.node_name || ev.time ? 'ignored' : 'malformed';
+  return ev.node_name || ev.time ? 'ignored' : reject(ctx, 'not-an-event');
 }
 
 function onExec(ev: TetragonEvent, exec: TgExec, node: string, ctx: NormaliseContext): NormaliseResult {
   const p = exec.process;
-  if (!p || typeof p.binary !== 'string' || p.binary === '') return 'malformed';
+  if (!p || typeof p.binary !== 'string' || p.binary === '') return reject(ctx, 'missing-process');
   const ancestors = exec.ancestors;
   if (ancestors) for (let i = ancestors.length - 1; i >= 0; i--) rememberOther(ancestors[i]!, ctx);
   const unknownParent = exec.parent ? rememberOther(exec.parent, ctx) : null;
@@ -136,16 +141,19 @@ function onExec(ev: TetragonEvent, exec: TgExec, node: string, ctx: NormaliseCon
     ctx.lineage.markContainerPreexisting(rec.containerId);
   }
   const identity = identityOf(p, node, ctx);
-  return {
-    kind: 'process',
-    ...common(ev, p, node, identity, rec, ctx, ctx.lineage.isContainerPreexisting(rec.containerId)),
-    process: processContext(ctx, rec, unwrapU32(p.uid), p.user?.name || null, exec.parent?.binary || null),
-  };
+  return seal(
+    {
+      kind: 'process',
+      ...common(ev, p, node, identity, rec, ctx, ctx.lineage.isContainerPreexisting(rec.containerId)),
+      process: processContext(ctx, rec, unwrapU32(p.uid), p.user?.name || null, exec.parent?.binary || null),
+    },
+    rec,
+  );
 }
 
 function onKprobe(ev: TetragonEvent, kp: TgKprobe, node: string, ctx: NormaliseContext): NormaliseResult {
   const p = kp.process;
-  if (!p || typeof p.binary !== 'string' || p.binary === '') return 'malformed';
+  if (!p || typeof p.binary !== 'string' || p.binary === '') return reject(ctx, 'missing-process');
   const rec = known(kp, p, ctx);
   let direction: NetworkDirection;
   let sock: TgSock | null | undefined;
@@ -173,7 +181,7 @@ function onKprobe(ev: TetragonEvent, kp: TgKprobe, node: string, ctx: NormaliseC
     default:
       return 'ignored';
   }
-  if (!sock) return 'malformed';
+  if (!sock) return reject(ctx, 'missing-socket');
   const protocol = l4(sock.protocol);
   if (!protocol) return 'ignored';
   const identity = identityOf(p, node, ctx);
@@ -189,7 +197,7 @@ function onKprobe(ev: TetragonEvent, kp: TgKprobe, node: string, ctx: NormaliseC
     peerName: null,
     process: processContext(ctx, rec, unwrapU32(p.uid), p.user?.name || null, kp.parent?.binary || null),
   };
-  return obs;
+  return seal(obs, rec);
 }
 
 /** The cache record of an event's process; learnt from the event when this agent never saw its exec. */
@@ -211,7 +219,7 @@ function rememberOther(p: TgProcess, ctx: NormaliseContext): ProcessRecord | nul
 }
 
 function remember(p: TgProcess, ctx: NormaliseContext, fromExec: boolean, procFs: boolean): ProcessRecord {
-  const info: ProcessInfo = {
+  return rememberProcess(ctx, {
     key: p.exec_id || `pid:${unwrapU32(p.pid) ?? 0}`,
     execId: p.exec_id || null,
     parentKey: p.parent_exec_id || null,
@@ -223,8 +231,7 @@ function remember(p: TgProcess, ctx: NormaliseContext, fromExec: boolean, procFs
     inInitTree: unwrapBool(p.in_init_tree),
     procFs,
     fromExec,
-  };
-  return ctx.lineage.upsert(info);
+  });
 }
 
 function isProcFs(p: TgProcess): boolean {
@@ -239,8 +246,8 @@ function containerIdOf(p: TgProcess): string | null {
 
 function identityOf(p: TgProcess, node: string, ctx: NormaliseContext): WorkloadResolution {
   const pod = p.pod;
-  if (!pod) return ctx.identity.resolve({ cluster: ctx.cluster, node, namespace: null, pod: null, container: null, containerId: null });
-  return ctx.identity.resolve({
+  if (!pod) return resolveIdentity(ctx, { cluster: ctx.cluster, node, namespace: null, pod: null, container: null, containerId: null });
+  return resolveIdentity(ctx, {
     cluster: ctx.cluster,
     node,
     namespace: pod.namespace ?? null,

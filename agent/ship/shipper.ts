@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { randomUUID } from 'node:crypto';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { Backoff, sleep } from '../../common/backoff.js';
-import type { AgentConfig } from '../../common/config-schema.js';
+import type { AgentConfig } from '../../common/config/schema.js';
 import { parseDuration } from '../../common/duration.js';
 import { once, type Component, type Readiness } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';
@@ -41,6 +41,8 @@ interface Batch {
   seq: number;
   count: number;
   frame: Buffer;
+  /** Wall clock when its oldest observation was queued (for the lag gauge). */
+  queuedAtMs: number;
 }
 
 export interface ShipperOptions {
@@ -80,6 +82,8 @@ export class Shipper implements Component {
   /** Encoded observations not yet cut into a batch. */
   private pending: Buffer[] = [];
   private pendingBytes = 0;
+  /** Wall clock when `pending` last went from empty to non-empty. */
+  private pendingSinceMs = 0;
   /** Batches cut and numbered, in order: the first `written` of them are on the current stream. */
   private unacked: Batch[] = [];
   private unackedCount = 0;
@@ -123,6 +127,15 @@ export class Shipper implements Component {
         registers,
       }),
       connected: new Gauge({ name: 'driftwatch_agent_collector_connected', help: '1 while the collector stream is open.', registers }),
+      lag: new Gauge({
+        name: 'driftwatch_agent_ship_lag_seconds',
+        help: 'Age of the oldest observation not yet acknowledged by the collector (0 when none waits): how far behind the collector is on this node.',
+        registers,
+        collect: () => {
+          const oldest = this.unacked[0]?.queuedAtMs ?? (this.pending.length > 0 ? this.pendingSinceMs : 0);
+          this.metrics.lag.set(oldest > 0 ? Math.max(0, Date.now() - oldest) / 1000 : 0);
+        },
+      }),
     };
     const shipper = this;
     new Gauge({
@@ -166,6 +179,7 @@ export class Shipper implements Component {
   enqueue(obs: Observation): boolean {
     if (this.closing || this.full()) return false;
     const bytes = encodeObservationMessage(observationToWire(obs));
+    if (this.pending.length === 0) this.pendingSinceMs = Date.now();
     this.pending.push(bytes);
     this.pendingBytes += bytes.length;
     if (this.pending.length >= this.opts.config.ship.batchSize) setImmediate(() => this.flush());
@@ -300,7 +314,7 @@ export class Shipper implements Component {
       this.pendingBytes -= bytes;
       const seq = this.nextSeq++;
       const frame = encodeBatchMessage(seq, observations);
-      this.unacked.push({ seq, count: observations.length, frame });
+      this.unacked.push({ seq, count: observations.length, frame, queuedAtMs: this.pendingSinceMs });
       this.unackedCount += observations.length;
       this.unackedBytes += frame.length;
       this.pump();

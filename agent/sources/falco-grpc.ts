@@ -6,8 +6,9 @@
  * Falco's queue is shared by all clients (each alert goes to one of them): run one subscriber.
  */
 import type * as grpc from '@grpc/grpc-js';
-import type { SourceConfig } from '../../common/config-schema.js';
 import { normaliseFalco, type FalcoAlert } from '../normalise/falco.js';
+import { defineSource } from './definition.js';
+import { grpcSourceFields, type GrpcSourceConfig } from './grpc-config.js';
 import { GrpcStreamSource, rawClient } from './grpc-stream.js';
 import { sourceProtos } from './protos.js';
 import type { PausableDelivery, SourceDeps } from './runtime.js';
@@ -22,7 +23,7 @@ const FalcoClient = rawClient('service', { sub: { path: FALCO_SUB, requestStream
 export class FalcoGrpcSource extends GrpcStreamSource {
   private readonly response = sourceProtos().falcoResponse;
 
-  constructor(cfg: SourceConfig, deps: SourceDeps) {
+  constructor(cfg: GrpcSourceConfig, deps: SourceDeps) {
     super(cfg, deps, FALCO_DEFAULT_ADDRESS, true, FalcoClient);
   }
 
@@ -47,3 +48,5 @@ export class FalcoGrpcSource extends GrpcStreamSource {
     this.decodeAndDeliver<FalcoAlert>(this.response, normaliseFalco, bytes, delivery);
   }
 }
+
+export const falcoGrpcSource = defineSource({ kind: 'falco-grpc', fields: grpcSourceFields, create: (cfg, deps) => new FalcoGrpcSource(cfg, deps) });

@@ -9,9 +9,9 @@
  * |---|---|
  * | not POST | 405 |
  * | token configured and missing/wrong | 401 |
- * | Content-Type not application/json | 415 |
- * | body over `maxBodyBytes` (default 1 MiB) | 413 |
- * | not a JSON object | 400 |
+ * | Content-Type not application/json | 415 (counted malformed: not-json) |
+ * | body over `maxBodyBytes` (default 1 MiB) | 413 (counted malformed: too-large) |
+ * | not a JSON object | 400 (counted malformed) |
  * | accepted (also `source: internal`, counted as ignored) | 204 |
  *
  * Token: `Authorization: Bearer <token>`, or — because Falco's http_output cannot set headers —
@@ -27,16 +27,35 @@ import { readFileSync } from 'node:fs';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import type { SourceConfig } from '../../common/config-schema.js';
+import { Type } from '@sinclair/typebox';
+import { hostPort, tlsSchema } from '../../common/config/fields.js';
 import { once } from '../../common/lifecycle.js';
 import { isLoopbackAddress, parseHostPort } from '../../common/net.js';
 import { normaliseFalco, type FalcoAlert } from '../normalise/falco.js';
+import { defineSource, type SourceConfigOf } from './definition.js';
 import { RuntimeSource, type SourceDeps } from './runtime.js';
 
 export const FALCO_HTTP_DEFAULT_LISTEN = '127.0.0.1:8766';
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const HTTP_STATUSES = ['204', '400', '401', '405', '413', '415', '503'] as const;
 type HttpStatus = (typeof HTTP_STATUSES)[number];
+
+/** The keys of a `falco-http` source. */
+export const falcoHttpSourceFields = {
+  /** `host:port` to listen on (default 127.0.0.1:8766). */
+  listen: Type.Optional(hostPort()),
+  /** Taken as `listen` when that is not set. */
+  address: Type.Optional(Type.String({ minLength: 1 })),
+  /** Shared bearer token Falco sends (http_output has no auth: put it in the URL or a proxy). */
+  token: Type.Optional(Type.String({ minLength: 16 })),
+  /** Largest request body in bytes (default 1 MiB). */
+  maxBodyBytes: Type.Optional(Type.Integer({ minimum: 1024, maximum: 16777216 })),
+  /** `cert` + `key`: serve HTTPS; with `ca`: require client certificates. */
+  tls: Type.Optional(tlsSchema),
+  /** Listen on a non-loopback address without token or client certificates anyway. */
+  insecure: Type.Optional(Type.Boolean()),
+};
+export type FalcoHttpSourceConfig = SourceConfigOf<typeof falcoHttpSourceFields>;
 
 export class FalcoHttpSource extends RuntimeSource {
   private readonly listen: string;
@@ -48,7 +67,7 @@ export class FalcoHttpSource extends RuntimeSource {
   private readonly insecure: boolean;
 
   constructor(
-    cfg: SourceConfig,
+    cfg: FalcoHttpSourceConfig,
     deps: SourceDeps,
   ) {
     super(cfg, deps);
@@ -111,9 +130,17 @@ export class FalcoHttpSource extends RuntimeSource {
     if (req.method !== 'POST') return this.reply(req, res, '405', false);
     if (this.tokenDigest && !this.authorised(req)) return this.reply(req, res, '401', false);
     const type = req.headers['content-type'] ?? '';
-    if (!/^application\/json\s*(;|$)/i.test(type)) return this.reply(req, res, '415', false);
+    // From here on the poster is authenticated (or trusted): whatever it sent that does not become
+    // an event is an alert lost, and counted as such.
+    if (!/^application\/json\s*(;|$)/i.test(type)) {
+      this.runtime.malformed('not-json');
+      return this.reply(req, res, '415', false);
+    }
     const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > this.maxBody) return this.reply(req, res, '413', true);
+    if (declared > this.maxBody) {
+      this.runtime.malformed('too-large');
+      return this.reply(req, res, '413', true);
+    }
 
     const chunks: Buffer[] = [];
     let size = 0;
@@ -124,6 +151,7 @@ export class FalcoHttpSource extends RuntimeSource {
       if (size > this.maxBody) {
         tooLarge = true;
         chunks.length = 0;
+        this.runtime.malformed('too-large');
         this.reply(req, res, '413', true);
         return;
       }
@@ -212,3 +240,5 @@ const MESSAGES: Record<HttpStatus, string> = {
 function digest(token: string): Buffer {
   return createHash('sha256').update(token).digest();
 }
+
+export const falcoHttpSource = defineSource({ kind: 'falco-http', fields: falcoHttpSourceFields, create: (cfg, deps) => new FalcoHttpSource(cfg, deps) });

@@ -10,12 +10,24 @@
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { sleep } from '../../common/backoff.js';
-import type { SourceConfig } from '../../common/config-schema.js';
+import { Type } from '@sinclair/typebox';
 import { once } from '../../common/lifecycle.js';
 import type { NormaliseContext, NormaliseResult } from '../normalise/context.js';
 import { normaliseFalco, type FalcoAlert } from '../normalise/falco.js';
 import { normaliseTetragon, type TetragonEvent } from '../normalise/tetragon.js';
+import { defineSource, type SourceConfigOf } from './definition.js';
 import { RuntimeSource, type SourceDeps } from './runtime.js';
+
+/** The keys of `tetragon-json` and `falco-json` sources. */
+export const fileSourceFields = {
+  /** A path, or `-` for stdin (the default). */
+  address: Type.Optional(Type.String({ minLength: 1 })),
+  /** Keep reading the file as it grows (like tail -f). */
+  follow: Type.Optional(Type.Boolean()),
+  /** Replay at this many times the recorded pace (omitted: as fast as the pipeline takes it). */
+  speed: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+};
+export type FileSourceConfig = SourceConfigOf<typeof fileSourceFields>;
 
 const FOLLOW_POLL_MS = 250;
 /** A longer line is malformed (protects memory against a file without newlines). */
@@ -37,7 +49,7 @@ export class FileSource extends RuntimeSource {
   private readonly speed: number | null;
   private replay: { firstEventMs: number; startedAt: number } | null = null;
 
-  constructor(cfg: SourceConfig, deps: SourceDeps) {
+  constructor(cfg: FileSourceConfig, deps: SourceDeps) {
     super(cfg, deps);
     this.path = cfg.address ?? '-';
     this.follow = cfg.follow === true && this.path !== '-';
@@ -68,18 +80,23 @@ export class FileSource extends RuntimeSource {
 
   private async consume(chunks: AsyncIterable<Buffer>): Promise<void> {
     let pending: Buffer | null = null;
+    /** Inside a line already counted as too large: its rest is skipped up to the next newline. */
+    let skipping = false;
     for await (const chunk of chunks) {
       if (this.abort.signal.aborted) return;
       let buf: Buffer = pending ? Buffer.concat([pending, chunk]) : chunk;
       let start = 0;
       for (let nl = buf.indexOf(10, start); nl >= 0; nl = buf.indexOf(10, start)) {
-        await this.line(buf.subarray(start, nl));
+        if (skipping) skipping = false;
+        else await this.line(buf.subarray(start, nl));
         start = nl + 1;
       }
       buf = buf.subarray(start);
-      if (buf.length > MAX_LINE_BYTES) {
-        this.runtime.malformed();
+      if (skipping) buf = Buffer.alloc(0);
+      else if (buf.length > MAX_LINE_BYTES) {
+        this.runtime.malformed('too-large');
         buf = Buffer.alloc(0);
+        skipping = true;
       }
       pending = buf.length ? Buffer.from(buf) : null;
     }
@@ -181,3 +198,6 @@ export class FileSource extends RuntimeSource {
     this.runtime.detach();
   });
 }
+
+export const tetragonJsonSource = defineSource({ kind: 'tetragon-json', fields: fileSourceFields, create: (cfg, deps) => new FileSource(cfg, deps) });
+export const falcoJsonSource = defineSource({ kind: 'falco-json', fields: fileSourceFields, create: (cfg, deps) => new FileSource(cfg, deps) });

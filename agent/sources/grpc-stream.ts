@@ -11,11 +11,12 @@
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
 import { Backoff, sleep } from '../../common/backoff.js';
-import type { SourceConfig, TlsConfig } from '../../common/config-schema.js';
+import type { TlsConfig } from '../../common/config/schema.js';
 import { once } from '../../common/lifecycle.js';
 import { isLoopbackAddress } from '../../common/net.js';
 import type protobuf from 'protobufjs';
 import type { NormaliseContext, NormaliseResult } from '../normalise/context.js';
+import type { GrpcSourceConfig } from './grpc-config.js';
 import { PausableDelivery, RuntimeSource, type SourceDeps } from './runtime.js';
 
 const passthrough = (b: Buffer): Buffer => b;
@@ -70,7 +71,7 @@ export abstract class GrpcStreamSource extends RuntimeSource {
   private delivery: PausableDelivery | undefined;
   private loop: Promise<void> | undefined;
 
-  constructor(cfg: SourceConfig, deps: SourceDeps, defaultAddress: string, requireTlsOffHost: boolean, Client: grpc.ServiceClientConstructor) {
+  constructor(cfg: GrpcSourceConfig, deps: SourceDeps, defaultAddress: string, requireTlsOffHost: boolean, Client: grpc.ServiceClientConstructor) {
     super(cfg, deps);
     this.address = cfg.address ?? defaultAddress;
     const options: grpc.ChannelOptions = {

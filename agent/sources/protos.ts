@@ -32,10 +32,14 @@ export function sourceProtos(): SourceProtos {
   return loaded;
 }
 
-/** GetEventsRequest asking only for what driftwatch uses: exec, exit and kprobe events. */
+/**
+ * GetEventsRequest asking only for what driftwatch uses: exec, exit and kprobe events, and the
+ * throttle events that say a cgroup's events are being held back (Tetragon filters the stream by
+ * this event set, so without it the throttling would go unseen).
+ */
 export function tetragonEventsRequest(): Buffer {
   const { tetragonRequest } = sourceProtos();
-  const msg = tetragonRequest.fromObject({ allow_list: [{ event_set: ['PROCESS_EXEC', 'PROCESS_EXIT', 'PROCESS_KPROBE'] }] });
+  const msg = tetragonRequest.fromObject({ allow_list: [{ event_set: ['PROCESS_EXEC', 'PROCESS_EXIT', 'PROCESS_KPROBE', 'PROCESS_THROTTLE'] }] });
   return Buffer.from(tetragonRequest.encode(msg).finish());
 }
 

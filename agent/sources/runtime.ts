@@ -8,10 +8,10 @@
  */
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from '../../common/logger.js';
-import { emptyCounters, type Observation, type SourceCounters, type SourceKind } from '../../common/model.js';
+import { emptyCounters, type Observation, type RejectReason, type SourceCounters, type SourceKind } from '../../common/model.js';
 import type { LineageCache } from '../lineage/cache.js';
 import type { WorkloadResolver } from '../identity/resolver.js';
-import type { SourceConfig } from '../../common/config-schema.js';
+import type { SourceConfig } from '../../common/config/schema.js';
 import type { ObservationSink, Source } from '../pipeline.js';
 import type { NormaliseContext, NormaliseResult } from '../normalise/context.js';
 
@@ -137,7 +137,7 @@ export class SourceRuntime {
     readonly name: string,
     readonly deps: SourceDeps,
   ) {
-    this.ctx = { source: kind, cluster: deps.cluster, node: deps.node, lineage: deps.lineage, identity: deps.identity };
+    this.ctx = { source: kind, cluster: deps.cluster, node: deps.node, lineage: deps.lineage, identity: deps.identity, counters: this.counters };
     this.metrics = metricsFor(deps.registry);
     this.metrics.runtimes.push({ runtime: this, last: { observed: 0, ignored: 0, state: 0, malformed: 0, dropped: 0 } });
     this.metrics.lineages.add(deps.lineage);
@@ -148,7 +148,7 @@ export class SourceRuntime {
     this.counters.seen++;
     if (typeof r === 'string') {
       this.results[r]++;
-      if (r === 'malformed') this.counters.malformed++;
+      if (r === 'malformed') this.rejected(this.ctx.rejection ?? 'not-an-event');
       else this.counters.ignored++;
       return null;
     }
@@ -168,15 +168,21 @@ export class SourceRuntime {
       r = normaliser(value, this.ctx);
     } catch {
       r = 'malformed';
+      this.ctx.rejection = 'normaliser-error';
     }
     return this.account(r);
   }
 
-  /** An event that could not even be decoded. */
-  malformed(): void {
+  /** An event that could not even be decoded (or was refused before decoding: too large…). */
+  malformed(reason: RejectReason = 'undecodable'): void {
     this.counters.seen++;
-    this.counters.malformed++;
     this.results.malformed++;
+    this.rejected(reason);
+  }
+
+  private rejected(reason: RejectReason): void {
+    this.counters.malformed++;
+    this.counters.rejected[reason] = (this.counters.rejected[reason] ?? 0) + 1;
   }
 
   dropped(): void {

@@ -6,8 +6,9 @@
  * their later events (the lineage cache rebuilds what it can).
  */
 import type * as grpc from '@grpc/grpc-js';
-import type { SourceConfig } from '../../common/config-schema.js';
 import { normaliseTetragon, type TetragonEvent } from '../normalise/tetragon.js';
+import { defineSource } from './definition.js';
+import { grpcSourceFields, type GrpcSourceConfig } from './grpc-config.js';
 import { GrpcStreamSource, rawClient } from './grpc-stream.js';
 import { sourceProtos, tetragonEventsRequest } from './protos.js';
 import type { PausableDelivery, SourceDeps } from './runtime.js';
@@ -21,7 +22,7 @@ export class TetragonGrpcSource extends GrpcStreamSource {
   private readonly request = tetragonEventsRequest();
   private readonly response = sourceProtos().tetragonResponse;
 
-  constructor(cfg: SourceConfig, deps: SourceDeps) {
+  constructor(cfg: GrpcSourceConfig, deps: SourceDeps) {
     super(cfg, deps, TETRAGON_DEFAULT_ADDRESS, false, TetragonClient);
   }
 
@@ -33,3 +34,5 @@ export class TetragonGrpcSource extends GrpcStreamSource {
     this.decodeAndDeliver<TetragonEvent>(this.response, normaliseTetragon, bytes, delivery);
   }
 }
+
+export const tetragonGrpcSource = defineSource({ kind: 'tetragon-grpc', fields: grpcSourceFields, create: (cfg, deps) => new TetragonGrpcSource(cfg, deps) });

@@ -8,7 +8,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDatabase, type SqlDatabase, type SqlValue } from '../../collector/store/db.js';
+import { SqliteConnection } from '../../collector/store/sqlite/database.js';
+import type { SqlValue } from '../../collector/store/sql.js';
 
 /** Parents first (copied untimed), then the tables each new observation writes (timed). */
 const PARENT_TABLES = ['workloads', 'baselines'];
@@ -16,7 +17,18 @@ const TIMED_TABLES = ['observations', 'baseline_items'];
 
 type Row = Record<string, SqlValue>;
 
-function insertSql(db: SqlDatabase, table: string): { sql: string; columns: string[] } {
+function transaction(db: SqliteConnection, body: () => void): void {
+  db.exec('BEGIN');
+  try {
+    body();
+    db.exec('COMMIT');
+  } catch (e) {
+    db.exec('ROLLBACK');
+    throw e;
+  }
+}
+
+function insertSql(db: SqliteConnection, table: string): { sql: string; columns: string[] } {
   const info = db.all<{ name: string; type: string; pk: number }>(`PRAGMA table_info(${table})`);
   if (!info.length) throw new Error(`the collector schema has no table ${table}: update bench/e2e/ceiling.ts`);
   // An INTEGER PRIMARY KEY is the rowid: let SQLite assign it as the collector's inserts do.
@@ -39,14 +51,14 @@ export interface Ceiling {
 
 /** Copies `limit` observations (and as many item rows) from the collector's store at `dataDir`. */
 export function sqliteCeiling(dataDir: string, batchSize: number, limit = 100_000): Ceiling {
-  const source = openDatabase({ dataDir });
+  const source = new SqliteConnection({ dataDir });
   const dir = mkdtempSync(join(tmpdir(), 'dw-ceiling-'));
-  const target = openDatabase({ dataDir: dir });
+  const target = new SqliteConnection({ dataDir: dir });
   try {
     for (const table of PARENT_TABLES) {
       const { sql, columns } = insertSql(target, table);
       const rows = source.all<Row>(`SELECT * FROM ${table}`);
-      target.transaction(() => {
+      transaction(target, () => {
         for (const r of rows) target.run(sql, pick(r, columns));
       });
     }
@@ -58,7 +70,7 @@ export function sqliteCeiling(dataDir: string, batchSize: number, limit = 100_00
     const itemRows = items.rows.map((r) => pick(r, items.columns));
     const started = performance.now();
     for (let i = 0; i < obsRows.length; i += batchSize) {
-      target.transaction(() => {
+      transaction(target, () => {
         for (let k = i; k < Math.min(i + batchSize, obsRows.length); k++) {
           target.run(obs.sql, obsRows[k]!);
           if (k < itemRows.length) target.run(items.sql, itemRows[k]!);

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { ApiError } from './errors.js';
-import { roleRank, type Principal, type Role, type TokenStore } from '../store/tokens.js';
+import type { TokenRepository } from '../store/contract.js';
+import { roleRank, type Principal, type Role } from '../store/tokens.js';
 
 /** The bearer token of a request (`Authorization: Bearer dw_…`), or undefined. */
 export function bearerToken(req: IncomingMessage): string | undefined {
@@ -49,9 +50,9 @@ export class AuthFailureLimiter {
  * token is a 401, neither counted nor limited (nothing was guessed); a wrong token is counted,
  * and once its address is over the limit, refused with 429 instead of 401.
  */
-export function authenticate(tokens: TokenStore, limiter: AuthFailureLimiter, presented: string | undefined, address: string): Principal {
+export async function authenticate(tokens: TokenRepository, limiter: AuthFailureLimiter, presented: string | undefined, address: string): Promise<Principal> {
   if (presented === undefined) throw new ApiError('DW_ERR_UNAUTHENTICATED', 'a bearer token is required (Authorization: Bearer dw_…)');
-  const principal = tokens.verify(presented);
+  const principal = await tokens.verify(presented);
   if (principal) return principal;
   if (limiter.blocked(address)) throw new ApiError('DW_ERR_RATE_LIMITED', 'too many failed authentications; retry in a minute');
   limiter.fail(address);

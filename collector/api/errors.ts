@@ -1,6 +1,6 @@
 /**
  * Every error the API returns: `{ code, message }` with one HTTP status per code. Clients branch
- * on `code`, never on `message`. docs/api.md lists this table; test/api/errors.test.ts keeps the
+ * on `code`, never on `message`. docs/api.md lists this table; test/collector/api/errors.test.ts keeps the
  * two in step.
  */
 export const API_ERRORS = {

@@ -1,6 +1,6 @@
 import type { BaselinePhase } from '../../common/deviations.js';
 import { exportBaseline, EXPORT_FORMATS, type ExportFormat } from '../exports/index.js';
-import { baselineItems, currentBaselinesIn, getBaselineView, listWorkloads, workloadBaselines, type BaselineItemView, type BaselineView } from '../store/queries.js';
+import type { BaselineItemView, BaselineView } from '../store/queries.js';
 import { actorOf, requireScope } from './auth.js';
 import { diffLearnedDeclared } from './declared-diff.js';
 import { diffItems } from './diff.js';
@@ -25,8 +25,8 @@ interface Side {
 }
 
 export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: ApiContext): void {
-  const load = (id: number, principal: RouteInput['principal']): BaselineView => {
-    const b = getBaselineView(ctx.db, id);
+  const load = async (id: number, principal: RouteInput['principal']): Promise<BaselineView> => {
+    const b = await ctx.store.queries.baselineView(id);
     if (!b) throw new ApiError('DW_ERR_NOT_FOUND', `no baseline ${id}`);
     requireScope(principal, b.workload.namespace);
     return b;
@@ -50,12 +50,12 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
       },
     },
     returns: '{ items: WorkloadListItem[], next: cursor | null }',
-    handler: ({ query, principal }) => {
+    handler: async ({ query, principal }) => {
       const namespaces = splitCsv<string>(query.namespace);
       for (const ns of namespaces ?? []) requireScope(principal, ns);
       const c = decodeCursor(query.cursor);
       if (c && (typeof c.ns !== 'string' || typeof c.n !== 'string' || typeof c.c !== 'string' || typeof c.i !== 'number')) throw new ApiError('DW_ERR_BAD_CURSOR', 'not a workloads cursor');
-      const page = listWorkloads(ctx.db, {
+      const page = await ctx.store.queries.listWorkloads({
         namespaces,
         phases: splitCsv<BaselinePhase>(query.phase),
         text: query.q as string | undefined,
@@ -75,12 +75,12 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
     role: 'viewer',
     params: idParams,
     returns: '{ items: Baseline[] }',
-    handler: ({ params, principal }) => {
-      const items = workloadBaselines(ctx.db, Number(params.id));
+    handler: async ({ params, principal }) => {
+      const items = await ctx.store.queries.workloadBaselines(Number(params.id));
       if (items.length === 0) {
-        const w = ctx.db.get<{ namespace: string }>('SELECT namespace FROM workloads WHERE id = @id', { id: Number(params.id) });
+        const w = await ctx.store.workloads.get(Number(params.id));
         if (!w) throw new ApiError('DW_ERR_NOT_FOUND', `no workload ${params.id}`);
-        requireScope(principal, w.namespace);
+        requireScope(principal, w.workload.namespace);
         return { items };
       }
       requireScope(principal, items[0]!.workload.namespace);
@@ -96,7 +96,7 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
     role: 'viewer',
     params: idParams,
     returns: 'Baseline',
-    handler: ({ params, principal }) => load(Number(params.id), principal),
+    handler: async ({ params, principal }) => load(Number(params.id), principal),
   });
 
   register({
@@ -116,24 +116,24 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
       },
     },
     returns: '{ baseline, version, items: BaselineItem[] }',
-    handler: ({ params, query, principal }) => {
-      const b = load(Number(params.id), principal);
+    handler: async ({ params, query, principal }) => {
+      const b = await load(Number(params.id), principal);
       const version = typeof query.version === 'number' ? query.version : b.version;
       if (version > b.version) throw new ApiError('DW_ERR_NOT_FOUND', `baseline ${b.id} has no version ${version} (current ${b.version})`);
-      const items = baselineItems(ctx.db, b.id, version).filter((i) => (query.kind === undefined || i.kind === query.kind) && (query.origin === undefined || i.origin === query.origin));
+      const items = (await ctx.store.queries.baselineItems(b.id, version)).filter((i) => (query.kind === undefined || i.kind === query.kind) && (query.origin === undefined || i.origin === query.origin));
       return { baseline: b, version, items };
     },
   });
 
-  const side = (label: string, baselineId: number, version: number): Side => ({ label, baselineId, version, items: baselineItems(ctx.db, baselineId, version) });
+  const side = async (label: string, baselineId: number, version: number): Promise<Side> => ({ label, baselineId, version, items: await ctx.store.queries.baselineItems(baselineId, version) });
 
   /** The last version a person approved: from the audit log, else an approved earlier generation. */
-  const approvedSide = (b: BaselineView): Side | undefined => {
-    const entry = ctx.audit.list({ action: 'baseline.approve', targetType: 'baseline', targetId: String(b.id), limit: 1 })[0];
+  const approvedSide = async (b: BaselineView): Promise<Side | undefined> => {
+    const entry = (await ctx.store.audit.list({ action: 'baseline.approve', targetType: 'baseline', targetId: String(b.id), limit: 1 }))[0];
     const v = (entry?.after as { version?: unknown } | null)?.version;
     if (typeof v === 'number') return side(`approved v${v}`, b.id, v);
     if (b.phase === 'approved') return side(`approved v${b.version}`, b.id, b.version);
-    const earlier = workloadBaselines(ctx.db, b.workloadId).find((o) => o.generation < b.generation && o.decidedAt !== null && o.phase !== 'rejected');
+    const earlier = (await ctx.store.queries.workloadBaselines(b.workloadId)).find((o) => o.generation < b.generation && o.decidedAt !== null && o.phase !== 'rejected');
     if (earlier) return side(`approved generation ${earlier.generation} v${earlier.version}`, earlier.id, earlier.version);
     return undefined;
   };
@@ -159,21 +159,21 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
       },
     },
     returns: '{ from: {label, baselineId, version}, to: {…}, added: BaselineItem[], removed: BaselineItem[], unchanged: number }',
-    handler: ({ params, query, principal }) => {
-      const b = load(Number(params.id), principal);
+    handler: async ({ params, query, principal }) => {
+      const b = await load(Number(params.id), principal);
       const version = typeof query.version === 'number' ? query.version : b.version;
       if (version > b.version) throw new ApiError('DW_ERR_NOT_FOUND', `baseline ${b.id} has no version ${version}`);
       const against = String(query.against ?? 'previous');
-      const to = side(`v${version}`, b.id, version);
+      const to = await side(`v${version}`, b.id, version);
       let from: Side;
       if (against === 'previous') {
-        if (version > 1) from = side(`v${version - 1}`, b.id, version - 1);
+        if (version > 1) from = await side(`v${version - 1}`, b.id, version - 1);
         else {
-          const prev = workloadBaselines(ctx.db, b.workloadId).find((o) => o.generation < b.generation);
-          from = prev ? side(`generation ${prev.generation} v${prev.version}`, prev.id, prev.version) : { label: 'empty', baselineId: null, version: null, items: [] };
+          const prev = (await ctx.store.queries.workloadBaselines(b.workloadId)).find((o) => o.generation < b.generation);
+          from = prev ? await side(`generation ${prev.generation} v${prev.version}`, prev.id, prev.version) : { label: 'empty', baselineId: null, version: null, items: [] };
         }
       } else if (against === 'approved') {
-        const side = approvedSide(b);
+        const side = await approvedSide(b);
         if (!side) throw new ApiError('DW_ERR_NOT_FOUND', 'this workload has no approved baseline yet');
         from = side;
       } else if (against === 'declared') {
@@ -187,11 +187,11 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
         };
       } else {
         const m = /^(?:b(\d+))?(?:v(\d+))?$/.exec(against)!;
-        const other = m[1] !== undefined ? load(Number(m[1]), principal) : b;
+        const other = m[1] !== undefined ? await load(Number(m[1]), principal) : b;
         if (other.workloadId !== b.workloadId) throw new ApiError('DW_ERR_VALIDATION', 'both baselines must belong to the same workload');
         const v = m[2] !== undefined ? Number(m[2]) : other.version;
         if (v > other.version) throw new ApiError('DW_ERR_NOT_FOUND', `baseline ${other.id} has no version ${v}`);
-        from = side(other.id === b.id ? `v${v}` : `generation ${other.generation} v${v}`, other.id, v);
+        from = await side(other.id === b.id ? `v${v}` : `generation ${other.generation} v${v}`, other.id, v);
       }
       const d = diffItems(from.items, to.items);
       return {
@@ -220,12 +220,12 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
       oneOf: [{ required: ['yaml'] }, { required: ['items'] }],
     },
     returns: 'WhatIfResult: { fromMs, toMs, scanned, truncated, deviations: [{ itemKey, kind, count, firstSeenMs, lastSeenMs, allowedToday, pods, sample }] }',
-    handler: ({ params, body, principal }) => {
-      const b = load(Number(params.id), principal);
+    handler: async ({ params, body, principal }) => {
+      const b = await load(Number(params.id), principal);
       const input = body as { days: number; yaml?: string; items?: string[] };
       if (input.days > ctx.settings.whatIfMaxDays) throw new ApiError('DW_ERR_VALIDATION', `days must be at most ${ctx.settings.whatIfMaxDays}`);
       const candidate: Candidate = input.yaml !== undefined ? { yaml: input.yaml } : { items: input.items ?? [] };
-      return runWhatIf(ctx.db, ctx.whatIf, b, candidate, input.days, ctx.settings.whatIfMaxObservations);
+      return runWhatIf(ctx.store, ctx.whatIf, b, candidate, input.days, ctx.settings.whatIfMaxObservations);
     },
   });
 
@@ -244,16 +244,17 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
         properties: { version: { type: 'integer', minimum: 1 }, comment: { type: 'string', minLength: commentRequired ? 1 : 0, maxLength: 2000 } },
       },
       returns: 'The updated Baseline.',
-      handler: ({ params, body, principal }) => {
-        const before = load(Number(params.id), principal);
+      handler: async ({ params, body, principal }) => {
+        const before = await load(Number(params.id), principal);
         const { version, comment = '' } = body as { version: number; comment?: string };
         if (before.version !== version) throw new ApiError('DW_ERR_CONFLICT', `baseline ${before.id} is at version ${before.version}, not ${version}: review the current version`);
         if (before.phase === 'superseded') throw new ApiError('DW_ERR_CONFLICT', 'a newer generation superseded this baseline');
         const actor = actorOf(principal);
-        return ctx.db.transaction(() => {
-          mutate(() => (verb === 'approve' ? ctx.baselines.approve(before.id, version, actor, comment) : ctx.baselines.reject(before.id, version, actor, comment)));
-          const after = getBaselineView(ctx.db, before.id)!;
-          ctx.audit.append({ actor, action: `baseline.${verb}`, targetType: 'baseline', targetId: before.id, namespace: before.workload.namespace, comment, before: decisionState(before), after: decisionState(after) });
+        return ctx.reviews.change(async (tx, changes) => {
+          const review = ctx.reviews.baselineReview;
+          await mutate(() => (verb === 'approve' ? review.approve(tx, changes, before.id, version, actor, comment) : review.reject(tx, changes, before.id, version, actor, comment)));
+          const after = (await tx.queries.baselineView(before.id))!;
+          await tx.audit.append({ actor, action: `baseline.${verb}`, targetType: 'baseline', targetId: before.id, namespace: before.workload.namespace, comment, before: decisionState(before), after: decisionState(after) });
           return after;
         });
       },
@@ -278,10 +279,10 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
       },
     },
     returns: '{ approved: Baseline[], skipped: [{ id, code, message }], dryRun }',
-    handler: ({ body, principal }) => {
+    handler: async ({ body, principal }) => {
       const { namespace, comment, dryRun } = body as { namespace: string; comment: string; dryRun: boolean };
       requireScope(principal, namespace);
-      const candidates = currentBaselinesIn(ctx.db, namespace, 'active');
+      const candidates = await ctx.store.queries.currentBaselinesIn(namespace, 'active');
       if (dryRun) return { approved: candidates, skipped: [], dryRun };
       const actor = actorOf(principal);
       // One transaction per baseline, not one for all: a baseline that changed meanwhile is
@@ -291,10 +292,10 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
       for (const before of candidates) {
         try {
           approved.push(
-            ctx.db.transaction(() => {
-              mutate(() => ctx.baselines.approve(before.id, before.version, actor, comment));
-              const after = getBaselineView(ctx.db, before.id)!;
-              ctx.audit.append({ actor, action: 'baseline.approve', targetType: 'baseline', targetId: before.id, namespace, comment, before: decisionState(before), after: { ...decisionState(after), bulk: true } });
+            await ctx.reviews.change(async (tx, changes) => {
+              await mutate(() => ctx.reviews.baselineReview.approve(tx, changes, before.id, before.version, actor, comment));
+              const after = (await tx.queries.baselineView(before.id))!;
+              await tx.audit.append({ actor, action: 'baseline.approve', targetType: 'baseline', targetId: before.id, namespace, comment, before: decisionState(before), after: { ...decisionState(after), bulk: true } });
               return after;
             }),
           );
@@ -316,14 +317,14 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
     params: idParams,
     body: { type: 'object', additionalProperties: false, required: ['comment'], properties: { comment: { type: 'string', minLength: 1, maxLength: 2000 } } },
     returns: 'The new Baseline.',
-    handler: ({ params, body, principal }) => {
-      const before = load(Number(params.id), principal);
+    handler: async ({ params, body, principal }) => {
+      const before = await load(Number(params.id), principal);
       const { comment } = body as { comment: string };
       const actor = actorOf(principal);
-      return ctx.db.transaction(() => {
-        const created = mutate(() => ctx.baselines.relearn(before.workload, actor, comment));
-        const after = getBaselineView(ctx.db, created.id)!;
-        ctx.audit.append({ actor, action: 'baseline.relearn', targetType: 'baseline', targetId: before.id, namespace: before.workload.namespace, comment, before: decisionState(before), after: { ...decisionState(after), baselineId: after.id } });
+      return ctx.reviews.change(async (tx, changes) => {
+        const created = await mutate(() => ctx.reviews.baselineReview.relearn(tx, changes, before.workload));
+        const after = (await tx.queries.baselineView(created.id))!;
+        await tx.audit.append({ actor, action: 'baseline.relearn', targetType: 'baseline', targetId: before.id, namespace: before.workload.namespace, comment, before: decisionState(before), after: { ...decisionState(after), baselineId: after.id } });
         return after;
       });
     },
@@ -339,11 +340,11 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
     query: { type: 'object', additionalProperties: false, properties: { format: { enum: [...EXPORT_FORMATS], default: 'yaml' } } },
     produces: 'application/yaml',
     returns: 'The exported document (YAML).',
-    handler: ({ params, query, principal, reply }) => {
-      const b = load(Number(params.id), principal);
+    handler: async ({ params, query, principal, reply }) => {
+      const b = await load(Number(params.id), principal);
       if (b.phase !== 'approved') throw new ApiError('DW_ERR_EXPORT_UNAVAILABLE', `baseline ${b.id} is ${b.phase}; only an approved baseline can be exported`);
       const format = String(query.format ?? 'yaml') as ExportFormat;
-      const text = exportBaseline(format, b, baselineItems(ctx.db, b.id, b.version), ctx.network);
+      const text = exportBaseline(format, b, await ctx.store.queries.baselineItems(b.id, b.version), ctx.network);
       void reply.type('application/yaml; charset=utf-8').header('content-disposition', `attachment; filename="baseline-${b.id}-v${b.version}-${format}.yaml"`);
       return text;
     },

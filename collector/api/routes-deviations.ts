@@ -1,5 +1,5 @@
 import { DEVIATION_KINDS, DEVIATION_STATUSES, SEVERITIES, severityRank, type Deviation, type DeviationStatus, type Severity } from '../../common/deviations.js';
-import { deviationNamespace, DEVIATION_SORTS, getBaselineView, listDeviations, type DeviationSortKey } from '../store/queries.js';
+import { DEVIATION_SORTS, type DeviationSortKey } from '../store/queries.js';
 import { actorOf, requireScope } from './auth.js';
 import { ApiError, isApiErrorCode } from './errors.js';
 import { commentBody, commentOf, csvPattern, cursorQuery, decodeCursor, encodeCursor, idParams, limitQuery, pageLimit, splitCsv } from './params.js';
@@ -40,7 +40,7 @@ export function registerDeviationRoutes(register: (r: RouteSpec) => void, ctx: A
       },
     },
     returns: '{ items: DeviationListItem[], next: cursor | null }',
-    handler: ({ query, principal }) => {
+    handler: async ({ query, principal }) => {
       const namespaces = splitCsv<string>(query.namespace);
       for (const ns of namespaces ?? []) requireScope(principal, ns);
       const sortText = String(query.sort ?? '-created');
@@ -55,7 +55,7 @@ export function registerDeviationRoutes(register: (r: RouteSpec) => void, ctx: A
         if (severities.length === 0) return { items: [], next: null };
       }
       const limit = pageLimit(query.limit, ctx.settings.maxPageSize);
-      const page = listDeviations(ctx.db, {
+      const page = await ctx.store.queries.listDeviations({
         namespaces,
         workload: query.workload as string | undefined,
         container: query.container as string | undefined,
@@ -76,11 +76,11 @@ export function registerDeviationRoutes(register: (r: RouteSpec) => void, ctx: A
     },
   });
 
-  const load = (id: number, principal: RouteInput['principal']): Deviation => {
-    const ns = deviationNamespace(ctx.db, id);
+  const load = async (id: number, principal: RouteInput['principal']): Promise<Deviation> => {
+    const ns = await ctx.store.queries.deviationNamespace(id);
     if (ns === undefined) throw new ApiError('DW_ERR_NOT_FOUND', `no deviation ${id}`);
     requireScope(principal, ns);
-    const d = ctx.deviations.getDeviation(id);
+    const d = (await ctx.store.deviations.get(id))?.deviation;
     if (!d) throw new ApiError('DW_ERR_NOT_FOUND', `no deviation ${id}`);
     return d;
   };
@@ -93,9 +93,9 @@ export function registerDeviationRoutes(register: (r: RouteSpec) => void, ctx: A
     role: 'viewer',
     params: idParams,
     returns: '{ deviation: Deviation, baseline: Baseline | null }',
-    handler: ({ params, principal }) => {
-      const deviation = load(Number(params.id), principal);
-      return { deviation, baseline: getBaselineView(ctx.db, deviation.baselineId) ?? null };
+    handler: async ({ params, principal }) => {
+      const deviation = await load(Number(params.id), principal);
+      return { deviation, baseline: (await ctx.store.queries.baselineView(deviation.baselineId)) ?? null };
     },
   });
 
@@ -109,16 +109,16 @@ export function registerDeviationRoutes(register: (r: RouteSpec) => void, ctx: A
       params: idParams,
       body: commentBody(false),
       returns: 'The updated Deviation.',
-      handler: ({ params, body, principal }) => {
+      handler: async ({ params, body, principal }) => {
         const id = Number(params.id);
-        const before = load(id, principal);
+        const before = await load(id, principal);
         if (before.status === 'added-to-baseline') throw new ApiError('DW_ERR_CONFLICT', 'the deviation was added to the baseline; its status is final');
         if (before.status === status) return before;
         const actor = actorOf(principal);
         const comment = commentOf(body);
-        return ctx.db.transaction(() => {
-          const after = mutate(() => ctx.deviations.setStatus(id, status, actor, comment));
-          ctx.audit.append({ actor, action: `deviation.${path}`, targetType: 'deviation', targetId: id, namespace: before.workload.namespace, comment, before: statusState(before), after: statusState(after) });
+        return ctx.reviews.change(async (tx, changes) => {
+          const after = await mutate(() => ctx.reviews.deviationReview.setStatus(tx, changes, id, status, actor, comment));
+          await tx.audit.append({ actor, action: `deviation.${path}`, targetType: 'deviation', targetId: id, namespace: before.workload.namespace, comment, before: statusState(before), after: statusState(after) });
           return after;
         });
       },
@@ -136,17 +136,17 @@ export function registerDeviationRoutes(register: (r: RouteSpec) => void, ctx: A
     params: idParams,
     body: commentBody(true),
     returns: 'The updated Deviation (status added-to-baseline).',
-    handler: ({ params, body, principal }) => {
+    handler: async ({ params, body, principal }) => {
       const id = Number(params.id);
-      const before = load(id, principal);
+      const before = await load(id, principal);
       if (before.status === 'added-to-baseline') throw new ApiError('DW_ERR_CONFLICT', 'the item is already in the baseline');
-      const baselineBefore = getBaselineView(ctx.db, before.baselineId);
+      const baselineBefore = await ctx.store.queries.baselineView(before.baselineId);
       const actor = actorOf(principal);
       const comment = commentOf(body);
-      return ctx.db.transaction(() => {
-        const after = mutate(() => ctx.deviations.addToBaseline(id, actor, comment));
-        const baselineAfter = getBaselineView(ctx.db, after.baselineId);
-        ctx.audit.append({
+      return ctx.reviews.change(async (tx, changes) => {
+        const after = await mutate(() => ctx.reviews.deviationReview.addToBaseline(tx, changes, id, actor, comment));
+        const baselineAfter = await tx.queries.baselineView(after.baselineId);
+        await tx.audit.append({
           actor,
           action: 'deviation.add-to-baseline',
           targetType: 'deviation',
@@ -164,12 +164,12 @@ export function registerDeviationRoutes(register: (r: RouteSpec) => void, ctx: A
 }
 
 /**
- * Engine refusals are client errors, not server errors: its coded errors (EngineError
+ * Review refusals are client errors, not server errors: their coded errors (ReviewError
  * `DW_ERR_NOT_FOUND` / `DW_ERR_CONFLICT`) keep their code, any other refusal is a conflict.
  */
-export function mutate<T>(fn: () => T): T {
+export async function mutate<T>(fn: () => Promise<T>): Promise<T> {
   try {
-    return fn();
+    return await fn();
   } catch (err) {
     if (err instanceof ApiError) throw err;
     const code = (err as { code?: unknown }).code;

@@ -1,4 +1,3 @@
-import { listAgents, overview } from '../store/queries.js';
 import { isRole, ROLES, type Principal, type Role, type TokenInfo } from '../store/tokens.js';
 import { actorOf, requireScope } from './auth.js';
 import { ApiError } from './errors.js';
@@ -48,7 +47,7 @@ export function registerMetaRoutes(register: (r: RouteSpec) => void, ctx: ApiCon
     tag: 'agents',
     role: 'viewer',
     returns: '{ items: Agent[] } with health ok | stale | disconnected.',
-    handler: () => ({ items: listAgents(ctx.db, ctx.now()) }),
+    handler: async () => ({ items: await ctx.store.reports.listAgents(ctx.now()) }),
   });
 
   register({
@@ -68,13 +67,13 @@ export function registerMetaRoutes(register: (r: RouteSpec) => void, ctx: ApiCon
       },
     },
     returns: 'The overview counts (see Overview in collector/store/queries.ts).',
-    handler: ({ query, principal }) => {
+    handler: async ({ query, principal }) => {
       const to = typeof query.to === 'number' ? query.to : ctx.now();
       const from = typeof query.from === 'number' ? query.from : to - 86_400_000;
       if (from >= to) throw new ApiError('DW_ERR_VALIDATION', 'from must be before to');
       const namespaces = splitCsv<string>(query.namespace);
       for (const ns of namespaces ?? []) requireScope(principal, ns);
-      return overview(ctx.db, { fromMs: from, toMs: to, buckets: Number(query.buckets), scope: principal.namespaces, nowMs: ctx.now(), namespaces });
+      return ctx.store.reports.overview({ fromMs: from, toMs: to, buckets: Number(query.buckets), scope: principal.namespaces, nowMs: ctx.now(), namespaces });
     },
   });
 
@@ -97,11 +96,11 @@ export function registerMetaRoutes(register: (r: RouteSpec) => void, ctx: ApiCon
       },
     },
     returns: '{ items: AuditEntry[], next: cursor | null }',
-    handler: ({ query, principal }) => {
+    handler: async ({ query, principal }) => {
       const c = decodeCursor(query.cursor);
       if (c && typeof c.id !== 'number') throw new ApiError('DW_ERR_BAD_CURSOR', 'the cursor is not an audit cursor');
       const limit = pageLimit(query.limit, ctx.settings.maxPageSize);
-      const items = ctx.audit.list({
+      const items = await ctx.store.audit.list({
         actor: query.actor as string | undefined,
         action: query.action as string | undefined,
         targetType: query.targetType as string | undefined,
@@ -123,7 +122,7 @@ export function registerMetaRoutes(register: (r: RouteSpec) => void, ctx: ApiCon
     tag: 'tokens',
     role: 'admin',
     returns: '{ items: TokenInfo[] }',
-    handler: ({ principal }) => ({ items: ctx.tokens.list().filter((t) => tokenWithinScope(principal, t)) }),
+    handler: async ({ principal }) => ({ items: (await ctx.store.tokens.list()).filter((t) => tokenWithinScope(principal, t)) }),
   });
 
   register({
@@ -144,16 +143,16 @@ export function registerMetaRoutes(register: (r: RouteSpec) => void, ctx: ApiCon
       },
     },
     returns: '{ token, info }',
-    handler: ({ body, principal }) => {
+    handler: async ({ body, principal }) => {
       const b = body as { name: string; role: string; namespaces?: string[]; expiresAt?: string };
       if (!isRole(b.role)) throw new ApiError('DW_ERR_VALIDATION', 'unknown role');
       const namespaces = b.namespaces ?? null;
       if (!tokenWithinScope(principal, { namespaces }))
         throw new ApiError('DW_ERR_FORBIDDEN_SCOPE', 'a namespace-scoped token can only create tokens limited to its own namespaces');
-      if (ctx.tokens.list().some((t) => t.name === b.name)) throw new ApiError('DW_ERR_CONFLICT', `a token named ${JSON.stringify(b.name)} exists`);
-      return ctx.db.transaction(() => {
-        const created = ctx.tokens.create({ name: b.name, role: b.role as Role, namespaces, createdBy: actorOf(principal), expiresAt: b.expiresAt ?? null });
-        ctx.audit.append({ actor: actorOf(principal), action: 'token.create', targetType: 'token', targetId: created.info.tokenId, namespace: null, after: created.info });
+      if ((await ctx.store.tokens.list()).some((t) => t.name === b.name)) throw new ApiError('DW_ERR_CONFLICT', `a token named ${JSON.stringify(b.name)} exists`);
+      return ctx.store.transaction(async (tx) => {
+        const created = await tx.tokens.create({ name: b.name, role: b.role as Role, namespaces, createdBy: actorOf(principal), expiresAt: b.expiresAt ?? null });
+        await tx.audit.append({ actor: actorOf(principal), action: 'token.create', targetType: 'token', targetId: created.info.tokenId, namespace: null, after: created.info });
         return created;
       });
     },
@@ -167,15 +166,15 @@ export function registerMetaRoutes(register: (r: RouteSpec) => void, ctx: ApiCon
     role: 'admin',
     params: idParams,
     returns: 'The revoked TokenInfo.',
-    handler: ({ params, principal }) => {
+    handler: async ({ params, principal }) => {
       const id = Number(params.id);
-      const before = ctx.tokens.get(id);
+      const before = await ctx.store.tokens.get(id);
       if (!before) throw new ApiError('DW_ERR_NOT_FOUND', `no token ${id}`);
       if (!tokenWithinScope(principal, before)) throw new ApiError('DW_ERR_FORBIDDEN_SCOPE', 'the token is outside the namespaces of this token');
       if (before.revokedAt !== null) throw new ApiError('DW_ERR_CONFLICT', 'the token is already revoked');
-      return ctx.db.transaction(() => {
-        const after = ctx.tokens.revoke(id)!;
-        ctx.audit.append({ actor: actorOf(principal), action: 'token.revoke', targetType: 'token', targetId: id, namespace: null, before, after });
+      return ctx.store.transaction(async (tx) => {
+        const after = (await tx.tokens.revoke(id))!;
+        await tx.audit.append({ actor: actorOf(principal), action: 'token.revoke', targetType: 'token', targetId: id, namespace: null, before, after });
         return after;
       });
     },

@@ -1,16 +1,15 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import type { CollectorConfig, DriftwatchConfig } from '../../common/config-schema.js';
+import type { CollectorConfig, DriftwatchConfig } from '../../common/config/schema.js';
 import { once, type Component } from '../../common/lifecycle.js';
 import type { NetworkScope } from '../../common/items/derive.js';
 import type { Logger } from '../../common/logger.js';
 import { packagePath } from '../../common/paths.js';
-import type { BaselineService, DeviationService } from '../contracts.js';
+import type { Detection } from '../detection.js';
 import type { CollectorBus } from '../events.js';
-import { AuditLog } from '../store/audit.js';
-import type { SqlDatabase } from '../store/db.js';
-import { TokenStore, type Principal, type Role } from '../store/tokens.js';
+import type { Store } from '../store/contract.js';
+import type { Principal, Role } from '../store/tokens.js';
 import { authenticate, AuthFailureLimiter, bearerToken, requireRole } from './auth.js';
 import { ApiError, API_ERRORS, isApiErrorCode } from './errors.js';
 import { buildOpenApi, type RouteDoc } from './openapi.js';
@@ -32,11 +31,13 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 
 export const API_PREFIX = '/api/v1';
 
+/** What the API changes through: reviews, each run with its audit entry in one transaction. */
+export type ReviewServices = Pick<Detection, 'change' | 'baselineReview' | 'deviationReview'>;
+
 export interface ApiOptions {
-  db: SqlDatabase;
+  store: Store;
   bus: CollectorBus;
-  baselines: BaselineService;
-  deviations: DeviationService;
+  reviews: ReviewServices;
   config: Readonly<DriftwatchConfig>;
   logger: Logger;
   /** What-if of candidate baselines (default: the engine's item derivation and declared matching). */
@@ -49,12 +50,9 @@ export interface ApiOptions {
 
 /** What every route handler gets: the services and who is calling. */
 export interface ApiContext {
-  readonly db: SqlDatabase;
+  readonly store: Store;
   readonly bus: CollectorBus;
-  readonly baselines: BaselineService;
-  readonly deviations: DeviationService;
-  readonly tokens: TokenStore;
-  readonly audit: AuditLog;
+  readonly reviews: ReviewServices;
   readonly logger: Logger;
   readonly settings: CollectorConfig['api'];
   readonly cluster: string;
@@ -81,7 +79,6 @@ export interface RouteSpec extends RouteDoc {
 /** The API as the collector mounts it: one raw handler for its HTTP server and the live stream. */
 export interface Api extends Component {
   readonly app: FastifyInstance;
-  readonly tokens: TokenStore;
   /** Routes one request (give it to `OpsServer.setFallback`). */
   readonly handle: (req: IncomingMessage, res: ServerResponse) => void;
   /** Serves `/api/v1/stream` WebSocket upgrades on this server. Call once, after it exists. */
@@ -96,12 +93,9 @@ export function createApi(opts: ApiOptions): Api {
   const now = opts.now ?? Date.now;
   const settings = opts.config.collector.api;
   const ctx: ApiContext = {
-    db: opts.db,
+    store: opts.store,
     bus: opts.bus,
-    baselines: opts.baselines,
-    deviations: opts.deviations,
-    tokens: new TokenStore(opts.db, now),
-    audit: new AuditLog(opts.db, now),
+    reviews: opts.reviews,
     logger: opts.logger,
     settings,
     cluster: opts.config.cluster,
@@ -148,7 +142,7 @@ export function createApi(opts: ApiOptions): Api {
       schema: { ...(spec.params && { params: spec.params }), ...(spec.query && { querystring: spec.query }), ...(spec.body && { body: spec.body }) },
       onRequest: async (req: FastifyRequest) => {
         if (spec.role === null) return;
-        const principal = authenticate(ctx.tokens, limiter, bearerToken(req.raw), req.ip);
+        const principal = await authenticate(ctx.store.tokens, limiter, bearerToken(req.raw), req.ip);
         requireRole(principal, spec.role);
         principals.set(req, principal);
       },
@@ -184,7 +178,6 @@ export function createApi(opts: ApiOptions): Api {
   return {
     name: 'api',
     app,
-    tokens: ctx.tokens,
     handle: (req, res) => {
       if (!ready) void start();
       void ready!.then(

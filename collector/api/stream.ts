@@ -135,7 +135,7 @@ export function attachStream(server: Server, deps: { ctx: ApiContext; limiter: A
 
   const address = (req: IncomingMessage): string => req.socket.remoteAddress ?? 'unknown';
 
-  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+  const upgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> => {
     const path = (req.url ?? '').split('?')[0];
     // This is the server's only upgrade handler: an upgrade nobody serves would stay open for ever
     // (a descriptor per request from anyone, and the server's close() waiting on it).
@@ -150,7 +150,7 @@ export function attachStream(server: Server, deps: { ctx: ApiContext; limiter: A
     if (protocolToken !== undefined) {
       if (authenticated() >= maxClients) return reject(503, 'DW_ERR_UNAVAILABLE', 'too many live-stream clients');
       try {
-        principal = authenticate(ctx.tokens, limiter, protocolToken, address(req));
+        principal = await authenticate(ctx.store.tokens, limiter, protocolToken, address(req));
       } catch (err) {
         const e = err as ApiError;
         return reject(e.status ?? 401, e.code ?? 'DW_ERR_UNAUTHENTICATED', e.message);
@@ -175,7 +175,7 @@ export function attachStream(server: Server, deps: { ctx: ApiContext; limiter: A
         setTimeout(() => ws.terminate(), CLOSE_GRACE_MS).unref();
       }, AUTH_TIMEOUT_MS);
       timer.unref();
-      ws.once('message', (data) => {
+      ws.once('message', async (data) => {
         clearTimeout(timer);
         let token: unknown;
         try {
@@ -184,7 +184,7 @@ export function attachStream(server: Server, deps: { ctx: ApiContext; limiter: A
           token = undefined;
         }
         try {
-          const verified = authenticate(ctx.tokens, limiter, typeof token === 'string' ? token : undefined, address(req));
+          const verified = await authenticate(ctx.store.tokens, limiter, typeof token === 'string' ? token : undefined, address(req));
           // Still counted as awaiting: the place among maxClients is taken only now.
           if (authenticated() >= maxClients) {
             ws.send(JSON.stringify({ type: 'error', code: 'DW_ERR_UNAVAILABLE', message: 'too many live-stream clients' }));
@@ -203,15 +203,21 @@ export function attachStream(server: Server, deps: { ctx: ApiContext; limiter: A
       });
     });
   };
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    upgrade(req, socket, head).catch(() => socket.destroy());
+  };
   server.on('upgrade', onUpgrade);
 
-  const reverify = setInterval(() => {
+  const reverifyAll = async (): Promise<void> => {
     for (const c of clients) {
-      if (c.principal && c.token !== undefined && !ctx.tokens.verify(c.token)) {
+      if (c.principal && c.token !== undefined && !(await ctx.store.tokens.verify(c.token))) {
         c.principal = undefined;
         c.ws.close(4401, 'DW_ERR_UNAUTHENTICATED');
       }
     }
+  };
+  const reverify = setInterval(() => {
+    reverifyAll().catch((err: unknown) => ctx.logger.warn('live stream: re-checking tokens failed', { error: String(err) }));
   }, deps.reverifyMs ?? REVERIFY_MS);
   reverify.unref();
 

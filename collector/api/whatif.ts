@@ -1,6 +1,6 @@
 import type { Observation } from '../../common/model.js';
-import type { SqlDatabase } from '../store/db.js';
-import { baselineItems, observationsSince, type BaselineView } from '../store/queries.js';
+import type { Repositories } from '../store/contract.js';
+import type { BaselineView } from '../store/queries.js';
 import { ApiError } from './errors.js';
 
 export type Candidate = { yaml: string } | { items: string[] };
@@ -47,24 +47,24 @@ function describe(o: Observation): string {
  * Which stored observations of the last `days` (event time, ending at the workload's newest
  * observation) the candidate would have turned into deviations, grouped by item.
  */
-export function runWhatIf(
-  db: SqlDatabase,
+export async function runWhatIf(
+  store: Repositories,
   evaluator: CandidateEvaluator,
   baseline: BaselineView,
   candidate: Candidate,
   days: number,
   maxObservations: number,
-): WhatIfResult {
-  const today = new Set(baselineItems(db, baseline.id, baseline.version).map((i) => i.key));
+): Promise<WhatIfResult> {
+  const today = new Set((await store.queries.baselineItems(baseline.id, baseline.version)).map((i) => i.key));
   let verdict: (obs: Observation) => string | null;
   try {
     verdict = evaluator.compile(baseline, candidate, today);
   } catch (err) {
     throw new ApiError('DW_ERR_BAD_BASELINE', (err as Error).message);
   }
-  const newest = db.get<{ t: number | null }>('SELECT MAX(time_ms) AS t FROM observations WHERE workload_id = @w', { w: baseline.workloadId })?.t ?? 0;
+  const newest = (await store.observations.newestOf(baseline.workloadId)) ?? 0;
   const fromMs = newest - days * 86_400_000;
-  const rows = observationsSince(db, baseline.workloadId, fromMs, maxObservations + 1);
+  const rows = await store.observations.since(baseline.workloadId, fromMs, maxObservations + 1);
   const truncated = rows.length > maxObservations;
   if (truncated) rows.pop();
   const byKey = new Map<string, WhatIfItem>();

@@ -8,7 +8,10 @@
  *   gap it usually has between events);
  * - events-dropped / events-malformed: over one check interval, more than `minEvents` and more
  *   than the ratio of what the source saw;
- * - baseline-overflow: the engine's baseline-overflow deviation, raised as a health alert.
+ * - baseline-overflow: the engine's baseline-overflow deviation, raised as a health alert;
+ * - sensor-loss / observations-rejected: input lost by the sensor or refused (input-loss.ts); an
+ *   agent that reports its rejections by reason is judged by those instead of events-malformed;
+ * - agent-missing: a node running workloads without an agent (agent-missing.ts).
  *
  * Only transitions are emitted. State is rebuilt from the agents table; alerts that were open
  * before a restart are seeded from the alerting store, so that they end when the condition has
@@ -19,6 +22,12 @@ import { once, type Component } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';
 import { workloadKey } from '../../common/model.js';
 import type { CollectorBus } from '../events.js';
+import { AgentMissingCheck, type PodsView } from './agent-missing.js';
+import { InputLossChecks } from './input-loss.js';
+import type { WireRejections } from './rejections.js';
+import { sourceSamples } from './samples.js';
+
+export { sourceSamples, toCount, type SourceSample } from './samples.js';
 
 export interface HealthSettings {
   checkIntervalMs: number;
@@ -33,22 +42,30 @@ export interface HealthSettings {
 
 export interface HealthMonitorOptions {
   bus: CollectorBus;
-  agents: { list(): AgentStatus[] };
+  agents: { list(): Promise<AgentStatus[]> };
   settings: HealthSettings;
   now: () => number;
   /** Health keys with an open alert (from the alerting store). */
-  openKeys: () => string[];
+  openKeys: () => Promise<string[]>;
   logger: Logger;
+  /** What the input-loss and agent-missing checks read beyond the agents table. */
+  inputs?: HealthInputs;
 }
 
-/** What the agent ships as counters (collector/ingest stores them as JSON; uint64 may be Long-shaped). */
-interface SourceSample {
-  source: string;
-  seen: number;
-  dropped: number;
-  malformed: number;
-  lastEventMs: number;
+export interface HealthInputs {
+  /** The collector's cluster (health keys of collector-side findings). */
+  cluster: string;
+  /** Observations the collector's validation refused (the ingest server records them). */
+  rejections?: WireRejections;
+  /** The cluster's pods (collector/kubernetes): agent-missing is checked only with them. */
+  pods?: PodsView | null;
+  /** A node runs workloads without an agent for this long: agent-missing (default 5 min). */
+  missingAgentAfterMs?: number;
 }
+
+export const DEFAULT_MISSING_AGENT_AFTER_MS = 5 * 60_000;
+/** Input-loss alerts end after this long without a new loss: max(2 check intervals, 10 min). */
+const MIN_QUIET_MS = 10 * 60_000;
 
 interface SourceTrack {
   /** `cluster/node`: tracks are pruned per node. */
@@ -64,31 +81,11 @@ interface SourceTrack {
   malformed: number;
 }
 
-const MANAGED_PREFIXES = ['agent-disconnected/', 'source-silent/', 'events-dropped/', 'events-malformed/'];
+/** Alerts that end by themselves, each for its reason. */
+const STICKY_PREFIXES = ['sensor-loss/', 'observations-rejected/'];
+const MANAGED_PREFIXES = ['agent-disconnected/', 'source-silent/', 'events-dropped/', 'events-malformed/', 'agent-missing/', ...STICKY_PREFIXES];
 const SHIPPER = 'shipper';
 const GAP_WEIGHT = 0.2;
-
-export function toCount(v: unknown): number {
-  if (typeof v === 'number' && Number.isFinite(v)) return v;
-  if (typeof v === 'string' && /^\d+(\.\d+)?$/.test(v)) return Number(v);
-  if (v && typeof v === 'object' && 'low' in v && 'high' in v) {
-    const { low, high } = v as { low: number; high: number };
-    return (high >>> 0) * 2 ** 32 + (low >>> 0);
-  }
-  return 0;
-}
-
-export function sourceSamples(counters: Record<string, unknown>): { sources: SourceSample[]; shipDropped: number } {
-  const raw = Array.isArray(counters.sources) ? (counters.sources as unknown[]) : [];
-  const sources = raw.flatMap((r): SourceSample[] => {
-    if (!r || typeof r !== 'object') return [];
-    const o = r as Record<string, unknown>;
-    const source = typeof o.source === 'string' ? o.source : typeof o.name === 'string' ? o.name : '';
-    if (!source) return [];
-    return [{ source, seen: toCount(o.seen), dropped: toCount(o.dropped), malformed: toCount(o.malformed), lastEventMs: toCount(o.lastEventMs ?? o.last_event_ms) }];
-  });
-  return { sources, shipDropped: toCount(counters.shipDropped ?? counters.ship_dropped) };
-}
 
 export class HealthMonitor implements Component {
   readonly name = 'health-monitor';
@@ -101,17 +98,25 @@ export class HealthMonitor implements Component {
   private unsubscribe: (() => void) | undefined;
   private startedAtMs = 0;
   private closed = false;
+  private readonly quietMs: number;
+  private readonly inputLoss: InputLossChecks;
+  private readonly agentMissing: AgentMissingCheck | null;
 
-  constructor(private readonly o: HealthMonitorOptions) {}
+  constructor(private readonly o: HealthMonitorOptions) {
+    this.quietMs = Math.max(2 * o.settings.checkIntervalMs, MIN_QUIET_MS);
+    this.inputLoss = new InputLossChecks(this.quietMs, () => this.startedAtMs);
+    const pods = o.inputs?.pods;
+    this.agentMissing = pods ? new AgentMissingCheck(pods, o.inputs!.cluster, o.inputs!.missingAgentAfterMs ?? DEFAULT_MISSING_AGENT_AFTER_MS) : null;
+  }
 
   /** Per-source and per-shipper counter tracks held (bounded by the agents still known; tests). */
   get tracked(): number {
-    return this.tracks.size + this.shipTracks.size;
+    return this.tracks.size + this.shipTracks.size + this.inputLoss.tracked;
   }
 
   async start(): Promise<void> {
     this.startedAtMs = this.o.now();
-    for (const key of this.o.openKeys()) this.firing.add(key);
+    for (const key of await this.o.openKeys()) this.firing.add(key);
     this.unsubscribe = this.o.bus.subscribe((e) => this.onEvent(e));
     this.schedule(this.o.settings.checkIntervalMs, true);
   }
@@ -120,7 +125,7 @@ export class HealthMonitor implements Component {
     if (this.closed) return;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      this.check();
+      this.check().catch((err: unknown) => this.o.logger.error('health check failed', { error: String(err) }));
       if (repeat) this.schedule(this.o.settings.checkIntervalMs, true);
     }, ms);
     timer.unref?.();
@@ -174,15 +179,19 @@ export class HealthMonitor implements Component {
   }
 
   /** One evaluation of every agent's latest instance; public for tests. */
-  check(): void {
+  async check(): Promise<void> {
     if (this.closed) return;
     const now = this.o.now();
     const s = this.o.settings;
     const bad = new Map<string, HealthEvent>();
     const latestPerNode = new Map<string, AgentStatus>();
-    for (const a of this.o.agents.list()) {
+    const instances = new Set<string>();
+    for (const a of await this.o.agents.list()) {
       const prev = latestPerNode.get(`${a.cluster}/${a.node}`);
       if (!prev || Date.parse(a.lastSeenAt) > Date.parse(prev.lastSeenAt)) latestPerNode.set(`${a.cluster}/${a.node}`, a);
+      if (now - Date.parse(a.lastSeenAt) > s.forgetAfterMs) continue;
+      instances.add(a.instanceId);
+      for (const c of sourceSamples(a.counters).sources) this.inputLoss.checkSource(a, c, now);
     }
     /** Node → the instance whose counters are tracked; everything else is dropped below. */
     const live = new Map<string, string>();
@@ -201,14 +210,30 @@ export class HealthMonitor implements Component {
       this.checkCounters(a, nodeKey, now, bad);
     }
     this.prune(live);
+    this.checkInputs(live, instances, now, bad);
     for (const h of bad.values()) this.transition(h);
     for (const key of [...this.firing]) {
+      // After a restart the quiet period of alerts opened before it is unknown: let it pass first.
+      if (now - this.startedAtMs < this.quietMs && STICKY_PREFIXES.some((p) => key.startsWith(p))) continue;
       if (!bad.has(key) && MANAGED_PREFIXES.some((p) => key.startsWith(p)) && !this.undecided.has(key)) {
         const kind = key.slice(0, key.indexOf('/')) as HealthEvent['kind'];
         this.transition({ kind, key, severity: 'info', summary: `${kind} cleared`, node: key.split('/')[2] ?? null, resolved: true, atMs: now, detail: {} });
       }
     }
     this.undecided.clear();
+  }
+
+  /** Sensor loss, rejections (agents' and the collector's) and nodes without an agent. */
+  private checkInputs(live: ReadonlyMap<string, string>, instances: ReadonlySet<string>, now: number, bad: Map<string, HealthEvent>): void {
+    const inputs = this.o.inputs;
+    const nodes = new Set<string>();
+    if (inputs) for (const nodeKey of live.keys()) if (nodeKey.startsWith(`${inputs.cluster}/`)) nodes.add(nodeKey.slice(inputs.cluster.length + 1));
+    if (inputs?.rejections) this.inputLoss.checkCollector(inputs.rejections, inputs.cluster, now);
+    this.inputLoss.firing(now, bad);
+    this.inputLoss.prune(instances, nodes, inputs?.rejections);
+    if (this.agentMissing && !this.agentMissing.check(nodes, now, this.startedAtMs, bad)) {
+      for (const key of this.firing) if (key.startsWith('agent-missing/')) this.undecided.add(key);
+    }
   }
 
   /**
@@ -260,7 +285,8 @@ export class HealthMonitor implements Component {
       const dSeen = c.seen - t.seen;
       seenDelta += dSeen;
       this.ratioCheck('events-dropped', id, a.node, c.source, c.dropped - t.dropped, dSeen, s.dropRatio, bad);
-      this.ratioCheck('events-malformed', id, a.node, c.source, c.malformed - t.malformed, dSeen, s.malformedRatio, bad);
+      // Rejections by reason are alerted one by one (input-loss.ts); older agents by their ratio.
+      if (c.rejected === null) this.ratioCheck('events-malformed', id, a.node, c.source, c.malformed - t.malformed, dSeen, s.malformedRatio, bad);
       t.seen = c.seen;
       t.dropped = c.dropped;
       t.malformed = c.malformed;

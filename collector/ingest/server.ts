@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { PeerCertificate } from 'node:tls';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { CollectorConfig } from '../../common/config-schema.js';
+import type { CollectorConfig } from '../../common/config/schema.js';
 import { once, type Component, type Readiness } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';
 import type { Observation, WorkloadId } from '../../common/model.js';
@@ -14,17 +14,18 @@ import {
   observationFromWire,
   toNumber,
   validateWireObservation,
+  WIRE_REJECT_REASONS,
   workloadFromWire,
+  type WireRejectReason,
   type AgentMessage,
   type CollectorMessage,
   type WireObservation,
 } from '../../common/wire.js';
-import type { DetectionEngine } from '../contracts.js';
 import type { EdgeBaseline } from '../../common/edge-baseline.js';
 import type { CollectorBus } from '../events.js';
-import { AgentsTable } from '../store/agents.js';
-import type { SqlDatabase } from '../store/db.js';
-import { ObservationsTable } from '../store/observations.js';
+import type { WireRejections } from '../health/rejections.js';
+import type { Store } from '../store/contract.js';
+import type { IngestBatch } from './unit-of-work.js';
 
 type Stream = grpc.ServerDuplexStream<AgentMessage, CollectorMessage>;
 
@@ -73,15 +74,29 @@ interface Session {
   snapshotSent: boolean;
 }
 
+/** Stores and evaluates a batch exactly once (`ingest/unit-of-work.ts`); false for a re-sent batch. */
+export interface BatchIngest {
+  ingest(batch: IngestBatch): Promise<boolean>;
+}
+
+/** The edge baselines agents filter with (`baselines/edge.ts`). */
+export interface EdgeSource {
+  forWorkloads(workloads: readonly WorkloadId[]): Promise<EdgeBaseline[]>;
+  onChange(listener: (changed: EdgeBaseline[]) => void): () => void;
+}
+
 export interface IngestOptions {
   config: CollectorConfig['grpc'];
   /** The cluster this collector serves (config `cluster`): every observation is stamped with it. */
   cluster: string;
-  db: SqlDatabase;
-  engine: DetectionEngine;
+  store: Store;
+  unitOfWork: BatchIngest;
+  edge: EdgeSource;
   bus: CollectorBus;
   logger: Logger;
   registry: Registry;
+  /** Where refused observations are recorded for the health monitor (per node and reason). */
+  rejections?: WireRejections;
 }
 
 /**
@@ -94,8 +109,6 @@ export class IngestServer implements Component {
   readonly name = 'ingest-grpc';
   private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024, 'grpc.keepalive_permit_without_calls': 1 });
   private readonly sessions = new Set<Session>();
-  private readonly agents: AgentsTable;
-  private readonly observations: ObservationsTable;
   private boundPort = 0;
   private edgeVersion = 0;
   private unsubscribeEdge: (() => void) | undefined;
@@ -103,14 +116,12 @@ export class IngestServer implements Component {
   private readonly maxSkewMs: number;
 
   constructor(private readonly opts: IngestOptions) {
-    this.agents = new AgentsTable(opts.db);
-    this.observations = new ObservationsTable(opts.db);
     const registers = [opts.registry];
     this.metrics = {
       observations: new Counter({
         name: 'driftwatch_collector_observations_total',
-        help: 'Observations received from agents, by result (stored, duplicate = part of a re-sent batch, invalid).',
-        labelNames: ['result'] as const,
+        help: 'Observations received from agents, by result (stored, duplicate = part of a re-sent batch, invalid) and, for invalid ones, reason.',
+        labelNames: ['result', 'reason'] as const,
         registers,
       }),
       batches: new Counter({ name: 'driftwatch_collector_batches_total', help: 'Observation batches received, by result.', labelNames: ['result'] as const, registers }),
@@ -129,7 +140,8 @@ export class IngestServer implements Component {
       }),
     };
     this.maxSkewMs = parseDuration(opts.config.maxClockSkew);
-    for (const r of ['stored', 'duplicate', 'invalid'] as const) this.metrics.observations.inc({ result: r }, 0);
+    for (const r of ['stored', 'duplicate'] as const) this.metrics.observations.inc({ result: r }, 0);
+    for (const reason of WIRE_REJECT_REASONS) this.metrics.observations.inc({ result: 'invalid', reason }, 0);
   }
 
   get port(): number {
@@ -141,44 +153,45 @@ export class IngestServer implements Component {
   }
 
   async start(): Promise<void> {
-    this.agents.markAllDisconnected();
+    await this.opts.store.agents.markAllDisconnected();
     const { listen, tls, insecure } = this.opts.config;
     const credentials = grpcServerCredentials(listen, tls, insecure);
     this.server.addService(INGEST_SERVICE, { connect: (call: Stream) => this.onConnect(call) });
     this.boundPort = await new Promise<number>((resolve, reject) => {
       this.server.bindAsync(listen, credentials, (err, port) => (err ? reject(err) : resolve(port)));
     });
-    this.unsubscribeEdge = this.opts.engine.onEdgeChange((changed) => this.pushEdgeChanges(changed));
+    this.unsubscribeEdge = this.opts.edge.onChange((changed) => this.pushEdgeChanges(changed));
     this.opts.logger.info('ingest listening', { listen, port: this.boundPort, tls: Boolean(tls?.cert), mtls: Boolean(tls?.cert) && (tls?.requireClientCert ?? true) });
   }
 
   private onConnect(stream: Stream): void {
     let session: Session | undefined;
+    // A stream's messages are handled one at a time, in order; the stream is paused meanwhile, so
+    // a slow store pushes back on the agent through gRPC flow control.
+    let work = Promise.resolve();
     stream.on('data', (msg: AgentMessage) => {
-      try {
-        if (msg.hello) {
-          // One hello per stream: a second one would leave a session behind.
-          if (session) return this.refuse(stream, 'second-hello', 'hello was already sent on this stream');
-          session = this.onHello(stream, msg.hello);
-        } else if (!session) this.refuse(stream, 'no-hello', 'first message must be hello');
-        else if (msg.batch) this.onBatch(session, msg.batch.seq, msg.batch.observations ?? []);
-        else if (msg.counters) this.agents.setCounters(session.instanceId, { sources: msg.counters.sources, shipDropped: toNumber(msg.counters.shipDropped) }, new Date().toISOString());
-        else if (msg.workloads) this.onWorkloads(session, (msg.workloads.workloads ?? []).map(workloadFromWire));
-      } catch (err) {
-        if (err instanceof ProtocolError) return this.refuse(stream, err.reason, err.message);
-        this.opts.logger.error('ingest failed; closing the stream so the agent re-sends', { error: String((err as Error).stack ?? err) });
-        endWithStatus(stream, grpc.status.UNAVAILABLE, 'collector error');
-      }
+      stream.pause();
+      work = work
+        .then(() => this.onMessage(stream, session, msg))
+        .then(
+          (s) => {
+            session = s;
+            if (!stream.destroyed) stream.resume();
+          },
+          (err: unknown) => {
+            if (err instanceof ProtocolError) return this.refuse(stream, err.reason, err.message);
+            this.opts.logger.error('ingest failed; closing the stream so the agent re-sends', { error: String((err as Error).stack ?? err) });
+            endWithStatus(stream, grpc.status.UNAVAILABLE, 'collector error');
+          },
+        );
     });
     const end = (): void => {
       if (!session || !this.sessions.delete(session)) return;
+      const ended = session;
       this.metrics.agentsConnected.set(this.sessions.size);
       // An agent that reconnected before its old stream died is still connected.
-      const live = [...this.sessions].some((s) => s.instanceId === session!.instanceId);
-      if (live) return;
-      this.agents.disconnected(session.instanceId, new Date().toISOString());
-      const agent = this.agents.get(session.instanceId);
-      if (agent) this.opts.bus.emit({ type: 'agent.disconnected', agent });
+      if ([...this.sessions].some((s) => s.instanceId === ended.instanceId)) return;
+      work = work.then(() => this.disconnected(ended.instanceId));
     };
     stream.on('end', () => {
       end();
@@ -188,6 +201,30 @@ export class IngestServer implements Component {
     stream.on('close', end);
   }
 
+  /** Handles one agent message; returns the stream's session (created by the hello). */
+  private async onMessage(stream: Stream, session: Session | undefined, msg: AgentMessage): Promise<Session | undefined> {
+    if (msg.hello) {
+      // One hello per stream: a second one would leave a session behind.
+      if (session) throw new ProtocolError('second-hello', 'hello was already sent on this stream');
+      return this.onHello(stream, msg.hello);
+    }
+    if (!session) throw new ProtocolError('no-hello', 'first message must be hello');
+    if (msg.batch) await this.onBatch(session, msg.batch.seq, msg.batch.observations ?? []);
+    else if (msg.counters) await this.opts.store.agents.setCounters(session.instanceId, { sources: msg.counters.sources, shipDropped: toNumber(msg.counters.shipDropped) }, new Date().toISOString());
+    else if (msg.workloads) await this.onWorkloads(session, (msg.workloads.workloads ?? []).map(workloadFromWire));
+    return session;
+  }
+
+  private async disconnected(instanceId: string): Promise<void> {
+    try {
+      await this.opts.store.agents.disconnected(instanceId, new Date().toISOString());
+      const agent = await this.opts.store.agents.get(instanceId);
+      if (agent) this.opts.bus.emit({ type: 'agent.disconnected', agent });
+    } catch (err) {
+      this.opts.logger.error('recording an agent disconnect failed', { instanceId, error: String(err) });
+    }
+  }
+
   /** Ends a stream that broke the protocol, with a status the agent logs, and counts why. */
   private refuse(stream: Stream, reason: ProtocolViolation, message: string): void {
     this.metrics.protocolErrors.inc({ reason });
@@ -195,7 +232,7 @@ export class IngestServer implements Component {
     endWithStatus(stream, reason === 'certificate-node' ? grpc.status.PERMISSION_DENIED : grpc.status.FAILED_PRECONDITION, message);
   }
 
-  private onHello(stream: Stream, hello: NonNullable<AgentMessage['hello']>): Session {
+  private async onHello(stream: Stream, hello: NonNullable<AgentMessage['hello']>): Promise<Session> {
     const { instanceId, node, cluster } = hello;
     if (!instanceId || !node || !NAME.test(node) || instanceId.length > 300) throw new ProtocolError('bad-hello', 'hello needs a node name and an instance id');
     // Sequence numbers are scoped to the instance; an instance belongs to one node.
@@ -206,13 +243,13 @@ export class IngestServer implements Component {
       if (!names.includes(node)) throw new ProtocolError('certificate-node', `the client certificate (${names.join(', ') || 'none'}) is not issued to node ${JSON.stringify(node)}`);
     }
     const at = new Date().toISOString();
-    const lastSeq = this.agents.hello({ instanceId, node, cluster, version: hello.agentVersion, sources: hello.sources ?? [] }, at);
+    const lastSeq = await this.opts.store.agents.hello({ instanceId, node, cluster, version: hello.agentVersion, sources: hello.sources ?? [] }, at);
     const session: Session = { stream, instanceId, node, workloads: new Map(), snapshotSent: false };
     this.sessions.add(session);
     this.metrics.agentsConnected.set(this.sessions.size);
     // Acknowledge what is already stored, so a reconnecting agent drops those batches at once.
     if (lastSeq > 0) this.send(session, { ack: { seq: lastSeq } });
-    const agent = this.agents.get(instanceId);
+    const agent = await this.opts.store.agents.get(instanceId);
     if (agent) this.opts.bus.emit({ type: 'agent.connected', agent });
     return session;
   }
@@ -230,20 +267,21 @@ export class IngestServer implements Component {
     session.stream.write(msg);
   }
 
-  private onBatch(session: Session, seqValue: number | { toNumber(): number }, wire: readonly WireObservation[]): void {
+  private async onBatch(session: Session, seqValue: number | { toNumber(): number }, wire: readonly WireObservation[]): Promise<void> {
     const seq = toNumber(seqValue);
-    const last = this.agents.lastSeq(session.instanceId);
+    const last = await this.opts.store.agents.lastSeq(session.instanceId);
     // The agent numbers batches 1, 2, 3… and re-sends from its oldest un-acked one: anything
     // beyond last+1 is not a re-send but a broken or hostile agent, and would make the real
     // batches with those numbers look like duplicates.
     if (seq > last + 1) throw new ProtocolError('sequence-gap', `batch ${seq} after ${last}: sequence numbers must not skip`);
     const endTimer = this.metrics.batchSeconds.startTimer();
     const observations: Observation[] = [];
-    let invalid = 0;
+    const invalid: WireRejectReason[] = [];
     const now = Date.now();
     for (const w of wire) {
-      if (validateWireObservation(w, now + this.maxSkewMs) !== null) {
-        invalid++;
+      const reason = validateWireObservation(w, now + this.maxSkewMs);
+      if (reason !== null) {
+        invalid.push(reason);
         continue;
       }
       const o = observationFromWire(w);
@@ -252,36 +290,21 @@ export class IngestServer implements Component {
       o.workload.cluster = this.opts.cluster;
       observations.push(o);
     }
-    const ctx = { agentInstanceId: session.instanceId, node: session.node };
-    const { engine } = this.opts;
-    let stored: boolean;
-    try {
-      stored = this.opts.db.transaction(() => {
-        if (seq <= this.agents.lastSeq(session.instanceId)) return false;
-        this.observations.insertBatch(session.instanceId, seq, observations);
-        engine.ingest(observations, ctx);
-        // Learning windows end in event time: the batch's newest event moves the clock.
-        let newest = 0;
-        for (const o of observations) if (o.time > newest) newest = o.time;
-        if (newest > 0) engine.tick(newest);
-        this.agents.commitSeq(session.instanceId, seq, new Date().toISOString());
-        return true;
-      });
-    } catch (err) {
-      // Rolled back: caches must not run ahead of the database.
-      engine.discardPending();
-      this.observations.discardPending();
-      throw err;
-    }
-    engine.flushEvents();
+    const stored = await this.opts.unitOfWork.ingest({ agentInstanceId: session.instanceId, seq, observations });
     endTimer();
     this.metrics.batches.inc({ result: stored ? 'stored' : 'duplicate' });
     this.metrics.observations.inc({ result: stored ? 'stored' : 'duplicate' }, observations.length);
-    if (invalid) this.metrics.observations.inc({ result: 'invalid' }, invalid);
+    // Counted once, with the batch that stored: a re-sent batch refuses the same ones again.
+    if (stored) {
+      for (const reason of invalid) {
+        this.metrics.observations.inc({ result: 'invalid', reason });
+        this.opts.rejections?.record(session.node, reason);
+      }
+    }
     this.send(session, { ack: { seq } });
   }
 
-  private onWorkloads(session: Session, workloads: WorkloadId[]): void {
+  private async onWorkloads(session: Session, workloads: WorkloadId[]): Promise<void> {
     const fresh: WorkloadId[] = [];
     for (const w of workloads) {
       const key = workloadKey(w);
@@ -294,10 +317,10 @@ export class IngestServer implements Component {
     const version = ++this.edgeVersion;
     if (!session.snapshotSent) {
       session.snapshotSent = true;
-      const baselines = this.opts.engine.edgeBaselines([...session.workloads.values()]).map(edgeBaselineToWire);
+      const baselines = (await this.opts.edge.forWorkloads([...session.workloads.values()])).map(edgeBaselineToWire);
       this.send(session, { snapshot: { version, baselines } });
     } else if (fresh.length) {
-      this.send(session, { delta: { version, upserts: this.opts.engine.edgeBaselines(fresh).map(edgeBaselineToWire), removed: [] } });
+      this.send(session, { delta: { version, upserts: (await this.opts.edge.forWorkloads(fresh)).map(edgeBaselineToWire), removed: [] } });
     }
   }
 
@@ -308,14 +331,6 @@ export class IngestServer implements Component {
       const upserts = changed.filter((b) => s.workloads.has(workloadKey(b.workload))).map(edgeBaselineToWire);
       if (upserts.length) this.send(s, { delta: { version, upserts, removed: [] } });
     }
-  }
-
-  /** Applies the retention settings; the collector calls it periodically. */
-  prune(retention: { observationsMs: number; agentsMs: number }): { observations: number; agents: number } {
-    return this.opts.db.transaction(() => ({
-      observations: this.observations.prune(retention.observationsMs),
-      agents: this.agents.prune(retention.agentsMs, Date.now()),
-    }));
   }
 
   close = once(async () => {

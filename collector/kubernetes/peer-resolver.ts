@@ -13,16 +13,19 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import { KubePodIndex, type PodInfo } from '../../common/kube/pods.js';
 import { inferWorkload } from '../../common/kube/naming.js';
-import type { CollectorConfig } from '../../common/config-schema.js';
+import type { CollectorConfig } from '../../common/config/schema.js';
 import type { PeerResolver } from '../../common/items/derive.js';
 import { kubeConfigFor } from '../../common/kube/client.js';
 import { once, type Component, type Readiness } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';
+import type { PodsView } from '../health/agent-missing.js';
 import { KubeServiceIndex } from './services.js';
 
 export interface KubePeerResolver extends PeerResolver, Component {
   /** Ready when its answers are current (or when no API is used). */
   readiness(): Readiness;
+  /** The cluster's pods as watched (the health monitor's agent-missing check); null without an API. */
+  podsView(): PodsView | null;
 }
 
 export interface PeerResolverOptions {
@@ -86,6 +89,10 @@ export class KubernetesPeerResolver implements KubePeerResolver {
     return this.services.serviceWithIp(ip) ?? null;
   }
 
+  podsView(): PodsView {
+    return this.pods;
+  }
+
   readiness(): Readiness {
     const behind = [this.pods.synced ? null : 'pods', this.services.synced ? null : 'services'].filter((x) => x !== null);
     if (behind.length === 0) return { name: this.name, ready: true };
@@ -108,6 +115,9 @@ class NoPeerResolver implements KubePeerResolver {
     return null;
   }
   serviceOf(): string | null {
+    return null;
+  }
+  podsView(): null {
     return null;
   }
   readiness(): Readiness {

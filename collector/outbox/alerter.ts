@@ -25,7 +25,9 @@ import { toBrief, workloadDeviationsUrl } from './brief.js';
 import type { AlertingMetrics } from './metrics.js';
 import { TokenBucket } from './rate-limit.js';
 import type { Route } from './routing.js';
-import type { AlertSnapshot, AlertState, AlertStore } from './store.js';
+import { Mutex } from 'async-mutex';
+import type { OutboxRepository, Store, Transaction } from '../store/contract.js';
+import type { AlertSnapshot, AlertState } from '../store/outbox.js';
 
 export interface RoutedSink {
   name: string;
@@ -70,7 +72,17 @@ const HEALTH_ALERTNAMES: Record<HealthEvent['kind'], string> = {
   'events-dropped': 'DriftwatchEventsDropped',
   'events-malformed': 'DriftwatchEventsMalformed',
   'baseline-overflow': 'DriftwatchBaselineOverflow',
+  'sensor-loss': 'DriftwatchSensorLoss',
+  'observations-rejected': 'DriftwatchObservationsRejected',
+  'agent-missing': 'DriftwatchAgentMissing',
 };
+
+/** One decision run: the outbox of its transaction, and the sinks it queued notifications for. */
+interface DecisionRun {
+  o: OutboxRepository;
+  q: Set<string>;
+  savepoint: Transaction['savepoint'];
+}
 
 function maxSeverity(a: Severity, b: Severity): Severity {
   return severityRank(a) >= severityRank(b) ? a : b;
@@ -88,9 +100,11 @@ export class Alerter {
   /** New notifications held back since the last one that went out (reported in the next). */
   private heldBack = 0;
   private readonly inbox: CollectorEvent[] = [];
+  /** Decision runs one at a time: each reads the state the previous one left. */
+  private readonly serial = new Mutex();
 
   constructor(
-    private readonly store: AlertStore,
+    private readonly store: Store,
     private readonly sinks: readonly RoutedSink[],
     private readonly s: AlerterSettings,
     private readonly now: () => number,
@@ -108,21 +122,21 @@ export class Alerter {
   handle(e: CollectorEvent): void {
     if (e.type !== 'deviation.created' && e.type !== 'deviation.updated' && e.type !== 'deviation.status' && e.type !== 'health') return;
     this.inbox.push(e);
-    if (this.inbox.length === 1) setImmediate(() => this.drain());
+    if (this.inbox.length === 1) setImmediate(() => void this.drain());
   }
 
   /** Decides every queued event now (also called by sweep and at close). */
-  drain(): void {
+  async drain(): Promise<void> {
     while (this.inbox.length > 0) {
       const batch = this.inbox.splice(0, DRAIN_BATCH);
       try {
-        this.run((q) => {
+        await this.run(async (r) => {
           for (const e of batch) {
             try {
-              // A nested transaction is a savepoint: an event that fails leaves no partial writes.
-              this.store.transaction(() => {
-                if (e.type === 'health') this.onHealth(e.health, q);
-                else if (e.type === 'deviation.created' || e.type === 'deviation.updated' || e.type === 'deviation.status') this.onDeviation(e.deviation, q);
+              // A savepoint per event: an event that fails leaves no partial writes.
+              await r.savepoint(async () => {
+                if (e.type === 'health') await this.onHealth(e.health, r);
+                else if (e.type === 'deviation.created' || e.type === 'deviation.updated' || e.type === 'deviation.status') await this.onDeviation(e.deviation, r);
               });
             } catch {
               this.metrics.errors.inc();
@@ -136,71 +150,72 @@ export class Alerter {
   }
 
   /**
-   * Catches up with deviation events missed in a crash (the engine committed, we had not yet):
+   * Catches up with deviation events missed in a crash (detection committed, we had not yet):
    * open deviations changed within `sinceMs` without alert state, and ended ones still open here.
    */
-  reconcile(getDeviation: (id: number) => Deviation | undefined, sinceMs: number): number {
-    const ids = [...this.store.unseenOpenDeviations(new Date(sinceMs).toISOString(), SWEEP_BATCH), ...this.store.endedWhileOpen(SWEEP_BATCH)];
+  async reconcile(getDeviation: (id: number) => Promise<Deviation | undefined>, sinceMs: number): Promise<number> {
+    const o = this.store.outbox;
+    const ids = [...(await o.unseenOpenDeviations(new Date(sinceMs).toISOString(), SWEEP_BATCH)), ...(await o.endedWhileOpen(SWEEP_BATCH))];
     for (const id of ids) {
-      const d = getDeviation(id);
+      const d = await getDeviation(id);
       if (d) this.handle({ type: 'deviation.updated', deviation: d });
     }
-    this.drain();
+    await this.drain();
     return ids.length;
   }
 
   /** Due grouping decisions, held-back notifications, re-notifications. */
-  sweep(): void {
-    this.drain();
-    this.run((q) => {
+  async sweep(): Promise<void> {
+    await this.drain();
+    await this.run(async (r) => {
       const now = this.now();
       // Held-back alerts are older than pending ones: they get the returning tokens first.
-      for (const st of this.store.due('held', now, SWEEP_BATCH)) if (!this.release(st, q)) break;
-      const workloads = new Set(this.store.due('pending', now, SWEEP_BATCH).map((st) => st.workloadKey ?? ''));
-      for (const wk of workloads) this.flushWorkload(wk, q);
-      for (const phase of ['firing', 'acknowledged'] as const) for (const st of this.store.due(phase, now, SWEEP_BATCH)) this.renotify(st, q);
+      for (const st of await r.o.due('held', now, SWEEP_BATCH)) if (!(await this.release(st, r))) break;
+      const workloads = new Set((await r.o.due('pending', now, SWEEP_BATCH)).map((st) => st.workloadKey ?? ''));
+      for (const wk of workloads) await this.flushWorkload(wk, r);
+      for (const phase of ['firing', 'acknowledged'] as const) for (const st of await r.o.due(phase, now, SWEEP_BATCH)) await this.renotify(st, r);
     });
   }
 
-  private run(fn: (queued: Set<string>) => void): void {
+  private async run(fn: (r: DecisionRun) => Promise<void>): Promise<void> {
     const queued = new Set<string>();
-    this.store.transaction(() => fn(queued));
+    await this.serial.runExclusive(() => this.store.transaction((tx) => fn({ o: tx.outbox, q: queued, savepoint: tx.savepoint })));
     if (queued.size > 0) this.onQueued(queued);
   }
 
   // ---- deviations ----
 
-  private onDeviation(d: Deviation, q: Set<string>): void {
+  private async onDeviation(d: Deviation, r: DecisionRun): Promise<void> {
     // The health monitor raises a full baseline as a health alert (same sinks, one page, not two).
     if (d.kind === 'baseline-overflow') return;
-    const state = this.store.get(`deviation:${d.id}`);
+    const state = await r.o.get(`deviation:${d.id}`);
     if (!state) {
-      if (d.status === 'open') this.admit(d, q, 0);
+      if (d.status === 'open') await this.admit(d, r, 0);
       return;
     }
     const now = this.now();
     const snapshot = this.deviationSnapshot(d);
     if (state.phase === 'grouped') {
-      const group = state.groupKey ? this.store.get(state.groupKey) : undefined;
+      const group = state.groupKey ? await r.o.get(state.groupKey) : undefined;
       if (!group || group.phase === 'resolved') {
         // Its group has ended: a member opened again is a new alert of its own.
-        if (d.status === 'open') this.admit(d, q, state.notifyCount);
-        else this.store.put({ ...state, alert: snapshot, severity: d.severity, lastEventMs: d.lastSeenMs }, now);
+        if (d.status === 'open') await this.admit(d, r, state.notifyCount);
+        else await r.o.put({ ...state, alert: snapshot, severity: d.severity, lastEventMs: d.lastSeenMs }, now);
         return;
       }
       const statusChanged = state.alert.deviations[0]?.status !== d.status;
-      this.store.put({ ...state, alert: snapshot, severity: d.severity, lastEventMs: d.lastSeenMs }, now);
+      await r.o.put({ ...state, alert: snapshot, severity: d.severity, lastEventMs: d.lastSeenMs }, now);
       // Seen-again updates are frequent; only a status change can move the group.
-      if (statusChanged && state.groupKey) this.recomputeGroup(state.groupKey, q);
+      if (statusChanged && state.groupKey) await this.recomputeGroup(state.groupKey, r);
       return;
     }
     if (state.phase === 'resolved') {
-      if (d.status === 'open') this.admit(d, q, state.notifyCount);
+      if (d.status === 'open') await this.admit(d, r, state.notifyCount);
       return;
     }
     const next: AlertState = { ...state, alert: snapshot, severity: d.severity, lastEventMs: d.lastSeenMs };
     if (d.status === 'resolved' || d.status === 'added-to-baseline') {
-      if (NOTIFIED_PHASES.has(state.phase)) this.notifyResolved(next, q);
+      if (NOTIFIED_PHASES.has(state.phase)) await this.notifyResolved(next, r);
       next.phase = 'resolved';
       next.dueMs = null;
     } else if (d.status === 'acknowledged' && state.phase === 'firing') {
@@ -209,7 +224,7 @@ export class Alerter {
       next.phase = 'firing';
       next.dueMs = now;
     }
-    this.store.put(next, now);
+    await r.o.put(next, now);
   }
 
   private deviationSnapshot(d: Deviation): AlertSnapshot {
@@ -233,7 +248,7 @@ export class Alerter {
    * A new (or re-opened) deviation: notified on its own when its kind is never grouped, else joins
    * its workload's open group, or waits for the grouping decision.
    */
-  private admit(d: Deviation, q: Set<string>, notifyCount: number): void {
+  private async admit(d: Deviation, r: DecisionRun, notifyCount: number): Promise<void> {
     const now = this.now();
     const wk = workloadKey(d.workload);
     const snapshot = this.deviationSnapshot(d);
@@ -252,20 +267,20 @@ export class Alerter {
       alert: snapshot,
     };
     if (NEVER_GROUPED.has(d.kind)) {
-      this.decideNew(state, q, true);
+      await this.decideNew(state, r, true);
       return;
     }
-    const group = this.store.openGroup(wk, d.firstSeenMs - this.s.groupWindowMs, d.firstSeenMs - GROUP_LIFETIME_WINDOWS * this.s.groupWindowMs);
+    const group = await r.o.openGroup(wk, d.firstSeenMs - this.s.groupWindowMs, d.firstSeenMs - GROUP_LIFETIME_WINDOWS * this.s.groupWindowMs);
     if (group) {
-      this.store.put({ ...state, phase: 'grouped', groupKey: group.alertKey, dueMs: null }, now);
-      this.joinGroup(group, state, now, q);
+      await r.o.put({ ...state, phase: 'grouped', groupKey: group.alertKey, dueMs: null }, now);
+      await this.joinGroup(group, state, now, r);
       return;
     }
-    this.store.put(state, now);
-    if (this.s.groupWaitMs <= 0) this.flushWorkload(wk, q);
+    await r.o.put(state, now);
+    if (this.s.groupWaitMs <= 0) await this.flushWorkload(wk, r);
   }
 
-  private joinGroup(group: AlertState, member: AlertState, now: number, q: Set<string>): void {
+  private async joinGroup(group: AlertState, member: AlertState, now: number, r: DecisionRun): Promise<void> {
     const alert = { ...group.alert };
     const brief = member.alert.deviations[0];
     const raises = severityRank(member.severity) > severityRank(alert.severity);
@@ -288,9 +303,9 @@ export class Alerter {
     if (raises && NOTIFIED_PHASES.has(group.phase)) {
       const sinks = this.routed(alert);
       next.dueMs = this.nextDue(sinks, now);
-      if (sinks.length > 0) this.notify(next, 'firing', 'renotify', sinks, q);
+      if (sinks.length > 0) await this.notify(next, 'firing', 'renotify', sinks, r);
     }
-    this.store.put(next, now);
+    await r.o.put(next, now);
   }
 
   private groupSummary(alert: AlertSnapshot): string {
@@ -299,19 +314,19 @@ export class Alerter {
   }
 
   /** The grouping decision for a workload's pending deviations. */
-  private flushWorkload(wk: string, q: Set<string>): void {
-    const pending = this.store.pendingOfWorkload(wk);
+  private async flushWorkload(wk: string, r: DecisionRun): Promise<void> {
+    const pending = await r.o.pendingOfWorkload(wk);
     if (pending.length === 0) return;
     const now = this.now();
     const earliest = pending[0]!.eventMs;
-    const earlier = this.store.countDecidedSince(wk, earliest - this.s.groupWindowMs);
+    const earlier = await r.o.countDecidedSince(wk, earliest - this.s.groupWindowMs);
     if (pending.length + earlier <= this.s.groupThreshold) {
-      for (const st of pending) this.decideNew(st, q, true);
+      for (const st of pending) await this.decideNew(st, r, true);
       return;
     }
     const ordered = [...pending].sort((a, b) => severityRank(b.severity) - severityRank(a.severity) || a.eventMs - b.eventMs);
     let key = `group:${wk}:${Math.round(earliest)}`;
-    if (this.store.get(key)) key = `${key}-${now}`;
+    if (await r.o.get(key)) key = `${key}-${now}`;
     const severity = ordered.map((m) => m.severity).reduce(maxSeverity);
     const listed = ordered.slice(0, this.s.maxListed).flatMap((m) => m.alert.deviations);
     const alert: AlertSnapshot = {
@@ -343,16 +358,16 @@ export class Alerter {
       notifyCount: 0,
       alert,
     };
-    for (const m of pending) this.store.put({ ...m, phase: 'grouped', groupKey: key, dueMs: null }, now);
-    this.decideNew(group, q, true);
+    for (const m of pending) await r.o.put({ ...m, phase: 'grouped', groupKey: key, dueMs: null }, now);
+    await this.decideNew(group, r, true);
   }
 
   /** The group's phase follows its members: open while any is open, ended when none is. */
-  private recomputeGroup(groupKey: string, q: Set<string>): void {
-    const group = this.store.get(groupKey);
+  private async recomputeGroup(groupKey: string, r: DecisionRun): Promise<void> {
+    const group = await r.o.get(groupKey);
     if (!group || group.phase === 'resolved') return;
     const now = this.now();
-    const members = this.store.members(groupKey);
+    const members = await r.o.members(groupKey);
     const statusById = new Map(members.flatMap((m) => m.alert.deviations.map((d) => [d.id, d.status] as const)));
     const statuses = [...statusById.values()];
     const alert = { ...group.alert, deviations: group.alert.deviations.map((d) => ({ ...d, status: statusById.get(d.id) ?? d.status })) };
@@ -362,18 +377,18 @@ export class Alerter {
     } else if (statuses.some((st) => st === 'acknowledged')) {
       if (group.phase === 'firing') next.phase = 'acknowledged';
     } else {
-      if (NOTIFIED_PHASES.has(group.phase)) this.notifyResolved(next, q);
+      if (NOTIFIED_PHASES.has(group.phase)) await this.notifyResolved(next, r);
       next.phase = 'resolved';
       next.dueMs = null;
     }
-    this.store.put(next, now);
+    await r.o.put(next, now);
   }
 
   // ---- health ----
 
-  private onHealth(h: HealthEvent, q: Set<string>): void {
+  private async onHealth(h: HealthEvent, r: DecisionRun): Promise<void> {
     const key = `health:${h.key}`;
-    const state = this.store.get(key);
+    const state = await r.o.get(key);
     const now = this.now();
     const workload = asWorkload(h.detail.workload);
     const alert: AlertSnapshot = {
@@ -392,7 +407,7 @@ export class Alerter {
     };
     if (!h.resolved) {
       if (state && OPEN_PHASES.has(state.phase)) {
-        this.store.put({ ...state, alert, severity: h.severity }, now);
+        await r.o.put({ ...state, alert, severity: h.severity }, now);
         return;
       }
       const fresh: AlertState = {
@@ -409,13 +424,13 @@ export class Alerter {
         notifyCount: state?.notifyCount ?? 0,
         alert,
       };
-      this.decideNew(fresh, q, true);
+      await this.decideNew(fresh, r, true);
       return;
     }
     if (!state || !OPEN_PHASES.has(state.phase)) return;
     const ended: AlertState = { ...state, alert: { ...alert, severity: state.alert.severity }, phase: 'resolved', dueMs: null };
-    if (NOTIFIED_PHASES.has(state.phase)) this.notifyResolved(ended, q);
-    this.store.put(ended, now);
+    if (NOTIFIED_PHASES.has(state.phase)) await this.notifyResolved(ended, r);
+    await r.o.put(ended, now);
   }
 
   // ---- notifications ----
@@ -429,7 +444,7 @@ export class Alerter {
   }
 
   /** First notification of an alert, unless the rate limit holds it back. Returns false when held. */
-  private decideNew(state: AlertState, q: Set<string>, firstAttempt: boolean): boolean {
+  private async decideNew(state: AlertState, r: DecisionRun, firstAttempt: boolean): Promise<boolean> {
     const now = this.now();
     const sinks = this.routed(state.alert);
     if (sinks.length > 0 && state.kind !== 'health' && !this.bucket.take(now)) {
@@ -437,22 +452,22 @@ export class Alerter {
         this.heldBack += 1;
         this.metrics.heldBack.inc();
       }
-      this.store.put({ ...state, phase: 'held', dueMs: this.bucket.nextAt(now) }, now);
+      await r.o.put({ ...state, phase: 'held', dueMs: this.bucket.nextAt(now) }, now);
       return false;
     }
     const next: AlertState = { ...state, phase: 'firing', dueMs: this.nextDue(sinks, now) };
-    if (sinks.length > 0) this.notify(next, 'firing', 'new', sinks, q);
-    this.store.put(next, now);
+    if (sinks.length > 0) await this.notify(next, 'firing', 'new', sinks, r);
+    await r.o.put(next, now);
     return true;
   }
 
-  private release(state: AlertState, q: Set<string>): boolean {
-    return this.decideNew(state, q, false);
+  private async release(state: AlertState, r: DecisionRun): Promise<boolean> {
+    return await this.decideNew(state, r, false);
   }
 
-  private renotify(state: AlertState, q: Set<string>): void {
+  private async renotify(state: AlertState, r: DecisionRun): Promise<void> {
     const now = this.now();
-    const last = this.store.lastQueued(state.alertKey);
+    const last = await r.o.lastQueued(state.alertKey);
     const due: RoutedSink[] = [];
     let next = Infinity;
     for (const s of this.routed(state.alert)) {
@@ -460,24 +475,24 @@ export class Alerter {
       const dueAt = (last.get(s.name) ?? 0) + s.intervalMs;
       if (dueAt <= now) {
         // A notification still waiting in the queue already carries the news: no pile-up.
-        if (!this.store.hasPending(s.name, state.alertKey)) due.push(s);
+        if (!await r.o.hasPending(s.name, state.alertKey)) due.push(s);
         next = Math.min(next, now + s.intervalMs);
       } else next = Math.min(next, dueAt);
     }
     const updated: AlertState = { ...state, dueMs: Number.isFinite(next) ? next : now + this.s.renotifyMs };
-    if (due.length > 0) this.notify(updated, 'firing', 'renotify', due, q);
-    this.store.put(updated, now);
+    if (due.length > 0) await this.notify(updated, 'firing', 'renotify', due, r);
+    await r.o.put(updated, now);
   }
 
   /** Ends the alert on every configured sink that was told about it. */
-  private notifyResolved(state: AlertState, q: Set<string>): void {
-    const told = this.store.lastQueued(state.alertKey);
+  private async notifyResolved(state: AlertState, r: DecisionRun): Promise<void> {
+    const told = await r.o.lastQueued(state.alertKey);
     const sinks = this.sinks.filter((s) => told.has(s.name));
-    if (sinks.length > 0) this.notify(state, 'resolved', 'resolved', sinks, q);
+    if (sinks.length > 0) await this.notify(state, 'resolved', 'resolved', sinks, r);
   }
 
   /** Mutates state.notifyCount; the caller stores the state in the same transaction. */
-  private notify(state: AlertState, status: AlertNotification['status'], reason: NotifyReason, sinks: readonly RoutedSink[], q: Set<string>): void {
+  private async notify(state: AlertState, status: AlertNotification['status'], reason: NotifyReason, sinks: readonly RoutedSink[], r: DecisionRun): Promise<void> {
     const now = this.now();
     state.notifyCount += 1;
     const heldBack = reason === 'new' ? this.heldBack : 0;
@@ -491,7 +506,7 @@ export class Alerter {
       heldBack,
       decidedAtMs: now,
     };
-    for (const s of sinks) if (this.store.enqueue(s.name, n, now)) q.add(s.name);
+    for (const s of sinks) if (await r.o.enqueue(s.name, n, now)) r.q.add(s.name);
     this.metrics.notifications.inc({ kind: state.kind, reason });
   }
 }

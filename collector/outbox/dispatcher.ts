@@ -9,13 +9,14 @@ import type { Readiness } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';
 import type { SendVerdict, Sink } from '../sinks/types.js';
 import type { AlertingMetrics } from './metrics.js';
-import type { AlertStore, OutboxRow } from './store.js';
+import type { OutboxRepository } from '../store/contract.js';
+import type { OutboxRow } from '../store/outbox.js';
 
 /** Rows read per look at the queue (sent maxBatch at a time, marked delivered together). */
 const PREFETCH = 32;
 
 export interface DispatcherOptions {
-  store: AlertStore;
+  store: OutboxRepository;
   metrics: AlertingMetrics;
   logger: Logger;
   now: () => number;
@@ -88,35 +89,35 @@ export class SinkDispatcher {
       this.woken = false;
       let rows: OutboxRow[];
       try {
-        rows = store.claim(this.sink.name, now(), prefetch);
+        rows = await store.claim(this.sink.name, now(), prefetch);
       } catch (err) {
         this.o.logger.error('alert outbox read failed', { sink: this.sink.name, error: (err as Error).message });
         await sleep(this.o.idlePollMs, signal);
         continue;
       }
       if (rows.length === 0) {
-        const next = store.nextDue(this.sink.name);
+        const next = await store.nextDue(this.sink.name);
         await this.waitForWork(next === undefined ? this.o.idlePollMs : Math.min(this.o.idlePollMs, next - now()));
         continue;
       }
       // Send chunk after chunk; mark what was delivered in one transaction. A crash in between
       // re-sends those rows after the restart (at least once; receivers deduplicate by key).
-      const delivered: number[] = [];
+      const delivered: OutboxRow[] = [];
       let failed: { chunk: OutboxRow[]; verdict: Exclude<SendVerdict, { result: 'ok' }> } | undefined;
       for (let i = 0; i < rows.length && !signal.aborted; i += this.sink.maxBatch) {
         const chunk = rows.slice(i, i + this.sink.maxBatch);
         const verdict = await this.attempt(chunk, signal);
-        if (verdict.result === 'ok') delivered.push(...chunk.map((r) => r.id));
+        if (verdict.result === 'ok') delivered.push(...chunk);
         else {
           failed = { chunk, verdict };
           break;
         }
       }
-      if (delivered.length > 0) this.recordDelivered(delivered);
+      if (delivered.length > 0) await this.recordDelivered(delivered);
       if (!failed) continue;
       // Interrupted by close(): the rows stay pending and go out after the restart, same keys.
       if (signal.aborted && failed.verdict.result === 'retry') break;
-      const delay = this.recordFailure(failed.chunk, failed.verdict);
+      const delay = await this.recordFailure(failed.chunk, failed.verdict);
       if (delay > 0) await sleep(delay, signal);
     }
   }
@@ -132,9 +133,11 @@ export class SinkDispatcher {
     }
   }
 
-  private recordDelivered(ids: readonly number[]): void {
-    this.o.store.markSent(ids, this.o.now());
-    this.o.metrics.sends.inc({ sink: this.sink.name, result: 'ok' }, ids.length);
+  private async recordDelivered(rows: readonly OutboxRow[]): Promise<void> {
+    const t = this.o.now();
+    await this.o.store.markSent(rows.map((r) => r.id), t);
+    this.o.metrics.sends.inc({ sink: this.sink.name, result: 'ok' }, rows.length);
+    for (const r of rows) this.o.metrics.delivery.observe({ sink: this.sink.name }, Math.max(0, t - r.createdMs) / 1000);
     if (this.failingSinceMs !== undefined) this.o.logger.info('alert sink recovered', { sink: this.sink.name, attempts: this.backoff.attempts });
     this.backoff.reset();
     this.failingSinceMs = undefined;
@@ -142,7 +145,7 @@ export class SinkDispatcher {
   }
 
   /** Stores the failure, counts it, logs changes only; returns the backoff delay (0 = go on). */
-  private recordFailure(rows: readonly OutboxRow[], verdict: Exclude<SendVerdict, { result: 'ok' }>): number {
+  private async recordFailure(rows: readonly OutboxRow[], verdict: Exclude<SendVerdict, { result: 'ok' }>): Promise<number> {
     const { store, metrics, logger } = this.o;
     const t = this.o.now();
     const ids = rows.map((r) => r.id);
@@ -152,11 +155,11 @@ export class SinkDispatcher {
     if (verdict.reason !== this.lastReason) logger.warn(verdict.result === 'retry' ? 'alert sink failing, will retry' : 'alert sink rejected notifications', { sink, reason: verdict.reason, count: rows.length });
     this.lastReason = verdict.reason;
     if (verdict.result === 'fail') {
-      store.markFailed(ids, t, verdict.reason);
+      await store.markFailed(ids, t, verdict.reason);
       return 0;
     }
     const delay = this.backoff.next();
-    store.markRetry(ids, t + delay, verdict.reason);
+    await store.markRetry(ids, t + delay, verdict.reason);
     return delay;
   }
 

@@ -5,28 +5,24 @@
  */
 import { hostname } from 'node:os';
 import type { Registry } from 'prom-client';
-import type { DriftwatchConfig } from '../../common/config.js';
+import type { DriftwatchConfig } from '../../common/config/schema.js';
 import { parseDuration } from '../../common/duration.js';
 import { once, type Component, type Readiness } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';
-import type { DeviationService } from '../contracts.js';
+import type { Deviation } from '../../common/deviations.js';
 import type { CollectorBus } from '../events.js';
-import { HealthMonitor } from '../health/monitor.js';
+import { HealthMonitor, type HealthInputs } from '../health/monitor.js';
 import { createSink, SINKS, validateSinks } from '../sinks/index.js';
 import type { SinkContext } from '../sinks/types.js';
-import { AgentsTable } from '../store/agents.js';
-import type { SqlDatabase } from '../store/db.js';
+import type { OutboxRepository, Store } from '../store/contract.js';
 import { Alerter, type RoutedSink } from './alerter.js';
 import { uiBaseUrl } from './brief.js';
 import { SinkDispatcher } from './dispatcher.js';
 import { createAlertingMetrics } from './metrics.js';
 import { compileRoute } from './routing.js';
-import { AlertStore } from './store.js';
-
-export { AlertStore } from './store.js';
 
 export interface AlertingOptions {
-  db: SqlDatabase;
+  store: Store;
   bus: CollectorBus;
   config: Readonly<DriftwatchConfig>;
   logger: Logger;
@@ -36,22 +32,25 @@ export interface AlertingOptions {
   /** Where the stdout sink writes (default process.stdout). */
   stdout?: NodeJS.WritableStream;
   /**
-   * The engine's deviations: at start, events missed in a crash (open deviations of the last
-   * retry.maxAge without alert state, ended ones still alerting) are caught up from it.
+   * Where deviations are read from when alerting catches up at start with events missed in a crash
+   * (open deviations of the last retry.maxAge without alert state, ended ones still alerting).
+   * Default: the store.
    */
-  deviations?: Pick<DeviationService, 'getDeviation'>;
+  deviations?: { getDeviation(id: number): Promise<Deviation | undefined> };
+  /** What the health monitor reads beyond the agents table (rejections, the cluster's pods). */
+  healthInputs?: Omit<HealthInputs, 'cluster' | 'missingAgentAfterMs'>;
 }
 
 export interface AlertingComponent extends Component {
   /** One entry per sink: not ready while it has been failing for longer than alerting.unreadyAfter. */
   readiness(): Readiness[];
   /** Runs due decisions (grouping, held back, re-notify) now instead of at the next tick. */
-  sweep(): void;
+  sweep(): Promise<void>;
   /** Runs the health checks now. */
-  checkHealth(): void;
+  checkHealth(): Promise<void>;
   /** Expires rows older than retry.maxAge and prunes old ones now (normally every minute). */
-  housekeeping(): void;
-  readonly store: AlertStore;
+  housekeeping(): Promise<void>;
+  readonly outbox: OutboxRepository;
 }
 
 const HOUSEKEEPING_MS = 60_000;
@@ -63,7 +62,7 @@ function clamp(v: number, lo: number, hi: number): number {
 export function createAlerting(opts: AlertingOptions): AlertingComponent {
   const cfg = opts.config.collector.alerting;
   const now = opts.clock ? () => opts.clock!.now() : Date.now;
-  const store = new AlertStore(opts.db);
+  const outbox = opts.store.outbox;
   const sinkConfigs = cfg.enabled ? cfg.sinks : [];
   validateSinks(sinkConfigs);
 
@@ -79,7 +78,7 @@ export function createAlerting(opts: AlertingOptions): AlertingComponent {
   const metrics = createAlertingMetrics(
     opts.registry,
     sinkConfigs.map((c) => c.name),
-    () => store.queueStats(),
+    () => outbox.queueStats(),
     () => new Map([...dispatchers].map(([name, d]) => [name, d.failing])),
     now,
   );
@@ -92,7 +91,7 @@ export function createAlerting(opts: AlertingOptions): AlertingComponent {
   try {
     for (const c of sinkConfigs) {
       const sink = createSink(c, ctx);
-      dispatchers.set(c.name, new SinkDispatcher(sink, c.enabled, { store, metrics, logger: opts.logger, now, retry, unreadyAfterMs: parseDuration(cfg.unreadyAfter), idlePollMs }));
+      dispatchers.set(c.name, new SinkDispatcher(sink, c.enabled, { store: outbox, metrics, logger: opts.logger, now, retry, unreadyAfterMs: parseDuration(cfg.unreadyAfter), idlePollMs }));
     }
   } catch (err) {
     metrics.unregister();
@@ -101,7 +100,7 @@ export function createAlerting(opts: AlertingOptions): AlertingComponent {
   }
 
   const alerter = new Alerter(
-    store,
+    opts.store,
     routed,
     {
       cluster: opts.config.cluster,
@@ -124,10 +123,11 @@ export function createAlerting(opts: AlertingOptions): AlertingComponent {
   const h = cfg.health;
   const health = new HealthMonitor({
     bus: opts.bus,
-    agents: new AgentsTable(opts.db),
+    agents: opts.store.agents,
     now,
-    openKeys: () => store.openHealthKeys(),
+    openKeys: () => outbox.openHealthKeys(),
     logger: opts.logger,
+    inputs: { ...opts.healthInputs, cluster: opts.config.cluster, missingAgentAfterMs: parseDuration(h.missingAgentAfter) },
     settings: {
       checkIntervalMs: parseDuration(h.checkInterval),
       disconnectedAfterMs: parseDuration(h.disconnectedAfter),
@@ -147,23 +147,23 @@ export function createAlerting(opts: AlertingOptions): AlertingComponent {
   const timers: NodeJS.Timeout[] = [];
   let unsubscribe: (() => void) | undefined;
 
-  const housekeeping = (): void => {
+  const housekeeping = async (): Promise<void> => {
     try {
       const t = now();
-      for (const [sink, n] of store.expire(t - maxAgeMs, t)) {
+      for (const [sink, n] of await outbox.expire(t - maxAgeMs, t)) {
         metrics.sends.inc({ sink, result: 'expired' }, n);
         opts.logger.warn('alert notifications expired undelivered', { sink, count: n, maxAge: cfg.retry.maxAge });
       }
-      store.prune(t - retentionMs);
+      await outbox.prune(t - retentionMs);
     } catch (err) {
       metrics.errors.inc();
       opts.logger.error('alert outbox housekeeping failed', { error: (err as Error).message });
     }
   };
 
-  const sweep = (): void => {
+  const sweep = async (): Promise<void> => {
     try {
-      alerter.sweep();
+      await alerter.sweep();
     } catch (err) {
       metrics.errors.inc();
       opts.logger.error('alert sweep failed', { error: (err as Error).message });
@@ -172,15 +172,15 @@ export function createAlerting(opts: AlertingOptions): AlertingComponent {
 
   return {
     name: 'alerting',
-    store,
+    outbox,
     async start() {
       if (!cfg.enabled) return;
       unsubscribe = opts.bus.subscribe((e) => alerter.handle(e));
-      housekeeping();
-      if (opts.deviations) {
-        const service = opts.deviations;
+      await housekeeping();
+      {
+        const read = opts.deviations ? (id: number) => opts.deviations!.getDeviation(id) : async (id: number) => (await opts.store.deviations.get(id))?.deviation;
         try {
-          const caughtUp = alerter.reconcile((id) => service.getDeviation(id), now() - maxAgeMs);
+          const caughtUp = await alerter.reconcile(read, now() - maxAgeMs);
           if (caughtUp > 0) opts.logger.info('alerting caught up with deviations changed while it was not listening', { count: caughtUp });
         } catch (err) {
           metrics.errors.inc();
@@ -188,10 +188,10 @@ export function createAlerting(opts: AlertingOptions): AlertingComponent {
         }
       }
       for (const d of dispatchers.values()) d.start();
-      timers.push(setInterval(sweep, sweepMs), setInterval(housekeeping, clamp(maxAgeMs / 4, 10, HOUSEKEEPING_MS)));
+      timers.push(setInterval(() => void sweep(), sweepMs), setInterval(() => void housekeeping(), clamp(maxAgeMs / 4, 10, HOUSEKEEPING_MS)));
       for (const t of timers) t.unref();
       await health.start();
-      sweep();
+      await sweep();
       opts.logger.info('alerting started', { sinks: sinkConfigs.map((c) => `${c.name}(${c.type}${c.enabled ? '' : ', disabled'})`).join(' ') || 'none' });
     },
     readiness: () => [...dispatchers.values()].map((d) => d.readiness()),
@@ -200,7 +200,7 @@ export function createAlerting(opts: AlertingOptions): AlertingComponent {
     housekeeping,
     close: once(async () => {
       unsubscribe?.();
-      alerter.drain();
+      await alerter.drain();
       for (const t of timers) clearInterval(t);
       await health.close();
       await Promise.all([...dispatchers.values()].map((d) => d.close()));

@@ -1,8 +1,8 @@
 /** Per-sink routing: minimum severity, namespace / workload globs, health alerts on or off. */
-import type { SinkConfig } from '../../common/config-schema.js';
+import type { SinkConfig } from '../../common/config/schema.js';
 import { severityRank } from '../../common/deviations.js';
 import { compileGlob } from '../../common/glob.js';
-import type { AlertSnapshot } from './store.js';
+import type { AlertSnapshot } from '../store/outbox.js';
 
 export type Route = (alert: AlertSnapshot) => boolean;
 

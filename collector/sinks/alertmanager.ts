@@ -4,12 +4,21 @@
  * `endsAt` a few intervals ahead, so Alertmanager keeps them firing while driftwatch runs and
  * ends them by itself if driftwatch stops; a resolution posts `endsAt` = when it ended.
  */
-import type { SinkConfig } from '../../common/config-schema.js';
+import { Type } from '@sinclair/typebox';
+import { httpUrl } from '../../common/config/fields.js';
 import { parseDuration } from '../../common/duration.js';
-import { JSON_HEADERS, sinkHttpClient, type HttpClient } from './http.js';
+import { httpSinkFields, JSON_HEADERS, sinkHttpClient, type HttpClient } from './http.js';
 import { safeJson } from './json.js';
 import { describe, isoTime } from './text.js';
-import type { AlertNotification, SendVerdict, Sink, SinkContext, SinkDefinition } from './types.js';
+import { defineSink, type AlertNotification, type SendVerdict, type Sink, type SinkConfigOf, type SinkContext } from './types.js';
+
+/** The keys of an `alertmanager` sink. */
+const alertmanagerFields = {
+  ...httpSinkFields,
+  /** Base URL of every instance (both of an HA pair): each gets every alert. */
+  urls: Type.Optional(Type.Array(httpUrl, { minItems: 1 })),
+};
+type AlertmanagerSinkConfig = SinkConfigOf<typeof alertmanagerFields>;
 
 const DEFAULT_REFRESH_MS = 60_000;
 /** A firing alert stays firing in Alertmanager this many refresh intervals after the last post. */
@@ -77,7 +86,7 @@ class AlertmanagerSink implements Sink {
 
   constructor(
     readonly name: string,
-    config: SinkConfig,
+    config: AlertmanagerSinkConfig,
     private readonly ctx: SinkContext,
   ) {
     this.http = sinkHttpClient(config);
@@ -96,10 +105,11 @@ class AlertmanagerSink implements Sink {
   }
 }
 
-export const alertmanagerSink: SinkDefinition = {
+export const alertmanagerSink = defineSink({
   type: 'alertmanager',
-  schema: { requireOneOf: [['urls']], accepts: ['urls', 'headers', 'tls', 'timeout'] },
+  fields: alertmanagerFields,
+  requireOneOf: [['urls']],
   keepAlive: true,
   defaultRenotifyMs: DEFAULT_REFRESH_MS,
   create: (config, ctx) => new AlertmanagerSink(config.name, config, ctx),
-};
+});

@@ -5,8 +5,8 @@
  * use a `driftwatch.` prefix otherwise.
  */
 import type { Severity } from '../../common/deviations.js';
-import { jsonRequest, PostEachSink, sinkHttpClient } from './http.js';
-import type { AlertNotification, SinkDefinition } from './types.js';
+import { jsonRequest, PostEachSink, postEachSinkFields, sinkHttpClient } from './http.js';
+import { defineSink, type AlertNotification } from './types.js';
 
 export interface FalcoEvent {
   rule: string;
@@ -80,9 +80,10 @@ export function toFalcoEvent(n: AlertNotification, opts: { hostname: string }): 
   };
 }
 
-export const falcoSink: SinkDefinition = {
+export const falcoSink = defineSink({
   type: 'falco',
-  schema: { requireOneOf: [['url']], accepts: ['url', 'headers', 'tls', 'timeout'] },
+  fields: postEachSinkFields,
+  requireOneOf: [['url']],
   keepAlive: false,
   create: (config, ctx) => new PostEachSink('falco', config.name, config.url!, sinkHttpClient(config), (n) => jsonRequest(toFalcoEvent(n, { hostname: ctx.hostname }))),
-};
+});

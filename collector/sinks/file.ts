@@ -1,7 +1,14 @@
 /** JSON lines appended to a file (`driftwatch.alert.v1`), created with mode 0600. */
 import { open, type FileHandle } from 'node:fs/promises';
+import { Type } from '@sinclair/typebox';
 import { toJsonLines } from './document.js';
-import type { AlertNotification, SendVerdict, Sink, SinkContext, SinkDefinition } from './types.js';
+import { defineSink, type AlertNotification, type SendVerdict, type Sink, type SinkContext } from './types.js';
+
+/** The keys of a `file` sink. */
+const fileSinkFields = {
+  /** The JSON-lines file to append to. */
+  path: Type.Optional(Type.String({ minLength: 1 })),
+};
 
 class FileSink implements Sink {
   readonly type = 'file' as const;
@@ -35,9 +42,10 @@ class FileSink implements Sink {
   }
 }
 
-export const fileSink: SinkDefinition = {
+export const fileSink = defineSink({
   type: 'file',
-  schema: { requireOneOf: [['path']], accepts: ['path'] },
+  fields: fileSinkFields,
+  requireOneOf: [['path']],
   keepAlive: false,
   create: (config, ctx) => new FileSink(config.name, config.path!, ctx),
-};
+});

@@ -6,11 +6,29 @@
 import http from 'node:http';
 import https from 'node:https';
 import { readFileSync } from 'node:fs';
-import type { SinkConfig, SinkType, TlsConfig } from '../../common/config-schema.js';
+import { Type } from '@sinclair/typebox';
+import { httpUrl, tlsSchema } from '../../common/config/fields.js';
+import type { TlsConfig } from '../../common/config/schema.js';
 import { parseDuration } from '../../common/duration.js';
 import { VERSION } from '../../common/version.js';
 import { safeJson } from './json.js';
-import type { AlertNotification, SendVerdict, Sink } from './types.js';
+import type { AlertNotification, SendVerdict, Sink, SinkConfigOf, SinkType } from './types.js';
+
+/** The keys every HTTP sink has (each adds its own: `url`, `urls`, `secret`, …). */
+export const httpSinkFields = {
+  /** Sent with every request (e.g. an Authorization header); never shown in reasons or logs. */
+  headers: Type.Record(Type.String(), Type.String(), { default: {} }),
+  /** CA, client certificate and key (PEM files) for https receivers; `serverName` to expect another name. */
+  tls: Type.Optional(tlsSchema),
+};
+export type HttpSinkConfig = SinkConfigOf<typeof httpSinkFields>;
+
+/** The keys of the sinks that POST each notification to one URL (PostEachSink). */
+export const postEachSinkFields = {
+  ...httpSinkFields,
+  /** Where to POST. */
+  url: Type.Optional(httpUrl),
+};
 
 /** Bytes of a response body kept for the reason of a failed attempt. */
 const SNIPPET_BYTES = 512;
@@ -152,7 +170,7 @@ export class HttpClient {
 }
 
 /** The client a sink's settings ask for: its timeout, custom headers and TLS. */
-export function sinkHttpClient(config: SinkConfig, secrets?: readonly string[]): HttpClient {
+export function sinkHttpClient(config: HttpSinkConfig, secrets?: readonly string[]): HttpClient {
   return new HttpClient({ timeoutMs: parseDuration(config.timeout), headers: config.headers, tls: config.tls, secrets });
 }
 

@@ -5,9 +5,9 @@
  * early (backticks are replaced, lines joined). The message is built by a pure function.
  */
 import type { Severity } from '../../common/deviations.js';
-import { jsonRequest, PostEachSink, sinkHttpClient } from './http.js';
+import { jsonRequest, PostEachSink, postEachSinkFields, sinkHttpClient } from './http.js';
 import { deviationFacts, isoTime, listSome, workloadLabel } from './text.js';
-import type { AlertNotification, SinkDefinition } from './types.js';
+import { defineSink, type AlertNotification } from './types.js';
 
 /**
  * Slack refuses (HTTP 400, never delivered) a section text over 3000 characters and a message
@@ -114,9 +114,10 @@ export function toSlackMessage(n: AlertNotification): SlackMessage {
   return { text: `${title}: ${truncateEscaped(escapeMrkdwn(n.summary.replace(/[\r\n]+/g, ' ')), MAX_FALLBACK_CHARS)}`, blocks };
 }
 
-export const slackSink: SinkDefinition = {
+export const slackSink = defineSink({
   type: 'slack',
-  schema: { requireOneOf: [['url']], accepts: ['url', 'headers', 'tls', 'timeout'] },
+  fields: postEachSinkFields,
+  requireOneOf: [['url']],
   keepAlive: false,
   create: (config) => new PostEachSink('slack', config.name, config.url!, sinkHttpClient(config), (n) => jsonRequest(toSlackMessage(n))),
-};
+});

@@ -1,6 +1,6 @@
 /** JSON lines on the collector's stdout (`driftwatch.alert.v1`), for log pipelines. */
 import { toJsonLines } from './document.js';
-import type { AlertNotification, SendVerdict, Sink, SinkContext, SinkDefinition } from './types.js';
+import { defineSink, type AlertNotification, type SendVerdict, type Sink, type SinkContext } from './types.js';
 
 class StdoutSink implements Sink {
   readonly type = 'stdout' as const;
@@ -27,9 +27,10 @@ class StdoutSink implements Sink {
   async close(): Promise<void> {}
 }
 
-export const stdoutSink: SinkDefinition = {
+export const stdoutSink = defineSink({
   type: 'stdout',
-  schema: { requireOneOf: [], accepts: [] },
+  fields: {},
+  requireOneOf: [],
   keepAlive: false,
   create: (config, ctx) => new StdoutSink(config.name, ctx),
-};
+});

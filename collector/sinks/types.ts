@@ -5,7 +5,8 @@
  */
 import type { Deviation, HealthEvent, Severity } from '../../common/deviations.js';
 import type { WorkloadId } from '../../common/model.js';
-import type { SinkConfig, SinkType } from '../../common/config-schema.js';
+import type { Static, TObject, TProperties } from '@sinclair/typebox';
+import type { SinkConfig } from '../../common/config/schema.js';
 
 /** The versioned document of webhook bodies and JSON-lines sinks (docs/alerting.md). */
 export const ALERT_SCHEMA = 'driftwatch.alert.v1';
@@ -78,13 +79,21 @@ export interface SinkContext {
   stdout: NodeJS.WritableStream;
 }
 
-/** The sink-specific keys of SinkConfig. */
-export type SinkField = 'urls' | 'url' | 'secret' | 'secretFile' | 'path' | 'headers' | 'tls' | 'timeout';
+/** A sink type, as registered by collector/sinks/index.ts (the one list of them). */
+export type SinkType = string;
+
+/** A sink item as a type with these keys receives it: the common block and its own keys. */
+export type SinkConfigOf<F extends TProperties> = SinkConfig & Static<TObject<F>>;
 
 export interface SinkDefinition {
-  type: SinkType;
-  /** Which sink-specific keys this type requires (one of each inner list) and accepts. */
-  schema: { requireOneOf: readonly (readonly SinkField[])[]; accepts: readonly SinkField[] };
+  readonly type: SinkType;
+  /**
+   * The type's own keys under `collector.alerting.sinks[]`, as TypeBox schemas (optional or
+   * defaulted, common/config/kinds.ts): the keys it accepts beyond the common block.
+   */
+  readonly fields: TProperties;
+  /** Of its own keys, those it requires: one of each inner list. */
+  readonly requireOneOf: readonly (readonly string[])[];
   /**
    * Receivers that time alerts out (Alertmanager): open alerts are re-posted at the sink's
    * interval — acknowledged ones too, outside the rate limit — so they stay firing there.
@@ -93,4 +102,19 @@ export interface SinkDefinition {
   /** Default re-notify interval for this type (ms); undefined = alerting.renotifyInterval. */
   defaultRenotifyMs?: number;
   create(config: SinkConfig, ctx: SinkContext): Sink;
+}
+
+/**
+ * Declares a sink type. `create` sees its own keys typed from the same declaration that validates
+ * them: the registry hands it only items of its type that passed the schema composed from
+ * `fields` and validateSinks — which is what makes the one narrowing below sound.
+ */
+export function defineSink<F extends TProperties>(
+  def: Omit<SinkDefinition, 'fields' | 'requireOneOf' | 'create'> & {
+    fields: F;
+    requireOneOf: readonly (readonly (keyof F & string)[])[];
+    create(config: SinkConfigOf<F>, ctx: SinkContext): Sink;
+  },
+): SinkDefinition {
+  return { ...def, create: (config, ctx) => def.create(config as SinkConfigOf<F>, ctx) };
 }

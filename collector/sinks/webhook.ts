@@ -6,11 +6,21 @@
  */
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { SinkConfig } from '../../common/config-schema.js';
+import { Type } from '@sinclair/typebox';
 import { toAlertDocument } from './document.js';
-import { JSON_HEADERS, PostEachSink, sinkHttpClient } from './http.js';
+import { JSON_HEADERS, PostEachSink, postEachSinkFields, sinkHttpClient } from './http.js';
 import { safeJson } from './json.js';
-import type { AlertNotification, SinkDefinition } from './types.js';
+import { defineSink, type AlertNotification, type SinkConfigOf } from './types.js';
+
+/** The keys of a `webhook` sink. */
+const webhookFields = {
+  ...postEachSinkFields,
+  /** HMAC-SHA256 shared secret, inline … */
+  secret: Type.Optional(Type.String({ minLength: 16 })),
+  /** … or read from a file (a mounted Secret). */
+  secretFile: Type.Optional(Type.String({ minLength: 1 })),
+};
+export type WebhookSinkConfig = SinkConfigOf<typeof webhookFields>;
 
 export const SIGNATURE_HEADER = 'x-driftwatch-signature';
 export const TIMESTAMP_HEADER = 'x-driftwatch-timestamp';
@@ -34,18 +44,19 @@ export function toWebhookRequest(n: AlertNotification, secret: string, nowMs: nu
   };
 }
 
-export function readSecret(config: SinkConfig): string {
+export function readSecret(config: WebhookSinkConfig): string {
   if (config.secret !== undefined) return config.secret;
   if (config.secretFile !== undefined) return readFileSync(config.secretFile, 'utf8').trim();
   throw new Error(`sink ${config.name}: secret or secretFile is required`);
 }
 
-export const webhookSink: SinkDefinition = {
+export const webhookSink = defineSink({
   type: 'webhook',
-  schema: { requireOneOf: [['url'], ['secret', 'secretFile']], accepts: ['url', 'secret', 'secretFile', 'headers', 'tls', 'timeout'] },
+  fields: webhookFields,
+  requireOneOf: [['url'], ['secret', 'secretFile']],
   keepAlive: false,
   create: (config, ctx) => {
     const secret = readSecret(config);
     return new PostEachSink('webhook', config.name, config.url!, sinkHttpClient(config, [secret]), (n) => toWebhookRequest(n, secret, ctx.now()));
   },
-};
+});

@@ -1,4 +1,5 @@
-import type { SqlDatabase } from './db.js';
+import type { AuditRepository } from './contract.js';
+import type { SqlExecutor } from './sql.js';
 
 /** One decision or change, attributed: who, when, what, on what, why, and the state either side. */
 export interface AuditEntry {
@@ -60,16 +61,16 @@ function parseJson(text: string | null): unknown {
   }
 }
 
-export class AuditLog {
+export class SqlAudit implements AuditRepository {
   constructor(
-    private readonly db: SqlDatabase,
+    private readonly db: SqlExecutor,
     private readonly now: () => number = Date.now,
   ) {}
 
   /** Call inside the transaction of the change it records, so that neither exists without the other. */
-  append(e: AuditInput): number {
-    const r = this.db.run(
-      'INSERT INTO audit_log (at, actor, action, target_type, target_id, namespace, comment, before, after) VALUES (@at, @actor, @action, @tt, @tid, @ns, @comment, @before, @after)',
+  async append(e: AuditInput): Promise<number> {
+    const r = await this.db.get<{ id: number }>(
+      'INSERT INTO audit_log (at, actor, action, target_type, target_id, namespace, comment, before, after) VALUES (@at, @actor, @action, @tt, @tid, @ns, @comment, @before, @after) RETURNING id',
       {
         at: new Date(this.now()).toISOString(),
         actor: e.actor,
@@ -82,10 +83,10 @@ export class AuditLog {
         after: e.after === undefined ? null : JSON.stringify(e.after),
       },
     );
-    return Number(r.lastInsertRowid);
+    return r!.id;
   }
 
-  list(f: AuditFilter): AuditEntry[] {
+  async list(f: AuditFilter): Promise<AuditEntry[]> {
     const where: string[] = [];
     const params: Record<string, string | number> = { limit: f.limit };
     if (f.actor !== undefined) (where.push('actor = @actor'), (params.actor = f.actor));
@@ -101,7 +102,7 @@ export class AuditLog {
       where.push(names.length ? `namespace IN (${names.join(', ')})` : '1 = 0');
     }
     const sql = `SELECT * FROM audit_log${where.length ? ' WHERE ' + where.join(' AND ') : ''} ORDER BY id DESC LIMIT @limit`;
-    return this.db.all<AuditRow>(sql, params).map((r) => ({
+    return (await this.db.all<AuditRow>(sql, params)).map((r) => ({
       id: r.id,
       at: r.at,
       actor: r.actor,

@@ -1,5 +1,6 @@
 import type { BaselineCompleteness, BaselinePhase, BaselineSummary } from '../../common/deviations.js';
-import type { SqlDatabase, SqlParams } from './db.js';
+import type { BaselineRepository } from './contract.js';
+import type { SqlExecutor, SqlParams } from './sql.js';
 import { JOINED_WORKLOAD_COLUMNS, joinedWorkload, type JoinedWorkloadColumns } from './workloads.js';
 
 export interface BaselineRecord {
@@ -88,31 +89,31 @@ const UPDATE_COLUMNS: Record<keyof BaselineUpdate, string> = {
 };
 
 /** Baselines (one row per workload container generation) and their items. */
-export class BaselinesTable {
-  constructor(private readonly db: SqlDatabase) {}
+export class SqlBaselines implements BaselineRepository {
+  constructor(private readonly db: SqlExecutor) {}
 
-  get(id: number): BaselineRecord | undefined {
-    const r = this.db.get<BaselineRow>(`SELECT ${COLUMNS} FROM baselines WHERE id = @id`, { id });
+  async get(id: number): Promise<BaselineRecord | undefined> {
+    const r = await this.db.get<BaselineRow>(`SELECT ${COLUMNS} FROM baselines WHERE id = @id`, { id });
     return r ? toRecord(r) : undefined;
   }
 
   /** The workload's current baseline: its newest generation. */
-  current(workloadId: number): BaselineRecord | undefined {
-    const r = this.db.get<BaselineRow>(`SELECT ${COLUMNS} FROM baselines WHERE workload_id = @workloadId ORDER BY generation DESC LIMIT 1`, { workloadId });
+  async current(workloadId: number): Promise<BaselineRecord | undefined> {
+    const r = await this.db.get<BaselineRow>(`SELECT ${COLUMNS} FROM baselines WHERE workload_id = @workloadId ORDER BY generation DESC LIMIT 1`, { workloadId });
     return r ? toRecord(r) : undefined;
   }
 
-  generations(workloadId: number): BaselineRecord[] {
-    return this.db.all<BaselineRow>(`SELECT ${COLUMNS} FROM baselines WHERE workload_id = @workloadId ORDER BY generation DESC`, { workloadId }).map(toRecord);
+  async generations(workloadId: number): Promise<BaselineRecord[]> {
+    return (await this.db.all<BaselineRow>(`SELECT ${COLUMNS} FROM baselines WHERE workload_id = @workloadId ORDER BY generation DESC`, { workloadId })).map(toRecord);
   }
 
-  insert(b: Omit<BaselineRecord, 'id' | 'decidedBy' | 'decidedAt' | 'decisionComment'>): BaselineRecord {
+  async insert(b: Omit<BaselineRecord, 'id' | 'decidedBy' | 'decidedAt' | 'decisionComment'>): Promise<BaselineRecord> {
     const at = new Date().toISOString();
-    const res = this.db.run(
+    const res = await this.db.get<{ id: number }>(
       `INSERT INTO baselines (workload_id, generation, image_digest, image_digests, phase, completeness, version, learning_start_ms,
          learning_until_ms, last_new_item_ms, created_at, updated_at)
        VALUES (@workloadId, @generation, @imageDigest, @imageDigests, @phase, @completeness, @version, @learningStartMs,
-         @learningUntilMs, @lastNewItemMs, @at, @at)`,
+         @learningUntilMs, @lastNewItemMs, @at, @at) RETURNING id`,
       {
         workloadId: b.workloadId,
         generation: b.generation,
@@ -127,10 +128,10 @@ export class BaselinesTable {
         at,
       },
     );
-    return this.get(Number(res.lastInsertRowid))!;
+    return (await this.get(res!.id))!;
   }
 
-  update(id: number, changes: BaselineUpdate): void {
+  async update(id: number, changes: BaselineUpdate): Promise<void> {
     const sets: string[] = [];
     const params: Record<string, string | number | null> = { id, at: new Date().toISOString() };
     for (const [k, v] of Object.entries(changes) as [keyof BaselineUpdate, unknown][]) {
@@ -139,26 +140,26 @@ export class BaselinesTable {
       params[k] = Array.isArray(v) ? JSON.stringify(v) : (v as string | number | null);
     }
     if (!sets.length) return;
-    this.db.run(`UPDATE baselines SET ${sets.join(', ')}, updated_at = @at WHERE id = @id`, params as SqlParams);
+    await this.db.run(`UPDATE baselines SET ${sets.join(', ')}, updated_at = @at WHERE id = @id`, params as SqlParams);
   }
 
   /** Learning baselines whose window ended at or before `nowMs` (event time). */
-  dueForActivation(nowMs: number): BaselineRecord[] {
-    return this.db
-      .all<BaselineRow>(`SELECT ${COLUMNS} FROM baselines WHERE phase = 'learning' AND learning_until_ms IS NOT NULL AND learning_until_ms <= @nowMs`, { nowMs })
+  async dueForActivation(nowMs: number): Promise<BaselineRecord[]> {
+    return (await this.db
+      .all<BaselineRow>(`SELECT ${COLUMNS} FROM baselines WHERE phase = 'learning' AND learning_until_ms IS NOT NULL AND learning_until_ms <= @nowMs`, { nowMs }))
       .map(toRecord);
   }
 
-  items(baselineId: number): BaselineItemRecord[] {
-    return this.db
-      .all<ItemRow>(`SELECT ${ITEM_COLUMNS} FROM baseline_items WHERE baseline_id = @baselineId AND removed_in_version IS NULL ORDER BY id`, { baselineId })
+  async items(baselineId: number): Promise<BaselineItemRecord[]> {
+    return (await this.db
+      .all<ItemRow>(`SELECT ${ITEM_COLUMNS} FROM baseline_items WHERE baseline_id = @baselineId AND removed_in_version IS NULL ORDER BY id`, { baselineId }))
       .map(toItem);
   }
 
-  insertItem(i: Omit<BaselineItemRecord, 'id'>): BaselineItemRecord {
-    const res = this.db.run(
+  async insertItem(i: Omit<BaselineItemRecord, 'id'>): Promise<BaselineItemRecord> {
+    const res = await this.db.get<{ id: number }>(
       `INSERT INTO baseline_items (baseline_id, kind, item_key, origin, phase, detail, count, first_seen_ms, last_seen_ms, added_in_version)
-       VALUES (@baselineId, @kind, @key, @origin, @phase, @detail, @count, @firstSeenMs, @lastSeenMs, @addedInVersion)`,
+       VALUES (@baselineId, @kind, @key, @origin, @phase, @detail, @count, @firstSeenMs, @lastSeenMs, @addedInVersion) RETURNING id`,
       {
         baselineId: i.baselineId,
         kind: i.kind,
@@ -172,11 +173,11 @@ export class BaselinesTable {
         addedInVersion: i.addedInVersion,
       },
     );
-    return { ...i, id: Number(res.lastInsertRowid) };
+    return { ...i, id: res!.id };
   }
 
-  updateItem(i: BaselineItemRecord): void {
-    this.db.run(
+  async updateItem(i: BaselineItemRecord): Promise<void> {
+    await this.db.run(
       `UPDATE baseline_items SET phase = @phase, detail = @detail, count = @count, first_seen_ms = @firstSeenMs, last_seen_ms = @lastSeenMs
        WHERE id = @id`,
       { id: i.id, phase: i.phase, detail: JSON.stringify(i.detail), count: i.count, firstSeenMs: i.firstSeenMs, lastSeenMs: i.lastSeenMs },
@@ -184,12 +185,12 @@ export class BaselinesTable {
   }
 
   /** Removes an item that turned out not to belong to the learning window (never a person's addition). */
-  deleteItem(id: number): void {
-    this.db.run("DELETE FROM baseline_items WHERE id = @id AND origin = 'learned'", { id });
+  async deleteItem(id: number): Promise<void> {
+    await this.db.run("DELETE FROM baseline_items WHERE id = @id AND origin = 'learned'", { id });
   }
 
-  summary(id: number): BaselineSummary | undefined {
-    const r = this.db.get<BaselineSummaryRow>(
+  async summary(id: number): Promise<BaselineSummary | undefined> {
+    const r = await this.db.get<BaselineSummaryRow>(
       `SELECT b.id, b.workload_id, b.generation, b.image_digest, b.image_digests, b.phase, b.completeness, b.version, b.learning_start_ms,
          b.learning_until_ms, b.last_new_item_ms, b.decided_by, b.decided_at, b.decision_comment, ${JOINED_WORKLOAD_COLUMNS},
          (SELECT COUNT(*) FROM baseline_items i WHERE i.baseline_id = b.id AND i.removed_in_version IS NULL) AS item_count,
@@ -201,13 +202,13 @@ export class BaselinesTable {
   }
 
   /** Ids of current (newest generation) baselines, optionally filtered. */
-  currentIds(filter: { namespace?: string; phase?: string } = {}): number[] {
+  async currentIds(filter: { namespace?: string; phase?: string } = {}): Promise<number[]> {
     const where: string[] = ['b.generation = (SELECT MAX(b2.generation) FROM baselines b2 WHERE b2.workload_id = b.workload_id)'];
     const params: Record<string, string> = {};
     if (filter.namespace !== undefined) (where.push('w.namespace = @namespace'), (params.namespace = filter.namespace));
     if (filter.phase !== undefined) (where.push('b.phase = @phase'), (params.phase = filter.phase));
-    return this.db
-      .all<{ id: number }>(`SELECT b.id FROM baselines b JOIN workloads w ON w.id = b.workload_id WHERE ${where.join(' AND ')} ORDER BY w.namespace, w.name, w.container, b.id`, params)
+    return (await this.db
+      .all<{ id: number }>(`SELECT b.id FROM baselines b JOIN workloads w ON w.id = b.workload_id WHERE ${where.join(' AND ')} ORDER BY w.namespace, w.name, w.container, b.id`, params))
       .map((r) => r.id);
   }
 }

@@ -1,6 +1,7 @@
 import type { Deviation, DeviationKind, DeviationStatus, Severity } from '../../common/deviations.js';
 import type { Observation } from '../../common/model.js';
-import type { SqlDatabase } from './db.js';
+import type { DeviationRepository } from './contract.js';
+import type { SqlExecutor } from './sql.js';
 import { JOINED_WORKLOAD_COLUMNS, joinedWorkload, type JoinedWorkloadColumns } from './workloads.js';
 
 export type SessionCommand = NonNullable<Deviation['commands']>[number];
@@ -64,61 +65,61 @@ export interface StoredDeviation {
 }
 
 /** Deviations, unique per (baseline, item key). */
-export class DeviationsTable {
-  constructor(private readonly db: SqlDatabase) {}
+export class SqlDeviations implements DeviationRepository {
+  constructor(private readonly db: SqlExecutor) {}
 
-  get(id: number): StoredDeviation | undefined {
-    const r = this.db.get<DeviationRow>(`${SELECT} WHERE d.id = @id`, { id });
+  async get(id: number): Promise<StoredDeviation | undefined> {
+    const r = await this.db.get<DeviationRow>(`${SELECT} WHERE d.id = @id`, { id });
     return r ? toStored(r) : undefined;
   }
 
   /** The deviation of (baseline, item), samples not loaded (`samples` is empty: see samplesOf). */
-  find(baselineId: number, itemKey: string): StoredDeviation | undefined {
-    const r = this.db.get<DeviationRow>(`${SELECT_SLIM} WHERE d.baseline_id = @baselineId AND d.item_key = @itemKey`, { baselineId, itemKey });
+  async find(baselineId: number, itemKey: string): Promise<StoredDeviation | undefined> {
+    const r = await this.db.get<DeviationRow>(`${SELECT_SLIM} WHERE d.baseline_id = @baselineId AND d.item_key = @itemKey`, { baselineId, itemKey });
     return r ? toStored(r) : undefined;
   }
 
-  samplesOf(id: number): Observation[] {
-    const r = this.db.get<{ samples: string }>('SELECT samples FROM deviations WHERE id = @id', { id });
+  async samplesOf(id: number): Promise<Observation[]> {
+    const r = await this.db.get<{ samples: string }>('SELECT samples FROM deviations WHERE id = @id', { id });
     return r ? (JSON.parse(r.samples) as Observation[]) : [];
   }
 
   /** Open or acknowledged deviations of a baseline first seen before `beforeMs`, of these kinds. */
-  firstSeenBefore(baselineId: number, beforeMs: number, kinds: readonly DeviationKind[]): StoredDeviation[] {
+  async firstSeenBefore(baselineId: number, beforeMs: number, kinds: readonly DeviationKind[]): Promise<StoredDeviation[]> {
     const list = kinds.map((k) => `'${k}'`).join(', ');
-    return this.db
+    return (await this.db
       .all<DeviationRow>(`${SELECT_SLIM} WHERE d.baseline_id = @baselineId AND d.first_seen_ms < @beforeMs AND d.kind IN (${list}) AND d.status IN ('open', 'acknowledged') ORDER BY d.id`, {
         baselineId,
         beforeMs,
-      })
+      }))
       .map(toStored);
   }
 
-  insert(d: DeviationWrite): number {
+  async insert(d: DeviationWrite): Promise<number> {
     const at = new Date().toISOString();
     if (d.samples === null) d = { ...d, samples: [] };
-    const res = this.db.run(
+    const res = await this.db.get<{ id: number }>(
       `INSERT INTO deviations (baseline_id, workload_id, item_key, kind, severity, severity_reason, status, summary, detail, first_seen_ms,
          last_seen_ms, count, pods, nodes, image, samples, commands, created_at, updated_at)
        VALUES (@baselineId, @workloadId, @itemKey, @kind, @severity, @severityReason, 'open', @summary, @detail, @firstSeenMs,
-         @lastSeenMs, @count, @pods, @nodes, @image, @samples, @commands, @at, @at)`,
+         @lastSeenMs, @count, @pods, @nodes, @image, @samples, @commands, @at, @at) RETURNING id`,
       { ...serialise(d), at },
     );
-    return Number(res.lastInsertRowid);
+    return res!.id;
   }
 
   /** Rewrites what a new sighting changes (the row's identity and status stay). */
-  updateSighting(id: number, d: DeviationWrite): void {
+  async updateSighting(id: number, d: DeviationWrite): Promise<void> {
     const { samples, ...params } = serialise(d);
     const set = `severity = @severity, severity_reason = @severityReason, summary = @summary, detail = @detail, first_seen_ms = @firstSeenMs,
       last_seen_ms = @lastSeenMs, count = @count, pods = @pods, nodes = @nodes, image = @image, commands = @commands, updated_at = @at`;
     const at = new Date().toISOString();
-    if (samples === null) this.db.run(`UPDATE deviations SET ${set} WHERE id = @id`, { ...params, id, at });
-    else this.db.run(`UPDATE deviations SET ${set}, samples = @samples WHERE id = @id`, { ...params, samples, id, at });
+    if (samples === null) (await this.db.run(`UPDATE deviations SET ${set} WHERE id = @id`, { ...params, id, at }));
+    else (await this.db.run(`UPDATE deviations SET ${set}, samples = @samples WHERE id = @id`, { ...params, samples, id, at }));
   }
 
-  setStatus(id: number, status: DeviationStatus, actor: string, comment: string | null): void {
-    this.db.run('UPDATE deviations SET status = @status, status_by = @actor, status_at = @at, status_comment = @comment, updated_at = @at WHERE id = @id', {
+  async setStatus(id: number, status: DeviationStatus, actor: string, comment: string | null): Promise<void> {
+    await this.db.run('UPDATE deviations SET status = @status, status_by = @actor, status_at = @at, status_comment = @comment, updated_at = @at WHERE id = @id', {
       id,
       status,
       actor,

@@ -6,40 +6,15 @@
  * the same at row 50 and at row 900,000, and rows that arrive while someone pages neither shift
  * nor duplicate what they see next.
  */
-import type { BaselinePhase, BaselineSummary, Deviation, DeviationKind, DeviationStatus, Severity, AgentStatus } from '../../common/deviations.js';
+import type { BaselinePhase, BaselineSummary, Deviation, DeviationKind, DeviationStatus, Severity } from '../../common/deviations.js';
 import { SEVERITIES } from '../../common/deviations.js';
 import type { WorkloadId } from '../../common/model.js';
-import { AgentsTable } from './agents.js';
 import { ITEM_COLUMNS, toItem, toSummary, type BaselineSummaryRow, type ItemRow } from './baselines.js';
-import type { SqlDatabase, SqlValue } from './db.js';
+import type { ConsoleQueryRepository } from './contract.js';
+import type { SqlExecutor } from './sql.js';
+import { escapeLike, listClause, scopeClause, type Params } from './clauses.js';
 import { DEVIATION_LIST_COLUMNS, toDeviation, type DeviationRow } from './deviations.js';
 import { JOINED_WORKLOAD_COLUMNS, joinedWorkload, type JoinedWorkloadColumns } from './workloads.js';
-
-type Params = Record<string, SqlValue>;
-
-/** `alias.namespace IN (…)` for a scoped reader; '' for an unscoped one. */
-function scopeClause(column: string, namespaces: readonly string[] | null | undefined, params: Params, prefix: string): string {
-  if (!namespaces) return '';
-  if (namespaces.length === 0) return '1 = 0';
-  const names = namespaces.map((ns, i) => {
-    params[`${prefix}${i}`] = ns;
-    return `@${prefix}${i}`;
-  });
-  return `${column} IN (${names.join(', ')})`;
-}
-
-function listClause(column: string, values: readonly string[] | undefined, params: Params, prefix: string): string {
-  if (!values || values.length === 0) return '';
-  const names = values.map((v, i) => {
-    params[`${prefix}${i}`] = v;
-    return `@${prefix}${i}`;
-  });
-  return values.length === 1 ? `${column} = ${names[0]!}` : `${column} IN (${names.join(', ')})`;
-}
-
-function escapeLike(text: string): string {
-  return text.toLowerCase().replace(/[\\%_]/g, (c) => '\\' + c);
-}
 
 // ---------------------------------------------------------------------------------------------
 // Deviations
@@ -104,56 +79,6 @@ export interface Page<T, C> {
   next: C | null;
 }
 
-export function listDeviations(db: SqlDatabase, f: DeviationFilter): Page<DeviationListItem, DeviationCursor> {
-  const params: Params = { limit: f.limit + 1 };
-  const where = [
-    scopeClause('w.namespace', f.scope, params, 'scope'),
-    listClause('w.namespace', f.namespaces, params, 'ns'),
-    listClause('d.severity', f.severities, params, 'sev'),
-    listClause('d.status', f.statuses, params, 'st'),
-    listClause('d.kind', f.kinds, params, 'kind'),
-  ].filter(Boolean);
-  // A workload is a handful of rows of `workloads`: resolving it first lets the store walk the
-  // (workload_id, …) indexes instead of filtering every deviation through the join.
-  if (f.workload !== undefined || f.container !== undefined) {
-    const sub = ['1 = 1'];
-    if (f.workload !== undefined) (sub.push('ww.name = @workload'), (params.workload = f.workload));
-    if (f.container !== undefined) (sub.push('ww.container = @container'), (params.container = f.container));
-    where.push(`d.workload_id IN (SELECT ww.id FROM workloads ww WHERE ${sub.join(' AND ')})`);
-  }
-  if (f.baselineId !== undefined) (where.push('d.baseline_id = @baselineId'), (params.baselineId = f.baselineId));
-  if (f.fromMs !== undefined) (where.push('d.last_seen_ms >= @fromMs'), (params.fromMs = f.fromMs));
-  if (f.toMs !== undefined) (where.push('d.first_seen_ms <= @toMs'), (params.toMs = f.toMs));
-  if (f.text !== undefined && f.text !== '') {
-    where.push(`(LOWER(d.summary) LIKE @text ESCAPE '\\' OR LOWER(d.item_key) LIKE @text ESCAPE '\\' OR LOWER(w.name) LIKE @text ESCAPE '\\')`);
-    params.text = `%${escapeLike(f.text)}%`;
-  }
-  const column = SORT_COLUMN[f.sort];
-  const cmp = f.descending ? '<' : '>';
-  const dir = f.descending ? 'DESC' : 'ASC';
-  if (f.after) {
-    if (f.sort === 'created') where.push(`d.id ${cmp} @afterId`);
-    // A row-value comparison, not `a < x OR (a = x AND id < y)`: stores turn it into an index range.
-    else where.push(`(${column}, d.id) ${cmp} (@afterKey, @afterId)`);
-    params.afterKey = f.after.key;
-    params.afterId = f.after.id;
-    if (f.sort === 'created') delete params.afterKey;
-  }
-  const order = f.sort === 'created' ? `d.id ${dir}` : `${column} ${dir}, d.id ${dir}`;
-  const sql = `SELECT ${DEVIATION_LIST_COLUMNS}, ${column} AS sort_key FROM deviations d JOIN workloads w ON w.id = d.workload_id${
-    where.length ? ' WHERE ' + where.join(' AND ') : ''
-  } ORDER BY ${order} LIMIT @limit`;
-  const rows = db.all<DeviationListRow>(sql, params);
-  const more = rows.length > f.limit;
-  if (more) rows.pop();
-  const last = rows[rows.length - 1];
-  return { items: rows.map(toDeviationItem), next: more && last ? { key: Number(last.sort_key), id: last.id } : null };
-}
-
-export function deviationNamespace(db: SqlDatabase, id: number): string | undefined {
-  return db.get<{ namespace: string }>('SELECT w.namespace FROM deviations d JOIN workloads w ON w.id = d.workload_id WHERE d.id = @id', { id })?.namespace;
-}
-
 // ---------------------------------------------------------------------------------------------
 // Workloads and baselines
 
@@ -177,18 +102,6 @@ function toBaselineView(r: BaselineRow): BaselineView {
   // Destructured only to keep the API's field order (id, workloadId, workload, …).
   const { id, ...summary } = toSummary(r);
   return { id, workloadId: r.workload_id, ...summary, updatedAt: r.updated_at };
-}
-
-export function getBaselineView(db: SqlDatabase, id: number): BaselineView | undefined {
-  const row = db.get<BaselineRow>(`SELECT ${BASELINE_COLUMNS} FROM baselines b JOIN workloads w ON w.id = b.workload_id WHERE b.id = @id`, { id });
-  return row ? toBaselineView(row) : undefined;
-}
-
-/** Every generation of a workload's baselines, newest first. */
-export function workloadBaselines(db: SqlDatabase, workloadId: number): BaselineView[] {
-  return db
-    .all<BaselineRow>(`SELECT ${BASELINE_COLUMNS} FROM baselines b JOIN workloads w ON w.id = b.workload_id WHERE b.workload_id = @workloadId ORDER BY b.generation DESC`, { workloadId })
-    .map(toBaselineView);
 }
 
 export interface WorkloadCursor {
@@ -221,53 +134,6 @@ interface WorkloadListRow extends JoinedWorkloadColumns {
   open_deviations: number;
 }
 
-/** Workloads with their current baseline (the newest generation). */
-export function listWorkloads(db: SqlDatabase, f: WorkloadFilter): Page<WorkloadListItem, WorkloadCursor> {
-  const params: Params = { limit: f.limit + 1 };
-  const where = [scopeClause('w.namespace', f.scope, params, 'scope'), listClause('w.namespace', f.namespaces, params, 'ns')].filter(Boolean);
-  if (f.phases && f.phases.length) where.push(listClause('b.phase', f.phases, params, 'ph'));
-  if (f.text) {
-    where.push(`LOWER(w.name) LIKE @text ESCAPE '\\'`);
-    params.text = `%${escapeLike(f.text)}%`;
-  }
-  if (f.after) {
-    where.push('(w.namespace, w.name, w.container, w.id) > (@aNs, @aName, @aContainer, @aId)');
-    Object.assign(params, { aNs: f.after.namespace, aName: f.after.name, aContainer: f.after.container, aId: f.after.id });
-  }
-  const sql = `SELECT w.id, ${JOINED_WORKLOAD_COLUMNS}, b.id AS baseline_id,
-      (SELECT COUNT(*) FROM deviations od WHERE od.workload_id = w.id AND od.status = 'open') AS open_deviations
-    FROM workloads w
-    LEFT JOIN baselines b ON b.workload_id = w.id AND b.generation = (SELECT MAX(b2.generation) FROM baselines b2 WHERE b2.workload_id = w.id)
-    ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
-    ORDER BY w.namespace, w.name, w.container, w.id LIMIT @limit`;
-  const rows = db.all<WorkloadListRow>(sql, params);
-  const more = rows.length > f.limit;
-  if (more) rows.pop();
-  const last = rows[rows.length - 1];
-  return {
-    items: rows.map((r) => ({
-      id: r.id,
-      workload: joinedWorkload(r),
-      baseline: r.baseline_id === null ? null : (getBaselineView(db, r.baseline_id) ?? null),
-      openDeviations: r.open_deviations,
-    })),
-    next: more && last ? { namespace: last.namespace, name: last.wname, container: last.container, id: last.id } : null,
-  };
-}
-
-/** Current baselines (newest generation per workload) of a namespace in one phase: bulk approval. */
-export function currentBaselinesIn(db: SqlDatabase, namespace: string, phase: BaselinePhase): BaselineView[] {
-  return db
-    .all<BaselineRow>(
-      `SELECT ${BASELINE_COLUMNS} FROM baselines b JOIN workloads w ON w.id = b.workload_id
-       WHERE w.namespace = @namespace AND b.phase = @phase
-         AND b.generation = (SELECT MAX(b2.generation) FROM baselines b2 WHERE b2.workload_id = b.workload_id)
-       ORDER BY w.name, w.container`,
-      { namespace, phase },
-    )
-    .map(toBaselineView);
-}
-
 export interface BaselineItemView {
   key: string;
   kind: string;
@@ -287,133 +153,135 @@ interface BaselineItemRow extends ItemRow {
   removed_in_version: number | null;
 }
 
-/** The items of one version of a baseline (those added at or before it and not removed by it). */
-export function baselineItems(db: SqlDatabase, baselineId: number, version: number): BaselineItemView[] {
-  return db
-    .all<BaselineItemRow>(
-      `SELECT ${ITEM_COLUMNS}, removed_in_version
-       FROM baseline_items WHERE baseline_id = @baselineId AND added_in_version <= @version
-         AND (removed_in_version IS NULL OR removed_in_version > @version)
-       ORDER BY kind, item_key`,
-      { baselineId, version },
-    )
-    .map((r) => {
-      // Without the row ids, and in the API's field order (key first).
-      const { id: _id, baselineId: _baselineId, kind, key, ...item } = toItem(r);
-      return { key, kind, ...item, removedInVersion: r.removed_in_version };
-    });
-}
-
 // ---------------------------------------------------------------------------------------------
 // Agents and the overview
 
-export type AgentHealth = 'ok' | 'stale' | 'disconnected';
+export class SqlConsoleQueries implements ConsoleQueryRepository {
+  constructor(private readonly db: SqlExecutor) {}
 
-export interface AgentView extends AgentStatus {
-  health: AgentHealth;
-}
-
-/** An agent that is connected but silent this long is shown as stale (it ships counters every 15 s). */
-const AGENT_STALE_MS = 120_000;
-
-export function listAgents(db: SqlDatabase, nowMs: number): AgentView[] {
-  return new AgentsTable(db).list('instance').map((a) => {
-    const stale = nowMs - Date.parse(a.lastSeenAt) > AGENT_STALE_MS;
-    return { ...a, health: !a.connected ? 'disconnected' : stale ? 'stale' : 'ok' };
-  });
-}
-
-export interface Overview {
-  fromMs: number;
-  toMs: number;
-  bucketMs: number;
-  /** Deviations first seen per bucket and severity: `series[severity][i]` for bucket i. */
-  series: Record<Severity, number[]>;
-  byNamespace: { namespace: string; open: number; bySeverity: Record<Severity, number> }[];
-  byStatus: Record<DeviationStatus, number>;
-  baselinesByPhase: Record<string, number>;
-  agents: Record<AgentHealth, number>;
-}
-
-function zeroSeverities(): Record<Severity, number> {
-  return Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
-}
-
-/**
- * The overview. `namespaces` narrows the time series (deviations over time in those namespaces);
- * the other counts are always over the caller's whole scope.
- */
-export function overview(
-  db: SqlDatabase,
-  opts: { fromMs: number; toMs: number; buckets: number; scope: readonly string[] | null; nowMs: number; namespaces?: readonly string[] },
-): Overview {
-  const bucketMs = Math.max(1, Math.ceil((opts.toMs - opts.fromMs) / opts.buckets));
-  const params: Params = { fromMs: opts.fromMs, toMs: opts.toMs, bucketMs };
-  const seriesWhere = [scopeClause('w.namespace', opts.scope, params, 'scope'), listClause('w.namespace', opts.namespaces, params, 'ns')].filter(Boolean);
-  const and = seriesWhere.map((c) => ` AND ${c}`).join('');
-  const series = Object.fromEntries(SEVERITIES.map((s) => [s, new Array<number>(opts.buckets).fill(0)])) as Record<Severity, number[]>;
-  const rows = db.all<{ b: number; severity: string; n: number }>(
-    `SELECT CAST((d.first_seen_ms - @fromMs) / @bucketMs AS INTEGER) AS b, d.severity, COUNT(*) AS n
-     FROM deviations d JOIN workloads w ON w.id = d.workload_id
-     WHERE d.first_seen_ms >= @fromMs AND d.first_seen_ms < @toMs${and}
-     GROUP BY CAST((d.first_seen_ms - @fromMs) / @bucketMs AS INTEGER), d.severity`,
-    params,
-  );
-  for (const r of rows) {
-    const s = series[r.severity as Severity];
-    if (s && r.b >= 0 && r.b < opts.buckets) s[r.b] = (s[r.b] ?? 0) + r.n;
+  async listDeviations(f: DeviationFilter): Promise<Page<DeviationListItem, DeviationCursor>> {
+    const params: Params = { limit: f.limit + 1 };
+    const where = [
+      scopeClause('w.namespace', f.scope, params, 'scope'),
+      listClause('w.namespace', f.namespaces, params, 'ns'),
+      listClause('d.severity', f.severities, params, 'sev'),
+      listClause('d.status', f.statuses, params, 'st'),
+      listClause('d.kind', f.kinds, params, 'kind'),
+    ].filter(Boolean);
+    // A workload is a handful of rows of `workloads`: resolving it first lets the store walk the
+    // (workload_id, …) indexes instead of filtering every deviation through the join.
+    if (f.workload !== undefined || f.container !== undefined) {
+      const sub = ['1 = 1'];
+      if (f.workload !== undefined) (sub.push('ww.name = @workload'), (params.workload = f.workload));
+      if (f.container !== undefined) (sub.push('ww.container = @container'), (params.container = f.container));
+      where.push(`d.workload_id IN (SELECT ww.id FROM workloads ww WHERE ${sub.join(' AND ')})`);
+    }
+    if (f.baselineId !== undefined) (where.push('d.baseline_id = @baselineId'), (params.baselineId = f.baselineId));
+    if (f.fromMs !== undefined) (where.push('d.last_seen_ms >= @fromMs'), (params.fromMs = f.fromMs));
+    if (f.toMs !== undefined) (where.push('d.first_seen_ms <= @toMs'), (params.toMs = f.toMs));
+    if (f.text !== undefined && f.text !== '') {
+      where.push(`(LOWER(d.summary) LIKE @text ESCAPE '\\' OR LOWER(d.item_key) LIKE @text ESCAPE '\\' OR LOWER(w.name) LIKE @text ESCAPE '\\')`);
+      params.text = `%${escapeLike(f.text)}%`;
+    }
+    const column = SORT_COLUMN[f.sort];
+    const cmp = f.descending ? '<' : '>';
+    const dir = f.descending ? 'DESC' : 'ASC';
+    if (f.after) {
+      if (f.sort === 'created') where.push(`d.id ${cmp} @afterId`);
+      // A row-value comparison, not `a < x OR (a = x AND id < y)`: stores turn it into an index range.
+      else where.push(`(${column}, d.id) ${cmp} (@afterKey, @afterId)`);
+      params.afterKey = f.after.key;
+      params.afterId = f.after.id;
+      if (f.sort === 'created') delete params.afterKey;
+    }
+    const order = f.sort === 'created' ? `d.id ${dir}` : `${column} ${dir}, d.id ${dir}`;
+    const sql = `SELECT ${DEVIATION_LIST_COLUMNS}, ${column} AS sort_key FROM deviations d JOIN workloads w ON w.id = d.workload_id${
+      where.length ? ' WHERE ' + where.join(' AND ') : ''
+    } ORDER BY ${order} LIMIT @limit`;
+    const rows = await this.db.all<DeviationListRow>(sql, params);
+    const more = rows.length > f.limit;
+    if (more) rows.pop();
+    const last = rows[rows.length - 1];
+    return { items: rows.map(toDeviationItem), next: more && last ? { key: Number(last.sort_key), id: last.id } : null };
   }
-  const scopeOnly: Params = {};
-  const scope2 = scopeClause('w.namespace', opts.scope, scopeOnly, 'scope');
-  const nsRows = db.all<{ namespace: string; severity: string; n: number }>(
-    `SELECT w.namespace, d.severity, COUNT(*) AS n FROM deviations d JOIN workloads w ON w.id = d.workload_id
-     WHERE d.status = 'open'${scope2 ? ` AND ${scope2}` : ''} GROUP BY w.namespace, d.severity`,
-    scopeOnly,
-  );
-  const byNs = new Map<string, { namespace: string; open: number; bySeverity: Record<Severity, number> }>();
-  for (const r of nsRows) {
-    let e = byNs.get(r.namespace);
-    if (!e) byNs.set(r.namespace, (e = { namespace: r.namespace, open: 0, bySeverity: zeroSeverities() }));
-    e.open += r.n;
-    if (r.severity in e.bySeverity) e.bySeverity[r.severity as Severity] += r.n;
-  }
-  const byStatus = { open: 0, acknowledged: 0, resolved: 0, 'added-to-baseline': 0 } as Record<DeviationStatus, number>;
-  for (const r of db.all<{ status: string; n: number }>(
-    `SELECT d.status, COUNT(*) AS n FROM deviations d JOIN workloads w ON w.id = d.workload_id${scope2 ? ` WHERE ${scope2}` : ''} GROUP BY d.status`,
-    scopeOnly,
-  )) {
-    if (r.status in byStatus) byStatus[r.status as DeviationStatus] = r.n;
-  }
-  const baselinesByPhase: Record<string, number> = { learning: 0, active: 0, approved: 0, rejected: 0 };
-  for (const r of db.all<{ phase: string; n: number }>(
-    `SELECT b.phase, COUNT(*) AS n FROM baselines b JOIN workloads w ON w.id = b.workload_id
-     WHERE b.generation = (SELECT MAX(b2.generation) FROM baselines b2 WHERE b2.workload_id = b.workload_id)${scope2 ? ` AND ${scope2}` : ''}
-     GROUP BY b.phase`,
-    scopeOnly,
-  )) {
-    baselinesByPhase[r.phase] = r.n;
-  }
-  const agents: Record<AgentHealth, number> = { ok: 0, stale: 0, disconnected: 0 };
-  for (const a of listAgents(db, opts.nowMs)) agents[a.health] += 1;
-  return {
-    fromMs: opts.fromMs,
-    toMs: opts.toMs,
-    bucketMs,
-    series,
-    byNamespace: [...byNs.values()].sort((a, b) => b.open - a.open || a.namespace.localeCompare(b.namespace)).slice(0, 20),
-    byStatus,
-    baselinesByPhase,
-    agents,
-  };
-}
 
-/** The stored observations of a workload since a time (event ms), oldest first, at most `limit`. */
-export function observationsSince(db: SqlDatabase, workloadId: number, sinceMs: number, limit: number): string[] {
-  return db
-    .all<{ data: string }>('SELECT data FROM observations WHERE workload_id = @workloadId AND time_ms >= @sinceMs ORDER BY time_ms, id LIMIT @limit', {
-      workloadId,
-      sinceMs,
-      limit,
-    })
-    .map((r) => r.data);
+  async deviationNamespace(id: number): Promise<string | undefined> {
+    return (await this.db.get<{ namespace: string }>('SELECT w.namespace FROM deviations d JOIN workloads w ON w.id = d.workload_id WHERE d.id = @id', { id }))?.namespace;
+  }
+
+  async baselineView(id: number): Promise<BaselineView | undefined> {
+    const row = await this.db.get<BaselineRow>(`SELECT ${BASELINE_COLUMNS} FROM baselines b JOIN workloads w ON w.id = b.workload_id WHERE b.id = @id`, { id });
+    return row ? toBaselineView(row) : undefined;
+  }
+
+  /** Every generation of a workload's baselines, newest first. */
+  async workloadBaselines(workloadId: number): Promise<BaselineView[]> {
+    return (await this.db
+      .all<BaselineRow>(`SELECT ${BASELINE_COLUMNS} FROM baselines b JOIN workloads w ON w.id = b.workload_id WHERE b.workload_id = @workloadId ORDER BY b.generation DESC`, { workloadId }))
+      .map(toBaselineView);
+  }
+
+  /** Workloads with their current baseline (the newest generation). */
+  async listWorkloads(f: WorkloadFilter): Promise<Page<WorkloadListItem, WorkloadCursor>> {
+    const params: Params = { limit: f.limit + 1 };
+    const where = [scopeClause('w.namespace', f.scope, params, 'scope'), listClause('w.namespace', f.namespaces, params, 'ns')].filter(Boolean);
+    if (f.phases && f.phases.length) where.push(listClause('b.phase', f.phases, params, 'ph'));
+    if (f.text) {
+      where.push(`LOWER(w.name) LIKE @text ESCAPE '\\'`);
+      params.text = `%${escapeLike(f.text)}%`;
+    }
+    if (f.after) {
+      where.push('(w.namespace, w.name, w.container, w.id) > (@aNs, @aName, @aContainer, @aId)');
+      Object.assign(params, { aNs: f.after.namespace, aName: f.after.name, aContainer: f.after.container, aId: f.after.id });
+    }
+    const sql = `SELECT w.id, ${JOINED_WORKLOAD_COLUMNS}, b.id AS baseline_id,
+        (SELECT COUNT(*) FROM deviations od WHERE od.workload_id = w.id AND od.status = 'open') AS open_deviations
+      FROM workloads w
+      LEFT JOIN baselines b ON b.workload_id = w.id AND b.generation = (SELECT MAX(b2.generation) FROM baselines b2 WHERE b2.workload_id = w.id)
+      ${where.length ? 'WHERE ' + where.join(' AND ') : ''}
+      ORDER BY w.namespace, w.name, w.container, w.id LIMIT @limit`;
+    const rows = await this.db.all<WorkloadListRow>(sql, params);
+    const more = rows.length > f.limit;
+    if (more) rows.pop();
+    const last = rows[rows.length - 1];
+    const items: WorkloadListItem[] = [];
+    for (const r of rows) {
+      const baseline = r.baseline_id === null ? null : ((await this.baselineView(r.baseline_id)) ?? null);
+      items.push({ id: r.id, workload: joinedWorkload(r), baseline, openDeviations: r.open_deviations });
+    }
+    return {
+      items,
+      next: more && last ? { namespace: last.namespace, name: last.wname, container: last.container, id: last.id } : null,
+    };
+  }
+
+  /** Current baselines (newest generation per workload) of a namespace in one phase: bulk approval. */
+  async currentBaselinesIn(namespace: string, phase: BaselinePhase): Promise<BaselineView[]> {
+    return (await this.db
+      .all<BaselineRow>(
+        `SELECT ${BASELINE_COLUMNS} FROM baselines b JOIN workloads w ON w.id = b.workload_id
+         WHERE w.namespace = @namespace AND b.phase = @phase
+           AND b.generation = (SELECT MAX(b2.generation) FROM baselines b2 WHERE b2.workload_id = b.workload_id)
+         ORDER BY w.name, w.container`,
+        { namespace, phase },
+      ))
+      .map(toBaselineView);
+  }
+
+  /** The items of one version of a baseline (those added at or before it and not removed by it). */
+  async baselineItems(baselineId: number, version: number): Promise<BaselineItemView[]> {
+    return (await this.db
+      .all<BaselineItemRow>(
+        `SELECT ${ITEM_COLUMNS}, removed_in_version
+         FROM baseline_items WHERE baseline_id = @baselineId AND added_in_version <= @version
+           AND (removed_in_version IS NULL OR removed_in_version > @version)
+         ORDER BY kind, item_key`,
+        { baselineId, version },
+      ))
+      .map((r) => {
+        // Without the row ids, and in the API's field order (key first).
+        const { id: _id, baselineId: _baselineId, kind, key, ...item } = toItem(r);
+        return { key, kind, ...item, removedInVersion: r.removed_in_version };
+      });
+  }
 }

@@ -1,5 +1,6 @@
 import type { WorkloadId, WorkloadKind } from '../../common/model.js';
-import type { SqlDatabase } from './db.js';
+import type { WorkloadRepository } from './contract.js';
+import type { SqlExecutor } from './sql.js';
 
 export type ImagePolicy = 'relearn' | 'inherit' | 'alert';
 
@@ -37,57 +38,55 @@ export function joinedWorkload(r: JoinedWorkloadColumns): WorkloadId {
 }
 
 /** Workload containers (the scope of a baseline). Ids are cached: rows are never deleted. */
-export class WorkloadsTable {
-  private readonly ids = new Map<string, number>();
+export class SqlWorkloads implements WorkloadRepository {
   private static readonly MAX_CACHED = 100_000;
 
-  constructor(private readonly db: SqlDatabase) {}
+  /** `ids` is shared by every instance over one database (a transaction's and the store's own). */
+  constructor(
+    private readonly db: SqlExecutor,
+    private readonly ids = new Map<string, number>(),
+  ) {}
 
-  idOf(w: WorkloadId): number {
+  async idOf(w: WorkloadId): Promise<number> {
     const key = `${w.cluster}\u0000${w.namespace}\u0000${w.kind}\u0000${w.name}\u0000${w.container}`;
     const cached = this.ids.get(key);
     if (cached !== undefined) return cached;
     const params = { cluster: w.cluster, namespace: w.namespace, kind: w.kind, name: w.name, container: w.container };
-    let id = this.find(w);
+    let id = await this.find(w);
     if (id === undefined) {
-      this.db.run(
+      await this.db.run(
         `INSERT INTO workloads (cluster, namespace, kind, name, container, created_at) VALUES (@cluster, @namespace, @kind, @name, @container, @at)
          ON CONFLICT (cluster, namespace, kind, name, container) DO NOTHING`,
         { ...params, at: new Date().toISOString() },
       );
-      id = this.find(w)!;
+      id = (await this.find(w))!;
     }
-    if (this.ids.size >= WorkloadsTable.MAX_CACHED) this.ids.clear();
+    if (this.ids.size >= SqlWorkloads.MAX_CACHED) this.ids.clear();
     this.ids.set(key, id);
     return id;
   }
 
-  /** After a rolled-back transaction: ids it inserted may not exist (SQLite can hand them out again). */
-  forgetCached(): void {
-    this.ids.clear();
-  }
-
-  find(w: WorkloadId): number | undefined {
-    return this.db.get<{ id: number }>(
+  async find(w: WorkloadId): Promise<number | undefined> {
+    return (await this.db.get<{ id: number }>(
       'SELECT id FROM workloads WHERE cluster = @cluster AND namespace = @namespace AND kind = @kind AND name = @name AND container = @container',
       { cluster: w.cluster, namespace: w.namespace, kind: w.kind, name: w.name, container: w.container },
-    )?.id;
+    ))?.id;
   }
 
-  get(id: number): WorkloadRecord | undefined {
-    const r = this.db.get<Row>('SELECT id, cluster, namespace, kind, name, container, image_policy FROM workloads WHERE id = @id', { id });
+  async get(id: number): Promise<WorkloadRecord | undefined> {
+    const r = await this.db.get<Row>('SELECT id, cluster, namespace, kind, name, container, image_policy FROM workloads WHERE id = @id', { id });
     return r ? toRecord(r) : undefined;
   }
 
-  all(): WorkloadRecord[] {
-    return this.db.all<Row>('SELECT id, cluster, namespace, kind, name, container, image_policy FROM workloads ORDER BY id').map(toRecord);
+  async all(): Promise<WorkloadRecord[]> {
+    return (await this.db.all<Row>('SELECT id, cluster, namespace, kind, name, container, image_policy FROM workloads ORDER BY id')).map(toRecord);
   }
 
-  setImagePolicy(id: number, policy: ImagePolicy | null): void {
-    this.db.run('UPDATE workloads SET image_policy = @policy WHERE id = @id', { id, policy });
+  async setImagePolicy(id: number, policy: ImagePolicy | null): Promise<void> {
+    await this.db.run('UPDATE workloads SET image_policy = @policy WHERE id = @id', { id, policy });
   }
 
-  /** Drops cached ids (after a rolled-back transaction). */
+  /** After a rolled-back transaction: ids it inserted may not exist (the database can hand them out again). */
   invalidate(): void {
     this.ids.clear();
   }

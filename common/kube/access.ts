@@ -3,7 +3,7 @@
  * client library (a process that ends up not using the API should not pay for it).
  */
 import { existsSync } from 'node:fs';
-import type { KubernetesAccessConfig } from '../config-schema.js';
+import type { KubernetesAccessConfig } from '../config/fields.js';
 
 export const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 

@@ -5,7 +5,7 @@
  */
 import { KubeConfig, ListWatch, Watch, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
 import { Backoff, sleep } from '../backoff.js';
-import type { KubernetesAccessConfig } from '../config-schema.js';
+import type { KubernetesAccessConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
 import { kubernetesAccess } from './access.js';
 

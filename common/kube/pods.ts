@@ -33,6 +33,14 @@ export interface PodInfo {
   ips: readonly string[];
   /** Being deleted: it may still talk, but a new pod with its address takes precedence. */
   terminating: boolean;
+  /** `spec.nodeName`: null until scheduled. */
+  node: string | null;
+  /** `status.phase` (Pending, Running, Succeeded, Failed, Unknown); null when not reported. */
+  phase: string | null;
+  /** Kind of the controlling owner reference (`DaemonSet`, `ReplicaSet`, `Node` for a static pod…); null for a bare pod. */
+  controllerKind: string | null;
+  /** A kubelet mirror of a static pod (annotation `kubernetes.io/config.mirror`). */
+  mirror: boolean;
 }
 
 export interface KubePodIndexOptions {
@@ -99,6 +107,11 @@ export class KubePodIndex implements Component {
     return this.byIp.get(ip);
   }
 
+  /** Every pod held. */
+  *all(): IterableIterator<PodInfo> {
+    for (const ns of this.pods.values()) yield* ns.values();
+  }
+
   async start(): Promise<void> {
     // Not awaited to the end: a cluster that is unreachable must not block the process's start.
     this.watched.start();
@@ -125,6 +138,10 @@ export class KubePodIndex implements Component {
       soleContainer: specContainers.length === 1 ? specContainers[0]!.name : null,
       ips: podIps(pod),
       terminating: Boolean(pod.metadata?.deletionTimestamp),
+      node: pod.spec?.nodeName || null,
+      phase: pod.status?.phase ?? null,
+      controllerKind: (pod.metadata?.ownerReferences?.find((r) => r.controller) ?? pod.metadata?.ownerReferences?.[0])?.kind ?? null,
+      mirror: pod.metadata?.annotations?.['kubernetes.io/config.mirror'] !== undefined,
     };
     info.workload = await this.ownerOf(pod, namespace, name, labels);
     if (this.generation.get(`${namespace}/${name}`) !== gen) return;

@@ -1,16 +1,17 @@
 /**
  * The contract every sink honours (alertmanager's notify/test RetryTests and
  * AssertNotifyLeaksNoSecret): the status → verdict table, a timeout, connection errors, an inert
- * `<script>`, and no secret in any reason. Run against every sink by test/alerting/contract.test.ts.
+ * `<script>`, and no secret in any reason. Run against every sink by test/collector/sinks/contract.test.ts.
  */
 import type { Test } from 'tap';
 import { readFileSync } from 'node:fs';
 import { PassThrough } from 'node:stream';
-import type { SinkConfig, SinkType } from '../../common/config-schema.js';
+import type { SinkConfig } from '../../common/config/schema.js';
+import type { SinkType } from '../../collector/sinks/index.js';
 import { sampleNotification } from '../../collector/outbox/sample.js';
 import { createSink } from '../../collector/sinks/index.js';
 import type { AlertNotification, SinkContext } from '../../collector/sinks/types.js';
-import { Receiver } from '../alerting/helpers.js';
+import { Receiver } from '../helpers/alerting.js';
 
 export const SECRET = 'S3cr3t-T0ken-xyzzy-0123456789';
 
@@ -30,7 +31,10 @@ export const STATUS_TABLE: readonly [number, 'ok' | 'retry' | 'fail'][] = [
   [503, 'retry'],
 ];
 
-export function baseSinkConfig(type: SinkType, over: Partial<SinkConfig> = {}): SinkConfig {
+/** A sink item: the common block and whatever keys its type declares (collector/sinks/*.ts). */
+export type SinkItem = SinkConfig & Record<string, unknown>;
+
+export function baseSinkConfig(type: SinkType, over: Partial<SinkConfig> & Record<string, unknown> = {}): SinkItem {
   return { name: `${type}-under-test`, type, enabled: true, minSeverity: 'info', namespaces: [], workloads: [], health: true, timeout: '200ms', headers: {}, ...over };
 }
 

@@ -10,17 +10,19 @@
  * on loopback, and the Kubernetes API is off.
  */
 import t from 'tap';
+import type { SqliteStore } from '../../collector/store/sqlite/store.js';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { startAgent } from '../../agent/main.js';
+import type { GrpcSourceConfig } from '../../agent/sources/grpc-config.js';
 import { splitLengthPrefixed } from '../../agent/sources/protos.js';
 import { startCollector } from '../../collector/main.js';
 import { parseHostPort } from '../../common/net.js';
 import { packagePath } from '../../common/paths.js';
-import type { TlsConfig } from '../../common/config-schema.js';
-import { socketDir, until } from '../agent/support.js';
+import type { TlsConfig } from '../../common/config/schema.js';
+import { socketDir, until } from '../helpers/agent-support.js';
 import { FakeTetragon } from '../helpers/fake-tetragon.js';
-import { build } from './kustomize.js';
+import { render } from './kustomize.js';
 import { DEPLOY_ROOT, FAKE_NODE, container, effectiveConfig, mountFor, mustFind, unixSocketPath } from './manifests.js';
 import { runManualPki, secretVolume } from './pki.js';
 
@@ -36,7 +38,7 @@ function remapTls<T extends TlsConfig>(tls: T | undefined, from: string, to: str
 }
 
 t.test('agent → collector over mTLS with the manifests’ configuration and the documented certificates', async (t) => {
-  const objects = build(posix.join(DEPLOY_ROOT, 'overlays', 'tetragon')).objects;
+  const objects = render(posix.join(DEPLOY_ROOT, 'overlays', 'tetragon'));
   const tmp = t.testdir();
   const { dir: pki } = runManualPki(join(tmp, 'pki'));
 
@@ -65,7 +67,7 @@ t.test('agent → collector over mTLS with the manifests’ configuration and th
   const agentObj = mustFind(objects, 'DaemonSet', 'driftwatch-agent');
   const agentC = container(agentObj, 'agent');
   const deployedAgent = effectiveConfig(agentObj, 'agent', objects, tmp).agent;
-  const source = deployedAgent.sources[0]!;
+  const source = deployedAgent.sources[0] as GrpcSourceConfig;
   const socket = unixSocketPath(source.address)!;
   const tetragonDir = socketDir(t);
   const address = `unix://${remap(socket, mountFor(agentC, socket)!.mountPath, tetragonDir)}`;
@@ -90,12 +92,12 @@ t.test('agent → collector over mTLS with the manifests’ configuration and th
 
   await until(() => agent.shipper.isConnected, 15_000, 'agent connected to the collector');
   t.pass(`mTLS stream established; the collector certificate is valid for ${serviceHost}`);
-  const row = collector.db.get<{ node: string }>('SELECT node FROM agents WHERE node = @node', { node: FAKE_NODE });
+  const row = (collector.store as SqliteStore).connection.get<{ node: string }>('SELECT node FROM agents WHERE node = @node', { node: FAKE_NODE });
   t.equal(row?.node, FAKE_NODE, 'the collector registered the agent under its node name (downward API)');
 
   await until(() => tetragon.activeCalls > 0, 10_000, 'GetEvents stream');
   tetragon.push(records);
-  await until(() => (collector.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM observations')?.n ?? 0) > 0, 15_000, 'observations stored');
-  const stored = collector.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM observations o JOIN agents a ON a.instance_id = o.agent WHERE a.node = @node', { node: FAKE_NODE })!;
+  await until(() => ((collector.store as SqliteStore).connection.get<{ n: number }>('SELECT COUNT(*) AS n FROM observations')?.n ?? 0) > 0, 15_000, 'observations stored');
+  const stored = (collector.store as SqliteStore).connection.get<{ n: number }>('SELECT COUNT(*) AS n FROM observations o JOIN agents a ON a.instance_id = o.agent WHERE a.node = @node', { node: FAKE_NODE })!;
   t.ok(stored.n > 0, `${stored.n} observation(s) from the Tetragon socket reached the store, shipped by this node's agent`);
 });

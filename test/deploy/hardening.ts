@@ -7,7 +7,7 @@ import type { K8sObject } from './kustomize.js';
 import { WORKLOAD_KINDS, allContainers, podSpecOf } from './manifests.js';
 
 /** Host directories an agent may mount: the Tetragon and Falco socket directories, nothing else. */
-export const ALLOWED_HOST_PATHS = new Set(['/var/run/tetragon', '/run/falco']);
+export const ALLOWED_HOST_PATHS = new Set(['/var/run/tetragon', '/run/falco-driftwatch']);
 
 export interface HardeningOptions {
   /** `Kind/name` of workloads allowed to run as uid 0 (still without capabilities). */

@@ -1,77 +1,113 @@
 /**
  * deploy/daemonset, checked the way a cluster would take it: every kustomization (base,
- * overlays) built with the resolver in ./kustomize.ts, every object validated against the
- * Kubernetes schema offline, the hardening rules enforced, cross-references resolved, and the
- * agent/collector configuration in the ConfigMaps loaded with the real `loadConfig` plus the
- * environment the pod spec gives the container.
+ * overlays) and every overlay combined with every optional component, rendered by the real
+ * `kubectl kustomize`; every object validated against the Kubernetes schema offline, the
+ * hardening rules enforced, cross-references resolved, and the agent/collector configuration in
+ * the ConfigMaps loaded with the real `loadConfig` plus the environment the pod spec gives the
+ * container.
  */
 import t from 'tap';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { V1Container, V1PodSpec } from '@kubernetes/client-node';
+import type { FalcoHttpSourceConfig } from '../../agent/sources/falco-http.js';
+import type { GrpcSourceConfig } from '../../agent/sources/grpc-config.js';
 import { parseHostPort } from '../../common/net.js';
 import { packagePath } from '../../common/paths.js';
 import { checkImage, checkNetworkPolicies, checkRbac, checkWorkloads, restrictedViolations, selects } from './hardening.js';
-import { build, findKustomizations, loadYamlDocuments, type BuildResult, type K8sObject } from './kustomize.js';
-import { DEPLOY_ROOT, FAKE_NODE, FAKE_SECRET_VALUE, container, effectiveConfig, mountFor, mustFind, podLabelsOf, podSpecOf, unixSocketPath, volumeOf, find } from './manifests.js';
+import { findKustomizations, loadYamlDocuments, referencedPaths, render, renderKustomization, type K8sObject } from './kustomize.js';
+import { DEPLOY_ROOT, ROOT_ALLOWED, FAKE_NODE, FAKE_SECRET_VALUE, container, effectiveConfig, mountFor, mustFind, podLabelsOf, podSpecOf, unixSocketPath, volumeOf, find } from './manifests.js';
 import { isBuiltinKind, unknownFields, validateBuiltin, validateCustomResource } from './schema.js';
 
 const PACKAGE_VERSION = (JSON.parse(readFileSync(packagePath('package.json'), 'utf8')) as { version: string }).version;
 
 /** Every kustomization we ship, and what its agent reads. `null`: the base, which has no source. */
 const EXPECTED_SOURCES: Record<string, string[] | null> = {
-  '.': null,
+  base: null,
   'overlays/tetragon': ['tetragon-grpc'],
   'overlays/tetragon-cert-manager': ['tetragon-grpc'],
   'overlays/falco': ['falco-http'],
   'overlays/falco-grpc': ['falco-grpc'],
 };
 
-/** Documented exceptions to runAsNonRoot: Falco's legacy gRPC socket is root:root 0755 (agent-falco-grpc.yaml). */
-const ROOT_ALLOWED: Record<string, string[]> = { 'overlays/falco-grpc': ['DaemonSet/driftwatch-agent'] };
+/** Components users add to an overlay (docs/install.md); the others are internal to overlays. */
+const OPTIONAL_COMPONENTS = ['components/cert-manager', 'components/prometheus'];
 
 /** Secrets the manifests mount but do not create: made by cert-manager or by hand (docs/install.md). */
 const EXTERNAL_SECRETS = new Set(['driftwatch-agent-tls', 'driftwatch-collector-tls', 'driftwatch-falco-token']);
+
+/** Kinds that are cluster-scoped or live outside the driftwatch namespace by design. */
+const NOT_IN_NAMESPACE = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'TracingPolicy']);
 
 const AGENT = { kind: 'DaemonSet', name: 'driftwatch-agent', container: 'agent' };
 const COLLECTOR = { kind: 'Deployment', name: 'driftwatch-collector', container: 'collector' };
 
 const discovered = findKustomizations(DEPLOY_ROOT);
-const rel = (dir: string): string => relative(DEPLOY_ROOT, dir) || '.';
+const rel = (path: string): string => relative(DEPLOY_ROOT, path) || '.';
 
-t.test('every kustomization we ship is known to this test, and every component is used', async (t) => {
+/** Every subset of `items` (the empty one first). */
+function subsets<T>(items: readonly T[]): T[][] {
+  return items.reduce<T[][]>((all, item) => [...all, ...all.map((s) => [...s, item])], [[]]);
+}
+
+interface Variant {
+  /** e.g. `overlays/falco + components/prometheus`. */
+  name: string;
+  /** The shipped kustomization it starts from (keys of EXPECTED_SOURCES). */
+  kustomization: string;
+  render(dir: string): K8sObject[];
+}
+
+/** Each shipped kustomization as is, and each overlay with each combination of the optional components it does not already include. */
+const variants: Variant[] = discovered.kustomizations.flatMap((dir): Variant[] => {
+  const name = rel(dir);
+  const own = { name, kustomization: name, render: () => render(dir) };
+  if (!name.startsWith('overlays/')) return [own];
+  const included = new Set(referencedPaths(dir).map(rel));
+  const extra = subsets(OPTIONAL_COMPONENTS.filter((c) => !included.has(c))).filter((s) => s.length > 0);
+  return [
+    own,
+    ...extra.map((components) => ({
+      name: `${name} + ${components.join(' + ')}`,
+      kustomization: name,
+      render: (tmp: string) => renderKustomization(tmp, { resources: [dir], components: components.map((c) => join(DEPLOY_ROOT, c)) }),
+    })),
+  ];
+});
+
+t.test('every kustomization we ship is known to this test, every component is used or offered, no file is left out', async (t) => {
   t.same(discovered.kustomizations.map(rel).sort(), Object.keys(EXPECTED_SOURCES).sort());
-  const builds = discovered.kustomizations.map((d) => build(d));
+  const referenced = new Set([...discovered.kustomizations, ...discovered.components].flatMap(referencedPaths));
   for (const c of discovered.components) {
-    t.ok(builds.some((b) => b.files.has(join(c, 'kustomization.yaml'))), `component ${rel(c)} is used by a kustomization`);
+    t.ok(referenced.has(c) || OPTIONAL_COMPONENTS.includes(rel(c)), `component ${rel(c)} is used by an overlay or offered to users`);
   }
-  // No orphan manifest: every YAML under deploy/daemonset is part of some build, except the
-  // Falco-side configuration (falco/), which is applied to Falco, not by kustomize.
-  const used = new Set(builds.flatMap((b) => [...b.files]));
+  for (const c of OPTIONAL_COMPONENTS) t.ok(discovered.components.map(rel).includes(c), `${c} exists`);
+  // No orphan: every file under deploy/daemonset is named by a kustomization, except the
+  // Falco-side configuration (falco/), which is given to Falco's Helm chart, not to kustomize.
   const orphans: string[] = [];
   const visit = (dir: string): void => {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const p = join(dir, e.name);
       if (e.isDirectory()) {
         if (p !== join(DEPLOY_ROOT, 'falco')) visit(p);
-      } else if (/\.ya?ml$/.test(e.name) && !used.has(p)) orphans.push(rel(p));
+      } else if (e.name !== 'kustomization.yaml' && !referenced.has(p)) orphans.push(rel(p));
     }
   };
   visit(DEPLOY_ROOT);
-  t.same(orphans, [], 'no YAML file is left out of every kustomization');
+  t.same(orphans, [], 'no file is left out of every kustomization');
+  t.ok(variants.length > discovered.kustomizations.length, `${variants.length} renderings: every overlay alone and with every optional component combination`);
 });
 
-for (const dir of discovered.kustomizations) {
-  const name = rel(dir);
-  t.test(`kustomization ${name}`, async (t) => {
-    let built: BuildResult;
+for (const variant of variants) {
+  const name = variant.kustomization;
+  t.test(`kubectl kustomize ${variant.name}`, async (t) => {
+    let objects: K8sObject[];
     try {
-      built = build(dir);
+      objects = variant.render(t.testdir());
     } catch (err) {
-      t.fail(`builds: ${(err as Error).message}`);
+      t.fail((err as Error).message);
       return;
     }
-    const objects = built.objects;
 
     t.test('every object is valid against the Kubernetes schema', async (t) => {
       for (const o of objects) {
@@ -82,7 +118,7 @@ for (const dir of discovered.kustomizations) {
         } else {
           t.same(validateCustomResource(o), [], `${id}: custom resource structure`);
         }
-        if (o.kind !== 'Namespace' && !['ClusterRole', 'ClusterRoleBinding', 'TracingPolicy'].includes(o.kind)) {
+        if (!NOT_IN_NAMESPACE.has(o.kind)) {
           t.equal(o.metadata.namespace, 'driftwatch', `${id} is in the driftwatch namespace`);
         }
       }
@@ -225,7 +261,7 @@ for (const dir of discovered.kustomizations) {
       // address in the config is the address Tetragon/Falco listen on.
       const hostPathVolumes = (agentSpec.volumes ?? []).filter((v) => v.hostPath);
       const usedHostPaths = new Set<string>();
-      for (const s of agent.sources) {
+      for (const s of agent.sources as (GrpcSourceConfig & FalcoHttpSourceConfig)[]) {
         const socket = unixSocketPath(s.address);
         if (socket) {
           const m = mountFor(agentC, socket);
@@ -353,64 +389,87 @@ t.test('the hardening checks catch what they are meant to catch', async (t) => {
   for (const rule of ['no default-deny', 'open to every source', "lets non-agent peers reach the collector's gRPC port", 'agents may only reach', 'no separate NetworkPolicy rule for the collector UI']) t.match(np, rule, `flags: ${rule}`);
 });
 
-t.test('the resolver refuses what kustomize would refuse, and what it does not implement', async (t) => {
-  const dir = t.testdir({
-    'kustomization.yaml': 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [cm.yaml]\npatches:\n  - path: patch.yaml\n',
-    'cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: v}\n',
-    'patch.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\ndata: {k: w}\n',
-    missing: { 'kustomization.yaml': 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [nope.yaml]\n' },
-    outside: { 'kustomization.yaml': 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [../cm.yaml]\n' },
-    unknown: { 'kustomization.yaml': 'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nconfigMapGenerator: []\n' },
-    json: {
-      'kustomization.yaml':
-        'apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nnamespace: x\nresources: [cm.yaml]\npatches:\n  - target: {kind: ConfigMap, name: a}\n    patch: |\n      - op: replace\n        path: /data/k\n        value: patched\n      - op: add\n        path: /data/n\n        value: "0440"\n',
-      'cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: v}\n',
-    },
-  });
-  t.throws(() => build(dir), /matches no object/, 'a patch must target an existing object');
-  t.throws(() => build(join(dir, 'missing')), /nope\.yaml does not exist/, 'a referenced file must exist');
-  t.throws(() => build(join(dir, 'outside')), /outside the kustomization directory/, 'the load restrictor is enforced');
-  t.throws(() => build(join(dir, 'unknown')), /unsupported field "configMapGenerator"/, 'unimplemented features are refused');
-  const patched = build(join(dir, 'json')).objects[0]!;
-  t.same(patched['data'], { k: 'patched', n: '0440' }, 'JSON 6902 replace and add');
-  t.equal(patched.metadata.namespace, 'x', 'namespace transformer');
-  t.same(loadYamlDocuments(join(dir, 'cm.yaml')).length, 1);
-});
+/** Falco priorities, most severe first (falco.yaml `priority`: rules below it are not loaded). */
+const FALCO_PRIORITIES = ['emergency', 'alert', 'critical', 'error', 'warning', 'notice', 'informational', 'debug'];
 
-t.test('Falco-side configuration', async (t) => {
+interface FalcoConfig {
+  rules_files: string[];
+  rules?: { enable?: { rule?: string; tag?: string }; disable?: { rule?: string; tag?: string } }[];
+  priority: string;
+  json_output?: boolean;
+  [output: string]: unknown;
+}
+
+t.test('the Falco that feeds driftwatch runs driftwatch rules only and outputs to the agent only', async (t) => {
   const falcoDir = join(DEPLOY_ROOT, 'falco');
-  const values = loadYamlDocuments(join(falcoDir, 'values.yaml'))[0] as {
-    falco: { json_output: boolean; rule_matching: string; priority: string; http_output: { enabled: boolean; url: string }; rules_files: string[] };
-    extra: { env: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[] };
-  };
+  const rules = (loadYamlDocuments(join(falcoDir, 'driftwatch-rules.yaml'))[0] as { rule?: string; priority?: string; tags?: string[] }[]).filter((r) => r.rule);
+  const rulePriorities = new Set(rules.map((r) => r.priority!.toLowerCase()));
+  t.same([...rulePriorities], ['informational'], 'driftwatch rules are informational');
+
+  const values = loadYamlDocuments(join(falcoDir, 'values.yaml'))[0] as { falco: FalcoConfig; falcoctl: { artifact: { follow: { enabled: boolean } }; config: { artifact: { install: { refs: string[] } } } }; extra: { env: { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } }[] } };
+  const grpcValues = loadYamlDocuments(join(falcoDir, 'values-grpc.yaml'))[0] as { falco: FalcoConfig & { grpc: { enabled: boolean; bind_address: string } }; falcoctl: typeof values.falcoctl };
+  const standalone = loadYamlDocuments(join(falcoDir, 'falco-driftwatch.yaml'))[0] as FalcoConfig & { config_files: string[]; webserver: { enabled: boolean } };
+
+  const configs: [string, FalcoConfig, 'http_output' | 'grpc_output'][] = [
+    ['values.yaml', values.falco, 'http_output'],
+    ['values-grpc.yaml', grpcValues.falco, 'grpc_output'],
+    ['falco-driftwatch.yaml', standalone, 'http_output'],
+  ];
+  for (const [file, c, output] of configs) {
+    // Rules: only driftwatch's file, and only rules tagged driftwatch among what is loaded.
+    t.same(c.rules_files, file === 'falco-driftwatch.yaml' ? ['/etc/falco-driftwatch/driftwatch-rules.yaml'] : ['/etc/falco/rules.d'], `${file}: loads driftwatch's rules file only (no stock rules)`);
+    t.same(c.rules, [{ disable: { rule: '*' } }, { enable: { tag: 'driftwatch' } }], `${file}: of the loaded rules, only those tagged driftwatch run`);
+    for (const r of rules) t.ok(r.tags?.includes('driftwatch'), `${file}: ${r.rule} is tagged driftwatch, so it stays enabled`);
+    // Priority: exactly what the rules need — not lowered to debug.
+    t.equal(c.priority, 'informational', `${file}: priority is the rules' own (informational), not lower`);
+    t.ok(FALCO_PRIORITIES.indexOf(c.priority) >= Math.max(...[...rulePriorities].map((p) => FALCO_PRIORITIES.indexOf(p))), `${file}: no driftwatch rule is filtered out by priority`);
+    // Outputs: the agent and nothing else.
+    for (const other of ['stdout_output', 'syslog_output', 'file_output', 'program_output', 'http_output', 'grpc_output']) {
+      t.equal((c[other] as { enabled?: boolean } | undefined)?.enabled, other === output, `${file}: ${other} ${other === output ? 'feeds the agent' : 'is off'}`);
+    }
+  }
+  for (const [file, v] of [['values.yaml', values], ['values-grpc.yaml', grpcValues]] as const) {
+    t.same(v.falcoctl.config.artifact.install.refs, [], `${file}: falcoctl installs no stock rules`);
+    t.equal(v.falcoctl.artifact.follow.enabled, false, `${file}: and follows none`);
+  }
+  t.same(standalone.config_files, [], 'falco-driftwatch.yaml: merges none of the host Falco\'s config.d');
+  t.equal(standalone.webserver.enabled, false, "falco-driftwatch.yaml: leaves port 8765 to the host's own Falco");
+
+  // HTTP: JSON, to the node-local agent Service, with the token from the Secret.
   t.equal(values.falco.json_output, true, 'json_output: true (else Falco posts plain text)');
-  t.equal(values.falco.rule_matching, 'all', 'rule_matching: all (stock rules must not shadow driftwatch rules)');
-  t.ok(['debug', 'informational'].includes(values.falco.priority), 'the informational driftwatch rules are not filtered out by priority');
-  t.equal(values.falco.http_output.enabled, true);
-  t.ok(values.falco.rules_files.includes('/etc/falco/rules.d'), 'custom rules directory is loaded (after the stock rules)');
-  const urlVar = /^\$\{(\w+)\}$/.exec(values.falco.http_output.url)?.[1];
+  const url = (values.falco['http_output'] as { url: string }).url;
+  const urlVar = /^\$\{(\w+)\}$/.exec(url)?.[1];
   t.ok(urlVar, 'the URL comes from the environment (the token is in a Secret)');
+  t.equal(standalone.json_output, true);
+  t.equal((standalone['http_output'] as { url: string }).url, url, 'the standalone configuration reads the same variable');
   const env = Object.fromEntries(values.extra.env.map((e) => [e.name, e]));
   t.same(env['DRIFTWATCH_FALCO_TOKEN']?.valueFrom?.secretKeyRef, { name: 'driftwatch-falco-token', key: 'token' }, 'token from the Secret the agent also reads');
-  const url = new URL(env[urlVar!]!.value!.replace('$(DRIFTWATCH_FALCO_TOKEN)', FAKE_SECRET_VALUE));
-  const falcoBuild = build(join(DEPLOY_ROOT, 'overlays', 'falco')).objects;
-  const svc = mustFind(falcoBuild, 'Service', 'driftwatch-agent-falco');
-  t.equal(url.hostname, `${svc.metadata.name}.${svc.metadata.namespace}.svc`, 'Falco posts to the node-local agent Service');
-  t.equal(Number(url.port), (svc['spec'] as { ports: { port: number }[] }).ports[0]!.port, 'on its port');
-  t.ok(url.href.includes(FAKE_SECRET_VALUE), 'with the token');
+  const target = new URL(env[urlVar!]!.value!.replace('$(DRIFTWATCH_FALCO_TOKEN)', FAKE_SECRET_VALUE));
+  const falcoObjects = render(join(DEPLOY_ROOT, 'overlays', 'falco'));
+  const svc = mustFind(falcoObjects, 'Service', 'driftwatch-agent-falco');
+  t.equal(target.hostname, `${svc.metadata.name}.${svc.metadata.namespace}.svc`, 'Falco posts to the node-local agent Service');
+  t.equal(Number(target.port), (svc['spec'] as { ports: { port: number }[] }).ports[0]!.port, 'on its port');
+  t.ok(target.href.includes(FAKE_SECRET_VALUE), 'with the token');
 
-  // The rules file the values load with --set-file (written with the Falco source).
-  const rules = loadYamlDocuments(join(falcoDir, 'driftwatch-rules.yaml'))[0] as { rule?: string; condition?: string; output?: string }[];
-  t.ok(Array.isArray(rules) && rules.some((r) => r.rule && r.condition && r.output), 'driftwatch-rules.yaml is a Falco rules file');
+  // Only that Falco release may post: the NetworkPolicy names the release the docs install.
+  const fromFalco = mustFind(falcoObjects, 'NetworkPolicy', 'driftwatch-agent-from-falco')['spec'] as { ingress: { from: { podSelector: { matchLabels: Record<string, string> } }[] }[] };
+  const release = fromFalco.ingress[0]!.from[0]!.podSelector.matchLabels['app.kubernetes.io/instance'];
+  t.equal(release, 'falco-driftwatch', 'only the falco-driftwatch release may post to the agents');
+  const doc = readFileSync(packagePath('docs', 'install.md'), 'utf8');
+  for (const file of ['values.yaml', 'values-grpc.yaml']) {
+    t.match(doc, new RegExp(`helm upgrade --install ${release} falcosecurity/falco[^\\n]*\\\\\\n\\s+-f deploy/daemonset/falco/${file.replace('.', '\\.')}`), `docs/install.md installs ${file} as the release ${release}`);
+  }
 
-  const dropIn = loadYamlDocuments(join(falcoDir, 'falco-driftwatch.yaml'))[0] as { json_output: boolean; rule_matching: string; http_output: { enabled: boolean; url: string } };
-  t.equal(dropIn.json_output, true);
-  t.equal(dropIn.rule_matching, 'all');
-  t.equal(dropIn.http_output.enabled, true);
+  // Falco's own losses reach driftwatch (sensor-loss): every kernel drop alerted, exact counters.
+  for (const [file, c] of configs) {
+    const losses = c as unknown as { syscall_event_drops: { threshold: number; actions: string[] }; metrics: { enabled: boolean; output_rule: boolean } };
+    t.same([losses.syscall_event_drops.threshold, losses.syscall_event_drops.actions.includes('alert')], [0, true], `${file}: every kernel drop is alerted`);
+    t.same([losses.metrics.enabled, losses.metrics.output_rule], [true, true], `${file}: exact drop counters in metrics snapshots`);
+  }
 
-  const grpc = loadYamlDocuments(join(falcoDir, 'values-grpc.yaml'))[0] as { falco: { grpc: { enabled: boolean; bind_address: string }; grpc_output: { enabled: boolean } } };
-  t.equal(grpc.falco.grpc.enabled, true);
-  t.equal(grpc.falco.grpc_output.enabled, true);
-  const grpcAgent = effectiveConfig(mustFind(build(join(DEPLOY_ROOT, 'overlays', 'falco-grpc')).objects, 'DaemonSet', 'driftwatch-agent'), 'agent', build(join(DEPLOY_ROOT, 'overlays', 'falco-grpc')).objects, t.testdir()).agent;
-  t.equal(grpc.falco.grpc.bind_address, grpcAgent.sources[0]!.address, 'Falco binds the socket the falco-grpc overlay reads');
+  // gRPC: Falco binds the socket the falco-grpc overlay reads.
+  t.equal(grpcValues.falco.grpc.enabled, true);
+  const grpcObjects = render(join(DEPLOY_ROOT, 'overlays', 'falco-grpc'));
+  const grpcAgent = effectiveConfig(mustFind(grpcObjects, 'DaemonSet', 'driftwatch-agent'), 'agent', grpcObjects, t.testdir()).agent;
+  t.equal(grpcValues.falco.grpc.bind_address, (grpcAgent.sources[0] as GrpcSourceConfig).address, 'Falco binds the socket the falco-grpc overlay reads');
 });

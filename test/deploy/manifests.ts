@@ -6,11 +6,14 @@
 import { writeFileSync } from 'node:fs';
 import { basename, join, posix } from 'node:path';
 import type { V1Container, V1PodSpec, V1Volume, V1VolumeMount } from '@kubernetes/client-node';
-import { loadConfig, type DriftwatchConfig } from '../../common/config.js';
+import { loadConfig, type DriftwatchConfig } from '../../cli/config.js';
 import { packagePath } from '../../common/paths.js';
 import type { K8sObject } from './kustomize.js';
 
 export const DEPLOY_ROOT = packagePath('deploy', 'daemonset');
+
+/** Documented exceptions to runAsNonRoot, by kustomization: Falco's legacy gRPC socket is root:root 0755 (agent-falco-grpc.yaml). */
+export const ROOT_ALLOWED: Record<string, string[]> = { 'overlays/falco-grpc': ['DaemonSet/driftwatch-agent'] };
 
 /** Stand-ins for what only a cluster knows, used when resolving a container's environment. */
 export const FAKE_NODE = 'node-a.example';

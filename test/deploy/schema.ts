@@ -6,14 +6,19 @@
  *   `readOnlyRootFileSystem` would pass it and be silently dropped by the API server; the same
  *   objects are therefore also walked with the field lists of `@kubernetes/client-node` (Kubernetes
  *   1.34 models), which is what `kubectl apply --validate=strict` would refuse.
- * - CRD kinds (Tetragon TracingPolicy, cert-manager Issuer/Certificate): their schemas are not
- *   available offline, so their structure is checked here field by field for what we use.
+ * - Prometheus Operator kinds (PodMonitor, ServiceMonitor, PrometheusRule):
+ *   `@kubernetes-models/prometheus-operator` (the operator's CRD schemas, same library as above:
+ *   types, required fields, patterns), plus an unknown-field check of the parts we write, which
+ *   the CRD schemas leave open.
+ * - Other CRD kinds (Tetragon TracingPolicy, cert-manager Issuer/Certificate): their schemas are
+ *   not available offline, so their structure is checked here field by field for what we use.
  */
 import * as k8s from '@kubernetes/client-node';
 import { DaemonSet, Deployment } from 'kubernetes-models/apps/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
 import { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
+import { PodMonitor, PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
 import type { K8sObject } from './kustomize.js';
 
 interface Validatable {
@@ -39,6 +44,12 @@ const BUILTIN: Record<string, (data: object) => Validatable> = {
 export const CLUSTER_SCOPED_CRDS = new Set(['cilium.io/v1alpha1/TracingPolicy', 'cert-manager.io/v1/ClusterIssuer']);
 const NAMESPACED_CRDS = new Set(['cilium.io/v1alpha1/TracingPolicyNamespaced', 'cert-manager.io/v1/Issuer', 'cert-manager.io/v1/Certificate']);
 
+const PROMETHEUS_OPERATOR: Record<string, (data: object) => Validatable> = {
+  'monitoring.coreos.com/v1/PodMonitor': (d) => new PodMonitor(d as ConstructorParameters<typeof PodMonitor>[0]),
+  'monitoring.coreos.com/v1/ServiceMonitor': (d) => new ServiceMonitor(d as ConstructorParameters<typeof ServiceMonitor>[0]),
+  'monitoring.coreos.com/v1/PrometheusRule': (d) => new PrometheusRule(d as ConstructorParameters<typeof PrometheusRule>[0]),
+};
+
 const typeKey = (o: K8sObject): string => `${o.apiVersion}/${o.kind}`;
 
 export function isBuiltinKind(o: K8sObject): boolean {
@@ -49,6 +60,10 @@ export function isBuiltinKind(o: K8sObject): boolean {
 export function validateBuiltin(o: K8sObject): string[] {
   const make = BUILTIN[typeKey(o)];
   if (!make) return [`${typeKey(o)} is not a kind this test knows (add it to BUILTIN or the CRD checks)`];
+  return modelProblems(make, o);
+}
+
+function modelProblems(make: (data: object) => Validatable, o: K8sObject): string[] {
   try {
     make(o).validate();
     return [];
@@ -175,10 +190,45 @@ function checkTracingPolicy(spec: unknown, out: string[]): void {
   });
 }
 
+const RELABEL_FIELDS = ['action', 'sourceLabels', 'separator', 'targetLabel', 'regex', 'modulus', 'replacement'];
+
+function checkScrapeEndpoints(where: string, endpoints: unknown, out: string[]): void {
+  if (!Array.isArray(endpoints) || endpoints.length === 0) {
+    out.push(`${where}: a non-empty list`);
+    return;
+  }
+  endpoints.forEach((e: unknown, i) => {
+    if (!only(`${where}[${i}]`, e, ['port', 'path', 'scheme', 'interval', 'scrapeTimeout', 'tlsConfig', 'relabelings', 'metricRelabelings', 'honorLabels'], out)) return;
+    ((e['relabelings'] as unknown[] | undefined) ?? []).forEach((r, j) => only(`${where}[${i}].relabelings[${j}]`, r, RELABEL_FIELDS, out));
+  });
+}
+
+function checkPrometheusOperator(o: K8sObject, out: string[]): void {
+  const spec = o['spec'];
+  if (o.kind === 'PodMonitor' && only('spec', spec, ['selector', 'namespaceSelector', 'podMetricsEndpoints', 'jobLabel'], out)) checkScrapeEndpoints('spec.podMetricsEndpoints', spec['podMetricsEndpoints'], out);
+  if (o.kind === 'ServiceMonitor' && only('spec', spec, ['selector', 'namespaceSelector', 'endpoints', 'jobLabel', 'targetLabels', 'podTargetLabels'], out)) checkScrapeEndpoints('spec.endpoints', spec['endpoints'], out);
+  if (o.kind === 'PrometheusRule' && only('spec', spec, ['groups'], out)) {
+    ((spec['groups'] as unknown[] | undefined) ?? []).forEach((g: unknown, i) => {
+      if (!only(`spec.groups[${i}]`, g, ['name', 'interval', 'rules'], out)) return;
+      ((g['rules'] as unknown[] | undefined) ?? []).forEach((r: unknown, j) => {
+        const where = `spec.groups[${i}].rules[${j}]`;
+        if (!only(where, r, ['alert', 'record', 'expr', 'for', 'keep_firing_for', 'labels', 'annotations'], out)) return;
+        if ((r['alert'] === undefined) === (r['record'] === undefined)) out.push(`${where}: exactly one of alert and record`);
+        if (r['alert'] !== undefined && !['critical', 'warning', 'info'].includes(String((r['labels'] as Record<string, unknown> | undefined)?.['severity']))) out.push(`${where}: labels.severity must be critical, warning or info (what Alertmanager routes on)`);
+      });
+    });
+  }
+}
+
 /** Structural checks of the custom resources we ship. */
 export function validateCustomResource(o: K8sObject): string[] {
   const out: string[] = [];
   const key = typeKey(o);
+  const prometheusOperator = PROMETHEUS_OPERATOR[key];
+  if (prometheusOperator) {
+    checkPrometheusOperator(o, out);
+    return [...modelProblems(prometheusOperator, o), ...out];
+  }
   const namespaced = NAMESPACED_CRDS.has(key);
   if (!namespaced && !CLUSTER_SCOPED_CRDS.has(key)) return [`${key} is not a kind this test knows`];
   only('', o, ['apiVersion', 'kind', 'metadata', 'spec'], out);

@@ -14,11 +14,12 @@ import { chmodSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { posix } from 'node:path';
 import { startAgent } from '../../agent/main.js';
+import type { GrpcSourceConfig } from '../../agent/sources/grpc-config.js';
 import { sourceProtos } from '../../agent/sources/protos.js';
-import { socketDir, until } from '../agent/support.js';
+import { socketDir, until } from '../helpers/agent-support.js';
 import { makeTestPki } from '../helpers/certs.js';
 import { FakeTetragon } from '../helpers/fake-tetragon.js';
-import { build } from './kustomize.js';
+import { render } from './kustomize.js';
 import { DEPLOY_ROOT, FAKE_NODE, container, effectiveConfig, mountFor, mustFind, podSpecOf, unixSocketPath, volumeOf } from './manifests.js';
 
 /** A loopback port nobody listens on: the agent's collector connection fails and retries, harmlessly. */
@@ -31,7 +32,7 @@ async function closedPort(): Promise<number> {
 }
 
 t.test('the agent with the Tetragon overlay config connects through the socket the DaemonSet mounts', async (t) => {
-  const objects = build(posix.join(DEPLOY_ROOT, 'overlays', 'tetragon')).objects;
+  const objects = render(posix.join(DEPLOY_ROOT, 'overlays', 'tetragon'));
   const ds = mustFind(objects, 'DaemonSet', 'driftwatch-agent');
   const agentContainer = container(ds, 'agent');
   const spec = podSpecOf(ds)!;
@@ -40,7 +41,7 @@ t.test('the agent with the Tetragon overlay config connects through the socket t
   const tmp = t.testdir();
   const asDeployed = effectiveConfig(ds, 'agent', objects, tmp).agent;
   t.equal(asDeployed.sources.length, 1);
-  const source = asDeployed.sources[0]!;
+  const source = asDeployed.sources[0] as GrpcSourceConfig;
   t.equal(source.kind, 'tetragon-grpc');
   const socketPath = unixSocketPath(source.address);
   t.ok(socketPath, `the source dials a unix socket (${source.address})`);
@@ -101,8 +102,8 @@ t.test('the agent with the Tetragon overlay config connects through the socket t
   const request = tetragonRequest.decode(tetragon.requests[0]!) as unknown as { allow_list: { event_set: number[] }[] };
   t.same(
     request.allow_list.map((f) => [...f.event_set]),
-    [[1, 5, 9]],
-    'GetEvents asks for PROCESS_EXEC, PROCESS_EXIT and PROCESS_KPROBE (the TracingPolicy’s TCP hooks arrive as kprobes)',
+    [[1, 5, 9, 27]],
+    'GetEvents asks for PROCESS_EXEC, PROCESS_EXIT and PROCESS_KPROBE (the TracingPolicy’s TCP hooks arrive as kprobes), and PROCESS_THROTTLE (loss reports)',
   );
 });
 
@@ -115,7 +116,7 @@ function connectAs(path: string, uid: number, gid: number): string {
 
 const asRoot = process.getuid?.() === 0;
 t.test('socket permissions: why the overlay runs as uid 65532 with supplementary group 0', { skip: asRoot ? false : 'needs root to start processes as other users' }, async (t) => {
-  const objects = build(posix.join(DEPLOY_ROOT, 'overlays', 'tetragon')).objects;
+  const objects = render(posix.join(DEPLOY_ROOT, 'overlays', 'tetragon'));
   const security = podSpecOf(mustFind(objects, 'DaemonSet', 'driftwatch-agent'))!.securityContext!;
   t.equal(security.runAsNonRoot, true, 'the agent is not root');
   t.same(security.supplementalGroups, [0], 'it joins group 0, the group of Tetragon\u2019s socket');

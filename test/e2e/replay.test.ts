@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import t from 'tap';
-import { loadConfig } from '../../common/config.js';
+import { loadConfig } from '../../cli/config.js';
 import { packagePath } from '../../common/paths.js';
 import { EXPECTED_DEVIATIONS, Replay, SCENARIO_COLLECTOR, CLUSTER, deviationKey, expectedKeys, generateScenario, interleave, scenarioJsonl, type TetragonJson } from '../helpers/scenario.js';
 
@@ -18,12 +18,11 @@ function recording(): TetragonJson[] {
 async function run(events: readonly TetragonJson[]): Promise<{ open: string[]; items: string[]; replay: Replay }> {
   const replay = new Replay();
   await replay.start();
-  replay.feed(events);
-  const open = replay
-    .deviations()
+  await replay.feed(events);
+  const open = (await replay.deviations())
     .filter((d) => d.status === 'open')
     .map(deviationKey);
-  const items = replay.db
+  const items = replay.store.connection
     .all<{ w: string; k: string; p: string }>(
       `SELECT w.namespace || '/' || w.name || '/' || w.container AS w, i.item_key AS k, i.phase AS p
        FROM baseline_items i JOIN baselines b ON b.id = i.baseline_id JOIN workloads w ON w.id = b.workload_id ORDER BY 1, 2`,
@@ -77,7 +76,7 @@ t.test('replay through normaliser, edge filter and engine raises exactly the att
   t.teardown(() => replay.close());
   t.same(open, expectedKeys(), 'every attack raised with the right workload, kind, item and severity; all churn silent');
 
-  const all = replay.deviations();
+  const all = await replay.deviations();
   const byKey = new Map(all.map((d) => [deviationKey(d), d]));
   const session = [...byKey.values()].find((d) => d.kind === 'interactive-session')!;
   t.same(
@@ -94,11 +93,11 @@ t.test('replay through normaliser, edge filter and engine raises exactly the att
   t.equal(egress.count, 2, 'deduplicated by (baseline, item): two connections, one deviation');
   t.equal(egress.severityReason, 'shell with a network connection');
 
-  const baselines = replay.engine.listBaselines();
+  const baselines = await replay.engine.listBaselines();
   t.same(baselines.map((b) => `${b.workload.name} ${b.phase}`).sort(), ['api active', 'db active', 'log-agent active', 'report active', 'web active']);
   t.equal(baselines.find((b) => b.workload.name === 'db')!.completeness, 'partial', 'db only ran containers older than the sensor');
   t.equal(baselines.find((b) => b.workload.name === 'web')!.completeness, 'full', 'a fresh web container was seen');
-  const apiItems = replay.db.all<{ k: string }>("SELECT item_key AS k FROM baseline_items WHERE item_key LIKE 'n|egress|tcp|443|net|%'").map((r) => r.k);
+  const apiItems = replay.store.connection.all<{ k: string }>("SELECT item_key AS k FROM baseline_items WHERE item_key LIKE 'n|egress|tcp|443|net|%'").map((r) => r.k);
   t.same(apiItems, ['n|egress|tcp|443|net|203.0.113.0/24'], 'rotating external addresses generalised to their /24');
   t.ok(replay.stats.sent < replay.stats.observations / 2, `edge filter sends what is new: ${replay.stats.sent} of ${replay.stats.observations}`);
   t.equal(EXPECTED_DEVIATIONS.length, open.length);

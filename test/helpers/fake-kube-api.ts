@@ -25,7 +25,7 @@ export interface OwnerRef {
 export interface FakeObject {
   apiVersion?: string;
   kind?: string;
-  metadata: { name: string; namespace: string; uid?: string; labels?: Record<string, string>; ownerReferences?: OwnerRef[]; resourceVersion?: string; generateName?: string };
+  metadata: { name: string; namespace: string; uid?: string; labels?: Record<string, string>; annotations?: Record<string, string>; ownerReferences?: OwnerRef[]; resourceVersion?: string; generateName?: string };
   spec?: Record<string, unknown>;
   status?: Record<string, unknown>;
 }

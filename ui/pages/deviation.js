@@ -35,7 +35,8 @@ function processTree(sample) {
   );
   const note = p.lineage === 'partial' ? h('p', { class: 'muted', text: 'Lineage is partial: some ancestors were not seen by the sensor.' }) : null;
   const exec = p.inInitTree === false ? h('p', { class: 'warn', text: 'Started outside the container entrypoint tree (kubectl exec or similar).' }) : null;
-  return h('div', {}, root, note, exec);
+  const cut = sample.truncated ? h('p', { class: 'warn', text: 'Some text was longer than driftwatch keeps and was cut where it ends with …[truncated N bytes] (padding a command line is a way to hide it).' }) : null;
+  return h('div', {}, root, note, exec, cut);
 }
 
 function networkPeer(sample) {

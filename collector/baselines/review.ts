@@ -1,0 +1,71 @@
+/**
+ * People's decisions on baselines: approve, reject (the workload learns again), relearn. Each runs
+ * inside the caller's transaction (the API appends its audit entry to the same one) and records
+ * what changed for announcement after commit.
+ */
+import type { BaselineSummary } from '../../common/deviations.js';
+import { workloadKey, type WorkloadId } from '../../common/model.js';
+import type { ChangeSet } from '../changes.js';
+import type { Repositories } from '../store/contract.js';
+import type { BaselineLifecycle } from './lifecycle.js';
+import type { BaselineView, BaselineViews } from './view.js';
+
+/** A refused decision: the API answers it with its code (404 / 409), never as a server error. */
+export class ReviewError extends Error {
+  constructor(
+    readonly code: 'DW_ERR_NOT_FOUND' | 'DW_ERR_CONFLICT',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ReviewError';
+  }
+}
+
+export class BaselineReview {
+  constructor(
+    private readonly views: BaselineViews,
+    private readonly lifecycle: BaselineLifecycle,
+  ) {}
+
+  approve(tx: Repositories, changes: ChangeSet, id: number, version: number, actor: string, comment: string): Promise<BaselineSummary> {
+    return this.decide(tx, changes, id, version, actor, comment, 'approved');
+  }
+
+  reject(tx: Repositories, changes: ChangeSet, id: number, version: number, actor: string, comment: string): Promise<BaselineSummary> {
+    return this.decide(tx, changes, id, version, actor, comment, 'rejected');
+  }
+
+  /** A new generation of the workload's baseline, learning from its next observation. */
+  async relearn(tx: Repositories, changes: ChangeSet, workload: WorkloadId): Promise<BaselineSummary> {
+    const wid = await tx.workloads.find(workload);
+    const current = wid === undefined ? undefined : await tx.baselines.current(wid);
+    if (!current) throw new ReviewError('DW_ERR_NOT_FOUND', `no baseline for ${workloadKey(workload)}`);
+    const view = (await this.views.get(tx, current.id))!;
+    // Who asked is in the audit log; the old generation keeps its own decision (e.g. an approval).
+    const next = await this.lifecycle.newGeneration(tx, view, 'superseded', null, view.b.imageDigests, 'partial', changes);
+    return (await tx.baselines.summary(next.b.id))!;
+  }
+
+  private async decide(tx: Repositories, changes: ChangeSet, id: number, version: number, actor: string, comment: string, verdict: 'approved' | 'rejected'): Promise<BaselineSummary> {
+    const view = await this.requireCurrent(tx, id);
+    if (view.b.version !== version) throw new ReviewError('DW_ERR_CONFLICT', `baseline ${id} is at version ${view.b.version}, not ${version}`);
+    if (view.b.phase !== 'learning' && view.b.phase !== 'active' && !(verdict === 'rejected' && view.b.phase === 'approved')) {
+      throw new ReviewError('DW_ERR_CONFLICT', `baseline ${id} is ${view.b.phase}: it cannot be ${verdict}`);
+    }
+    if (verdict === 'approved') await this.lifecycle.setPhase(tx, view, 'approved', changes, { actor, comment });
+    // A rejected baseline is not trusted: the workload learns again from its next observation.
+    else await this.lifecycle.newGeneration(tx, view, 'rejected', null, view.b.imageDigests, 'partial', changes, { actor, comment });
+    return (await tx.baselines.summary(id))!;
+  }
+
+  private async requireCurrent(tx: Repositories, id: number): Promise<BaselineView> {
+    const b = await tx.baselines.get(id);
+    if (!b) throw new ReviewError('DW_ERR_NOT_FOUND', `no baseline ${id}`);
+    const current = await tx.baselines.current(b.workloadId);
+    if (current?.id !== id) throw new ReviewError('DW_ERR_CONFLICT', `baseline ${id} is not the current generation (a newer one exists)`);
+    // Read the row fresh: the cache may hold an older copy after a concurrent change.
+    this.views.forget(id);
+    const view = (await this.views.get(tx, id))!;
+    return this.views.putCurrent(view);
+  }
+}

@@ -1,0 +1,171 @@
+/**
+ * Detection, assembled: the baseline and deviation modules over one store, the ingest unit of work
+ * that drives them, the reviews people use, and the edge baselines pushed to agents. This file
+ * only wires; what happens to an observation is in `ingest/unit-of-work.ts`.
+ */
+import { Counter, type Registry } from 'prom-client';
+import type { CollectorConfig } from '../common/config/schema.js';
+import type { BaselineSummary, Deviation, DeviationStatus } from '../common/deviations.js';
+import { parseDuration } from '../common/duration.js';
+import { ItemDeriver, type PeerResolver } from '../common/items/derive.js';
+import { once, type Component } from '../common/lifecycle.js';
+import type { Logger } from '../common/logger.js';
+import type { WorkloadId } from '../common/model.js';
+import { DeclaredBaselines, formatDeclaredError, type DeclaredError, type ReloadResult } from './baselines/declared.js';
+import { EdgeBaselines } from './baselines/edge.js';
+import { Learner } from './baselines/learn.js';
+import { BaselineLifecycle } from './baselines/lifecycle.js';
+import { BaselineReview } from './baselines/review.js';
+import { BaselineViews } from './baselines/view.js';
+import { commitChanges, type ChangeRunner, type ChangeSet } from './changes.js';
+import { DeviationEvaluator } from './deviations/evaluate.js';
+import { DeviationReview } from './deviations/review.js';
+import { SessionTracker } from './deviations/sessions.js';
+import { SeverityRules } from './deviations/severity.js';
+import type { CollectorBus } from './events.js';
+import { IngestUnitOfWork } from './ingest/unit-of-work.js';
+import type { Repositories, Store } from './store/contract.js';
+
+export interface DetectionOptions {
+  store: Store;
+  bus: CollectorBus;
+  config: Readonly<CollectorConfig>;
+  logger: Logger;
+  registry?: Registry;
+  /** Resolves pod and service addresses (Kubernetes API watcher); without it pods are a class. */
+  resolver?: PeerResolver | null;
+  /** Cached baseline views (default 10,000). */
+  maxCachedBaselines?: number;
+}
+
+export class Detection implements Component, ChangeRunner {
+  readonly name = 'detection';
+  readonly store: Store;
+  readonly declared: DeclaredBaselines;
+  readonly edge: EdgeBaselines;
+  readonly unitOfWork: IngestUnitOfWork;
+  readonly baselineReview: BaselineReview;
+  readonly deviationReview: DeviationReview;
+  private readonly views: BaselineViews;
+  private readonly created: Counter<'kind'>;
+
+  constructor(private readonly opts: DetectionOptions) {
+    const c = opts.config;
+    this.store = opts.store;
+    const windowMs = parseDuration(c.learning.window);
+    const deriver = new ItemDeriver(c.network, opts.resolver ?? null);
+    this.views = new BaselineViews(opts.maxCachedBaselines);
+    this.declared = new DeclaredBaselines({
+      dir: c.baselinesDir,
+      onChange: () => this.edge.allChanged().catch((err: unknown) => opts.logger.error('edge push after a declared change failed', { error: String(err) })),
+      onError: (errors) => {
+        for (const e of errors) opts.logger.warn('declared baseline rejected; its last good version stays in force', { error: formatDeclaredError(e) });
+      },
+    });
+    const evaluator = new DeviationEvaluator(deriver, new SeverityRules({ serviceCidrs: c.network.serviceCidrs }));
+    const lifecycle = new BaselineLifecycle(this.views, evaluator, {
+      windowMs,
+      maxWindowMs: Math.max(windowMs, parseDuration(c.learning.maxWindow)),
+      // Never longer than the window itself: the first item must not set the minimum learning time.
+      extensionMs: Math.min(windowMs, parseDuration(c.learning.extension ?? '6h')),
+      graceMs: parseDuration(c.learning.startupGrace),
+      imagePolicy: c.learning.imagePolicy,
+    });
+    const learner = new Learner(deriver, lifecycle, evaluator, { maxItems: c.learning.maxItemsPerBaseline, generaliseAfter: c.network.generaliseAfter ?? 3 });
+    this.edge = new EdgeBaselines(this.store, this.views, this.declared, deriver, parseDuration(c.learning.edgeDedupWindow ?? '10m'));
+    this.unitOfWork = new IngestUnitOfWork(this, { deriver, declared: this.declared, lifecycle, learner, sessions: new SessionTracker(deriver, evaluator), evaluator }, opts.registry);
+    this.baselineReview = new BaselineReview(this.views, lifecycle);
+    this.deviationReview = new DeviationReview(this.views, lifecycle, learner);
+    this.created = new Counter({
+      name: 'driftwatch_engine_deviations_created_total',
+      help: 'Deviations created, by kind',
+      labelNames: ['kind'],
+      registers: opts.registry ? [opts.registry] : [],
+    });
+  }
+
+  async start(): Promise<void> {
+    this.declared.reload();
+    this.declared.watch();
+  }
+
+  close = once(async () => {
+    this.declared.close();
+    this.edge.close();
+  });
+
+  /** Re-reads the declared baselines now (the directory is also watched). */
+  reload(): ReloadResult {
+    return this.declared.reload();
+  }
+
+  /** Problems of the declared baselines' last reload (file:line:column + reason). */
+  declaredErrors(): DeclaredError[] {
+    return this.declared.errors();
+  }
+
+  /** Runs a change (a review, with its audit entry) in one transaction; announces it after commit. */
+  change<T>(fn: (tx: Repositories, changes: ChangeSet) => Promise<T>): Promise<T> {
+    return commitChanges(this, fn);
+  }
+
+  discard(): void {
+    this.views.discard();
+  }
+
+  async publish(changes: ChangeSet): Promise<void> {
+    const { bus } = this.opts;
+    for (const e of changes.events) bus.emit(e);
+    for (const [id, what] of changes.deviations) {
+      const d = (await this.store.deviations.get(id))?.deviation;
+      if (d) bus.emit({ type: what === 'created' ? 'deviation.created' : 'deviation.updated', deviation: d });
+    }
+    for (const s of changes.statuses) {
+      const d = (await this.store.deviations.get(s.id))?.deviation;
+      if (d) bus.emit({ type: 'deviation.status', deviation: d, previous: s.previous, actor: s.actor });
+    }
+    for (const kind of changes.createdKinds) this.created.inc({ kind });
+    await this.edge.changed(changes.edgeWorkloads);
+  }
+
+  // One-call forms of the reviews, each its own transaction (the CLI, tests and the demo use them).
+
+  approve(id: number, version: number, actor: string, comment: string): Promise<BaselineSummary> {
+    return this.change((tx, ch) => this.baselineReview.approve(tx, ch, id, version, actor, comment));
+  }
+
+  reject(id: number, version: number, actor: string, comment: string): Promise<BaselineSummary> {
+    return this.change((tx, ch) => this.baselineReview.reject(tx, ch, id, version, actor, comment));
+  }
+
+  relearn(workload: WorkloadId): Promise<BaselineSummary> {
+    return this.change((tx, ch) => this.baselineReview.relearn(tx, ch, workload));
+  }
+
+  setStatus(id: number, status: Exclude<DeviationStatus, 'added-to-baseline'>, actor: string, comment: string): Promise<Deviation> {
+    return this.change((tx, ch) => this.deviationReview.setStatus(tx, ch, id, status, actor, comment));
+  }
+
+  addToBaseline(id: number, actor: string, comment: string): Promise<Deviation> {
+    return this.change((tx, ch) => this.deviationReview.addToBaseline(tx, ch, id, actor, comment));
+  }
+
+  async getDeviation(id: number): Promise<Deviation | undefined> {
+    return (await this.store.deviations.get(id))?.deviation;
+  }
+
+  async listBaselines(filter: { namespace?: string; phase?: string } = {}): Promise<BaselineSummary[]> {
+    const out: BaselineSummary[] = [];
+    for (const id of await this.store.baselines.currentIds(filter)) {
+      const s = await this.store.baselines.summary(id);
+      if (s) out.push(s);
+    }
+    return out;
+  }
+
+  async currentBaseline(workload: WorkloadId): Promise<BaselineSummary | undefined> {
+    const wid = await this.store.workloads.find(workload);
+    const b = wid === undefined ? undefined : await this.store.baselines.current(wid);
+    return b ? this.store.baselines.summary(b.id) : undefined;
+  }
+}

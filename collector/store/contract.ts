@@ -1,0 +1,203 @@
+/**
+ * The storage contract: what the collector needs from a database, per aggregate, all asynchronous.
+ * A backend (SQLite today, `sqlite/`; PostgreSQL for several replicas) implements `Store`. Nothing
+ * outside `collector/store/` knows SQL or the driver.
+ *
+ * Rules every caller keeps:
+ * - A change that must land whole (an ingest batch, an approval and its audit entry) runs inside
+ *   `store.transaction(async (tx) => …)` and uses only `tx` there. Using the store itself inside a
+ *   transaction is a programming error (the SQLite backend refuses it rather than deadlock).
+ * - Calls on the store outside a transaction each run on their own (reads see committed data).
+ * - Caches a backend keeps (workload ids) are its own business: it drops them when a transaction
+ *   rolls back. Caches callers keep over what they read (the baseline views) are theirs to drop:
+ *   `transaction` rethrows, and the caller discards.
+ */
+import type { AgentStatus, BaselineSummary, DeviationKind, DeviationStatus } from '../../common/deviations.js';
+import type { Observation, WorkloadId } from '../../common/model.js';
+import type { AlertNotification } from '../sinks/types.js';
+import type { AuditEntry, AuditFilter, AuditInput } from './audit.js';
+import type { BaselineItemRecord, BaselineRecord, BaselineUpdate } from './baselines.js';
+import type { DeviationWrite, StoredDeviation } from './deviations.js';
+import type { AlertPhase, AlertState, OutboxRow, QueueStats } from './outbox.js';
+import type { AgentView, OpenDeviationCount, Overview, OverviewQuery } from './reports.js';
+import type {
+  BaselineItemView,
+  BaselineView,
+  DeviationCursor,
+  DeviationFilter,
+  DeviationListItem,
+  Page,
+  WorkloadCursor,
+  WorkloadFilter,
+  WorkloadListItem,
+} from './queries.js';
+import type { CreateTokenInput, Principal, TokenInfo } from './tokens.js';
+import type { ImagePolicy, WorkloadRecord } from './workloads.js';
+
+/** Workload containers, the scope of a baseline. Rows are never deleted. */
+export interface WorkloadRepository {
+  /** The id of a workload, created on first sight. */
+  idOf(w: WorkloadId): Promise<number>;
+  find(w: WorkloadId): Promise<number | undefined>;
+  get(id: number): Promise<WorkloadRecord | undefined>;
+  all(): Promise<WorkloadRecord[]>;
+  setImagePolicy(id: number, policy: ImagePolicy | null): Promise<void>;
+}
+
+/** Baselines (one row per workload generation) and their items. */
+export interface BaselineRepository {
+  get(id: number): Promise<BaselineRecord | undefined>;
+  /** The workload's newest generation. */
+  current(workloadId: number): Promise<BaselineRecord | undefined>;
+  /** Every generation, newest first. */
+  generations(workloadId: number): Promise<BaselineRecord[]>;
+  insert(b: Omit<BaselineRecord, 'id' | 'decidedBy' | 'decidedAt' | 'decisionComment'>): Promise<BaselineRecord>;
+  update(id: number, changes: BaselineUpdate): Promise<void>;
+  /** Learning baselines whose window ended at or before `nowMs` (event time). */
+  dueForActivation(nowMs: number): Promise<BaselineRecord[]>;
+  items(baselineId: number): Promise<BaselineItemRecord[]>;
+  insertItem(i: Omit<BaselineItemRecord, 'id'>): Promise<BaselineItemRecord>;
+  updateItem(i: BaselineItemRecord): Promise<void>;
+  /** Removes a learned item (never a person's addition). */
+  deleteItem(id: number): Promise<void>;
+  summary(id: number): Promise<BaselineSummary | undefined>;
+  /** Ids of the current (newest generation) baselines, optionally filtered. */
+  currentIds(filter?: { namespace?: string; phase?: string }): Promise<number[]>;
+}
+
+/** Deviations, unique per (baseline, item key). */
+export interface DeviationRepository {
+  get(id: number): Promise<StoredDeviation | undefined>;
+  /** Without the samples (see samplesOf). */
+  find(baselineId: number, itemKey: string): Promise<StoredDeviation | undefined>;
+  samplesOf(id: number): Promise<Observation[]>;
+  /** Open or acknowledged deviations of a baseline first seen before `beforeMs`, of these kinds. */
+  firstSeenBefore(baselineId: number, beforeMs: number, kinds: readonly DeviationKind[]): Promise<StoredDeviation[]>;
+  insert(d: DeviationWrite): Promise<number>;
+  updateSighting(id: number, d: DeviationWrite): Promise<void>;
+  setStatus(id: number, status: DeviationStatus, actor: string, comment: string | null): Promise<void>;
+}
+
+/** What agents sent, unique per (agent instance, batch seq, index). */
+export interface ObservationRepository {
+  insertBatch(agent: string, seq: number, observations: readonly Observation[]): Promise<void>;
+  /** The newest event time stored for a workload (what-if windows end there). */
+  newestOf(workloadId: number): Promise<number | null>;
+  /** Stored observations (JSON) of a workload since an event time, oldest first. */
+  since(workloadId: number, sinceMs: number, limit: number): Promise<string[]>;
+  count(): Promise<number>;
+}
+
+/** Agent instances and the last batch sequence stored for each. */
+export interface AgentRepository {
+  /** Registers (or re-registers) an instance; returns its last stored seq. */
+  hello(a: { instanceId: string; node: string; cluster: string; version: string; sources: string[] }, at: string): Promise<number>;
+  lastSeq(instanceId: string): Promise<number>;
+  /** Inside the batch's transaction: that is what makes a batch count once. */
+  commitSeq(instanceId: string, seq: number, at: string): Promise<void>;
+  setCounters(instanceId: string, counters: Record<string, unknown>, at: string): Promise<void>;
+  disconnected(instanceId: string, at: string): Promise<void>;
+  markAllDisconnected(): Promise<void>;
+  get(instanceId: string): Promise<AgentStatus | undefined>;
+  list(within?: 'recent' | 'instance'): Promise<AgentStatus[]>;
+}
+
+/** API bearer tokens (only hashes are stored). */
+export interface TokenRepository {
+  create(input: CreateTokenInput): Promise<{ token: string; info: TokenInfo }>;
+  get(id: number): Promise<TokenInfo | undefined>;
+  list(): Promise<TokenInfo[]>;
+  revoke(id: number): Promise<TokenInfo | undefined>;
+  verify(presented: string): Promise<Principal | undefined>;
+}
+
+/** Every decision, attributed. Append inside the transaction of the change it records. */
+export interface AuditRepository {
+  append(e: AuditInput): Promise<number>;
+  list(f: AuditFilter): Promise<AuditEntry[]>;
+}
+
+/** Alerting: what was decided per alert (`alert_state`) and the per-sink delivery queue. */
+export interface OutboxRepository {
+  get(alertKey: string): Promise<AlertState | undefined>;
+  put(s: AlertState, nowMs: number): Promise<void>;
+  due(phase: AlertPhase, nowMs: number, limit: number): Promise<AlertState[]>;
+  pendingOfWorkload(workloadKey: string): Promise<AlertState[]>;
+  countDecidedSince(workloadKey: string, sinceEventMs: number): Promise<number>;
+  openGroup(workloadKey: string, sinceEventMs: number, startedSinceMs: number): Promise<AlertState | undefined>;
+  members(groupKey: string): Promise<AlertState[]>;
+  openHealthKeys(): Promise<string[]>;
+  /** Open deviations changed since `sinceIso` that alerting has no state for (a crash between commits). */
+  unseenOpenDeviations(sinceIso: string, limit: number): Promise<number[]>;
+  /** Deviations that ended while their alert is still open (a missed status event). */
+  endedWhileOpen(limit: number): Promise<number[]>;
+  /** Queues one notification for one sink; a second enqueue of the same key is a no-op. */
+  enqueue(sink: string, n: AlertNotification, nowMs: number): Promise<boolean>;
+  hasPending(sink: string, alertKey: string): Promise<boolean>;
+  lastQueued(alertKey: string): Promise<Map<string, number>>;
+  claim(sink: string, nowMs: number, limit: number): Promise<OutboxRow[]>;
+  nextDue(sink: string): Promise<number | undefined>;
+  markSent(ids: readonly number[], nowMs: number): Promise<void>;
+  markRetry(ids: readonly number[], nextAttemptMs: number, error: string): Promise<void>;
+  markFailed(ids: readonly number[], nowMs: number, error: string): Promise<void>;
+  expire(createdBeforeMs: number, nowMs: number): Promise<Map<string, number>>;
+  prune(beforeMs: number): Promise<void>;
+  queueStats(): Promise<QueueStats[]>;
+  rows(alertKey: string): Promise<{ sink: string; state: string; attempts: number; reason: string }[]>;
+}
+
+/** The console's read side: paged (keyset), filtered, namespace-scoped views across aggregates. */
+export interface ConsoleQueryRepository {
+  listDeviations(f: DeviationFilter): Promise<Page<DeviationListItem, DeviationCursor>>;
+  deviationNamespace(id: number): Promise<string | undefined>;
+  baselineView(id: number): Promise<BaselineView | undefined>;
+  workloadBaselines(workloadId: number): Promise<BaselineView[]>;
+  listWorkloads(f: WorkloadFilter): Promise<Page<WorkloadListItem, WorkloadCursor>>;
+  currentBaselinesIn(namespace: string, phase: BaselineSummary['phase']): Promise<BaselineView[]>;
+  baselineItems(baselineId: number, version: number): Promise<BaselineItemView[]>;
+}
+
+/** Reports across aggregates: the overview, agents with their health, state gauges. */
+export interface ReportRepository {
+  listAgents(nowMs: number): Promise<AgentView[]>;
+  overview(q: OverviewQuery): Promise<Overview>;
+  openDeviationCounts(): Promise<OpenDeviationCount[]>;
+  baselinesByPhase(): Promise<Map<BaselineSummary['phase'], number>>;
+}
+
+export interface Repositories {
+  readonly workloads: WorkloadRepository;
+  readonly baselines: BaselineRepository;
+  readonly deviations: DeviationRepository;
+  readonly observations: ObservationRepository;
+  readonly agents: AgentRepository;
+  readonly tokens: TokenRepository;
+  readonly audit: AuditRepository;
+  readonly outbox: OutboxRepository;
+  readonly queries: ConsoleQueryRepository;
+  readonly reports: ReportRepository;
+}
+
+/** What a transaction's function works with: the repositories on its connection, and savepoints. */
+export interface Transaction extends Repositories {
+  /** Runs `fn` so that, if it throws, what it wrote is undone and the transaction goes on. */
+  savepoint<T>(fn: () => Promise<T>): Promise<T>;
+}
+
+export interface RetentionPolicy {
+  /** Observations older than this much event time before the newest one stored. */
+  observationsMs: number;
+  /** Agent instances disconnected for longer than this (wall clock). */
+  agentsMs: number;
+}
+
+export interface Store extends Repositories {
+  readonly backend: 'sqlite' | 'postgres';
+  readonly schemaVersion: number;
+  /** Runs `fn` in one transaction: everything it wrote commits together, or nothing (it rethrows). */
+  transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
+  /** Applies the retention policy; returns what was deleted. */
+  prune(policy: RetentionPolicy, nowMs: number): Promise<{ observations: number; agents: number }>;
+  /** Idempotent. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,58 @@
+/**
+ * `agent:` — read by `driftwatch agent` (and `driftwatch demo`). Each source kind declares its own
+ * keys next to its code (agent/sources); this section holds what every source has.
+ */
+import { Type, type TSchema } from '@sinclair/typebox';
+import { SOURCE_KIND_PATTERN } from '../model.js';
+import { duration, hostPort, kubernetesAccessSchema, section, tlsSchema } from './fields.js';
+
+/** What every `agent.sources[]` item has, whatever its kind. */
+export const sourceCommonFields = {
+  /** One of the kinds agent/sources/index.ts registers. */
+  kind: Type.String({ pattern: SOURCE_KIND_PATTERN.source }),
+  /** Name used in metrics and counters; defaults to the kind. */
+  name: Type.Optional(Type.String({ pattern: '^[a-z0-9][a-z0-9-]*$' })),
+};
+
+/** The `agent:` section, its sources' items given (composed with their kinds' keys, common/config/schema.ts). */
+export function agentSection<S extends TSchema>(source: S) {
+  return Type.Object(
+    {
+      /** Node name (downward API `spec.nodeName` in the DaemonSet). */
+      node: Type.String({ default: '' }),
+      collector: Type.Object(
+        {
+          address: hostPort({ default: '127.0.0.1:7443' }),
+          tls: Type.Optional(tlsSchema),
+          /** Allow plaintext to a non-loopback collector. Never in production. */
+          insecure: Type.Boolean({ default: false }),
+        },
+        section,
+      ),
+      sources: Type.Array(source, { default: [] }),
+      http: Type.Object({ listen: hostPort({ default: '127.0.0.1:9090' }) }, section),
+      /** Process-lineage cache bounds: records, and their estimated bytes. */
+      lineage: Type.Object(
+        {
+          maxProcesses: Type.Integer({ minimum: 64, default: 65536 }),
+          maxBytes: Type.Integer({ minimum: 1048576, default: 33554432 }),
+        },
+        section,
+      ),
+      kubernetes: kubernetesAccessSchema,
+      ship: Type.Object(
+        {
+          batchSize: Type.Integer({ minimum: 1, maximum: 10000, default: 500 }),
+          flushInterval: duration({ default: '200ms' }),
+          /** Observations held in memory before back-pressure / dropping. */
+          queueLimit: Type.Integer({ minimum: 100, default: 100000 }),
+          /** Encoded bytes of the observations held in memory before back-pressure / dropping. */
+          queueBytes: Type.Integer({ minimum: 65536, default: 33554432 }),
+          countersInterval: duration({ default: '15s' }),
+        },
+        section,
+      ),
+    },
+    section,
+  );
+}

@@ -1,0 +1,101 @@
+/** `collector:` — read by `driftwatch collector` (and `driftwatch demo`). */
+import { Type, type TSchema } from '@sinclair/typebox';
+import { alertingSection } from './alerting.js';
+import { closed, duration, hostPort, kubernetesAccessSchema, oneOf, section } from './fields.js';
+
+/** The `collector:` section, its alert sinks' items given (composed with their types' keys). */
+export function collectorSection<S extends TSchema>(sink: S) {
+  return Type.Object(
+    {
+      dataDir: Type.String({ minLength: 1, default: './data' }),
+      grpc: Type.Object(
+        {
+          listen: hostPort({ default: '127.0.0.1:7443' }),
+          tls: Type.Optional(
+            Type.Object(
+              {
+                ca: Type.Optional(Type.String()),
+                cert: Type.Optional(Type.String()),
+                key: Type.Optional(Type.String()),
+                requireClientCert: Type.Boolean({ default: true }),
+              },
+              closed,
+            ),
+          ),
+          insecure: Type.Boolean({ default: false }),
+          /**
+           * `hello`: an agent is the node its hello names (one certificate shared by all agents: every
+           * agent is trusted for every node). `certificate`: the hello's node must be the client
+           * certificate's CN or a DNS SAN (per-node certificates), so one node cannot speak for another.
+           */
+          nodeIdentity: oneOf(['hello', 'certificate'], { default: 'hello' }),
+          /** Observations timed further than this past the collector's clock are refused. */
+          maxClockSkew: duration({ default: '5m' }),
+        },
+        section,
+      ),
+      http: Type.Object(
+        {
+          listen: hostPort({ default: '127.0.0.1:8080' }),
+          publicUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+          tls: Type.Optional(Type.Object({ cert: Type.Optional(Type.String()), key: Type.Optional(Type.String()) }, closed)),
+        },
+        section,
+      ),
+      baselinesDir: Type.String({ minLength: 1, default: './baselines' }),
+      retention: Type.Object(
+        {
+          /** Stored observations, in event time before the newest one (what-if and samples read them). */
+          observations: duration({ default: '30d' }),
+          /** Rows of agent instances disconnected this long (one row per agent start). */
+          agents: duration({ default: '7d' }),
+        },
+        section,
+      ),
+      learning: Type.Object(
+        {
+          window: duration({ default: '24h' }),
+          maxWindow: duration({ default: '72h' }),
+          startupGrace: duration({ default: '2m' }),
+          maxItemsPerBaseline: Type.Integer({ minimum: 10, default: 2000 }),
+          imagePolicy: oneOf(['relearn', 'inherit', 'alert'], { default: 'relearn' }),
+          /** Learning ends no earlier than this long (event time) after the last new item (capped by maxWindow). */
+          extension: duration({ default: '6h' }),
+          /** While learning, an agent sends each distinct item at most once per this much event time. */
+          edgeDedupWindow: duration({ default: '10m' }),
+        },
+        section,
+      ),
+      /** Pod IP → workload and Service IP → Service names for peers (collector/kubernetes). */
+      kubernetes: kubernetesAccessSchema,
+      network: Type.Object(
+        {
+          podCidrs: Type.Array(Type.String(), { default: ['10.244.0.0/16'] }),
+          serviceCidrs: Type.Array(Type.String(), { default: ['10.96.0.0/12'] }),
+          nodeCidrs: Type.Array(Type.String(), { default: [] }),
+          /** Distinct external addresses of one /24 (IPv4) or /48 (IPv6) on one port before the prefix is learned. */
+          generaliseAfter: Type.Integer({ minimum: 2, default: 3 }),
+        },
+        section,
+      ),
+      /** Alert sinks, noise control and delivery. */
+      alerting: alertingSection(sink),
+      /** The console: HTTP API, live stream and web UI on the collector's HTTP listener. */
+      api: Type.Object(
+        {
+          /** Serve the web UI under /ui/. */
+          ui: Type.Boolean({ default: true }),
+          maxPageSize: Type.Integer({ minimum: 10, maximum: 5000, default: 500 }),
+          /** How far back a what-if may look, and how many stored observations it may read. */
+          whatIfMaxDays: Type.Integer({ minimum: 1, maximum: 365, default: 30 }),
+          whatIfMaxObservations: Type.Integer({ minimum: 1000, default: 50000 }),
+          /** Failed authentications per client address per minute before 429. */
+          authFailuresPerMinute: Type.Integer({ minimum: 1, default: 30 }),
+          stream: Type.Object({ maxClients: Type.Integer({ minimum: 1, default: 200 }), maxBufferedBytes: Type.Integer({ minimum: 65536, default: 4194304 }) }, section),
+        },
+        section,
+      ),
+    },
+    section,
+  );
+}

@@ -1,0 +1,80 @@
+import t from 'tap';
+import Database from 'better-sqlite3';
+import { join } from 'node:path';
+import { SqliteConnection } from '../../../collector/store/sqlite/database.js';
+import { SqliteStore } from '../../../collector/store/sqlite/store.js';
+import { MIGRATIONS } from '../../../collector/store/migrations/index.js';
+
+t.test('a database made by the first schema is migrated to the latest at start-up', async (t) => {
+  const dir = t.testdir();
+  const old = new SqliteConnection({ dataDir: dir, targetVersion: 1 });
+  t.equal(old.schemaVersion, 1);
+  old.run(`INSERT INTO agents (instance_id, node, cluster, version, sources, first_seen_at, last_seen_at, last_seq) VALUES ('a-1', 'n1', 'c', '0.0.1', '[]', 'x', 'x', 41)`);
+  old.close();
+
+  const db = new SqliteConnection({ dataDir: dir });
+  t.equal(db.schemaVersion, MIGRATIONS[MIGRATIONS.length - 1]!.version, 'all migrations applied');
+  t.equal(db.get<{ last_seq: number }>(`SELECT last_seq FROM agents WHERE instance_id = 'a-1'`)?.last_seq, 41, 'data kept');
+  db.close();
+
+  const raw = new Database(join(dir, 'driftwatch.db'), { readonly: true });
+  t.equal(raw.pragma('journal_mode', { simple: true }), 'wal');
+  const versions = raw.prepare('SELECT version FROM schema_migrations ORDER BY version').all() as { version: number }[];
+  t.same(versions.map((v) => v.version), MIGRATIONS.map((m) => m.version), 'each migration recorded once');
+  raw.close();
+});
+
+t.test('a database newer than this driftwatch is refused', async (t) => {
+  const dir = t.testdir();
+  new SqliteConnection({ dataDir: dir }).close();
+  const raw = new Database(join(dir, 'driftwatch.db'));
+  raw.prepare(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (9999, 'future', 'x')`).run();
+  raw.close();
+  t.throws(() => new SqliteConnection({ dataDir: dir }), /newer than this driftwatch/);
+});
+
+t.test('transactions roll back on error', async (t) => {
+  const store = new SqliteStore({ dataDir: ':memory:' });
+  t.teardown(() => store.close());
+  await t.rejects(
+    store.transaction(async (tx) => {
+      await tx.audit.append({ actor: 'me', action: 'test', targetType: 't', targetId: '1', namespace: null });
+      throw new Error('boom');
+    }),
+  );
+  t.equal(store.connection.get<{ n: number }>('SELECT COUNT(*) AS n FROM audit_log')?.n, 0);
+});
+
+t.test('retention prunes old observations (event time) and long-gone agent instances', async (t) => {
+  const store = new SqliteStore({ dataDir: ':memory:' });
+  t.teardown(() => store.close());
+  const day = 86_400_000;
+  const base = Date.parse('2026-01-01T00:00:00Z');
+  const mk = (time: number) => ({
+    kind: 'process' as const,
+    source: 'tetragon-json' as const,
+    time,
+    workload: { cluster: 'c', namespace: 'ns', kind: 'Deployment' as const, name: 'w', container: 'c' },
+    identitySource: 'source' as const,
+    node: 'n',
+    pod: null,
+    containerId: null,
+    image: { name: null, digest: null },
+    containerStart: null,
+    preexisting: false,
+    process: { exe: '/bin/true', args: '', pid: null, uid: null, user: null, execId: null, parentExe: null, ancestors: [], lineage: 'partial' as const, inInitTree: null, sessionId: null },
+  });
+  await store.transaction((tx) => tx.observations.insertBatch('a', 1, [mk(base), mk(base + 10 * day), mk(base + 40 * day)]));
+  const agents = store.agents;
+  const now = Date.now();
+  await agents.hello({ instanceId: 'n-old', node: 'n', cluster: 'c', version: 'v', sources: [] }, new Date(now - 10 * day).toISOString());
+  await agents.disconnected('n-old', new Date(now - 10 * day).toISOString());
+  await agents.hello({ instanceId: 'n-live', node: 'n', cluster: 'c', version: 'v', sources: [] }, new Date(now - 10 * day).toISOString());
+  t.same(
+    await store.prune({ observationsMs: 30 * day, agentsMs: 7 * day }, now),
+    { observations: 1, agents: 1 },
+    'observations older than 30 days before the newest event; a disconnected instance is forgotten, a connected one never',
+  );
+  t.equal(await store.observations.count(), 2);
+  t.same((await agents.list()).map((a) => a.instanceId), ['n-live']);
+});
