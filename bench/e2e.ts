@@ -23,7 +23,7 @@ import { stringify } from 'yaml';
 import { sqliteCeiling } from './e2e/ceiling.js';
 import { LIFECYCLES_PER_WORKLOAD, ITEMS_PER_WORKLOAD, NODE, TetragonTraffic, replay, type Lifecycle } from './e2e/events.js';
 import { Feeder } from './e2e/feeder.js';
-import { cpuMicros, forkScript, memory, metric, spawnDriftwatch, until, type Child } from './e2e/procs.js';
+import { cpuMicros, deployedNodeOptions, forkScript, memory, metric, spawnDriftwatch, until, type Child } from './e2e/procs.js';
 import { median } from './measure.js';
 
 const DEFAULT_SCALES = [50, 500, 1000];
@@ -126,14 +126,16 @@ export async function benchE2e(scales: readonly number[] = DEFAULT_SCALES): Prom
   try {
     await agentFeed.start();
     await bareFeed.start();
-    const collector = spawnDriftwatch(['collector', '--config', configFile]);
+    const collector = spawnDriftwatch(['collector', '--config', configFile], [], deployedNodeOptions('collector/deployment.yaml'));
     children.push(collector);
     await collector.waitForLog(/collector ready/);
     // Profiling: BENCH_AGENT_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' (or --heap-prof);
     // BENCH_AGENT_HEAP_SNAPSHOTS=/dir writes an agent heap snapshot after each memory reading.
     const snapshots = process.env.BENCH_AGENT_HEAP_SNAPSHOTS;
     const nodeArgs = [...(process.env.BENCH_AGENT_NODE_ARGS?.split(' ').filter(Boolean) ?? []), ...(snapshots ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${snapshots}`] : [])];
-    const agent = spawnDriftwatch(['agent', '--config', configFile], nodeArgs);
+    const agentNodeOptions = deployedNodeOptions('agent/daemonset.yaml');
+    results.agentNodeOptions = agentNodeOptions;
+    const agent = spawnDriftwatch(['agent', '--config', configFile], nodeArgs, agentNodeOptions);
     children.push(agent);
     await agent.waitForLog(/agent started/);
     await agentFeed.connected();

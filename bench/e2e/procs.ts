@@ -4,6 +4,7 @@
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { parseAllDocuments } from 'yaml';
 import { packagePath } from '../../common/paths.js';
 
 const CLOCK_TICKS_PER_SECOND = 100;
@@ -50,11 +51,23 @@ function track(child: ChildProcess, what: string): Child {
   };
 }
 
-/** `driftwatch <args>` from the build (dist/), as users run it. */
-export function spawnDriftwatch(args: string[], nodeArgs: string[] = []): Child {
+/**
+ * The NODE_OPTIONS a manifest gives the container (`deploy/daemonset/base/<component>`): the
+ * benchmark runs each process with the V8 settings it has when deployed.
+ */
+export function deployedNodeOptions(manifest: string): string {
+  for (const doc of parseAllDocuments(readFileSync(packagePath('deploy', 'daemonset', 'base', ...manifest.split('/')), 'utf8'))) {
+    const containers = (doc.toJS() as { spec?: { template?: { spec?: { containers?: { env?: { name: string; value?: string }[] }[] } } } })?.spec?.template?.spec?.containers ?? [];
+    for (const c of containers) for (const e of c.env ?? []) if (e.name === 'NODE_OPTIONS') return e.value ?? '';
+  }
+  return '';
+}
+
+/** `driftwatch <args>` from the build (dist/), as users run it (with the deployed NODE_OPTIONS). */
+export function spawnDriftwatch(args: string[], nodeArgs: string[] = [], nodeOptions = ''): Child {
   const child = spawn(process.execPath, [...nodeArgs, packagePath('dist', 'cli', 'main.js'), ...args], {
     cwd: packagePath(),
-    env: { ...process.env, NODE_OPTIONS: '', DRIFTWATCH_LOG__FORMAT: 'json' },
+    env: { ...process.env, NODE_OPTIONS: nodeOptions, DRIFTWATCH_LOG__FORMAT: 'json' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return track(child, `driftwatch ${args[0]}`);
