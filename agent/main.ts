@@ -1,4 +1,4 @@
-import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DriftwatchConfig } from '../common/config/schema.js';
 import { once } from '../common/lifecycle.js';
 import { silentLogger, type Logger } from '../common/logger.js';
@@ -47,6 +47,15 @@ export async function startAgent(config: Readonly<DriftwatchConfig>, opts: Start
     help: 'Observations dropped at the edge because the workload baseline allows them.',
     labelNames: ['source'] as const,
     registers: [registry],
+  });
+  new Gauge({
+    name: 'driftwatch_agent_edge_baselines',
+    help: 'Workload baselines the edge filter holds, by phase.',
+    labelNames: ['phase'] as const,
+    registers: [registry],
+    collect() {
+      for (const [phase, n] of Object.entries(filter.phaseCounts())) this.labels(phase).set(n);
+    },
   });
   const dropped = new Counter({
     name: 'driftwatch_agent_ship_dropped_total',

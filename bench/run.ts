@@ -5,6 +5,7 @@
 import { cpus, totalmem } from 'node:os';
 import { benchAlerts } from './alerts.js';
 import { benchApi } from './api.js';
+import { benchE2e } from './e2e.js';
 import { benchEngine } from './engine.js';
 import { benchShip } from './ship.js';
 import { benchSources } from './sources.js';
@@ -17,6 +18,8 @@ const benches: Bench[] = [
   ['agent→collector', () => benchShip()],
   ['alerts', benchAlerts],
   ['api', benchApi],
+  // Real processes, minutes long: only when asked for (`npm run bench -- e2e [50,500,1000]`).
+  ['e2e', () => benchE2e(process.argv[3]?.split(',').map(Number))],
 ];
 
 async function main(): Promise<void> {
@@ -28,7 +31,7 @@ async function main(): Promise<void> {
     memory_gib: Math.round(totalmem() / 2 ** 30),
   };
   for (const [name, run] of benches) {
-    if (only && !name.startsWith(only)) continue;
+    if (only ? !name.startsWith(only) : name === 'e2e') continue;
     process.stderr.write(`running ${name} …\n`);
     results[name] = await run();
   }

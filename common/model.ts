@@ -199,10 +199,14 @@ export interface SourceCounters {
   sensorEvents: number;
   /** Losses without a count: Tetragon THROTTLE_START (a cgroup's exec/exit events are held back). */
   sensorThrottled: number;
+  /** Times the stream from the sensor was lost and came back (Tetragon, Falco gRPC): nothing is replayed. */
+  sensorGaps: number;
+  /** Milliseconds those gaps lasted in all (from losing the stream to having one again). */
+  sensorGapMs: number;
 }
 
 export function emptyCounters(): SourceCounters {
-  return { seen: 0, observed: 0, matchedBaseline: 0, dropped: 0, malformed: 0, ignored: 0, rejected: {}, sensorLost: 0, sensorEvents: 0, sensorThrottled: 0 };
+  return { seen: 0, observed: 0, matchedBaseline: 0, dropped: 0, malformed: 0, ignored: 0, rejected: {}, sensorLost: 0, sensorEvents: 0, sensorThrottled: 0, sensorGaps: 0, sensorGapMs: 0 };
 }
 
 /** A stable, human-readable key of a workload (used for maps, logs and URLs). */

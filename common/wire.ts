@@ -139,6 +139,21 @@ export const decodeAgentMessage = deserialize<AgentMessage>(AgentMessageType);
 export const encodeObservationMessage = serialize(ObservationType);
 export const decodeObservationMessage = deserialize<WireObservation>(ObservationType);
 
+/**
+ * The bytes of `AgentMessage { batch: { seq, observations } }` from observations already encoded
+ * one by one (the agent queues them as bytes: compact, and their size is known). Decodes exactly
+ * as `encodeAgentMessage({ batch: … })` of the same observations would.
+ */
+export function encodeBatchMessage(seq: number, observations: readonly Uint8Array[]): Buffer {
+  const w = protobuf.Writer.create();
+  w.uint32((2 << 3) | 2).fork(); // AgentMessage.batch = 2
+  w.uint32(1 << 3).uint64(seq); // ObservationBatch.seq = 1
+  for (const o of observations) w.uint32((2 << 3) | 2).bytes(o); // ObservationBatch.observations = 2
+  w.ldelim();
+  const out = w.finish();
+  return Buffer.isBuffer(out) ? out : Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+}
+
 // ---- Observation ↔ wire ----
 
 const orUndefined = <T>(v: T | null): T | undefined => (v === null ? undefined : v);

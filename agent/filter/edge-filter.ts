@@ -15,20 +15,26 @@
  * baseline lists in `alwaysSend` are never deduplicated: a declared rule decides their runs by
  * their arguments, which the dedup key leaves out.
  *
- * Lookups use only fields the observation already holds (nested Maps keyed by direction,
- * protocol, port, address): no key is concatenated per event. Workloads are found through a
- * WeakMap keyed by the WorkloadId object (identity resolvers intern them), falling back to nested
- * Maps by field.
+ * Compact: a baseline's items are 64-bit keyed hashes (SipHash, siphash.ts) in a flat table
+ * (hash-table.ts), not strings in Sets — 1,000 workloads × 200 items take a few MB. The hash is
+ * fed from the fields the observation already holds (exe; direction, protocol, port, peer
+ * address), so nothing is concatenated per event; the key is random per agent start, so no input
+ * can be made to collide with an allowed item on purpose. Ranges (CIDRs), loopback and listen
+ * rules stay structured per (direction, protocol, port): they are few. The learning dedup table
+ * holds hashes and event times the same way, bounded per workload and in total. Workloads are
+ * found through a WeakMap keyed by the WorkloadId object (identity resolvers intern them),
+ * falling back to nested Maps by field.
  */
 import type { EdgeBaseline } from '../../common/edge-baseline.js';
 import { compileGlob, isGlob, type Glob } from '../../common/glob.js';
 import { parseCidr, parseIpv4, parseIpv6, isLoopbackIp, type Cidr } from '../../common/cidr.js';
 import { parseNetworkKey } from '../../common/items/keys.js';
-import type { NetworkObservation, Observation, WorkloadId } from '../../common/model.js';
+import type { L4Protocol, NetworkDirection, NetworkObservation, Observation, WorkloadId } from '../../common/model.js';
+import { HashTable64 } from './hash-table.js';
+import { SipHasher } from './siphash.js';
 
-/** What one (direction, protocol, port) allows; the parts are created only when used (memory). */
-interface PortRule {
-  ips: Set<string> | null;
+/** What one (direction, protocol, port) allows besides exact addresses; parts made only when used. */
+interface RangeRule {
   v4: { base: number; mask: number }[] | null;
   v6: { base: bigint; mask: bigint }[] | null;
   loopback: boolean;
@@ -40,24 +46,52 @@ interface CompiledBaseline {
   phase: EdgeBaseline['phase'];
   hash: string;
   dedupWindowMs: number;
-  exes: Set<string>;
+  /** Hashes of the allowed exes and exact (direction, protocol, port, address) items. */
+  items: HashTable64;
+  /** portKey(direction, protocol, port) → ranges, loopback, listen; null when the baseline has none. */
+  ranges: Map<number, RangeRule> | null;
   /** Never deduplicated while learning: exact exe paths, and exe globs. */
   alwaysSendExes: Set<string>;
   alwaysSendGlobs: Glob[];
   /** Image digests covered; empty = any. */
   images: Set<string>;
-  /** direction → protocol → port (-1 = unknown) → rule. */
-  net: Map<string, Map<string, Map<number, PortRule>>>;
 }
 
 interface Slot {
   workload: WorkloadId;
   baseline: CompiledBaseline | undefined;
-  /** Learning dedup: exe → last event time sent. */
-  sentExe: Map<string, number>;
-  /** Learning dedup: direction → protocol → port → peer address → last event time sent. */
-  sentNet: Map<string, Map<string, Map<number, Map<string, number>>>>;
-  dedupEntries: number;
+  /** Learning dedup: item hash → last event time sent (created on first use). */
+  sent: HashTable64 | null;
+}
+
+const DIRECTION_CODES: Readonly<Record<NetworkDirection, number>> = { egress: 1, ingress: 2, listen: 3 };
+const PROTOCOL_CODES: Readonly<Record<L4Protocol, number>> = { tcp: 1, udp: 2 };
+
+/** A small integer naming (direction, protocol, port); port -1 = unknown. */
+function portKey(direction: NetworkDirection, protocol: L4Protocol, port: number): number {
+  return ((DIRECTION_CODES[direction] * 4 + PROTOCOL_CODES[protocol]) << 17) + port + 1;
+}
+
+/** Item hashes with this filter's key: the same fields always give the same (hi, lo). */
+class ItemHasher {
+  private readonly h = new SipHasher();
+
+  process(exe: string): SipHasher {
+    return this.h.reset().byte(1).string(exe).finish();
+  }
+
+  /** peer: the address ('' for none). */
+  network(direction: NetworkDirection, protocol: L4Protocol, port: number, peer: string): SipHasher {
+    return this.h
+      .reset()
+      .byte(2)
+      .byte(DIRECTION_CODES[direction])
+      .byte(PROTOCOL_CODES[protocol])
+      .u16(port < 0 ? 0 : port)
+      .byte(port < 0 ? 1 : 0)
+      .string(peer)
+      .finish();
+  }
 }
 
 export interface EdgeFilterStats {
@@ -74,6 +108,8 @@ export interface EdgeFilterStats {
 export interface EdgeFilterOptions {
   /** Per-workload bound of learning-dedup entries (then the table is cleared: fail open). */
   maxDedupEntriesPerWorkload?: number;
+  /** Bound of learning-dedup entries over all workloads (beyond it, the growing table is cleared). */
+  maxDedupEntries?: number;
   /** Bound on workloads tracked (beyond it, unknown workloads are simply sent). */
   maxWorkloads?: number;
 }
@@ -85,11 +121,15 @@ export class EdgeFilter {
   private slotCount = 0;
   private baselineCount = 0;
   private readonly maxDedup: number;
+  private readonly maxDedupTotal: number;
+  private dedupTotal = 0;
   private readonly maxWorkloads: number;
   private readonly counters = { matched: 0, deduplicated: 0, sent: 0 };
+  private readonly hasher = new ItemHasher();
 
   constructor(opts: EdgeFilterOptions = {}) {
     this.maxDedup = opts.maxDedupEntriesPerWorkload ?? 4096;
+    this.maxDedupTotal = opts.maxDedupEntries ?? 262_144;
     this.maxWorkloads = opts.maxWorkloads ?? 20_000;
   }
 
@@ -137,19 +177,34 @@ export class EdgeFilter {
     if (digest !== null && b.images.size > 0 && !b.images.has(digest)) return this.send();
     if (obs.kind === 'process') {
       if (obs.process.inInitTree === false) return this.send();
-      if (b.exes.has(obs.process.exe)) return this.drop('matched');
+      const h = this.hasher.process(obs.process.exe);
+      if (b.items.has(h.hi, h.lo)) return this.drop('matched');
       if (b.phase !== 'learning') return this.send();
-      return this.dedupProcess(slot, b, obs.process.exe, obs.time);
+      return this.dedup(slot, b, h, obs.time, obs.process.exe);
     }
     const port = (obs.direction === 'egress' ? obs.peerPort : obs.localPort) ?? -1;
-    const rule = b.net.get(obs.direction)?.get(obs.protocol)?.get(port);
+    const peer = obs.peerIp;
+    if (peer !== null) {
+      const h = this.hasher.network(obs.direction, obs.protocol, port, peer);
+      if (b.items.has(h.hi, h.lo)) return this.drop('matched');
+    }
+    const rule = b.ranges?.get(portKey(obs.direction, obs.protocol, port));
     if (rule && allows(rule, obs)) return this.drop('matched');
     if (b.phase !== 'learning') return this.send();
-    return this.dedupNetwork(slot, b, obs, port);
+    return this.dedup(slot, b, this.hasher.network(obs.direction, obs.protocol, port, obs.direction === 'listen' ? '' : (peer ?? '')), obs.time);
   }
 
   stats(): EdgeFilterStats {
     return { ...this.counters, workloads: this.slotCount, baselines: this.baselineCount };
+  }
+
+  /** Baselines held, by phase (for /metrics: shows whether the collector's edge state arrived). */
+  phaseCounts(): Record<EdgeBaseline['phase'], number> {
+    const counts = { learning: 0, active: 0, approved: 0 };
+    this.forEachSlot((slot) => {
+      if (slot.baseline) counts[slot.baseline.phase]++;
+    });
+    return counts;
   }
 
   private send(): boolean {
@@ -162,36 +217,24 @@ export class EdgeFilter {
     return false;
   }
 
-  private dedupProcess(slot: Slot, b: CompiledBaseline, exe: string, time: number): boolean {
-    const last = slot.sentExe.get(exe);
-    // The always-send check runs only for what would be dropped: most exes are never looked up.
-    if (last !== undefined && time >= last && time - last < b.dedupWindowMs && !alwaysSends(b, exe)) return this.drop('deduplicated');
-    if (last === undefined) this.countDedupEntry(slot);
-    slot.sentExe.set(exe, time);
+  /**
+   * Learning: the item `h` was sent less than a window ago (in event time) → drop it, unless it
+   * is the run of an exe the baseline always wants (checked only then: most exes never are).
+   */
+  private dedup(slot: Slot, b: CompiledBaseline, h: SipHasher, time: number, exe: string | null = null): boolean {
+    const sent = (slot.sent ??= new HashTable64(true));
+    const last = sent.get(h.hi, h.lo);
+    if (last !== undefined && time >= last && time - last < b.dedupWindowMs && (exe === null || !alwaysSends(b, exe))) return this.drop('deduplicated');
+    if (last === undefined && (sent.size >= this.maxDedup || this.dedupTotal >= this.maxDedupTotal)) this.forgetSent(slot);
+    if (slot.sent!.set(h.hi, h.lo, time)) this.dedupTotal++;
     return this.send();
   }
 
-  private dedupNetwork(slot: Slot, b: CompiledBaseline, obs: NetworkObservation, port: number): boolean {
-    let byProto = slot.sentNet.get(obs.direction);
-    if (!byProto) slot.sentNet.set(obs.direction, (byProto = new Map()));
-    let byPort = byProto.get(obs.protocol);
-    if (!byPort) byProto.set(obs.protocol, (byPort = new Map()));
-    let byPeer = byPort.get(port);
-    if (!byPeer) byPort.set(port, (byPeer = new Map()));
-    const peer = obs.direction === 'listen' ? '' : (obs.peerIp ?? '');
-    const last = byPeer.get(peer);
-    if (last !== undefined && obs.time >= last && obs.time - last < b.dedupWindowMs) return this.drop('deduplicated');
-    if (last === undefined) this.countDedupEntry(slot);
-    byPeer.set(peer, obs.time);
-    return this.send();
-  }
-
-  private countDedupEntry(slot: Slot): void {
-    if (++slot.dedupEntries > this.maxDedup) {
-      slot.sentExe.clear();
-      slot.sentNet.clear();
-      slot.dedupEntries = 1;
-    }
+  /** Empties a workload's dedup table (fail open: its items are sent again). */
+  private forgetSent(slot: Slot): void {
+    if (!slot.sent) return;
+    this.dedupTotal -= slot.sent.size;
+    slot.sent.clear();
   }
 
   private install(slot: Slot, b: EdgeBaseline): void {
@@ -200,18 +243,16 @@ export class EdgeFilter {
     if (!slot.baseline) this.baselineCount++;
     // A new phase or allow set restarts the learning dedup: what was deduplicated against the old
     // state may be needed by the new one.
-    slot.sentExe.clear();
-    slot.sentNet.clear();
-    slot.dedupEntries = 0;
-    slot.baseline = compile(b);
+    this.forgetSent(slot);
+    slot.sent = null;
+    slot.baseline = compile(b, this.hasher);
   }
 
   private uninstall(slot: Slot): void {
     if (slot.baseline) this.baselineCount--;
     slot.baseline = undefined;
-    slot.sentExe.clear();
-    slot.sentNet.clear();
-    slot.dedupEntries = 0;
+    this.forgetSent(slot);
+    slot.sent = null;
   }
 
   private lookup(w: WorkloadId): Slot | undefined {
@@ -232,7 +273,7 @@ export class EdgeFilter {
     if (!byKind) byContainer.set(w.container, (byKind = new Map()));
     let byCluster = byKind.get(w.kind);
     if (!byCluster) byKind.set(w.kind, (byCluster = new Map()));
-    const slot: Slot = { workload: { ...w }, baseline: undefined, sentExe: new Map(), sentNet: new Map(), dedupEntries: 0 };
+    const slot: Slot = { workload: { ...w }, baseline: undefined, sent: null };
     byCluster.set(w.cluster, slot);
     this.slotCount++;
     return slot;
@@ -247,11 +288,10 @@ function alwaysSends(b: CompiledBaseline, exe: string): boolean {
   return b.alwaysSendExes.has(exe) || b.alwaysSendGlobs.some((g) => g.test(exe));
 }
 
-function allows(rule: PortRule, obs: NetworkObservation): boolean {
+function allows(rule: RangeRule, obs: NetworkObservation): boolean {
   if (rule.noPeer && obs.direction === 'listen') return true;
   const ip = obs.peerIp;
   if (ip === null) return false;
-  if (rule.ips?.has(ip)) return true;
   if (rule.loopback && isLoopbackIp(ip)) return true;
   if (rule.v4) {
     const v = parseIpv4(ip);
@@ -265,16 +305,16 @@ function allows(rule: PortRule, obs: NetworkObservation): boolean {
 }
 
 /** Compiles allow keys into lookup tables; keys the filter does not understand are ignored (sent). */
-export function compile(b: EdgeBaseline): CompiledBaseline {
+function compile(b: EdgeBaseline, hasher: ItemHasher): CompiledBaseline {
   const out: CompiledBaseline = {
     phase: b.phase,
     hash: b.hash,
     dedupWindowMs: b.learningDedupWindowMs,
-    exes: new Set(),
+    items: new HashTable64(false, b.allow.length),
+    ranges: null,
     alwaysSendExes: new Set(),
     alwaysSendGlobs: [],
     images: new Set(),
-    net: new Map(),
   };
   for (const path of b.alwaysSend) {
     if (isGlob(path)) out.alwaysSendGlobs.push(compileGlob(path));
@@ -282,7 +322,8 @@ export function compile(b: EdgeBaseline): CompiledBaseline {
   }
   for (const key of b.allow) {
     if (key.startsWith('p|')) {
-      out.exes.add(unescapeKeyField(key.slice(2)));
+      const h = hasher.process(unescapeKeyField(key.slice(2)));
+      out.items.set(h.hi, h.lo);
       continue;
     }
     if (key.startsWith('i|')) {
@@ -291,17 +332,18 @@ export function compile(b: EdgeBaseline): CompiledBaseline {
     }
     const parsed = parseNetworkKey(key);
     if (!parsed) continue;
-    let byProto = out.net.get(parsed.direction);
-    if (!byProto) out.net.set(parsed.direction, (byProto = new Map()));
-    let byPort = byProto.get(parsed.protocol);
-    if (!byPort) byProto.set(parsed.protocol, (byPort = new Map()));
     const port = parsed.port ?? -1;
-    let rule = byPort.get(port);
-    if (!rule) byPort.set(port, (rule = { ips: null, v4: null, v6: null, loopback: false, noPeer: false }));
     const peer = parsed.peer;
+    if (peer.startsWith('ip|')) {
+      const h = hasher.network(parsed.direction, parsed.protocol, port, peer.slice(3));
+      out.items.set(h.hi, h.lo);
+      continue;
+    }
+    const pk = portKey(parsed.direction, parsed.protocol, port);
+    let rule = (out.ranges ??= new Map()).get(pk);
+    if (!rule) out.ranges.set(pk, (rule = { v4: null, v6: null, loopback: false, noPeer: false }));
     if (peer === '-') rule.noPeer = true;
     else if (peer === 'lo') rule.loopback = true;
-    else if (peer.startsWith('ip|')) (rule.ips ??= new Set()).add(peer.slice(3));
     else if (peer.startsWith('net|')) {
       const c: Cidr | null = parseCidr(peer.slice(4));
       if (c?.v === 4) (rule.v4 ??= []).push({ base: c.base, mask: c.mask });

@@ -11,15 +11,19 @@
  *
  * `resolve()` is on the hot path: results are cached per cluster → namespace → pod → container in nested
  * maps (no key concatenation per lookup) and the WorkloadId objects are frozen and shared.
+ *
+ * The Kubernetes API is used on demand: the pod watch (and the Kubernetes client library, some
+ * 65 MB of resident memory) is loaded the first time an event does not carry its own workload and
+ * container name. Tetragon's events always do, so an agent reading only Tetragon never loads it.
  */
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { AgentConfig } from '../../common/config/schema.js';
-import { kubeConfigFor } from '../../common/kube/client.js';
 import { once, type Component, type Readiness } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';
 import { WORKLOAD_KINDS, type IdentitySource, type WorkloadId, type WorkloadKind } from '../../common/model.js';
-import { KubePodIndex, stripToKey } from '../../common/kube/pods.js';
-import { containerNameFromRuntimeName, cronJobOfJob, inferWorkload, parseFalcoLabels } from '../../common/kube/naming.js';
+import type { KubePodIndex } from '../../common/kube/pods.js';
+import { kubernetesAccess } from '../../common/kube/access.js';
+import { containerNameFromRuntimeName, cronJobOfJob, inferWorkload, parseFalcoLabels, stripToKey } from '../../common/kube/naming.js';
 
 export interface IdentityInput {
   cluster: string;
@@ -59,23 +63,48 @@ export class IdentityResolver implements WorkloadResolver {
   private readonly hosts = new Map<string, Map<string, WorkloadResolution>>();
   private cached = 0;
 
-  constructor(private readonly pods: KubePodIndex | null) {
-    if (pods) pods.onChange = (namespace, pod) => this.forget(namespace, pod);
-  }
+  /** The pod watch, once an event needed it. */
+  private pods: KubePodIndex | null = null;
+  private loading: Promise<void> | null = null;
+  private closed = false;
+
+  /** `loadPods`: how to get this node's pod watch when first needed; null = never use the API. */
+  constructor(
+    private readonly loadPods: (() => Promise<KubePodIndex>) | null,
+    private readonly logger?: Logger,
+  ) {}
 
   async start(): Promise<void> {
-    await this.pods?.start();
+    // Nothing to do until an event needs the API (see the module comment).
   }
 
   close = once(async () => {
+    this.closed = true;
+    await this.loading;
     await this.pods?.close();
   });
 
   readiness(): Readiness {
-    if (!this.pods) return { name: this.name, ready: true, detail: 'kubernetes API not used' };
-    return this.pods.synced
+    if (!this.loadPods) return { name: this.name, ready: true, detail: 'kubernetes API not used' };
+    if (!this.loading) return { name: this.name, ready: true, detail: 'kubernetes API not needed so far (every event named its workload)' };
+    return this.pods?.synced
       ? { name: this.name, ready: true }
       : { name: this.name, ready: false, detail: 'kubernetes pod watch not synced (identities are inferred meanwhile)' };
+  }
+
+  /** Starts the pod watch once; identities resolved before it syncs are replaced as pods arrive. */
+  private needApi(): void {
+    if (!this.loadPods || this.loading || this.closed) return;
+    this.loading = this.loadPods()
+      .then(async (pods) => {
+        if (this.closed) return;
+        pods.onChange = (namespace, pod) => this.forget(namespace, pod);
+        this.pods = pods;
+        await pods.start();
+      })
+      .catch((err: unknown) => {
+        this.logger?.error('kubernetes pod watch could not start; identities are inferred', { error: String(err) });
+      });
   }
 
   resolve(input: IdentityInput): WorkloadResolution {
@@ -115,12 +144,13 @@ export class IdentityResolver implements WorkloadResolver {
   }
 
   private compute(input: IdentityInput, namespace: string, pod: string): WorkloadResolution {
+    const fromSource = sourceWorkload(input.workloadKind, input.workload);
+    if (!fromSource || !input.container) this.needApi();
     const api = this.pods?.get(namespace, pod);
     const container = this.containerName(input, api?.containersById, api?.soleContainer ?? null);
     const make = (kind: WorkloadKind, name: string, identitySource: IdentitySource): WorkloadResolution =>
       Object.freeze({ workload: Object.freeze({ cluster: input.cluster, namespace, kind, name, container }), identitySource });
 
-    const fromSource = sourceWorkload(input.workloadKind, input.workload);
     if (fromSource) return make(fromSource.kind, fromSource.name, 'source');
     if (api?.workload) return make(api.workload.kind, api.workload.name, 'kubernetes-api');
     const labels = typeof input.labels === 'string' ? parseFalcoLabels(input.labels) : (input.labels ?? api?.labels ?? null);
@@ -173,8 +203,16 @@ export interface IdentityResolverOptions {
  * default kubeconfig); `auto` = in-cluster when running in a pod, else off.
  */
 export function createIdentityResolver(agent: AgentConfig, logger: Logger, opts: IdentityResolverOptions = {}): IdentityResolver {
-  const kc = opts.kubeConfig ?? kubeConfigFor(agent.kubernetes);
-  const pods = kc && agent.node ? new KubePodIndex(kc, logger, { node: agent.node }) : null;
-  if (kc && !agent.node) logger.warn('agent.node is empty: not watching the Kubernetes API (identities are inferred)');
-  return new IdentityResolver(pods);
+  if (!opts.kubeConfig && kubernetesAccess(agent.kubernetes) === 'off') return new IdentityResolver(null, logger);
+  if (!agent.node) {
+    logger.warn('agent.node is empty: not watching the Kubernetes API (identities are inferred)');
+    return new IdentityResolver(null, logger);
+  }
+  const node = agent.node;
+  return new IdentityResolver(async () => {
+    const [{ kubeConfigFor }, { KubePodIndex }] = await Promise.all([import('../../common/kube/client.js'), import('../../common/kube/pods.js')]);
+    const kc = opts.kubeConfig ?? kubeConfigFor(agent.kubernetes);
+    if (!kc) throw new Error('no Kubernetes API configuration');
+    return new KubePodIndex(kc, logger, { node });
+  }, logger);
 }

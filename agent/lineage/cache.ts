@@ -4,15 +4,21 @@
  * process's ancestor chain is rebuilt up to its container's entrypoint.
  *
  * Memory is capped by construction (like Tetragon's own process cache): at most `maxProcesses`
- * records, evicted oldest-inserted first. An exit does not delete at once: the record stays for
- * `exitGraceMs` so that late kprobe events of the exiting process still resolve, and an exited
- * parent stays while live children reference it (refcount), so a child's chain does not break
- * because its shell exited first. Eviction under the cap wins over both.
+ * records and about `maxBytes` of them, evicted oldest-inserted first. An exit does not delete at
+ * once: the record stays for `exitGraceMs` so that late kprobe events of the exiting process still
+ * resolve, and an exited parent stays while live children reference it (refcount), so a child's
+ * chain does not break because its shell exited first. Eviction under the caps wins over both.
+ *
+ * On a busy node the cache is full and every new process evicts one: the records form a
+ * doubly-linked list in insertion order, so eviction and removal are O(1). (Taking the first
+ * entry of a Map is not: V8's iterator steps over every deleted slot at the front of the table.)
+ * Strings that many records share (exe paths, container ids, the parent's key) are stored once.
  *
  * Clock: `now()` is injectable (tests); grace is measured on it, never on event time, because it
  * bounds memory, not semantics.
  */
 import type { Ancestor } from '../../common/model.js';
+import { Interner } from '../intern.js';
 
 export interface ProcessInfo {
   /** exec_id (Tetragon) or `node#pid` (Falco). */
@@ -35,6 +41,12 @@ export interface ProcessInfo {
   fromExec: boolean;
 }
 
+/**
+ * What one record costs besides its own strings: the object and its Map entry, the list links,
+ * the exit queue slot (V8, pointer compression). Used for the byte bound, so rather high than low.
+ */
+const RECORD_OVERHEAD_BYTES = 192;
+
 /** A cached process. A class (one hidden class, fields copied explicitly) because it is made per exec. */
 export class ProcessRecord implements ProcessInfo {
   readonly key: string;
@@ -48,27 +60,37 @@ export class ProcessRecord implements ProcessInfo {
   readonly inInitTree: boolean | null;
   readonly procFs: boolean;
   readonly fromExec: boolean;
-  /** The Ancestor view of this record, built once and shared by every chain that contains it. */
-  readonly asAncestor: Readonly<Ancestor>;
+  /** Estimated memory of this record (strings counted as its own, even when shared). */
+  readonly bytes: number;
   /** 0 while alive; `now()` of the exit otherwise. */
   exitedAt = 0;
   /** Live records whose parentKey is this record (and that counted themselves in). */
   children = 0;
   linkedToParent = false;
+  /** Insertion order: the next older / newer record in the cache (null at the ends or once removed). */
+  older: ProcessRecord | null = null;
+  newer: ProcessRecord | null = null;
+  private ancestorView: Readonly<Ancestor> | null = null;
 
-  constructor(info: ProcessInfo) {
+  /** `parentKey`, `exe`, `containerId`: the info's values, or equal strings the cache already holds. */
+  constructor(info: ProcessInfo, parentKey = info.parentKey, exe = info.exe, containerId = info.containerId) {
     this.key = info.key;
     this.execId = info.execId;
-    this.parentKey = info.parentKey;
-    this.exe = info.exe;
+    this.parentKey = parentKey;
+    this.exe = exe;
     this.args = info.args;
     this.pid = info.pid;
-    this.containerId = info.containerId;
+    this.containerId = containerId;
     this.containerPid = info.containerPid;
     this.inInitTree = info.inInitTree;
     this.procFs = info.procFs;
     this.fromExec = info.fromExec;
-    this.asAncestor = { exe: info.exe, args: info.args, pid: info.pid, execId: info.execId };
+    this.bytes = RECORD_OVERHEAD_BYTES + 2 * (info.key.length + (info.parentKey?.length ?? 0) + (info.args?.length ?? 0) + info.exe.length);
+  }
+
+  /** The Ancestor view of this record, built when first needed and shared by every chain that contains it. */
+  get asAncestor(): Readonly<Ancestor> {
+    return (this.ancestorView ??= { exe: this.exe, args: this.args, pid: this.pid, execId: this.execId });
   }
 }
 
@@ -82,36 +104,54 @@ export interface Lineage {
 
 export interface LineageCacheOptions {
   maxProcesses: number;
+  /** Bound on the records' estimated memory (default 32 MiB). */
+  maxBytes?: number;
   /** How long an exited process stays resolvable (default 30 s). */
   exitGraceMs?: number;
-  /** Containers remembered as pre-existing (default 4096, oldest forgotten first). */
+  /** Containers remembered as pre-existing (default 4096; the older half is forgotten first). */
   maxContainers?: number;
   now?: () => number;
 }
 
 export interface LineageStats {
   size: number;
+  /** Estimated memory of the records held. */
+  bytes: number;
   evicted: number;
   expired: number;
 }
 
 /** Longest chain rebuilt; deeper chains are reported as partial. */
 const MAX_DEPTH = 32;
+export const DEFAULT_LINEAGE_MAX_BYTES = 32 * 1024 * 1024;
+/** Distinct exe paths and container ids kept shared (then the pools start over). */
+const MAX_INTERNED = 16_384;
 
 export class LineageCache {
   private readonly records = new Map<string, ProcessRecord>();
+  /** Ends of the insertion-order list: `oldest` is evicted first. */
+  private oldest: ProcessRecord | null = null;
+  private newest: ProcessRecord | null = null;
+  private readonly exes = new Interner(MAX_INTERNED);
+  private readonly containers = new Interner(MAX_INTERNED);
   /** Exited records in exit order: [record, exitedAt]. */
-  private readonly exits: ProcessRecord[] = [];
+  private exits: ProcessRecord[] = [];
   private exitsHead = 0;
-  private readonly preexistingContainers = new Set<string>();
+  /** Records in `exits` still in the cache (the others were evicted or replaced meanwhile). */
+  private liveExits = 0;
+  /** Containers seen to predate this agent: two generations, the older dropped when the newer fills. */
+  private preexisting = new Set<string>();
+  private preexistingOlder = new Set<string>();
   private readonly maxProcesses: number;
+  private readonly maxBytes: number;
   private readonly exitGraceMs: number;
   private readonly maxContainers: number;
   private readonly now: () => number;
-  readonly stats: LineageStats = { size: 0, evicted: 0, expired: 0 };
+  readonly stats: LineageStats = { size: 0, bytes: 0, evicted: 0, expired: 0 };
 
   constructor(opts: LineageCacheOptions) {
     this.maxProcesses = Math.max(1, opts.maxProcesses);
+    this.maxBytes = opts.maxBytes ?? DEFAULT_LINEAGE_MAX_BYTES;
     this.exitGraceMs = opts.exitGraceMs ?? 30_000;
     this.maxContainers = opts.maxContainers ?? 4096;
     this.now = opts.now ?? Date.now;
@@ -132,21 +172,25 @@ export class LineageCache {
     if (old) {
       // Replaced, not gone: its children keep counting on the new record.
       this.unlinkParent(old, false);
-      this.records.delete(old.key);
+      this.forget(old);
     }
-    const rec = new ProcessRecord(info);
+    const parent = info.parentKey !== null ? this.records.get(info.parentKey) : undefined;
+    // Shared strings: the parent's own key, one copy per exe path and per container.
+    const rec = new ProcessRecord(
+      info,
+      parent ? parent.key : info.parentKey,
+      this.exes.intern(info.exe),
+      info.containerId === null ? null : this.containers.intern(info.containerId),
+    );
     if (old) rec.children = old.children;
-    if (rec.parentKey !== null) {
-      const parent = this.records.get(rec.parentKey);
-      if (parent) {
-        parent.children++;
-        rec.linkedToParent = true;
-      }
+    if (parent) {
+      parent.children++;
+      rec.linkedToParent = true;
     }
     this.records.set(rec.key, rec);
-    while (this.records.size > this.maxProcesses) {
-      const oldest = this.records.values().next().value as ProcessRecord;
-      this.remove(oldest, true);
+    this.append(rec);
+    while (this.oldest !== null && (this.records.size > this.maxProcesses || (this.stats.bytes > this.maxBytes && this.oldest !== rec))) {
+      this.remove(this.oldest, true);
       this.stats.evicted++;
     }
     this.stats.size = this.records.size;
@@ -165,30 +209,26 @@ export class LineageCache {
     if (!rec || rec.exitedAt !== 0) return;
     rec.exitedAt = Math.max(1, this.now());
     this.exits.push(rec);
-    // Memory bound by construction: never more pending exits than the cache holds records
-    // (an exec storm must not keep evicted records alive through this queue).
-    if (this.exits.length - this.exitsHead > this.maxProcesses) {
-      const oldest = this.exits[this.exitsHead++]!;
-      if (this.records.get(oldest.key) === oldest && oldest.children === 0) {
-        this.remove(oldest, true);
-        this.stats.expired++;
-      }
-      this.compactExits();
-    }
+    this.liveExits++;
+    this.compactExits();
   }
 
   markContainerPreexisting(containerId: string | null): void {
     if (!containerId) return;
     const id = containerKey(containerId);
-    if (this.preexistingContainers.has(id)) return;
-    this.preexistingContainers.add(id);
-    if (this.preexistingContainers.size > this.maxContainers) {
-      this.preexistingContainers.delete(this.preexistingContainers.values().next().value as string);
+    if (this.preexisting.has(id)) return;
+    this.preexisting.add(id);
+    this.preexistingOlder.delete(id);
+    if (this.preexisting.size >= Math.max(1, this.maxContainers >> 1)) {
+      this.preexistingOlder = this.preexisting;
+      this.preexisting = new Set();
     }
   }
 
   isContainerPreexisting(containerId: string | null): boolean {
-    return containerId !== null && this.preexistingContainers.has(containerKey(containerId));
+    if (containerId === null) return false;
+    const id = containerKey(containerId);
+    return this.preexisting.has(id) || this.preexistingOlder.has(id);
   }
 
   /**
@@ -244,16 +284,45 @@ export class LineageCache {
     this.stats.size = this.records.size;
   }
 
+  /**
+   * Keeps the exit queue as long as the exited records the cache still holds (plus slack):
+   * records evicted before their grace ended must not stay reachable from it.
+   */
   private compactExits(): void {
-    if (this.exitsHead > 1024 && this.exitsHead * 2 > this.exits.length) {
+    const stale = this.exits.length - this.exitsHead - this.liveExits;
+    // Compacting costs the queue's length: waiting for a quarter of stale entries keeps it O(1) per exit.
+    if (stale > (this.liveExits >> 2) + 1024) {
+      this.exits = this.exits.slice(this.exitsHead).filter((r) => r.exitedAt !== 0 && this.records.get(r.key) === r);
+      this.exitsHead = 0;
+    } else if (this.exitsHead > 1024 && this.exitsHead * 2 > this.exits.length) {
       this.exits.splice(0, this.exitsHead);
       this.exitsHead = 0;
     }
   }
 
   private remove(rec: ProcessRecord, expireParent: boolean): void {
-    this.records.delete(rec.key);
+    this.forget(rec);
     this.unlinkParent(rec, expireParent);
+  }
+
+  /** Takes a record out of the map and the insertion-order list. */
+  private forget(rec: ProcessRecord): void {
+    this.records.delete(rec.key);
+    if (rec.exitedAt !== 0) this.liveExits--;
+    if (rec.older) rec.older.newer = rec.newer;
+    else if (this.oldest === rec) this.oldest = rec.newer;
+    if (rec.newer) rec.newer.older = rec.older;
+    else if (this.newest === rec) this.newest = rec.older;
+    rec.older = rec.newer = null;
+    this.stats.bytes -= rec.bytes;
+  }
+
+  private append(rec: ProcessRecord): void {
+    rec.older = this.newest;
+    if (this.newest) this.newest.newer = rec;
+    else this.oldest = rec;
+    this.newest = rec;
+    this.stats.bytes += rec.bytes;
   }
 
   private unlinkParent(rec: ProcessRecord, expireParent: boolean): void {

@@ -13,21 +13,34 @@ import type { EdgeBaseline } from '../../common/edge-baseline.js';
 import {
   INGEST_SERVICE,
   edgeBaselineFromWire,
+  encodeBatchMessage,
+  encodeObservationMessage,
   observationToWire,
   toNumber,
   workloadFromWire,
   type AgentMessage,
   type CollectorMessage,
-  type WireObservation,
   type WireSourceCounters,
 } from '../../common/wire.js';
 
-const IngestClient = grpc.makeGenericClientConstructor(INGEST_SERVICE, 'driftwatch.v1.Ingest');
-type Call = grpc.ClientDuplexStream<AgentMessage, CollectorMessage>;
+/** The ingest client, writing batches that are already encoded (Buffers) as they are. */
+const IngestClient = grpc.makeGenericClientConstructor(
+  {
+    connect: {
+      ...INGEST_SERVICE.connect,
+      requestSerialize: (m: AgentMessage | Buffer): Buffer => (Buffer.isBuffer(m) ? m : INGEST_SERVICE.connect.requestSerialize(m)),
+    },
+  },
+  'driftwatch.v1.Ingest',
+);
+const MAX_COLLECTOR_MESSAGE_BYTES = 64 * 1024 * 1024;
+type Call = grpc.ClientDuplexStream<AgentMessage | Buffer, CollectorMessage>;
 
+/** A batch as it goes on the wire: the encoded AgentMessage, kept until acknowledged. */
 interface Batch {
   seq: number;
-  observations: WireObservation[];
+  count: number;
+  frame: Buffer;
   /** Wall clock when its oldest observation was queued (for the lag gauge). */
   queuedAtMs: number;
 }
@@ -50,21 +63,34 @@ export interface ShipperOptions {
 /**
  * Ships observations to the collector over one long-lived bidirectional gRPC stream.
  *
- * - Bounded: pending + un-acknowledged observations never exceed `ship.queueLimit`; `enqueue`
- *   returns false beyond it so sources apply back-pressure (or count a drop).
+ * - Bounded in bytes: observations are encoded when queued (a few hundred bytes each, instead of
+ *   an object graph several times that size), and pending + un-acknowledged ones never exceed
+ *   `ship.queueBytes` (nor `ship.queueLimit` observations); `enqueue` returns false beyond either
+ *   so sources pause their input (gRPC streams, files) or count a drop (Falco HTTP posts).
+ * - Honours the stream's back-pressure: when `write` says the HTTP/2 stream is full, no further
+ *   batch is written until it drains; the batches wait (counted in the queue) instead of piling
+ *   up inside grpc-js where no bound applies.
  * - At-least-once: a batch stays until the collector acknowledges its sequence number (acks are
  *   cumulative); after a reconnect every un-acked batch is re-sent in order and the collector
- *   de-duplicates by (instance, seq).
+ *   de-duplicates by (instance, seq). What is still un-acknowledged when the agent stops is lost:
+ *   it is counted in `shipDropped` (sent with the last counters) and logged.
  * - Reconnects with exponential backoff and jitter.
  */
 export class Shipper implements Component {
   readonly name = 'shipper';
   readonly instanceId: string;
-  private pending: WireObservation[] = [];
+  /** Encoded observations not yet cut into a batch. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
   /** Wall clock when `pending` last went from empty to non-empty. */
   private pendingSinceMs = 0;
+  /** Batches cut and numbered, in order: the first `written` of them are on the current stream. */
   private unacked: Batch[] = [];
   private unackedCount = 0;
+  private unackedBytes = 0;
+  private written = 0;
+  /** False while the stream's buffer is full (until 'drain'). */
+  private writable = true;
   private nextSeq = 1;
   private call: Call | undefined;
   private client: grpc.Client | undefined;
@@ -79,7 +105,7 @@ export class Shipper implements Component {
   private readonly backoff = new Backoff({ initialMs: 200, maxMs: 15_000 });
   private readonly flushIntervalMs: number;
   private readonly metrics;
-  /** Observations dropped because the queue was full (by sources that cannot pause). */
+  /** Observations that never reached the collector: un-acknowledged when the agent stopped. */
   shipDropped = 0;
 
   constructor(private readonly opts: ShipperOptions) {
@@ -95,6 +121,11 @@ export class Shipper implements Component {
         help: 'Observations waiting to be sent or acknowledged.',
         registers,
       }),
+      queueBytes: new Gauge({
+        name: 'driftwatch_agent_ship_queue_bytes',
+        help: 'Encoded size of the observations waiting to be sent or acknowledged.',
+        registers,
+      }),
       connected: new Gauge({ name: 'driftwatch_agent_collector_connected', help: '1 while the collector stream is open.', registers }),
       lag: new Gauge({
         name: 'driftwatch_agent_ship_lag_seconds',
@@ -106,6 +137,15 @@ export class Shipper implements Component {
         },
       }),
     };
+    const shipper = this;
+    new Gauge({
+      name: 'driftwatch_agent_collector_stream_blocked',
+      help: '1 while the collector stream is full (batches wait in the queue until it drains).',
+      registers,
+      collect() {
+        this.set(shipper.blocked ? 1 : 0);
+      },
+    });
   }
 
   readiness(): Readiness {
@@ -121,16 +161,33 @@ export class Shipper implements Component {
     return this.pending.length + this.unackedCount;
   }
 
+  /** Connected, but the stream asked to wait (the collector reads slower than we write). */
+  get blocked(): boolean {
+    return this.connected && !this.writable;
+  }
+
+  /** Encoded bytes of the queued observations. */
+  get queuedBytes(): number {
+    return this.pendingBytes + this.unackedBytes;
+  }
+
+  private full(fraction = 1): boolean {
+    const ship = this.opts.config.ship;
+    return this.queued >= ship.queueLimit * fraction || this.queuedBytes >= ship.queueBytes * fraction;
+  }
+
   enqueue(obs: Observation): boolean {
-    if (this.closing || this.queued >= this.opts.config.ship.queueLimit) return false;
+    if (this.closing || this.full()) return false;
+    const bytes = encodeObservationMessage(observationToWire(obs));
     if (this.pending.length === 0) this.pendingSinceMs = Date.now();
-    this.pending.push(observationToWire(obs));
+    this.pending.push(bytes);
+    this.pendingBytes += bytes.length;
     if (this.pending.length >= this.opts.config.ship.batchSize) setImmediate(() => this.flush());
     return true;
   }
 
   waitForCapacity(): Promise<void> {
-    if (this.queued < this.opts.config.ship.queueLimit) return Promise.resolve();
+    if (!this.full()) return Promise.resolve();
     return new Promise((resolve) => this.capacityWaiters.push(resolve));
   }
 
@@ -145,7 +202,14 @@ export class Shipper implements Component {
     // Credentials first: a missing certificate is a start-up error, not a reconnect loop.
     const { address, tls, insecure } = this.opts.config.collector;
     const { credentials, options } = grpcClientCredentials(address, tls, insecure);
-    this.client = new IngestClient(address, credentials, { ...options, 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 });
+    this.client = new IngestClient(address, credentials, {
+      ...options,
+      'grpc.keepalive_time_ms': 30_000,
+      'grpc.keepalive_timeout_ms': 10_000,
+      // The collector's edge messages grow with workloads × items on the node (1,000 × 200 ≈ 7 MB
+      // in one snapshot or activation delta): gRPC's 4 MiB default would break the link for good.
+      'grpc.max_receive_message_length': MAX_COLLECTOR_MESSAGE_BYTES,
+    });
     this.flushTimer = setInterval(() => this.flush(), this.flushIntervalMs);
     this.countersTimer = setInterval(() => this.sendCounters(), parseDuration(this.opts.config.ship.countersInterval));
     this.flushTimer.unref();
@@ -191,11 +255,18 @@ export class Shipper implements Component {
       call.on('error', (err: Error) => finish('error', err));
       call.on('end', () => finish('end'));
       call.on('close', () => finish('close'));
-      // Hello, the workloads we know, then every un-acked batch in order.
+      call.on('drain', () => {
+        if (this.call !== call) return;
+        this.writable = true;
+        this.flush();
+      });
+      this.writable = true;
+      this.written = 0;
+      // Hello, the workloads we know, then every un-acked batch in order (as the stream takes them).
       call.write({ hello: { node: this.opts.config.node, agentVersion: VERSION, sources: this.opts.sources(), instanceId: this.instanceId, cluster: this.opts.cluster } });
       call.write({ workloads: { workloads: [...this.workloads.values()] } });
       if (this.unacked.length) this.metrics.resent.inc(this.unacked.length);
-      for (const b of this.unacked) call.write({ batch: b });
+      this.pump();
       // The collector answers hello only when it has something to say; treat a writable stream
       // as connected for flushing after the first server message (see 'data').
     });
@@ -209,15 +280,19 @@ export class Shipper implements Component {
 
   private onAck(seq: number): void {
     let n = 0;
-    while (this.unacked.length && this.unacked[0]!.seq <= seq) {
-      const b = this.unacked.shift()!;
-      n += b.observations.length;
+    let acked = 0;
+    while (acked < this.unacked.length && this.unacked[acked]!.seq <= seq) {
+      const b = this.unacked[acked++]!;
+      n += b.count;
+      this.unackedBytes -= b.frame.length;
     }
-    if (!n) return;
+    if (!acked) return;
+    this.unacked.splice(0, acked);
+    this.written = Math.max(0, this.written - acked);
     this.unackedCount -= n;
     this.metrics.shipped.inc(n);
-    this.metrics.queue.set(this.queued);
-    if (this.queued < this.opts.config.ship.queueLimit * 0.9) {
+    this.updateQueueGauges();
+    if (!this.full(0.9)) {
       for (const w of this.capacityWaiters.splice(0)) w();
     }
   }
@@ -226,18 +301,40 @@ export class Shipper implements Component {
     this.call?.write(msg);
   }
 
-  /** Cuts pending observations into batches and sends them (when connected). */
+  /** Cuts pending observations into batches and writes what the stream takes (when connected). */
   flush(): void {
     if (!this.connected || !this.call) return;
     const size = this.opts.config.ship.batchSize;
-    while (this.pending.length) {
+    // Only cut what can be written now: while the stream is full, observations keep filling
+    // pending, so batches stay full-sized.
+    while (this.pending.length && this.writable && this.written === this.unacked.length) {
       const observations = this.pending.splice(0, size);
-      const batch = { seq: this.nextSeq++, observations, queuedAtMs: this.pendingSinceMs };
-      this.unacked.push(batch);
+      let bytes = 0;
+      for (const o of observations) bytes += o.length;
+      this.pendingBytes -= bytes;
+      const seq = this.nextSeq++;
+      const frame = encodeBatchMessage(seq, observations);
+      this.unacked.push({ seq, count: observations.length, frame, queuedAtMs: this.pendingSinceMs });
       this.unackedCount += observations.length;
-      this.write({ batch });
+      this.unackedBytes += frame.length;
+      this.pump();
     }
+    this.pump();
+    this.updateQueueGauges();
+  }
+
+  /** Writes the batches the current stream has not had yet, until it asks to wait. */
+  private pump(): void {
+    const call = this.call;
+    if (!call) return;
+    while (this.writable && this.written < this.unacked.length) {
+      this.writable = call.write(this.unacked[this.written++]!.frame);
+    }
+  }
+
+  private updateQueueGauges(): void {
     this.metrics.queue.set(this.queued);
+    this.metrics.queueBytes.set(this.queuedBytes);
   }
 
   private sendCounters(): void {
@@ -258,6 +355,10 @@ export class Shipper implements Component {
 
   close = once(async () => {
     await this.drain(3000);
+    if (this.queued > 0) {
+      this.opts.logger.warn('agent stopping with observations not acknowledged by the collector: they are lost', { count: this.queued });
+      this.shipDropped += this.queued;
+    }
     this.sendCounters();
     this.closing = true;
     clearInterval(this.flushTimer);
@@ -268,6 +369,5 @@ export class Shipper implements Component {
     for (const w of this.capacityWaiters.splice(0)) w();
     await this.loop;
     this.client?.close();
-    if (this.queued > 0) this.opts.logger.warn('agent stopped with observations not acknowledged by the collector', { count: this.queued });
   });
 }

@@ -7,6 +7,15 @@
  *
  * Back-pressure: when the sink refuses an observation the call is paused (`call.pause()`: grpc-js
  * stops reading, HTTP/2 flow control pushes back to the server) until the sink has capacity.
+ * The delivery (and its backlog of observations already read) belongs to the source, not to one
+ * call: when a stream ends while paused, what it had delivered still drains into the sink, and
+ * the next call starts paused until it has.
+ *
+ * Reconnects are fast: the sensor runs on this node and replays nothing, so every second without
+ * a stream is activity nobody sees. Both our call loop and grpc-js's channel reconnect with
+ * SENSOR_RECONNECT (100 ms growing to at most 1 s, jittered so that a node's agents do not
+ * retry in step; reset once a stream is up). Each gap between losing a stream and having one
+ * again is counted (`sensorGaps`, `sensorGapMs`): the collector raises it as sensor loss.
  */
 import * as grpc from '@grpc/grpc-js';
 import { readFileSync } from 'node:fs';
@@ -20,6 +29,13 @@ import type { GrpcSourceConfig } from './grpc-config.js';
 import { PausableDelivery, RuntimeSource, type SourceDeps } from './runtime.js';
 
 const passthrough = (b: Buffer): Buffer => b;
+
+/**
+ * How quickly a source reconnects to its sensor: first retry after ~100 ms, never more than ~1 s
+ * apart (a Tetragon or Falco restart then costs the restart plus at most a second), ±20 % jitter.
+ * A local socket that is not there answers at once, so retrying every second costs nothing.
+ */
+export const SENSOR_RECONNECT = { initialMs: 100, maxMs: 1_000, multiplier: 1.6, jitter: 0.2 } as const;
 
 export interface RawMethod {
   path: string;
@@ -65,10 +81,16 @@ export function channelCredentials(address: string, tls: TlsConfig | undefined, 
 export abstract class GrpcStreamSource extends RuntimeSource {
   protected readonly address: string;
   private readonly client: grpc.Client;
-  private readonly backoff = new Backoff({ initialMs: 250, maxMs: 15_000 });
+  private readonly backoff = new Backoff(SENSOR_RECONNECT);
+  /** When the last stream was lost (0: none lost, or connected again since). */
+  private lostAtMs = 0;
   private readonly abort = new AbortController();
   private call: grpc.ClientReadableStream<Buffer> | grpc.ClientDuplexStream<Buffer, Buffer> | undefined;
-  private delivery: PausableDelivery | undefined;
+  private readonly delivery = new PausableDelivery(
+    this.runtime,
+    () => this.call?.pause(),
+    () => this.call?.resume(),
+  );
   private loop: Promise<void> | undefined;
 
   constructor(cfg: GrpcSourceConfig, deps: SourceDeps, defaultAddress: string, requireTlsOffHost: boolean, Client: grpc.ServiceClientConstructor) {
@@ -78,8 +100,8 @@ export abstract class GrpcStreamSource extends RuntimeSource {
       'grpc.keepalive_time_ms': 30_000,
       'grpc.keepalive_timeout_ms': 10_000,
       'grpc.max_receive_message_length': 16 * 1024 * 1024,
-      'grpc.initial_reconnect_backoff_ms': 250,
-      'grpc.max_reconnect_backoff_ms': 15_000,
+      'grpc.initial_reconnect_backoff_ms': SENSOR_RECONNECT.initialMs,
+      'grpc.max_reconnect_backoff_ms': SENSOR_RECONNECT.maxMs,
     };
     if (cfg.tls?.serverName) options['grpc.ssl_target_name_override'] = cfg.tls.serverName;
     this.client = new Client(this.address, channelCredentials(this.address, cfg.tls, requireTlsOffHost), options);
@@ -118,6 +140,7 @@ export abstract class GrpcStreamSource extends RuntimeSource {
     let lastError = '';
     while (!this.abort.signal.aborted) {
       const reason = await this.once();
+      if (this.runtime.connected) this.lostAtMs = Date.now();
       this.runtime.connected = false;
       if (this.abort.signal.aborted) break;
       const delay = this.backoff.next();
@@ -133,26 +156,38 @@ export abstract class GrpcStreamSource extends RuntimeSource {
     return new Promise<string>((resolve) => {
       const call = this.open(this.client);
       this.call = call;
-      const delivery = new PausableDelivery(this.runtime, () => call.pause(), () => call.resume());
-      this.delivery = delivery;
+      const delivery = this.delivery;
+      // The previous stream's backlog is still draining: read nothing new until it has.
+      if (delivery.paused) call.pause();
       let ended = false;
       const cleanup = this.onOpen(call);
       const finish = (reason: string): void => {
         if (ended) return;
         ended = true;
         cleanup();
-        delivery.close();
+        // Messages grpc-js had already read into the (paused) stream: each emits 'data' as it is
+        // read out here, so it reaches the delivery's backlog instead of leaving with the call.
+        while (call.read() !== null);
         resolve(reason);
       };
       const up = (): void => {
         if (this.runtime.connected) return;
         this.runtime.connected = true;
         this.backoff.reset();
-        this.runtime.deps.logger.info('stream connected', { source: this.name, address: this.address });
+        const log = this.runtime.deps.logger;
+        if (this.lostAtMs === 0) {
+          log.info('stream connected', { source: this.name, address: this.address });
+          return;
+        }
+        const gapMs = Date.now() - this.lostAtMs;
+        this.lostAtMs = 0;
+        this.runtime.counters.sensorGaps++;
+        this.runtime.counters.sensorGapMs += gapMs;
+        log.warn('stream connected again: events of the sensor in between are lost (it does not replay)', { source: this.name, address: this.address, gapMs });
       };
       call.on('metadata', up);
       call.on('data', (bytes: Buffer) => {
-        up();
+        if (!ended) up();
         this.onMessage(bytes, delivery);
       });
       call.on('error', (err: grpc.ServiceError) => finish(`${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`));
@@ -164,7 +199,7 @@ export abstract class GrpcStreamSource extends RuntimeSource {
   close = once(async () => {
     this.abort.abort();
     this.call?.cancel();
-    this.delivery?.close();
+    this.delivery.close();
     await this.loop;
     this.client.close();
     this.runtime.connected = false;

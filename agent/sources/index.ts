@@ -45,9 +45,9 @@ export function createSource(cfg: SourceConfig, deps: SourceDeps): Source {
   return definition.create(cfg, deps);
 }
 
-/** The agent's lineage cache, bounded by `agent.lineage.maxProcesses`. */
-export function createLineage(agent: AgentConfig, opts: Omit<LineageCacheOptions, 'maxProcesses'> = {}): LineageCache {
-  return new LineageCache({ ...opts, maxProcesses: agent.lineage.maxProcesses });
+/** The agent's lineage cache, bounded by `agent.lineage.maxProcesses` and `agent.lineage.maxBytes`. */
+export function createLineage(agent: AgentConfig, opts: Omit<LineageCacheOptions, 'maxProcesses' | 'maxBytes'> = {}): LineageCache {
+  return new LineageCache({ ...opts, maxProcesses: agent.lineage.maxProcesses, maxBytes: agent.lineage.maxBytes });
 }
 
 export { FalcoHttpSource, FileSource, TetragonGrpcSource, FalcoGrpcSource };

@@ -28,6 +28,8 @@ interface LossTrack {
   sensorLost: number;
   sensorEvents: number;
   sensorThrottled: number;
+  sensorGaps: number;
+  sensorGapMs: number;
   rejected: Record<string, number>;
 }
 
@@ -85,13 +87,14 @@ export class InputLossChecks {
     if (!t || c.seen < t.seen) {
       const fresh = !t && Date.parse(a.firstSeenAt) >= this.startedAtMs();
       t = fresh
-        ? { checkedAtMs: Date.parse(a.firstSeenAt), seen: 0, sensorLost: 0, sensorEvents: 0, sensorThrottled: 0, rejected: {} }
-        : { checkedAtMs: now, seen: c.seen, sensorLost: c.sensorLost, sensorEvents: c.sensorEvents, sensorThrottled: c.sensorThrottled, rejected: { ...c.rejected } };
+        ? { checkedAtMs: Date.parse(a.firstSeenAt), seen: 0, sensorLost: 0, sensorEvents: 0, sensorThrottled: 0, sensorGaps: 0, sensorGapMs: 0, rejected: {} }
+        : { checkedAtMs: now, seen: c.seen, sensorLost: c.sensorLost, sensorEvents: c.sensorEvents, sensorThrottled: c.sensorThrottled, sensorGaps: c.sensorGaps, sensorGapMs: c.sensorGapMs, rejected: { ...c.rejected } };
       sources.set(c.source, t);
     }
     const lost = c.sensorLost - t.sensorLost;
     const throttled = c.sensorThrottled - t.sensorThrottled;
-    if (lost > 0 || throttled > 0) this.raise(this.lossEvent(a, c.source, id, lost, c.sensorEvents - t.sensorEvents, c.seen - t.seen, throttled, now - t.checkedAtMs, now), now);
+    const gaps = { count: c.sensorGaps - t.sensorGaps, ms: c.sensorGapMs - t.sensorGapMs };
+    if (lost > 0 || throttled > 0 || gaps.count > 0) this.raise(this.lossEvent(a, c.source, id, lost, c.sensorEvents - t.sensorEvents, c.seen - t.seen, throttled, gaps, now - t.checkedAtMs, now), now);
     for (const [reason, count] of Object.entries(c.rejected ?? {})) {
       const delta = count - (t.rejected[reason] ?? 0);
       if (delta > 0) this.raise(this.rejectedEvent(a.cluster, a.node, c.source, reason, delta, now - t.checkedAtMs, now), now);
@@ -101,6 +104,8 @@ export class InputLossChecks {
     t.sensorLost = c.sensorLost;
     t.sensorEvents = c.sensorEvents;
     t.sensorThrottled = c.sensorThrottled;
+    t.sensorGaps = c.sensorGaps;
+    t.sensorGapMs = c.sensorGapMs;
     t.rejected = { ...c.rejected };
   }
 
@@ -138,7 +143,7 @@ export class InputLossChecks {
     this.open.set(h.key, { lastMs: now, event: open?.event ?? h });
   }
 
-  private lossEvent(a: AgentStatus, source: string, id: string, lost: number, sensorEvents: number, seen: number, throttled: number, intervalMs: number, now: number): HealthEvent {
+  private lossEvent(a: AgentStatus, source: string, id: string, lost: number, sensorEvents: number, seen: number, throttled: number, gaps: { count: number; ms: number }, intervalMs: number, now: number): HealthEvent {
     const handled = sensorEvents > 0 ? sensorEvents : seen + lost;
     const share = lost > 0 && handled > 0 ? lost / handled : null;
     const minutes = Math.max(intervalMs, 1) / 60_000;
@@ -148,6 +153,7 @@ export class InputLossChecks {
       parts.push(`reported ${lost} events lost in the last ${duration(intervalMs)} (${share === null ? '?' : (share * 100).toFixed(2)} % ${of}; ${(lost / minutes).toFixed(1)}/min)`);
     }
     if (throttled > 0) parts.push(`throttled a cgroup's events ${throttled} time(s) (count unknown)`);
+    if (gaps.count > 0) parts.push(`was out of reach ${gaps.count} time(s) for ${(gaps.ms / 1000).toFixed(1)} s in all (restarted? it does not replay)`);
     return {
       kind: 'sensor-loss',
       key: `sensor-loss/${id}`,
@@ -164,6 +170,8 @@ export class InputLossChecks {
         sensorEvents,
         received: seen,
         throttled,
+        gaps: gaps.count,
+        gapSeconds: Number((gaps.ms / 1000).toFixed(3)),
         intervalSeconds: Math.round(intervalMs / 1000),
       },
     };

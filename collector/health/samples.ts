@@ -16,6 +16,9 @@ export interface SourceSample {
   sensorLost: number;
   sensorEvents: number;
   sensorThrottled: number;
+  /** Times the agent lost its stream from the sensor and got it back, and how long that took in all. */
+  sensorGaps: number;
+  sensorGapMs: number;
 }
 
 const KNOWN_REASONS: ReadonlySet<string> = new Set(REJECT_REASONS);
@@ -59,6 +62,8 @@ export function sourceSamples(counters: Record<string, unknown>): { sources: Sou
         sensorLost: toCount(o.sensorLost ?? o.sensor_lost),
         sensorEvents: toCount(o.sensorEvents ?? o.sensor_events),
         sensorThrottled: toCount(o.sensorThrottled ?? o.sensor_throttled),
+        sensorGaps: toCount(o.sensorGaps ?? o.sensor_gaps),
+        sensorGapMs: toCount(o.sensorGapMs ?? o.sensor_gap_ms),
       },
     ];
   });

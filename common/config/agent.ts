@@ -31,7 +31,14 @@ export function agentSection<S extends TSchema>(source: S) {
       ),
       sources: Type.Array(source, { default: [] }),
       http: Type.Object({ listen: hostPort({ default: '127.0.0.1:9090' }) }, section),
-      lineage: Type.Object({ maxProcesses: Type.Integer({ minimum: 64, default: 65536 }) }, section),
+      /** Process-lineage cache bounds: records, and their estimated bytes. */
+      lineage: Type.Object(
+        {
+          maxProcesses: Type.Integer({ minimum: 64, default: 65536 }),
+          maxBytes: Type.Integer({ minimum: 1048576, default: 33554432 }),
+        },
+        section,
+      ),
       kubernetes: kubernetesAccessSchema,
       ship: Type.Object(
         {
@@ -39,6 +46,8 @@ export function agentSection<S extends TSchema>(source: S) {
           flushInterval: duration({ default: '200ms' }),
           /** Observations held in memory before back-pressure / dropping. */
           queueLimit: Type.Integer({ minimum: 100, default: 100000 }),
+          /** Encoded bytes of the observations held in memory before back-pressure / dropping. */
+          queueBytes: Type.Integer({ minimum: 65536, default: 33554432 }),
           countersInterval: duration({ default: '15s' }),
         },
         section,

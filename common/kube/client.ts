@@ -4,20 +4,16 @@
  * survives API outages.
  */
 import { KubeConfig, ListWatch, Watch, type KubernetesListObject, type KubernetesObject } from '@kubernetes/client-node';
-import { existsSync } from 'node:fs';
 import { Backoff, sleep } from '../backoff.js';
 import type { KubernetesAccessConfig } from '../config/schema.js';
 import type { Logger } from '../logger.js';
+import { kubernetesAccess } from './access.js';
 
-export const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+export { SERVICE_ACCOUNT_TOKEN } from './access.js';
 
-/**
- * `off` = no API; `in-cluster` = the pod's service account; `kubeconfig` = the given file (or the
- * default kubeconfig); `auto` = in-cluster when running in a pod with a service account token,
- * else off (so that tests and local runs never reach for a cluster).
- */
+/** The KubeConfig for `*.kubernetes` (see kubernetesAccess in access.ts), or null for no API. */
 export function kubeConfigFor(access: Partial<KubernetesAccessConfig> | undefined): KubeConfig | null {
-  const mode = access?.mode ?? 'auto';
+  const mode = kubernetesAccess(access);
   if (mode === 'off') return null;
   const kc = new KubeConfig();
   if (mode === 'kubeconfig') {
@@ -25,8 +21,6 @@ export function kubeConfigFor(access: Partial<KubernetesAccessConfig> | undefine
     else kc.loadFromDefault();
     return kc;
   }
-  const inCluster = process.env.KUBERNETES_SERVICE_HOST !== undefined && existsSync(SERVICE_ACCOUNT_TOKEN);
-  if (mode === 'auto' && !inCluster) return null;
   kc.loadFromCluster();
   return kc;
 }

@@ -95,3 +95,10 @@ export function containerNameFromRuntimeName(name: string): string {
   }
   return name;
 }
+
+/** `containerd://<64 hex>` → its first 12 hex characters (what both sources can be compared on). */
+export function stripToKey(containerId: string): string {
+  const i = containerId.indexOf('://');
+  const id = i >= 0 ? containerId.slice(i + 3) : containerId;
+  return id.slice(0, 12);
+}

@@ -12,7 +12,9 @@ import { WatchedList } from './client.js';
 import { once, type Component } from '../lifecycle.js';
 import type { Logger } from '../logger.js';
 import { normaliseIp, type WorkloadKind } from '../model.js';
-import { cronJobOfJob, deploymentOfReplicaSet, type InferredWorkload } from './naming.js';
+import { cronJobOfJob, deploymentOfReplicaSet, stripToKey, type InferredWorkload } from './naming.js';
+
+export { stripToKey };
 
 export interface PodInfo {
   namespace: string;
@@ -240,11 +242,4 @@ function podIps(pod: V1Pod): string[] {
   const primary = normaliseIp(pod.status?.podIP);
   if (primary) ips.add(primary);
   return [...ips];
-}
-
-/** `containerd://<64 hex>` → its first 12 hex characters (what both sources can be compared on). */
-export function stripToKey(containerId: string): string {
-  const i = containerId.indexOf('://');
-  const id = i >= 0 ? containerId.slice(i + 3) : containerId;
-  return id.slice(0, 12);
 }

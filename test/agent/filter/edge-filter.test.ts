@@ -119,3 +119,29 @@ t.test('keys the filter does not understand are ignored, never trusted', async (
   f.upsert(baseline(['n|egress|tcp|80|wl|a/Deployment/b', 'garbage', 'n|egress|tcp|80|net|not-a-cidr']));
   t.ok(f.shouldSend(net('egress', { time: T0, peer: '10.244.1.1', port: 80 })));
 });
+
+t.test('learning dedup is bounded over all workloads too, and fails open', async (t) => {
+  const f = new EdgeFilter({ maxDedupEntries: 4 });
+  const a = { ...WEB, name: 'a' };
+  const b = { ...WEB, name: 'b' };
+  f.upsert([baseline([], 'learning', a), baseline([], 'learning', b)]);
+  for (const exe of ['/1', '/2', '/3']) t.ok(f.shouldSend(exec(exe, { time: T0, workload: a })));
+  t.ok(f.shouldSend(exec('/x', { time: T0, workload: b })), 'the fourth entry fits');
+  t.notOk(f.shouldSend(exec('/1', { time: T0 + 1, workload: a })), 'still remembered');
+  t.ok(f.shouldSend(exec('/y', { time: T0, workload: b })), 'over the total bound: b starts over');
+  t.notOk(f.shouldSend(exec('/y', { time: T0 + 1, workload: b })));
+  t.ok(f.shouldSend(exec('/x', { time: T0 + 1, workload: b })), 'forgotten: sent again (never dropped unseen)');
+});
+
+t.test('items equal in every field but one are different items', async (t) => {
+  const f = new EdgeFilter();
+  f.upsert(baseline(['p|/usr/bin/a|b', 'n|egress|tcp|443|ip|10.96.0.1', 'n|egress|tcp|*|ip|10.96.0.2']));
+  t.ok(f.shouldSend(exec('/usr/bin/a', { time: T0 })));
+  t.ok(f.shouldSend(exec('/usr/bin/a%7Cb', { time: T0 })), 'the escaped form is not the path');
+  t.notOk(f.shouldSend(exec('/usr/bin/a|b', { time: T0 })), 'a path with | is unescaped from its key');
+  t.ok(f.shouldSend(net('egress', { time: T0, peer: '10.96.0.1', port: 443, protocol: 'udp' })));
+  t.ok(f.shouldSend(net('ingress', { time: T0, peer: '10.96.0.1', port: 443 })));
+  t.ok(f.shouldSend(net('egress', { time: T0, peer: '10.96.0.1', port: 444 })));
+  t.notOk(f.shouldSend({ ...net('egress', { time: T0, peer: '10.96.0.2', port: 1 }), peerPort: null }), 'unknown port matches only the * item');
+  t.ok(f.shouldSend(net('egress', { time: T0, peer: '10.96.0.2', port: 0 })), 'port 0 is not the unknown port');
+});

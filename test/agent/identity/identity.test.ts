@@ -120,3 +120,24 @@ t.test('kubernetes API: owner lookups denied → naming rules on the owner refer
   await until(() => r('db', 'pg-1').identitySource === 'kubernetes-api', 15_000, 'pod after re-watch');
   t.match(r('db', 'pg-1').workload, { kind: 'StatefulSet', name: 'pg' });
 });
+
+t.test('kubernetes API on demand: events that name their workload and container never start the pod watch', async (t) => {
+  const api = new FakeKubeApi();
+  await api.start();
+  t.teardown(() => api.stop());
+  api.putPod(fakePod({ namespace: 'shop', name: 'cart-7c9f8d6b5-x7k2p', node: 'node-a', labels: { 'pod-template-hash': '7c9f8d6b5' }, owner: { kind: 'ReplicaSet', name: 'cart-7c9f8d6b5' } }));
+  const resolver = createIdentityResolver(agentConfig, silentLogger(), { kubeConfig: fakeKubeConfig(api.url) });
+  await resolver.start();
+  t.teardown(() => resolver.close());
+  // What Tetragon sends: workload, kind and container name.
+  for (let i = 0; i < 100; i++) resolver.resolve(input({ namespace: 'shop', pod: `cart-7c9f8d6b5-p${i}`, container: 'main', workload: 'cart', workloadKind: 'Deployment' }));
+  t.equal(resolver.readiness().ready, true);
+  t.match(resolver.readiness().detail, /not needed/);
+  t.same(api.requests, [], 'no request reached the API');
+  // An event without its workload (Falco without k8smeta): the watch starts and answers.
+  const falco = () => resolver.resolve(input({ namespace: 'shop', pod: 'cart-7c9f8d6b5-x7k2p', container: 'main' }));
+  t.equal(falco().identitySource, 'inferred', 'answered at once from the naming rules meanwhile');
+  await until(() => falco().identitySource === 'kubernetes-api', 10_000, 'the pod watch answers');
+  t.ok(api.requests.length > 0);
+  t.equal(resolver.readiness().ready, true);
+});

@@ -99,3 +99,95 @@ t.test('memory stays bounded under a long stream', async (t) => {
   }
   t.ok(cache.size <= 1000);
 });
+
+/**
+ * Eviction order against a plain model: whenever a new record pushes one out, it must be the one
+ * an insertion-ordered list says is oldest (inserted or re-inserted first), whatever removals
+ * happened in between (exits past their grace, replacements, parents released with their child).
+ */
+t.test('eviction order matches an insertion-ordered model under mixed operations', async (t) => {
+  let now = 0;
+  const cap = 50;
+  const cache = new LineageCache({ maxProcesses: cap, exitGraceMs: 1_000, now: () => now });
+  /** The model: the keys the cache holds, in insertion order (a JS Map keeps it). */
+  const model = new Map<string, true>();
+  const syncModel = (): void => {
+    for (const k of [...model.keys()]) if (!cache.get(k)) model.delete(k);
+  };
+  // mulberry32: deterministic and well spread (a plain LCG's low bits cycle too soon).
+  let seed = 42;
+  const rand = (n: number): number => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) % n;
+  };
+  let checked = 0;
+  let maxSize = 0;
+  const wrong: string[] = [];
+  for (let step = 0; step < 20_000; step++) {
+    now += rand(3);
+    const op = rand(10);
+    const key = `k${rand(400)}`;
+    if (op < 6) {
+      const parent = rand(4) === 0 ? `k${rand(400)}` : null;
+      cache.sweep();
+      syncModel();
+      const oldest = [...model.keys()].find((k) => k !== key);
+      const evicted = cache.stats.evicted;
+      cache.upsert(proc(key, parent === key ? null : parent));
+      model.delete(key);
+      model.set(key, true);
+      if (cache.stats.evicted > evicted) {
+        checked++;
+        if (oldest === undefined || cache.get(oldest)) wrong.push(`step ${step}: expected ${oldest} evicted`);
+      }
+    } else if (op < 9) cache.exit(key);
+    else cache.sweep();
+    syncModel();
+    maxSize = Math.max(maxSize, cache.size);
+  }
+  t.same(wrong, [], 'every eviction took the oldest record');
+  t.ok(checked > 1000, `${checked} evictions checked`);
+  t.ok(maxSize <= cap, 'never above the cap');
+  t.equal(cache.stats.size, cache.size);
+});
+
+t.test('eviction keeps the insertion order when records in the middle were removed', async (t) => {
+  let now = 0;
+  const cache = new LineageCache({ maxProcesses: 4, exitGraceMs: 10, now: () => now });
+  for (const k of ['a', 'b', 'c', 'd']) cache.upsert(proc(k, null));
+  cache.exit('b');
+  now = 20;
+  cache.sweep(); // b expires: a hole in the middle of the order
+  cache.upsert(proc('e', null)); // room for it: nothing evicted
+  t.same(['a', 'c', 'd', 'e'].map((k) => cache.get(k) !== undefined), [true, true, true, true]);
+  cache.upsert(proc('f', null));
+  t.notOk(cache.get('a'), 'a was the oldest');
+  cache.upsert(proc('g', null));
+  t.notOk(cache.get('c'), 'then c (b is long gone)');
+  t.same(['d', 'e', 'f', 'g'].map((k) => cache.get(k) !== undefined), [true, true, true, true]);
+  t.equal(cache.stats.evicted, 2);
+});
+
+t.test('bounded in bytes: long records evict the oldest before the count bound is reached', async (t) => {
+  const cache = new LineageCache({ maxProcesses: 10_000, maxBytes: 64 * 1024 });
+  const longArgs = 'x'.repeat(4_000);
+  for (let i = 0; i < 100; i++) cache.upsert(proc(`p${i}`, null, { args: longArgs }));
+  t.ok(cache.stats.bytes <= 64 * 1024, `estimated bytes ${cache.stats.bytes} within the bound`);
+  t.ok(cache.size < 100 && cache.size > 0, `${cache.size} records kept`);
+  t.ok(cache.get('p99'), 'the newest stays');
+  t.notOk(cache.get('p0'), 'the oldest went');
+  t.equal(cache.stats.evicted, 100 - cache.size);
+});
+
+t.test('records share the strings many processes repeat', async (t) => {
+  const cache = new LineageCache({ maxProcesses: 100 });
+  const parent = cache.upsert(proc('parent-exec-id', null));
+  // Strings decoded from different events: equal, but separate copies.
+  const a = cache.upsert(proc('a', ['parent', 'exec', 'id'].join('-'), { exe: ['/usr', 'bin', 'curl'].join('/'), containerId: ['c', '1'].join('') }));
+  const b = cache.upsert(proc('b', ['parent', 'exec', 'id'].join('-'), { exe: ['/usr', 'bin', 'curl'].join('/') }));
+  t.equal(a.parentKey, parent.key);
+  t.equal(a.exe, b.exe);
+  t.equal(cache.resolve(a).ancestors[0], parent.asAncestor, 'ancestor views are shared');
+});

@@ -1,4 +1,5 @@
 import t from 'tap';
+import * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import { loadConfig } from '../../../cli/config.js';
 import { silentLogger } from '../../../common/logger.js';
@@ -7,6 +8,7 @@ import { CollectorBus } from '../../../collector/events.js';
 import { IngestServer } from '../../../collector/ingest/server.js';
 import { SqliteStore } from '../../../collector/store/sqlite/store.js';
 import { Shipper, type ShipperOptions } from '../../../agent/ship/shipper.js';
+import { INGEST_SERVICE, decodeAgentMessage, encodeAgentMessage, encodeBatchMessage, encodeObservationMessage, observationToWire, toNumber, type AgentMessage, type CollectorMessage } from '../../../common/wire.js';
 import { RecordingEngine } from '../../helpers/null-engine.js';
 import { processObservation } from '../../helpers/observations.js';
 import { eventually, freePort, reservePort } from '../../helpers/processes.js';
@@ -15,7 +17,7 @@ const workload = { cluster: 'c', namespace: 'ns', kind: 'Deployment' as const, n
 
 const obs = (i: number) => processObservation(i, { workload });
 
-function config(port: number, queueLimit = 100_000) {
+function config(port: number, queueLimit = 100_000, queueBytes = 33_554_432) {
   return loadConfig({
     env: {},
     overrides: {
@@ -24,6 +26,7 @@ function config(port: number, queueLimit = 100_000) {
       'agent.ship.batchSize': 10,
       'agent.ship.flushInterval': 5,
       'agent.ship.queueLimit': queueLimit,
+      'agent.ship.queueBytes': queueBytes,
       'collector.grpc.listen': `127.0.0.1:${port}`,
     },
   });
@@ -137,6 +140,105 @@ t.test('the queue is bounded: enqueue refuses beyond queueLimit and capacity ret
   t.teardown(() => server.close());
   await eventually(() => resumed, 'back-pressure released once the collector acknowledged', 20_000);
   t.pass();
+});
+
+t.test('a batch framed from encoded observations decodes as the same AgentMessage', async (t) => {
+  const wire = [obs(1), obs(2), obs(3)].map(observationToWire);
+  const framed = encodeBatchMessage(7, wire.map((w) => encodeObservationMessage(w)));
+  t.same(decodeAgentMessage(framed), decodeAgentMessage(encodeAgentMessage({ batch: { seq: 7, observations: wire } })));
+  t.equal(Buffer.compare(framed, encodeAgentMessage({ batch: { seq: 7, observations: wire } })), 0, 'byte for byte');
+});
+
+t.test('the queue is bounded in bytes: what it refuses is counted by the caller, everything accepted is stored once', async (t) => {
+  const reserved = await reservePort();
+  const port = reserved.port;
+  const limit = 64 * 1024;
+  const shipper = shipperFor(config(port, 100_000, limit).agent);
+  await shipper.start();
+  t.teardown(() => shipper.close());
+  let accepted = 0;
+  let refused = 0;
+  for (let i = 0; i < 2_000; i++) {
+    if (shipper.enqueue(obs(i))) accepted++;
+    else refused++;
+  }
+  t.equal(accepted + refused, 2_000);
+  t.ok(refused > 0, `${refused} refused while the collector is unreachable`);
+  t.equal(shipper.queued, accepted, 'every accepted observation is queued');
+  t.ok(shipper.queuedBytes >= limit && shipper.queuedBytes < limit + 1_000, `queued bytes ${shipper.queuedBytes} stop at the bound (one observation over at most)`);
+
+  const db = new SqliteStore({ dataDir: ':memory:' });
+  t.teardown(() => db.close());
+  const engine = new RecordingEngine(db);
+  await reserved.release();
+  const server = ingest(db, port, engine);
+  await server.start();
+  t.teardown(() => server.close());
+  await eventually(() => shipper.queued === 0, 'all acknowledged', 20_000);
+  t.equal(engine.seen.length, accepted, 'stored = accepted');
+  t.equal(shipper.queuedBytes, 0, 'byte accounting returns to zero');
+});
+
+/** A collector that answers the hello, then stops reading its stream (HTTP/2 flow control fills). */
+async function stalledCollector(port: number): Promise<{ received: () => number[]; observations: () => number; resume(): void; close(): Promise<void> }> {
+  const server = new grpc.Server();
+  const seqs: number[] = [];
+  let observations = 0;
+  let stream: grpc.ServerDuplexStream<AgentMessage, CollectorMessage> | undefined;
+  server.addService(INGEST_SERVICE, {
+    connect: (call: grpc.ServerDuplexStream<AgentMessage, CollectorMessage>) => {
+      stream = call;
+      call.on('data', (m: AgentMessage) => {
+        if (m.hello) {
+          call.write({ snapshot: { version: 1, baselines: [] } });
+          call.pause();
+        }
+        if (m.batch) {
+          seqs.push(toNumber(m.batch.seq));
+          observations += m.batch.observations?.length ?? 0;
+          call.write({ ack: { seq: m.batch.seq } });
+        }
+      });
+    },
+  });
+  await new Promise<void>((resolve, reject) => server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
+  return { received: () => seqs, observations: () => observations, resume: () => stream?.resume(), close: () => new Promise((r) => server.tryShutdown(() => r())) };
+}
+
+t.test('honours the stream back-pressure: batches wait in the queue (counted) until the collector reads again', async (t) => {
+  const port = await freePort();
+  const collector = await stalledCollector(port);
+  t.teardown(() => collector.close());
+  const shipper = shipperFor(config(port).agent);
+  await shipper.start();
+  t.teardown(() => shipper.close());
+  await eventually(() => shipper.isConnected, 'connected');
+  // 2 KB each: the HTTP/2 window fills after a few batches.
+  const big = (i: number) => ({ ...obs(i), process: { ...obs(i).process, args: 'x'.repeat(2_000) } });
+  let accepted = 0;
+  for (let i = 0; i < 4_000; i++) {
+    if (shipper.enqueue(big(i))) accepted++;
+    if (i % 100 === 0) await new Promise((r) => setImmediate(r));
+  }
+  await eventually(() => shipper.blocked, 'the stream asked the shipper to wait');
+  t.equal(accepted, 4_000);
+  t.equal(shipper.queued, accepted, 'nothing acknowledged, nothing lost: all counted in the queue');
+  collector.resume();
+  await eventually(() => shipper.queued === 0, 'everything acknowledged once the collector reads', 20_000);
+  const seqs = collector.received();
+  t.equal(collector.observations(), accepted, 'every observation arrived');
+  t.same(seqs, seqs.map((_, i) => i + 1), 'batches in order, each once');
+  t.notOk(shipper.blocked);
+});
+
+t.test('what is not acknowledged when the agent stops is counted as shipDropped and sent with the last counters', async (t) => {
+  const reserved = await reservePort();
+  t.teardown(() => reserved.release());
+  const shipper = shipperFor(config(reserved.port).agent);
+  await shipper.start();
+  for (let i = 0; i < 25; i++) shipper.enqueue(obs(i));
+  await shipper.close();
+  t.equal(shipper.shipDropped, 25);
 });
 
 t.test('a missing client certificate fails start-up with a clear error, not a reconnect loop', async (t) => {

@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import { normaliseTetragon, type TetragonEvent } from '../../../agent/normalise/tetragon.js';
 import { sourceProtos } from '../../../agent/sources/protos.js';
 import { TetragonGrpcSource } from '../../../agent/sources/tetragon-grpc.js';
+import { SENSOR_RECONNECT } from '../../../agent/sources/grpc-stream.js';
+import { registerLossMetrics } from '../../../agent/sources/loss-metrics.js';
+import { Backoff } from '../../../common/backoff.js';
 import { FakeTetragon } from '../../helpers/fake-tetragon.js';
 import { binRecords, CollectingSink, comparable, fixture, fixtureFiles, jsonLines, newContext, newDeps, socketDir, until } from '../../helpers/agent-support.js';
 
@@ -127,6 +130,53 @@ t.test('back-pressure: a full sink pauses the stream and loses nothing', async (
   await sink.waitFor(200);
   t.equal(sink.observations.length, 200, 'all delivered after release');
   t.equal(source.counters.dropped, 0, 'nothing dropped');
+});
+
+t.test('the stream ends while the sink is full: what was read still reaches the sink, nothing dropped', async (t) => {
+  const many: Buffer[] = [];
+  for (let i = 0; i < 200; i++) many.push(execRecords[1]!);
+  const { server, sink, source } = await serveAndConnect(t, many, { block: true });
+  await until(() => sink.refused > 0, 10_000, 'a refusal');
+  // Tetragon goes away while the agent holds a backlog (the collector is slow or away).
+  await server.stop();
+  await until(() => !source.connected, 10_000, 'the stream ended');
+  const read = source.counters.observed;
+  t.ok(read > 0, `${read} observations read before the stream ended`);
+  sink.release();
+  await sink.waitFor(read);
+  t.equal(sink.observations.length, read, 'every observation read was delivered');
+  t.equal(source.counters.dropped, 0, 'nothing dropped');
+});
+
+t.test('a Tetragon restart: the source reconnects and counts the gap with its duration', async (t) => {
+  const dir = socketDir(t);
+  const address = `unix://${join(dir, 'tetragon.sock')}`;
+  const { server, sink, source, deps } = await serveAndConnect(t, [execRecords[1]!], { address });
+  registerLossMetrics(deps.registry, () => [source]);
+  await sink.waitFor(1);
+  t.equal(source.counters.sensorGaps, 0, 'the first connection is not a gap');
+  await server.stop();
+  await until(() => !source.connected, 10_000, 'disconnect');
+  await server.start();
+  await sink.waitFor(2, 15_000);
+  t.ok(source.connected);
+  t.equal(source.counters.sensorGaps, 1, 'one gap');
+  t.ok(source.counters.sensorGapMs > 0, `lasting ${source.counters.sensorGapMs} ms`);
+  const metrics = await deps.registry.metrics();
+  t.match(metrics, /driftwatch_source_sensor_gaps_total\{source="tetragon-grpc",kind="tetragon-grpc"\} 1/, 'gaps exported');
+  t.match(metrics, /driftwatch_source_sensor_gap_seconds_total\{source="tetragon-grpc",kind="tetragon-grpc"\} 0\.\d*[1-9]/, 'and their duration');
+});
+
+t.test('reconnect policy to the sensor: sub-second at first, capped at about a second, jittered, reset on success', async (t) => {
+  const low = new Backoff({ ...SENSOR_RECONNECT, random: () => 0 });
+  const high = new Backoff({ ...SENSOR_RECONNECT, random: () => 1 });
+  const lows = Array.from({ length: 30 }, () => low.next());
+  const highs = Array.from({ length: 30 }, () => high.next());
+  t.ok(highs[0]! < 250, `first retry after ${highs[0]} ms at most`);
+  t.ok(Math.max(...highs) <= 1_200, `never more than ${Math.max(...highs)} ms apart, however long the sensor is away`);
+  t.ok(lows.every((d, i) => d < highs[i]!), 'jittered');
+  high.reset();
+  t.equal(high.next(), highs[0], 'back to the first delay after a success');
 });
 
 t.test('malformed messages on the stream are counted and skipped; the stream goes on', async (t) => {

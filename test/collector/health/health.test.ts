@@ -64,12 +64,12 @@ t.test('counters as the collector stores them (numbers, strings, Long objects)',
   t.equal(toCount({ low: 1, high: 1, unsigned: true }), 2 ** 32 + 1);
   t.equal(toCount(null), 0);
   t.same(sourceSamples({ sources: [{ source: 'tetragon', seen: { low: 10, high: 0 }, dropped: 1, malformed: 0, lastEventMs: 99 }], shipDropped: '3' }), {
-    sources: [{ source: 'tetragon', seen: 10, dropped: 1, malformed: 0, lastEventMs: 99, rejected: null, sensorLost: 0, sensorEvents: 0, sensorThrottled: 0 }],
+    sources: [{ source: 'tetragon', seen: 10, dropped: 1, malformed: 0, lastEventMs: 99, rejected: null, sensorLost: 0, sensorEvents: 0, sensorThrottled: 0, sensorGaps: 0, sensorGapMs: 0 }],
     shipDropped: 3,
   });
   t.same(
     sourceSamples({ sources: [{ source: 'falco', rejected: { 'too-large': '2', 'from-the-future': 1, 'also-unknown': { low: 2, high: 0 } }, sensorLost: '7', sensorEvents: 100, sensorThrottled: 1 }] }).sources[0],
-    { source: 'falco', seen: 0, dropped: 0, malformed: 0, lastEventMs: 0, rejected: { 'too-large': 2, other: 3 }, sensorLost: 7, sensorEvents: 100, sensorThrottled: 1 },
+    { source: 'falco', seen: 0, dropped: 0, malformed: 0, lastEventMs: 0, rejected: { 'too-large': 2, other: 3 }, sensorLost: 7, sensorEvents: 100, sensorThrottled: 1, sensorGaps: 0, sensorGapMs: 0 },
     'rejections by reason (unknown reasons summed as other: health keys stay bounded) and sensor loss',
   );
 });
@@ -234,6 +234,21 @@ t.test('sensor loss and rejections: raised on any increase, with the rate; ended
   h.advance(21 * 60_000);
   await h.monitor.check();
   t.match(h.events.slice(2), [{ kind: 'sensor-loss', resolved: true }, { kind: 'observations-rejected', resolved: true }], 'ended a quiet period after the last increase');
+});
+
+t.test('sensor gaps (the agent lost its stream from Tetragon and got it back) are sensor loss, with their duration', async (t) => {
+  const h = harness(t);
+  await h.monitor.start();
+  const src = (sensorGaps: number, sensorGapMs: string) => [{ source: 'tetragon-grpc', seen: 100, dropped: 0, malformed: 0, lastEventMs: h.now, rejected: {}, sensorLost: 0, sensorEvents: 0, sensorThrottled: 0, sensorGaps, sensorGapMs }];
+  h.advance(1000);
+  const fresh = (counters: unknown[]) => agent({ firstSeenAt: new Date(h.now - 500).toISOString(), sourceCounters: counters }, h.now);
+  h.setAgents([fresh(src(0, '0'))]);
+  await h.monitor.check();
+  t.same(h.events, [], 'no gap, no alert');
+  h.advance(60_000);
+  h.setAgents([fresh(src(2, '3500'))]);
+  await h.monitor.check();
+  t.match(h.events, [{ kind: 'sensor-loss', key: 'sensor-loss/test/node-1/tetragon-grpc', node: 'node-1', severity: 'high', summary: /out of reach 2 time\(s\) for 3\.5 s/, detail: { gaps: 2, gapSeconds: 3.5, lost: 0 } }]);
 });
 
 t.test('after a collector restart, counts already there are a starting point, not a new loss', async (t) => {
