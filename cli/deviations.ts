@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { deviationUrl } from '../collector/links.js';
 import type { Deviation } from '../common/deviations.js';
 import { parseDuration } from '../common/duration.js';
 import type { Observation } from '../common/model.js';
@@ -95,6 +96,7 @@ export function register(program: Command): void {
         ['pods', d.pods.join(', ')],
         ['nodes', d.nodes.join(', ')],
         ['image', d.image],
+        ['console', deviationUrl(client.server, d.id)],
       ]);
       const sample = d.samples[0];
       if (sample) {

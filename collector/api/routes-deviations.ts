@@ -1,4 +1,5 @@
 import { DEVIATION_KINDS, DEVIATION_STATUSES, SEVERITIES, severityRank, type Deviation, type DeviationStatus, type Severity } from '../../common/deviations.js';
+import { baselineUrl, deviationUrl, workloadDeviationsUrl } from '../links.js';
 import { DEVIATION_SORTS, type DeviationSortKey } from '../store/queries.js';
 import { actorOf, requireScope } from './auth.js';
 import { ApiError, isApiErrorCode } from './errors.js';
@@ -92,10 +93,15 @@ export function registerDeviationRoutes(register: (r: RouteSpec) => void, ctx: A
     tag: 'deviations',
     role: 'viewer',
     params: idParams,
-    returns: '{ deviation: Deviation, baseline: Baseline | null }',
+    returns: '{ deviation: Deviation, baseline: Baseline | null, links: { deviation, baseline, workloadDeviations } } (console URLs)',
     handler: async ({ params, principal }) => {
       const deviation = await load(Number(params.id), principal);
-      return { deviation, baseline: (await ctx.store.queries.baselineView(deviation.baselineId)) ?? null };
+      const links = {
+        deviation: deviationUrl(ctx.uiBase, deviation.id),
+        baseline: baselineUrl(ctx.uiBase, deviation.baselineId),
+        workloadDeviations: workloadDeviationsUrl(ctx.uiBase, deviation.workload),
+      };
+      return { deviation, baseline: (await ctx.store.queries.baselineView(deviation.baselineId)) ?? null, links };
     },
   });
 

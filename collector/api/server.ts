@@ -7,6 +7,7 @@ import type { NetworkScope } from '../../common/items/derive.js';
 import type { Logger } from '../../common/logger.js';
 import { packagePath } from '../../common/paths.js';
 import type { Detection } from '../detection.js';
+import { uiBaseUrl } from '../links.js';
 import type { CollectorBus } from '../events.js';
 import type { Store } from '../store/contract.js';
 import type { Principal, Role } from '../store/tokens.js';
@@ -17,6 +18,7 @@ import { registerBaselineRoutes } from './routes-baselines.js';
 import { registerDeviationRoutes } from './routes-deviations.js';
 import { registerMetaRoutes } from './routes-meta.js';
 import { attachStream, type Stream } from './stream.js';
+import { uiHashRedirect } from './ui-links.js';
 import type { CandidateEvaluator } from './whatif.js';
 import { createCandidateEvaluator, DeclaredReader } from './candidates.js';
 
@@ -59,6 +61,8 @@ export interface ApiContext {
   readonly whatIf: CandidateEvaluator;
   readonly declared: DeclaredReader;
   readonly network: NetworkScope;
+  /** The console's base URL for the `links` of responses (collector/links.ts). */
+  readonly uiBase: string;
   readonly now: () => number;
 }
 
@@ -102,6 +106,7 @@ export function createApi(opts: ApiOptions): Api {
     whatIf: opts.whatIf ?? createCandidateEvaluator(opts.config.collector.network),
     declared: new DeclaredReader(opts.config.collector.baselinesDir),
     network: opts.config.collector.network,
+    uiBase: uiBaseUrl(opts.config.collector.http),
     now,
   };
   const limiter = new AuthFailureLimiter(settings.authFailuresPerMinute, now);
@@ -128,6 +133,8 @@ export function createApi(opts: ApiOptions): Api {
     void reply.code(e.status).header('cache-control', 'no-store').send(e.toJSON());
   });
   app.setNotFoundHandler((req, reply) => {
+    const deepLink = settings.ui ? uiHashRedirect(req.method, req.url) : null;
+    if (deepLink) return void reply.redirect(deepLink);
     void reply.code(404).send(new ApiError('DW_ERR_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`).toJSON());
   });
 

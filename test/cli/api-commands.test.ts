@@ -50,6 +50,7 @@ t.test('deviations list / show / ack / resolve, with attacker strings made inert
   t.notMatch(show.out, CONTROL);
   t.match(show.out, /process lineage \(entrypoint first\):\n {2}\/usr\/bin\/tini --\n {4}\/bin\/bash -c start\n {6}→ \/tmp\/x <script>alert\(1\)<\/script>/);
   t.match(show.out, '\\u202eevil');
+  t.match(show.out, `console     ${h.base}/ui/deviations/${d.id}\n`, 'a link the caller can open');
   t.match(show.out, '\\x1b[2J\\x1b]0;pwned\\x07 \\x9b31m', 'escape sequences are shown, escaped');
   const json = await run(h, ['deviations', 'show', String(d.id), '--json']);
   t.notMatch(json.out, CONTROL, 'JSON output escapes them too');
