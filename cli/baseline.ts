@@ -99,7 +99,7 @@ export function register(program: Command): void {
     .option('--reviewed-version <n>', 'the version you reviewed (required with an id; `baseline show` prints it)')
     .option('--namespace <ns>', 'approve every active current baseline of this namespace')
     .option('--dry-run', 'with --namespace: list what would be approved')
-    .option('-m, --comment <text>', 'why (kept in the audit log)', '')
+    .requiredOption('-m, --comment <text>', 'why (required, kept in the audit log; collector.api.minReasonLength characters at least)')
     .action(async (id: string | undefined, opts: ClientOptions & { reviewedVersion?: string; namespace?: string; dryRun?: boolean; comment: string }) => {
       const client = clientFrom(opts);
       if (opts.namespace !== undefined) {
