@@ -1,5 +1,6 @@
 import { api, query } from '../api.js';
-import { badge, fill, fmtTime, h, visible, workloadName } from '../dom.js';
+import { confirmation, reasonField } from '../decision.js';
+import { append, badge, fill, fmtTime, h, visible, workloadName } from '../dom.js';
 
 const DIFFS = [
   ['previous', 'Previous version'],
@@ -68,31 +69,63 @@ export async function render(main, ctx) {
     api('GET', `/workloads/${b.workloadId}/baselines`),
   ]);
   const canDecide = ctx.me.role === 'approver' || ctx.me.role === 'admin';
-  const comment = h('textarea', { id: 'decision-comment', rows: 2, maxlength: 2000, placeholder: 'Comment (required to reject)' });
+  const reason = reasonField('decision-comment', ctx.me, 'Reason for the decision');
   let acting = false;
+  const buttons = h('div', { class: 'buttons' });
+  // Approving or rejecting is confirmed against what it decides: the version's items, the workload.
   const decide = (verb, label) =>
     h('button', {
       type: 'button',
       class: verb === 'approve' ? 'primary' : 'danger',
-      text: label,
+      text: `${label}…`,
       dataset: { action: verb },
-      onclick: async (e) => {
-        e.target.disabled = true;
-        acting = true;
-        try {
-          await api('POST', `/baselines/${b.id}/${verb}`, { version: b.version, comment: comment.value });
-          ctx.toast(`${label}d v${b.version}`, 'ok');
-          ctx.navigate(`#/baselines/${b.id}?t=${Date.now()}`);
-        } catch (err) {
-          ctx.toast(err.message, 'error');
-          e.target.disabled = false;
-          acting = false;
-        }
+      onclick: () => {
+        const panel = confirmation({
+          title: `${label} version ${b.version}`,
+          what: h(
+            'div',
+            {},
+            h('p', {
+              text: visible(
+                verb === 'approve'
+                  ? `For one workload, ${workloadName(b.workload)} (namespace ${b.workload.namespace}), these ${items.items.length} items will be allowed and everything else raises deviations:`
+                  : `${workloadName(b.workload)} (namespace ${b.workload.namespace}): version ${b.version} with these ${items.items.length} items is rejected.`,
+              ),
+            }),
+            h('ul', { class: 'diff allow' }, items.items.map((i) => itemRow(i, diff.added?.some((a) => a.key === i.key) ? 'added' : 'same'))),
+            diff.added ? h('p', { class: 'muted', text: `${diff.added.length} added and ${diff.removed.length} removed since ${diff.from.label}.` }) : null,
+          ),
+          reason,
+          confirmLabel: `Confirm: ${label.toLowerCase()} v${b.version}`,
+          action: `confirm-${verb}`,
+          onConfirm: async (text) => {
+            acting = true;
+            try {
+              await api('POST', `/baselines/${b.id}/${verb}`, { version: b.version, comment: text });
+              ctx.toast(`${label}d v${b.version}`, 'ok');
+              ctx.navigate(`#/baselines/${b.id}?t=${Date.now()}`);
+            } catch (err) {
+              ctx.toast(err.message, 'error');
+              acting = false;
+            }
+          },
+          onCancel: () => panel.replaceWith(buttons),
+        });
+        buttons.replaceWith(panel);
+        reason.input.focus();
       },
     });
   const decision =
     canDecide && (b.phase === 'active' || b.phase === 'learning' || b.phase === 'rejected')
-      ? h('section', { class: 'card actions', 'aria-label': 'Decision' }, h('h2', { text: `Decide on version ${b.version}` }), h('label', { for: 'decision-comment', text: 'Comment' }), comment, h('div', { class: 'buttons' }, decide('approve', 'Approve'), b.phase !== 'rejected' ? decide('reject', 'Reject') : null))
+      ? h(
+          'section',
+          { class: 'card actions', 'aria-label': 'Decision' },
+          h('h2', { text: `Decide on version ${b.version}` }),
+          h('label', { for: 'decision-comment', text: 'Reason' }),
+          reason.input,
+          reason.count,
+          append(buttons, [decide('approve', 'Approve'), b.phase !== 'rejected' ? decide('reject', 'Reject') : null]),
+        )
       : null;
 
   const diffSection = h(
