@@ -148,6 +148,7 @@ async function replayAndServe(opts: DemoOptions, dataDir: string, scratch: strin
   say(`driftwatch collector running: ${url}/ui/  (API ${url}/api/v1, metrics ${url}/metrics)`);
   say(`sign in with this demo admin token: ${token}`);
   say(`  curl -H 'Authorization: Bearer ${token}' ${url}/api/v1/deviations`);
+  say(`more tokens: driftwatch token create --data-dir ${dataDir} --name you --role viewer`);
   say('Ctrl-C to stop.');
   await runUntilSignal({ close: stop }, logger);
 }

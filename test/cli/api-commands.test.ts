@@ -1,4 +1,5 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { join } from 'node:path';
 import t from 'tap';
 import { main } from '../../cli/main.js';
@@ -109,11 +110,23 @@ t.test('token create / list / revoke on the collector database', async (t) => {
   const dir = t.testdir({});
   const config = join(dir, 'collector.yaml');
   writeFileSync(config, `collector:\n  dataDir: ${join(dir, 'data')}\n`);
+  // No collector has run there yet: refused, nothing created, and the message says where it looked.
+  const missing = await run(null, ['token', 'create', '--name', 'alice', '--role', 'approver', '--config', config]);
+  t.equal(missing.code, 1);
+  t.match(missing.err, `no collector database at ${join(dir, 'data', 'driftwatch.db')} (collector.dataDir in ${config})`);
+  t.notOk(existsSync(join(dir, 'data')), 'no database is created');
+  const cwd = process.cwd();
+  process.chdir(dir);
+  const noConfig = await run(null, ['token', 'create', '--name', 'alice', '--role', 'approver']).finally(() => process.chdir(cwd));
+  t.match(noConfig.err, /no collector database at .*data\/driftwatch\.db \(the default collector\.dataDir \(no --config given\)\)/);
+  t.notOk(existsSync(join(dir, 'data')), 'no ./data either');
+  await new SqliteStore({ dataDir: join(dir, 'data') }).close(); // the collector starts and creates it
   const created = await run(null, ['token', 'create', '--name', 'alice', '--role', 'approver', '--namespaces', 'shop,payments', '--config', config]);
   t.equal(created.code, 0, created.err);
   const token = created.out.trim();
   t.match(token, /^dw_[A-Za-z0-9_-]{43}$/);
   t.match(created.err, /not shown again/);
+  t.match(created.err, `using the collector database ${join(dir, 'data', 'driftwatch.db')} (collector.dataDir in ${config})`);
   t.equal((await run(null, ['token', 'create', '--name', 'bob', '--role', 'root', '--config', config])).code, 1);
   t.equal((await run(null, ['token', 'create', '--name', 'alice', '--role', 'viewer', '--config', config])).code, 1, 'names are unique');
   for (const empty of ['', ',', ' , ']) {
@@ -128,8 +141,46 @@ t.test('token create / list / revoke on the collector database', async (t) => {
   const list = await run(null, ['token', 'list', '--config', config]);
   t.match(list.out, /1\s+alice\s+approver\s+payments,shop/);
   t.notMatch(list.out, token.slice(3, 20));
+  t.same(JSON.parse((await run(null, ['token', 'list', '--data-dir', join(dir, 'data'), '-o', 'json'])).out).map((i: { name: string }) => i.name), ['alice']);
+  t.same((parseYaml((await run(null, ['token', 'list', '--config', config, '-o', 'yaml'])).out) as { name: string }[]).map((i) => i.name), ['alice']);
+  t.equal((await run(null, ['token', 'list', '--config', config, '-o', 'name'])).out, 'token/alice\n');
+  t.match((await run(null, ['token', 'list', '--config', config, '-o', 'wide'])).out, /CREATED BY\s+EXPIRES/);
   t.equal((await run(null, ['token', 'revoke', 'alice', '--config', config])).code, 0);
   const store2 = new SqliteStore({ dataDir: join(dir, 'data') });
   t.equal(await store2.tokens.verify(token), undefined, 'revoked');
   await store2.close();
+});
+
+t.test('-o json | yaml | name | wide on every list and get command: parseable, exact, terminal-safe', async (t) => {
+  const h = await startHarness(t);
+  const { web } = await learnScene(h);
+  const d = await h.raise(proc(web, T0 + 3 * HOUR, '/tmp/x', EVIL, { parent: '/bin/bash' }));
+  const id = await h.baselineOf(web);
+  const commands: [string[], (v: unknown) => void][] = [
+    [['deviations', 'list'], (v) => t.same((v as { items: { id: number }[] }).items.map((i) => i.id), [d.id])],
+    [['deviations', 'show', String(d.id)], (v) => t.equal((v as { samples: { process: { args: string } }[] }).samples[0]!.process.args, EVIL, 'attacker text survives exactly')],
+    [['baseline', 'list'], (v) => t.ok((v as { baseline: { id: number } }[]).some((w) => w.baseline.id === id))],
+    [['baseline', 'show', String(id)], (v) => t.equal((v as { baseline: { id: number } }).baseline.id, id)],
+    [['baseline', 'diff', String(id)], (v) => t.ok(Array.isArray((v as { added: unknown[] }).added))],
+  ];
+  for (const [args, check] of commands) {
+    for (const format of ['json', 'yaml']) {
+      const r = await run(h, [...args, '-o', format]);
+      t.equal(r.code, 0, `${args.join(' ')} -o ${format}: ${r.err}`);
+      t.notMatch(r.out, CONTROL, `${args.join(' ')} -o ${format}: no control or bidi character`);
+      check(format === 'json' ? JSON.parse(r.out) : parseYaml(r.out));
+    }
+  }
+  t.equal((await run(h, ['deviations', 'list', '-o', 'name'])).out, `deviation/${d.id}\n`);
+  t.equal((await run(h, ['deviations', 'show', String(d.id), '-o', 'name'])).out, `deviation/${d.id}\n`);
+  t.match((await run(h, ['baseline', 'list', '-o', 'name'])).out, `baseline/${id}\n`);
+  t.equal((await run(h, ['baseline', 'show', String(id), '-o', 'name'])).out, `baseline/${id}\n`);
+  const wide = await run(h, ['deviations', 'list', '-o', 'wide']);
+  t.match(wide.out, /FIRST SEEN\s+LAST SEEN\s+SUMMARY\s+CONSOLE/);
+  t.match(wide.out, `${h.base}/ui/deviations/${d.id}`);
+  t.match((await run(h, ['baseline', 'list', '-o', 'wide'])).out, /KIND\s+COMPLETENESS\s+DECIDED BY/);
+  t.same(JSON.parse((await run(h, ['deviations', 'list', '--json'])).out), JSON.parse((await run(h, ['deviations', 'list', '-o', 'json'])).out), '--json is -o json');
+  const bad = await run(h, ['deviations', 'list', '-o', 'xml']);
+  t.equal(bad.code, 1);
+  t.match(bad.err, '-o/--output: use one of table, wide, json, yaml, name (got "xml")');
 });

@@ -58,6 +58,18 @@ t.test('the demo ends with a serving collector that lists workloads, learned bas
   t.ok(agents.items.some((a) => a.node === 'demo-node' && a.connected), 'the demo agent shows connected');
   t.match(out, /event times moved \d+ h forward/, 'the demo says it moved the recording');
 
+  // A token made the way the demo says works against it (same database, not a new ./data).
+  const hint = /more tokens: driftwatch (token create --data-dir \S+) --name you --role viewer/.exec(out);
+  t.ok(hint, 'the demo says how to create more tokens');
+  const create = spawnCli([...hint![1]!.split(' '), '--name', 'e2e-viewer', '--role', 'viewer']);
+  let created = '';
+  create.child.stdout!.setEncoding('utf8');
+  create.child.stdout!.on('data', (c: string) => (created += c));
+  t.equal(await new Promise<number | null>((resolve) => create.child.once('exit', resolve)), 0, create.stderr());
+  const more = await fetch(`${url}/api/v1/me`, { headers: { authorization: `Bearer ${created.trim()}` } });
+  t.equal(more.status, 200, 'the new token works against the running demo');
+  t.match(await more.json(), { name: 'e2e-viewer', role: 'viewer' });
+
   const unauth = await fetch(`${url}/api/v1/deviations`);
   t.equal(unauth.status, 401, 'the API is not open without a token');
   t.equal(await demo.stop('SIGTERM'), 0, 'Ctrl-C / SIGTERM stops it cleanly');
