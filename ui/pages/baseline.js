@@ -1,6 +1,12 @@
 import { api, query } from '../api.js';
 import { confirmation, reasonField } from '../decision.js';
 import { append, badge, fill, fmtTime, h, visible, workloadName } from '../dom.js';
+import { itemView } from '../items.js';
+
+/** What "partial" means, said where it is shown (lifecycle.ts decides it). */
+const PARTIAL =
+  'partial: the containers were already running when learning began, so what they do while starting was not seen. ' +
+  'Expect start-up deviations when they restart; it becomes full once a container starts during learning.';
 
 const DIFFS = [
   ['previous', 'Previous version'],
@@ -8,14 +14,14 @@ const DIFFS = [
   ['declared', 'Declared vs learned'],
 ];
 
-function itemRow(i, mark) {
+function itemRow(i, mark, version) {
   return h(
     'li',
     { class: `item ${mark}` },
     h('span', { class: 'mark', 'aria-hidden': 'true', text: mark === 'added' ? '+' : mark === 'removed' ? '−' : ' ' }),
     h('span', { class: 'sr-only', text: mark === 'added' ? 'added: ' : mark === 'removed' ? 'removed: ' : '' }),
-    h('code', { text: visible(i.key) }),
-    h('span', { class: 'muted', text: ` ${i.origin} · seen ${i.count}× · first ${fmtTime(i.firstSeenMs)}` }),
+    itemView(i, { version }),
+    h('span', { class: 'muted', text: ` · seen ${i.count}× · first ${fmtTime(i.firstSeenMs)}` }),
   );
 }
 
@@ -182,7 +188,7 @@ export async function render(main, ctx) {
           'section',
           { class: 'card' },
           h('h2', { text: `Items of version ${items.version} (${items.items.length})` }),
-          h('ul', { class: 'diff' }, items.items.map((i) => itemRow(i, 'same'))),
+          h('ul', { class: 'diff' }, items.items.map((i) => itemRow(i, 'same', items.version))),
         ),
         whatIf(b),
       ),
@@ -199,7 +205,7 @@ export async function render(main, ctx) {
             [
               ['Generation', String(b.generation)],
               ['Version', String(b.version)],
-              ['Completeness', b.completeness],
+              ['Completeness', b.completeness === 'partial' ? PARTIAL : 'full: learned from containers that started while driftwatch watched'],
               ['Image', b.imageDigest ?? '—'],
               ['Learning', `${fmtTime(b.learningStartMs)} → ${fmtTime(b.learningUntilMs)}`],
               ['Open deviations', String(b.openDeviations)],
