@@ -1,6 +1,7 @@
 import { api, query } from '../api.js';
 import { confirmation, reasonField } from '../decision.js';
 import { append, badge, fill, fmtTime, h, visible, workloadName } from '../dom.js';
+import { related, whatHappened, whyDeviation } from './deviation-story.js';
 
 const RANK = { viewer: 0, analyst: 1, approver: 2, admin: 3 };
 
@@ -170,15 +171,18 @@ export async function render(main, ctx) {
     { at: d.lastSeenMs, text: `Last seen (${d.count === 1 ? 'once' : `${d.count} times`})` },
   ].sort((a, b) => a.at - b.at);
 
+  const relatedSlot = h('section', { class: 'card', 'aria-label': 'Related deviations', 'aria-busy': 'true' }, h('h2', { text: 'Related deviations' }), h('p', { class: 'muted', text: 'Loading…' }));
   fill(main, 
     h('p', { class: 'crumbs' }, h('a', { href: '#/deviations', text: '← Deviations' })),
     h('h1', { class: 'wrap' }, badge('sev', d.severity), ' ', visible(d.summary)),
+    whyDeviation(d, baseline),
     h(
       'div',
       { class: 'columns' },
       h(
         'div',
         {},
+        whatHappened(d),
         h(
           'section',
           { class: 'card' },
@@ -208,9 +212,14 @@ export async function render(main, ctx) {
         actions,
         h('section', { class: 'card' }, h('h2', { text: 'Pods' }), h('ul', { class: 'mono' }, d.pods.map((p) => h('li', { text: visible(p) })))),
         h('section', { class: 'card' }, h('h2', { text: 'Nodes' }), h('ul', { class: 'mono' }, d.nodes.map((n) => h('li', { text: visible(n) })))),
+        relatedSlot,
         h('section', { class: 'card' }, h('h2', { text: 'Timeline' }), h('ol', { class: 'timeline' }, timeline.map((e) => h('li', {}, h('time', { text: fmtTime(e.at) }), ' ', visible(e.text))))),
       ),
     ),
+  );
+  related(d).then(
+    (section) => relatedSlot.replaceWith(section),
+    () => relatedSlot.remove(),
   );
   ctx.onEvent((e) => {
     if (!acting && e.deviation?.id === d.id && e.type !== 'deviation.created') ctx.toast('This deviation changed: reload to see it.', 'info');
