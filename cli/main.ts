@@ -12,6 +12,7 @@ import { register as registerObserve } from './observe.js';
 import { register as registerBaseline } from './baseline.js';
 import { register as registerDeviations } from './deviations.js';
 import { register as registerToken } from './token.js';
+import { register as registerReport } from './report.js';
 
 /**
  * The one CLI. Each command lives in its own file under cli/ and registers itself here.
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerBaseline(program);
   registerDeviations(program);
   registerToken(program);
+  registerReport(program);
   return program;
 }
 

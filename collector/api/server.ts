@@ -17,6 +17,7 @@ import { buildOpenApi, type RouteDoc } from './openapi.js';
 import { registerBaselineRoutes } from './routes-baselines.js';
 import { registerDeviationRoutes } from './routes-deviations.js';
 import { registerMetaRoutes } from './routes-meta.js';
+import { registerReportRoutes } from './routes-reports.js';
 import { attachStream, type Stream } from './stream.js';
 import { uiHashRedirect } from './ui-links.js';
 import type { CandidateEvaluator } from './whatif.js';
@@ -169,6 +170,7 @@ export function createApi(opts: ApiOptions): Api {
   registerMetaRoutes(register, ctx, () => buildOpenApi(docs, API_ERRORS));
   registerDeviationRoutes(register, ctx);
   registerBaselineRoutes(register, ctx);
+  registerReportRoutes(register, ctx);
 
   if (settings.ui) {
     void app.register(fastifyStatic, { root: packagePath('ui'), prefix: '/ui/', index: false, cacheControl: false, etag: true, serveDotFiles: false });

@@ -2,37 +2,13 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { join } from 'node:path';
 import t from 'tap';
-import { main } from '../../cli/main.js';
 import { clientFrom } from '../../cli/client.js';
 import { terminalSafe } from '../../common/text.js';
 import { SqliteStore } from '../../collector/store/sqlite/store.js';
-import { HOUR, learnScene, proc, startHarness, T0, type Harness } from '../helpers/api-harness.js';
+import { HOUR, learnScene, proc, startHarness, T0 } from '../helpers/api-harness.js';
+import { run } from '../helpers/cli-run.js';
 
 const EVIL = '<script>alert(1)</script> "><img src=x onerror=alert(2)> \u001b[2J\u001b]0;pwned\u0007 \u009b31m \u202eevil';
-
-/** Runs the CLI in-process, capturing stdout and stderr. */
-async function run(h: Harness | null, args: string[], token?: string): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const origOut = process.stdout.write.bind(process.stdout);
-  const origErr = process.stderr.write.bind(process.stderr);
-  const env = { DRIFTWATCH_SERVER: process.env.DRIFTWATCH_SERVER, DRIFTWATCH_TOKEN: process.env.DRIFTWATCH_TOKEN };
-  if (h) {
-    process.env.DRIFTWATCH_SERVER = h.base;
-    process.env.DRIFTWATCH_TOKEN = token ?? h.tokens.admin;
-  }
-  process.stdout.write = ((chunk: string | Uint8Array) => (out.push(String(chunk)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => (err.push(String(chunk)), true)) as typeof process.stderr.write;
-  try {
-    const code = await main(['node', 'driftwatch', ...args]);
-    return { code, out: out.join(''), err: err.join('') };
-  } finally {
-    process.stdout.write = origOut;
-    process.stderr.write = origErr;
-    for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-}
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/;
