@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { terminalSafe } from '../common/text.js';
 import { clientFrom, printFacts, printTable, time, withClientOptions, type ClientOptions } from './client.js';
 import { outputFormat, printNames, printStructured } from './output.js';
+import { register as registerPropose } from './propose.js';
 
 interface Baseline {
   id: number;
@@ -41,6 +42,7 @@ function workloadText(b: Baseline): string {
 
 export function register(program: Command): void {
   const cmd = program.command('baseline').description('review, approve and export baselines (through the collector API)');
+  registerPropose(cmd);
 
   withClientOptions(cmd.command('list').description('workloads and the state of their current baseline'))
     .option('--namespace <ns,…>', 'namespaces')

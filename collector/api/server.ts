@@ -17,6 +17,7 @@ import { buildOpenApi, type RouteDoc } from './openapi.js';
 import { registerBaselineRoutes } from './routes-baselines.js';
 import { registerDeviationRoutes } from './routes-deviations.js';
 import { registerMetaRoutes } from './routes-meta.js';
+import { registerProposalRoutes } from './routes-proposals.js';
 import { registerReportRoutes } from './routes-reports.js';
 import { attachStream, type Stream } from './stream.js';
 import { uiHashRedirect } from './ui-links.js';
@@ -171,6 +172,7 @@ export function createApi(opts: ApiOptions): Api {
   registerDeviationRoutes(register, ctx);
   registerBaselineRoutes(register, ctx);
   registerReportRoutes(register, ctx);
+  registerProposalRoutes(register, ctx);
 
   if (settings.ui) {
     void app.register(fastifyStatic, { root: packagePath('ui'), prefix: '/ui/', index: false, cacheControl: false, etag: true, serveDotFiles: false });
