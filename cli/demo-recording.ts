@@ -29,9 +29,10 @@ function parsed(line: string): Record<string, unknown> | null {
 /**
  * Writes `source` to `target` with every timestamp moved so that the latest event `time` is
  * `endAtMs` (rounded down to a whole second). Lines that are not JSON objects are copied as they
- * are: the agent counts them as malformed, as it would in the original.
+ * are: the agent counts them as malformed, as it would in the original. Null, and nothing written,
+ * when no event has a time (an empty recording): there is nothing to move.
  */
-export function shiftRecording(source: string, target: string, endAtMs: number): { shiftMs: number; events: number } {
+export function shiftRecording(source: string, target: string, endAtMs: number): { shiftMs: number; events: number } | null {
   const lines = readFileSync(source, 'utf8').split('\n');
   const events = lines.map(parsed);
   let last = -Infinity;
@@ -39,7 +40,7 @@ export function shiftRecording(source: string, target: string, endAtMs: number):
     const t = typeof e?.time === 'string' ? Date.parse(e.time) : NaN;
     if (!Number.isNaN(t)) last = Math.max(last, t);
   }
-  if (last === -Infinity) throw new Error(`${source}: no event with a "time" to move to the present`);
+  if (last === -Infinity) return null;
   const shiftMs = Math.floor((endAtMs - last) / 1000) * 1000;
   const out = lines.map((line, i) => (events[i] ? JSON.stringify(shiftValue(events[i], shiftMs)) : line));
   writeFileSync(target, out.join('\n'), { mode: 0o600 });

@@ -85,6 +85,12 @@ async function replayAndServe(opts: DemoOptions, dataDir: string, scratch: strin
   const { startCollector } = await import('../collector/main.js');
   const { startAgent } = await import('../agent/main.js');
 
+  // The recording moved to the present (before anything starts: a bad file stops nothing half-way),
+  // so charts, "ago" columns and agent status are current.
+  let recording = opts.recording;
+  const moved = opts.recordedTimes ? null : shiftRecording(opts.recording, join(scratch, 'recording.jsonl'), Date.now());
+  if (moved) recording = join(scratch, 'recording.jsonl');
+
   say(`[1/4] starting the collector (store: ${dataDir})`);
   const collector = await startCollector(base, { logger: logger.child({ component: 'collector' }) });
   const seen = { learned: 0, deviations: 0 };
@@ -101,13 +107,6 @@ async function replayAndServe(opts: DemoOptions, dataDir: string, scratch: strin
     }
   });
 
-  // The recording moved to the present: charts, "ago" columns and agent status are current.
-  let recording = opts.recording;
-  if (!opts.recordedTimes) {
-    recording = join(scratch, 'recording.jsonl');
-    const { shiftMs } = shiftRecording(opts.recording, recording, Date.now());
-    say(`      event times moved ${Math.round(shiftMs / 3_600_000)} h forward so the recording ends now (--recorded-times keeps them)`);
-  }
   const agentConfig = loadConfig({
     file: DEMO_CONFIG,
     env: {},
@@ -120,6 +119,7 @@ async function replayAndServe(opts: DemoOptions, dataDir: string, scratch: strin
     },
   });
   say(`[2/4] replaying ${opts.recording} through an agent (learning window ${String(base.collector.learning.window)} of event time)`);
+  if (moved) say(`      event times moved ${Math.round(moved.shiftMs / 3_600_000)} h forward so the recording ends now (--recorded-times keeps them)`);
   const agent = await startAgent(agentConfig, { logger: logger.child({ component: 'agent' }) });
 
   // The file source stops at the end of the recording; wait until everything was acknowledged.

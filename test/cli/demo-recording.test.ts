@@ -1,5 +1,5 @@
 /** The demo's recording moved to the present: every timestamp by the same amount, nothing else. */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { shiftRecording } from '../../cli/demo-recording.js';
@@ -16,7 +16,7 @@ t.test('every timestamp moves by one whole-second amount; gaps, other strings an
   writeFileSync(source, lines.join('\n'));
   const target = join(dir, 'out.jsonl');
   const end = Date.parse('2030-01-02T03:04:05.678Z');
-  const { shiftMs, events } = shiftRecording(source, target, end);
+  const { shiftMs, events } = shiftRecording(source, target, end)!;
   t.equal(events, 2);
   t.equal(shiftMs % 1000, 0);
   const out = readFileSync(target, 'utf8').split('\n');
@@ -31,7 +31,8 @@ t.test('every timestamp moves by one whole-second amount; gaps, other strings an
   t.equal(first.process_exec.process.arguments, '--since=2026-11-30T07:00:00Z', 'text that merely contains a time is data, not moved');
 });
 
-t.test('a recording without event times is refused with its name', async (t) => {
-  const dir = t.testdir({ 'empty.jsonl': '{"a":1}\n' });
-  t.throws(() => shiftRecording(join(dir, 'empty.jsonl'), join(dir, 'out.jsonl'), Date.now()), /empty\.jsonl: no event with a "time"/);
+t.test('a recording without event times has nothing to move: replayed as it is', async (t) => {
+  const dir = t.testdir({ 'empty.jsonl': '', 'untimed.jsonl': '{"a":1}\n' });
+  for (const f of ['empty.jsonl', 'untimed.jsonl']) t.equal(shiftRecording(join(dir, f), join(dir, 'out.jsonl'), Date.now()), null, f);
+  t.notOk(existsSync(join(dir, 'out.jsonl')), 'nothing written');
 });
