@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { ConfigError } from '../common/config/errors.js';
-import { uiBaseUrl } from '../collector/outbox/brief.js';
+import { uiBaseUrl } from '../collector/links.js';
 import { sampleNotification } from '../collector/outbox/sample.js';
 import { createSink, validateSinks } from '../collector/sinks/index.js';
 import { configFrom } from './serve.js';

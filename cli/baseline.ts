@@ -1,7 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { terminalSafe } from '../common/text.js';
-import { clientFrom, printFacts, printJson, printTable, time, withClientOptions, type ClientOptions } from './client.js';
+import { clientFrom, printFacts, printTable, time, withClientOptions, type ClientOptions } from './client.js';
+import { outputFormat, printNames, printStructured } from './output.js';
+import { register as registerPropose } from './propose.js';
 
 interface Baseline {
   id: number;
@@ -40,6 +42,7 @@ function workloadText(b: Baseline): string {
 
 export function register(program: Command): void {
   const cmd = program.command('baseline').description('review, approve and export baselines (through the collector API)');
+  registerPropose(cmd);
 
   withClientOptions(cmd.command('list').description('workloads and the state of their current baseline'))
     .option('--namespace <ns,…>', 'namespaces')
@@ -47,6 +50,7 @@ export function register(program: Command): void {
     .option('-q, --q <text>', 'text in the workload name')
     .option('--limit <n>', 'at most this many', '500')
     .action(async (opts: ClientOptions & { namespace?: string; phase?: string; q?: string; limit: string }) => {
+      const format = outputFormat(opts);
       const client = clientFrom(opts);
       const items: { workload: Baseline['workload']; baseline: Baseline | null; openDeviations: number }[] = [];
       let cursor: string | undefined;
@@ -56,19 +60,34 @@ export function register(program: Command): void {
         items.push(...page.items);
         cursor = page.next ?? undefined;
       } while (cursor && items.length < max);
-      if (opts.json) return printJson(items.slice(0, max));
+      const shown = items.slice(0, max);
+      if (printStructured(format, shown)) return;
+      if (format === 'name') return printNames('baseline', shown.flatMap((w) => (w.baseline ? [w.baseline.id] : [])));
+      const wide = format === 'wide';
       printTable(
-        ['BASELINE', 'NAMESPACE', 'WORKLOAD', 'CONTAINER', 'PHASE', 'VERSION', 'ITEMS', 'OPEN'],
-        items.slice(0, max).map((w) => [w.baseline?.id ?? '—', w.workload.namespace, w.workload.name, w.workload.container, w.baseline?.phase ?? 'none', w.baseline ? `v${w.baseline.version}` : '—', w.baseline?.itemCount ?? 0, w.openDeviations]),
+        ['BASELINE', 'NAMESPACE', 'WORKLOAD', 'CONTAINER', 'PHASE', 'VERSION', 'ITEMS', 'OPEN', ...(wide ? ['KIND', 'COMPLETENESS', 'DECIDED BY'] : [])],
+        shown.map((w) => [
+          w.baseline?.id ?? '—',
+          w.workload.namespace,
+          w.workload.name,
+          w.workload.container,
+          w.baseline?.phase ?? 'none',
+          w.baseline ? `v${w.baseline.version}` : '—',
+          w.baseline?.itemCount ?? 0,
+          w.openDeviations,
+          ...(wide ? [w.workload.kind, w.baseline?.completeness ?? '—', w.baseline?.decidedBy ?? '—'] : []),
+        ]),
       );
     });
 
   withClientOptions(cmd.command('show').description("a baseline's state and items").argument('<id>'))
     .option('--at <version>', 'an earlier version')
     .action(async (id: string, opts: ClientOptions & { at?: string }) => {
+      const format = outputFormat(opts);
       const client = clientFrom(opts);
       const r = await client.get<{ baseline: Baseline; version: number; items: Item[] }>(`/baselines/${encodeURIComponent(id)}/items`, { version: opts.at });
-      if (opts.json) return printJson(r);
+      if (printStructured(format, r)) return;
+      if (format === 'name') return printNames('baseline', [r.baseline.id]);
       const b = r.baseline;
       printFacts([
         ['baseline', `${b.id} (generation ${b.generation}, version ${b.version}${r.version !== b.version ? `, showing v${r.version}` : ''})`],
@@ -86,9 +105,10 @@ export function register(program: Command): void {
     .option('--against <what>', 'previous | approved | declared | vN | bID | bIDvN', 'previous')
     .option('--at <version>', 'compare this version (default: current)')
     .action(async (id: string, opts: ClientOptions & { against: string; at?: string }) => {
+      const format = outputFormat(opts);
       const client = clientFrom(opts);
       const d = await client.get<Diff>(`/baselines/${encodeURIComponent(id)}/diff`, { against: opts.against, version: opts.at });
-      if (opts.json) return printJson(d);
+      if (printStructured(format, d)) return;
       process.stdout.write(`--- ${terminalSafe(d.from.label)}\n+++ ${terminalSafe(d.to.label)}\n`);
       for (const i of d.removed) process.stdout.write(`- ${terminalSafe(i.key)}\n`);
       for (const i of d.added) process.stdout.write(`+ ${terminalSafe(i.key)}  (${terminalSafe(i.origin)}, seen ${i.count}×)\n`);
@@ -99,20 +119,21 @@ export function register(program: Command): void {
     .option('--reviewed-version <n>', 'the version you reviewed (required with an id; `baseline show` prints it)')
     .option('--namespace <ns>', 'approve every active current baseline of this namespace')
     .option('--dry-run', 'with --namespace: list what would be approved')
-    .option('-m, --comment <text>', 'why (kept in the audit log)', '')
+    .requiredOption('-m, --comment <text>', 'why (required, kept in the audit log; collector.api.minReasonLength characters at least)')
     .action(async (id: string | undefined, opts: ClientOptions & { reviewedVersion?: string; namespace?: string; dryRun?: boolean; comment: string }) => {
+      const format = outputFormat(opts);
       const client = clientFrom(opts);
       if (opts.namespace !== undefined) {
         if (id !== undefined) throw new Error('give either a baseline id or --namespace, not both');
         const r = await client.post<{ approved: Baseline[]; dryRun: boolean }>('/baselines/approve-namespace', { namespace: opts.namespace, comment: opts.comment, dryRun: opts.dryRun === true });
-        if (opts.json) return printJson(r);
+        if (printStructured(format, r)) return;
         for (const b of r.approved) process.stdout.write(`${r.dryRun ? 'would approve' : 'approved'} baseline ${b.id} v${b.version} ${terminalSafe(workloadText(b))}\n`);
         process.stdout.write(`${r.approved.length} baseline(s)${r.dryRun ? ' (dry run)' : ''}\n`);
         return;
       }
       if (id === undefined || opts.reviewedVersion === undefined) throw new Error('approve needs a baseline id and --reviewed-version (the version you reviewed), or --namespace');
       const b = await client.post<Baseline>(`/baselines/${encodeURIComponent(id)}/approve`, { version: Number(opts.reviewedVersion), comment: opts.comment });
-      if (opts.json) return printJson(b);
+      if (printStructured(format, b)) return;
       process.stdout.write(`baseline ${b.id} v${b.version} ${terminalSafe(workloadText(b))}: ${b.phase}\n`);
     });
 
@@ -120,13 +141,14 @@ export function register(program: Command): void {
     .requiredOption('--reviewed-version <n>', 'the version you reviewed')
     .requiredOption('-m, --comment <text>', 'why (required, kept in the audit log)')
     .action(async (id: string, opts: ClientOptions & { reviewedVersion: string; comment: string }) => {
+      const format = outputFormat(opts);
       const client = clientFrom(opts);
       const b = await client.post<Baseline>(`/baselines/${encodeURIComponent(id)}/reject`, { version: Number(opts.reviewedVersion), comment: opts.comment });
-      if (opts.json) return printJson(b);
+      if (printStructured(format, b)) return;
       process.stdout.write(`baseline ${b.id} v${b.version} ${terminalSafe(workloadText(b))}: ${b.phase}\n`);
     });
 
-  withClientOptions(cmd.command('export').description('an approved baseline as declared-baseline YAML, a NetworkPolicy or Falco rules').argument('<id>'))
+  withClientOptions(cmd.command('export').description('an approved baseline as declared-baseline YAML, a NetworkPolicy or Falco rules').argument('<id>'), { output: false })
     .option('--format <f>', 'yaml | networkpolicy | falco', 'yaml')
     .option('-o, --output <file>', 'write to a file instead of stdout')
     .action(async (id: string, opts: ClientOptions & { format: string; output?: string }) => {

@@ -14,17 +14,19 @@ export interface ClientOptions {
   token?: string;
   tokenFile?: string;
   insecure?: boolean;
+  output?: string;
   json?: boolean;
 }
 
-/** --server, --token (or DRIFTWATCH_SERVER / DRIFTWATCH_TOKEN), --json. */
-export function withClientOptions(cmd: Command): Command {
-  return cmd
+/** --server, --token (or DRIFTWATCH_SERVER / DRIFTWATCH_TOKEN), -o (cli/output.ts). */
+export function withClientOptions(cmd: Command, { output = true }: { output?: boolean } = {}): Command {
+  cmd
     .option('--server <url>', 'collector URL (env DRIFTWATCH_SERVER; default http://127.0.0.1:8080)')
     .option('--token <token>', 'API token (prefer env DRIFTWATCH_TOKEN or --token-file: flags are visible in ps)')
     .option('--token-file <file>', 'read the API token from this file')
-    .option('--insecure', 'allow sending the token over plain http to a non-loopback server')
-    .option('--json', 'print JSON instead of a table');
+    .option('--insecure', 'allow sending the token over plain http to a non-loopback server');
+  // Commands that print a document of their own (export) have no output format.
+  return output ? cmd.option('-o, --output <format>', 'table | wide | json | yaml | name', 'table').option('--json', 'the same as -o json') : cmd;
 }
 
 export class ApiCallError extends Error {

@@ -1,9 +1,11 @@
 import type { Command } from 'commander';
+import { deviationUrl } from '../collector/links.js';
 import type { Deviation } from '../common/deviations.js';
 import { parseDuration } from '../common/duration.js';
 import type { Observation } from '../common/model.js';
 import { terminalSafe } from '../common/text.js';
-import { clientFrom, printFacts, printJson, printTable, time, withClientOptions, type ClientOptions } from './client.js';
+import { clientFrom, printFacts, printTable, time, withClientOptions, type ClientOptions } from './client.js';
+import { outputFormat, printNames, printStructured } from './output.js';
 
 interface ListItem {
   id: number;
@@ -11,6 +13,7 @@ interface ListItem {
   status: string;
   kind: string;
   count: number;
+  firstSeenMs: number;
   lastSeenMs: number;
   summary: string;
   workload: { namespace: string; name: string; container: string };
@@ -53,6 +56,7 @@ export function register(program: Command): void {
     .option('--limit <n>', 'page size', '50')
     .option('--cursor <c>', 'continue after a previous page')
     .action(async (opts: ListOptions) => {
+      const format = outputFormat(opts);
       const client = clientFrom(opts);
       const page = await client.get<{ items: ListItem[]; next: string | null }>('/deviations', {
         namespace: opts.namespace,
@@ -67,19 +71,36 @@ export function register(program: Command): void {
         limit: opts.limit,
         cursor: opts.cursor,
       });
-      if (opts.json) return printJson(page);
+      if (printStructured(format, page)) return;
+      if (format === 'name') return printNames('deviation', page.items.map((d) => d.id));
+      const wide = format === 'wide';
       printTable(
-        ['ID', 'SEVERITY', 'STATUS', 'WORKLOAD', 'KIND', 'COUNT', 'LAST SEEN', 'SUMMARY'],
-        page.items.map((d) => [d.id, d.severity, d.status, `${d.workload.namespace}/${d.workload.name}/${d.workload.container}`, d.kind, d.count, time(d.lastSeenMs), d.summary]),
+        ['ID', 'SEVERITY', 'STATUS', 'WORKLOAD', 'KIND', 'COUNT', ...(wide ? ['FIRST SEEN'] : []), 'LAST SEEN', 'SUMMARY', ...(wide ? ['CONSOLE'] : [])],
+        page.items.map((d) => [
+          d.id,
+          d.severity,
+          d.status,
+          `${d.workload.namespace}/${d.workload.name}/${d.workload.container}`,
+          d.kind,
+          d.count,
+          ...(wide ? [time(d.firstSeenMs)] : []),
+          time(d.lastSeenMs),
+          d.summary,
+          ...(wide ? [deviationUrl(client.server, d.id)] : []),
+        ]),
+        process.stdout,
+        wide ? 200 : 80,
       );
       if (page.next) process.stdout.write(`more: --cursor ${page.next}\n`);
     });
 
   withClientOptions(cmd.command('show').description('one deviation: facts, process lineage, samples').argument('<id>'))
     .action(async (id: string, opts: ClientOptions) => {
+      const format = outputFormat(opts);
       const client = clientFrom(opts);
       const { deviation: d } = await client.get<{ deviation: Deviation }>(`/deviations/${encodeURIComponent(id)}`);
-      if (opts.json) return printJson(d);
+      if (printStructured(format, d)) return;
+      if (format === 'name') return printNames('deviation', [d.id]);
       printFacts([
         ['id', d.id],
         ['summary', d.summary],
@@ -95,6 +116,7 @@ export function register(program: Command): void {
         ['pods', d.pods.join(', ')],
         ['nodes', d.nodes.join(', ')],
         ['image', d.image],
+        ['console', deviationUrl(client.server, d.id)],
       ]);
       const sample = d.samples[0];
       if (sample) {
@@ -115,9 +137,10 @@ export function register(program: Command): void {
     withClientOptions(cmd.command(name).description(`${verb} a deviation`).argument('<id>'))
       .option('-m, --comment <text>', 'why (kept in the audit log)', '')
       .action(async (id: string, opts: ClientOptions & { comment: string }) => {
-        const client = clientFrom(opts);
+        const format = outputFormat(opts);
+      const client = clientFrom(opts);
         const d = await client.post<Deviation>(`/deviations/${encodeURIComponent(id)}/${path}`, { comment: opts.comment });
-        if (opts.json) return printJson(d);
+        if (printStructured(format, d)) return;
         process.stdout.write(`deviation ${d.id}: ${terminalSafe(d.status)}\n`);
       });
   }

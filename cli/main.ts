@@ -12,6 +12,7 @@ import { register as registerObserve } from './observe.js';
 import { register as registerBaseline } from './baseline.js';
 import { register as registerDeviations } from './deviations.js';
 import { register as registerToken } from './token.js';
+import { register as registerReport } from './report.js';
 
 /**
  * The one CLI. Each command lives in its own file under cli/ and registers itself here.
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerBaseline(program);
   registerDeviations(program);
   registerToken(program);
+  registerReport(program);
   return program;
 }
 
@@ -45,9 +47,17 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`driftwatch: invalid configuration: ${err.message}\n`);
       return 2;
     }
-    process.stderr.write(`driftwatch: ${(err as Error).message}\n`);
+    process.stderr.write(`driftwatch: ${(err as Error).message}${hintFor(err)}\n`);
     return 1;
   }
+}
+
+/** What to do about the failures people meet first. */
+function hintFor(err: unknown): string {
+  const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
+  if (e.code === 'EADDRINUSE')
+    return `\n  another process already listens on ${e.address ?? ''}${e.port !== undefined ? `:${e.port}` : ''} (a running collector or demo?): stop it, or choose another port (driftwatch demo --http-port 8081; collector.http.listen / collector.grpc.listen in the configuration)`;
+  return '';
 }
 
 /**

@@ -35,6 +35,8 @@ export interface ObserveIo {
   logger: Logger;
   /** Resolves to stop a long-running source (default: SIGINT/SIGTERM). */
   until?: Promise<void>;
+  /** Where to say what it waits for and, when nothing came, why (stderr: stdout stays JSON lines). */
+  status?: Writable;
 }
 
 /** Runs the source until its input ends (files), `max` observations, or `io.until`. */
@@ -84,7 +86,9 @@ export async function runObserve(config: Readonly<DriftwatchConfig>, opts: Obser
   await identity.start();
   try {
     await source.start();
-    io.logger.info('observing', { source: source.name, from: cfg.listen ?? cfg.address ?? 'default' });
+    const from = String(cfg.listen ?? cfg.address ?? 'its default address');
+    io.logger.info('observing', { source: source.name, from });
+    io.status?.write(source instanceof FileSource && !cfg.follow ? `reading ${opts.source} events from ${from}\n` : `waiting for ${opts.source} events from ${from} (Ctrl-C to stop)\n`);
     const ends: Promise<void>[] = [stopped];
     if (source instanceof FileSource) ends.push(source.done);
     if (io.until) ends.push(io.until);
@@ -94,6 +98,8 @@ export async function runObserve(config: Readonly<DriftwatchConfig>, opts: Obser
     await source.close();
     await identity.close();
     io.logger.info('counters', { source: source.name, ...source.counters });
+    const c = source.counters;
+    if (observed === 0) io.status?.write(`no observations: ${c.seen} events seen, ${c.malformed} malformed, ${c.ignored} not process or network events\n`);
   }
   return { observed };
 }
@@ -116,14 +122,15 @@ export function register(program: Command): void {
       const { config } = await configFrom(opts);
       const logger = loggerFor(config, 'observe');
       const observeOpts: ObserveOptions = { source: opts.source, from: opts.from, follow: opts.follow, token: opts.token, node: opts.node, max: opts.max };
+      const status = process.stderr;
       const isFile = opts.source.endsWith('-json') && !opts.follow;
       if (isFile) {
-        await runObserve(config, observeOpts, { stdout: process.stdout, logger });
+        await runObserve(config, observeOpts, { stdout: process.stdout, logger, status });
         return;
       }
       let stop!: () => void;
       const until = new Promise<void>((resolve) => (stop = resolve));
-      const run = runObserve(config, observeOpts, { stdout: process.stdout, logger, until });
+      const run = runObserve(config, observeOpts, { stdout: process.stdout, logger, until, status });
       await Promise.race([run, runUntilSignal({ close: async () => stop() }, logger)]);
       stop();
       await run;

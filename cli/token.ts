@@ -1,10 +1,12 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { Transaction } from '../collector/store/contract.js';
-import { openStore } from '../collector/store/index.js';
+import { openStore, storeLocation } from '../collector/store/index.js';
 import { isRole, ROLES } from '../collector/store/tokens.js';
 import { parseDuration } from '../common/duration.js';
-import { printJson, printTable, time } from './client.js';
+import { terminalSafe } from '../common/text.js';
+import { printTable, time } from './client.js';
+import { outputFormat, printNames, printStructured } from './output.js';
 import { configFrom } from './serve.js';
 
 /**
@@ -13,9 +15,9 @@ import { configFrom } from './serve.js';
  */
 export function register(program: Command): void {
   const cmd = program.command('token').description('API tokens for the console and the CLI (run where the collector database is)');
-  const withDb = async <T>(opts: { config?: string }, fn: (tx: Transaction) => Promise<T>): Promise<T> => {
-    const { config } = await configFrom(opts);
-    const store = openStore({ dataDir: config.collector.dataDir });
+  const withDb = async <T>(opts: DbOptions, fn: (tx: Transaction) => Promise<T>): Promise<T> => {
+    const dataDir = await collectorDataDir(opts);
+    const store = openStore({ dataDir });
     try {
       return await store.transaction(fn);
     } finally {
@@ -31,9 +33,13 @@ export function register(program: Command): void {
     .requiredOption('--role <role>', ROLES.join(' | '))
     .option('--namespaces <a,b>', 'limit the token to these namespaces')
     .option('--expires <duration>', 'e.g. 90d (default: never)')
-    .option('-c, --config <file>', 'YAML configuration file (collector.dataDir)')
-    .option('--json', 'print JSON')
-    .action(async (opts: { name: string; role: string; namespaces?: string; expires?: string; config?: string; json?: boolean }) => {
+    .option('-c, --config <file>', "the collector's YAML configuration file (its collector.dataDir)")
+    .option('--data-dir <dir>', "the collector's data directory (instead of --config)")
+    .option('-o, --output <format>', 'token | json | yaml', 'token')
+    .option('--json', 'the same as -o json')
+    .action(async (opts: DbOptions & { name: string; role: string; namespaces?: string; expires?: string; output?: string; json?: boolean }) => {
+      const format = opts.json ? 'json' : opts.output;
+      if (format !== 'token' && format !== 'json' && format !== 'yaml') throw new Error(`-o/--output: use token, json or yaml (got ${JSON.stringify(format)})`);
       if (!isRole(opts.role)) throw new Error(`--role must be one of ${ROLES.join(', ')}`);
       const role = opts.role;
       // `--namespaces ""` or `--namespaces ,` names no namespace: refused, never read as "all".
@@ -46,7 +52,7 @@ export function register(program: Command): void {
         await tx.audit.append({ actor: actor(), action: 'token.create', targetType: 'token', targetId: created.info.tokenId, namespace: null, after: created.info });
         return created;
       });
-      if (opts.json) return printJson({ token, info });
+      if (format !== 'token') return void printStructured(format, { token, info });
       process.stdout.write(`${token}\n`);
       process.stderr.write(`token ${info.name} (${info.role}${info.namespaces ? `, namespaces ${info.namespaces.join(',')}` : ''}) created: store it now, it is not shown again\n`);
     });
@@ -54,14 +60,28 @@ export function register(program: Command): void {
   cmd
     .command('list')
     .description('tokens (never their secret)')
-    .option('-c, --config <file>', 'YAML configuration file (collector.dataDir)')
-    .option('--json', 'print JSON')
-    .action(async (opts: { config?: string; json?: boolean }) => {
+    .option('-c, --config <file>', "the collector's YAML configuration file (its collector.dataDir)")
+    .option('--data-dir <dir>', "the collector's data directory (instead of --config)")
+    .option('-o, --output <format>', 'table | wide | json | yaml | name', 'table')
+    .option('--json', 'the same as -o json')
+    .action(async (opts: DbOptions & { output?: string; json?: boolean }) => {
+      const format = outputFormat(opts);
       const list = await withDb(opts, (tx) => tx.tokens.list());
-      if (opts.json) return printJson(list);
+      if (printStructured(format, list)) return;
+      if (format === 'name') return printNames('token', list.map((t) => terminalSafe(t.name)));
+      const wide = format === 'wide';
       printTable(
-        ['ID', 'NAME', 'ROLE', 'NAMESPACES', 'CREATED', 'LAST USED', 'STATE'],
-        list.map((t) => [t.tokenId, t.name, t.role, t.namespaces?.join(',') ?? 'all', time(t.createdAt), time(t.lastUsedAt), t.revokedAt ? 'revoked' : t.expiresAt && Date.parse(t.expiresAt) < Date.now() ? 'expired' : 'active']),
+        ['ID', 'NAME', 'ROLE', 'NAMESPACES', 'CREATED', 'LAST USED', 'STATE', ...(wide ? ['CREATED BY', 'EXPIRES'] : [])],
+        list.map((t) => [
+          t.tokenId,
+          t.name,
+          t.role,
+          t.namespaces?.join(',') ?? 'all',
+          time(t.createdAt),
+          time(t.lastUsedAt),
+          t.revokedAt ? 'revoked' : t.expiresAt && Date.parse(t.expiresAt) < Date.now() ? 'expired' : 'active',
+          ...(wide ? [t.createdBy, time(t.expiresAt)] : []),
+        ]),
       );
     });
 
@@ -69,8 +89,9 @@ export function register(program: Command): void {
     .command('revoke')
     .description('revoke a token by name')
     .argument('<name>')
-    .option('-c, --config <file>', 'YAML configuration file (collector.dataDir)')
-    .action(async (name: string, opts: { config?: string }) => {
+    .option('-c, --config <file>', "the collector's YAML configuration file (its collector.dataDir)")
+    .option('--data-dir <dir>', "the collector's data directory (instead of --config)")
+    .action(async (name: string, opts: DbOptions) => {
       await withDb(opts, async (tx) => {
         const before = (await tx.tokens.list()).find((t) => t.name === name);
         if (!before) throw new Error(`no token named ${JSON.stringify(name)}`);
@@ -79,4 +100,25 @@ export function register(program: Command): void {
       });
       process.stdout.write(`token ${name} revoked\n`);
     });
+}
+
+interface DbOptions {
+  config?: string;
+  dataDir?: string;
+}
+
+/**
+ * The running collector's data directory. Tokens work only in the database the collector reads:
+ * a missing database is refused, never created (a token in a new ./data would fail with 401),
+ * and the one used is named on stderr.
+ */
+async function collectorDataDir(opts: DbOptions): Promise<string> {
+  if (opts.config !== undefined && opts.dataDir !== undefined) throw new Error('give --config or --data-dir, not both');
+  const dataDir = opts.dataDir ?? (await configFrom(opts)).config.collector.dataDir;
+  const from = opts.dataDir !== undefined ? '--data-dir' : opts.config !== undefined ? `collector.dataDir in ${opts.config}` : 'the default collector.dataDir (no --config given)';
+  const { path: file, exists } = storeLocation(dataDir);
+  if (!exists)
+    throw new Error(`no collector database at ${file} (${from}): point --config at the running collector's configuration or --data-dir at its data directory (the collector creates the database when it starts; \`driftwatch demo\` prints its directory)`);
+  process.stderr.write(`using the collector database ${file} (${from})\n`);
+  return dataDir;
 }

@@ -8,13 +8,12 @@ export const idParams = {
   properties: { id: { type: 'integer', minimum: 1, description: 'Numeric id.' } },
 } as const;
 
-export const commentBody = (required: boolean) =>
-  ({
-    type: 'object',
-    additionalProperties: false,
-    ...(required ? { required: ['comment'] } : {}),
-    properties: { comment: { type: 'string', minLength: required ? 1 : 0, maxLength: 2000 } },
-  }) as const;
+/** The body of a status change: an optional comment. */
+export const commentBody = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { comment: { type: 'string', maxLength: 2000 } },
+} as const;
 
 export const limitQuery = { type: 'integer', minimum: 1, maximum: 5000, default: 50, description: 'Page size (capped by collector.api.maxPageSize).' } as const;
 
@@ -50,6 +49,24 @@ export function decodeCursor(text: unknown): Record<string, unknown> | undefined
 export function pageLimit(value: unknown, max: number): number {
   const n = typeof value === 'number' ? value : 50;
   return Math.min(Math.max(1, Math.floor(n)), max);
+}
+
+/** The body of a decision: a reason is required (its minimum length is checked by `reasonOf`). */
+export const reasonBody = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['comment'],
+  properties: { comment: { type: 'string', minLength: 1, maxLength: 2000, description: 'Why (kept in the audit log); at least collector.api.minReasonLength characters.' } },
+} as const;
+
+/**
+ * The reason of a decision, refused when shorter than `min` characters (spaces around it do not
+ * count): an approval without a reason is a decision nobody can review later.
+ */
+export function reasonOf(body: unknown, min: number): string {
+  const reason = commentOf(body).trim();
+  if (reason.length < min) throw new ApiError('DW_ERR_VALIDATION', `a reason is required: say why in at least ${min} characters (it is kept in the audit log)`);
+  return reason;
 }
 
 export function commentOf(body: unknown): string {

@@ -5,7 +5,7 @@ import { actorOf, requireScope } from './auth.js';
 import { diffLearnedDeclared } from './declared-diff.js';
 import { diffItems } from './diff.js';
 import { ApiError } from './errors.js';
-import { csvPattern, cursorQuery, decodeCursor, encodeCursor, idParams, limitQuery, pageLimit, splitCsv } from './params.js';
+import { csvPattern, reasonBody, reasonOf, cursorQuery, decodeCursor, encodeCursor, idParams, limitQuery, pageLimit, splitCsv } from './params.js';
 import { mutate } from './routes-deviations.js';
 import type { ApiContext, RouteInput, RouteSpec } from './server.js';
 import { runWhatIf, type Candidate } from './whatif.js';
@@ -229,7 +229,7 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
     },
   });
 
-  const decide = (verb: 'approve' | 'reject', commentRequired: boolean): void =>
+  const decide = (verb: 'approve' | 'reject'): void =>
     register({
       method: 'POST',
       path: `/baselines/{id}/${verb}`,
@@ -240,13 +240,14 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
       body: {
         type: 'object',
         additionalProperties: false,
-        required: commentRequired ? ['version', 'comment'] : ['version'],
-        properties: { version: { type: 'integer', minimum: 1 }, comment: { type: 'string', minLength: commentRequired ? 1 : 0, maxLength: 2000 } },
+        required: ['version', 'comment'],
+        properties: { version: { type: 'integer', minimum: 1 }, comment: reasonBody.properties.comment },
       },
       returns: 'The updated Baseline.',
       handler: async ({ params, body, principal }) => {
         const before = await load(Number(params.id), principal);
-        const { version, comment = '' } = body as { version: number; comment?: string };
+        const { version } = body as { version: number };
+        const comment = reasonOf(body, ctx.settings.minReasonLength);
         if (before.version !== version) throw new ApiError('DW_ERR_CONFLICT', `baseline ${before.id} is at version ${before.version}, not ${version}: review the current version`);
         if (before.phase === 'superseded') throw new ApiError('DW_ERR_CONFLICT', 'a newer generation superseded this baseline');
         const actor = actorOf(principal);
@@ -259,8 +260,8 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
         });
       },
     });
-  decide('approve', false);
-  decide('reject', true);
+  decide('approve');
+  decide('reject');
 
   register({
     method: 'POST',
@@ -274,14 +275,15 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
       required: ['namespace', 'comment'],
       properties: {
         namespace: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 },
-        comment: { type: 'string', minLength: 1, maxLength: 2000 },
+        comment: reasonBody.properties.comment,
         dryRun: { type: 'boolean', default: false },
       },
     },
     returns: '{ approved: Baseline[], skipped: [{ id, code, message }], dryRun }',
     handler: async ({ body, principal }) => {
-      const { namespace, comment, dryRun } = body as { namespace: string; comment: string; dryRun: boolean };
+      const { namespace, dryRun } = body as { namespace: string; dryRun: boolean };
       requireScope(principal, namespace);
+      const comment = reasonOf(body, ctx.settings.minReasonLength);
       const candidates = await ctx.store.queries.currentBaselinesIn(namespace, 'active');
       if (dryRun) return { approved: candidates, skipped: [], dryRun };
       const actor = actorOf(principal);
@@ -315,11 +317,11 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
     tag: 'baselines',
     role: 'approver',
     params: idParams,
-    body: { type: 'object', additionalProperties: false, required: ['comment'], properties: { comment: { type: 'string', minLength: 1, maxLength: 2000 } } },
+    body: reasonBody,
     returns: 'The new Baseline.',
     handler: async ({ params, body, principal }) => {
       const before = await load(Number(params.id), principal);
-      const { comment } = body as { comment: string };
+      const comment = reasonOf(body, ctx.settings.minReasonLength);
       const actor = actorOf(principal);
       return ctx.reviews.change(async (tx, changes) => {
         const created = await mutate(() => ctx.reviews.baselineReview.relearn(tx, changes, before.workload));

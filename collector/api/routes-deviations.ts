@@ -1,8 +1,9 @@
 import { DEVIATION_KINDS, DEVIATION_STATUSES, SEVERITIES, severityRank, type Deviation, type DeviationStatus, type Severity } from '../../common/deviations.js';
+import { baselineUrl, deviationUrl, workloadDeviationsUrl } from '../links.js';
 import { DEVIATION_SORTS, type DeviationSortKey } from '../store/queries.js';
 import { actorOf, requireScope } from './auth.js';
 import { ApiError, isApiErrorCode } from './errors.js';
-import { commentBody, commentOf, csvPattern, cursorQuery, decodeCursor, encodeCursor, idParams, limitQuery, pageLimit, splitCsv } from './params.js';
+import { commentBody, commentOf, csvPattern, reasonBody, reasonOf, cursorQuery, decodeCursor, encodeCursor, idParams, limitQuery, pageLimit, splitCsv } from './params.js';
 import type { ApiContext, RouteInput, RouteSpec } from './server.js';
 
 const SORT_PATTERN = `^-?(${DEVIATION_SORTS.join('|')})$`;
@@ -92,10 +93,15 @@ export function registerDeviationRoutes(register: (r: RouteSpec) => void, ctx: A
     tag: 'deviations',
     role: 'viewer',
     params: idParams,
-    returns: '{ deviation: Deviation, baseline: Baseline | null }',
+    returns: '{ deviation: Deviation, baseline: Baseline | null, links: { deviation, baseline, workloadDeviations } } (console URLs)',
     handler: async ({ params, principal }) => {
       const deviation = await load(Number(params.id), principal);
-      return { deviation, baseline: (await ctx.store.queries.baselineView(deviation.baselineId)) ?? null };
+      const links = {
+        deviation: deviationUrl(ctx.uiBase, deviation.id),
+        baseline: baselineUrl(ctx.uiBase, deviation.baselineId),
+        workloadDeviations: workloadDeviationsUrl(ctx.uiBase, deviation.workload),
+      };
+      return { deviation, baseline: (await ctx.store.queries.baselineView(deviation.baselineId)) ?? null, links };
     },
   });
 
@@ -107,7 +113,7 @@ export function registerDeviationRoutes(register: (r: RouteSpec) => void, ctx: A
       tag: 'deviations',
       role: 'analyst',
       params: idParams,
-      body: commentBody(false),
+      body: commentBody,
       returns: 'The updated Deviation.',
       handler: async ({ params, body, principal }) => {
         const id = Number(params.id);
@@ -134,15 +140,15 @@ export function registerDeviationRoutes(register: (r: RouteSpec) => void, ctx: A
     tag: 'deviations',
     role: 'approver',
     params: idParams,
-    body: commentBody(true),
+    body: reasonBody,
     returns: 'The updated Deviation (status added-to-baseline).',
     handler: async ({ params, body, principal }) => {
       const id = Number(params.id);
       const before = await load(id, principal);
       if (before.status === 'added-to-baseline') throw new ApiError('DW_ERR_CONFLICT', 'the item is already in the baseline');
+      const comment = reasonOf(body, ctx.settings.minReasonLength);
       const baselineBefore = await ctx.store.queries.baselineView(before.baselineId);
       const actor = actorOf(principal);
-      const comment = commentOf(body);
       return ctx.reviews.change(async (tx, changes) => {
         const after = await mutate(() => ctx.reviews.deviationReview.addToBaseline(tx, changes, id, actor, comment));
         const baselineAfter = await tx.queries.baselineView(after.baselineId);

@@ -36,8 +36,8 @@ export function registerMetaRoutes(register: (r: RouteSpec) => void, ctx: ApiCon
     summary: 'The calling token: name, role and namespace scope',
     tag: 'meta',
     role: 'viewer',
-    returns: '{ name, role, namespaces, cluster }',
-    handler: ({ principal }) => ({ name: principal.name, role: principal.role, namespaces: principal.namespaces, cluster: ctx.cluster }),
+    returns: '{ name, role, namespaces, cluster, minReasonLength } (minReasonLength: characters a decision\'s reason needs)',
+    handler: ({ principal }) => ({ name: principal.name, role: principal.role, namespaces: principal.namespaces, cluster: ctx.cluster, minReasonLength: ctx.settings.minReasonLength }),
   });
 
   register({

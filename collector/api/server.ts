@@ -7,6 +7,7 @@ import type { NetworkScope } from '../../common/items/derive.js';
 import type { Logger } from '../../common/logger.js';
 import { packagePath } from '../../common/paths.js';
 import type { Detection } from '../detection.js';
+import { uiBaseUrl } from '../links.js';
 import type { CollectorBus } from '../events.js';
 import type { Store } from '../store/contract.js';
 import type { Principal, Role } from '../store/tokens.js';
@@ -16,7 +17,10 @@ import { buildOpenApi, type RouteDoc } from './openapi.js';
 import { registerBaselineRoutes } from './routes-baselines.js';
 import { registerDeviationRoutes } from './routes-deviations.js';
 import { registerMetaRoutes } from './routes-meta.js';
+import { registerProposalRoutes } from './routes-proposals.js';
+import { registerReportRoutes } from './routes-reports.js';
 import { attachStream, type Stream } from './stream.js';
+import { uiHashRedirect } from './ui-links.js';
 import type { CandidateEvaluator } from './whatif.js';
 import { createCandidateEvaluator, DeclaredReader } from './candidates.js';
 
@@ -59,6 +63,8 @@ export interface ApiContext {
   readonly whatIf: CandidateEvaluator;
   readonly declared: DeclaredReader;
   readonly network: NetworkScope;
+  /** The console's base URL for the `links` of responses (collector/links.ts). */
+  readonly uiBase: string;
   readonly now: () => number;
 }
 
@@ -102,6 +108,7 @@ export function createApi(opts: ApiOptions): Api {
     whatIf: opts.whatIf ?? createCandidateEvaluator(opts.config.collector.network),
     declared: new DeclaredReader(opts.config.collector.baselinesDir),
     network: opts.config.collector.network,
+    uiBase: uiBaseUrl(opts.config.collector.http),
     now,
   };
   const limiter = new AuthFailureLimiter(settings.authFailuresPerMinute, now);
@@ -128,6 +135,8 @@ export function createApi(opts: ApiOptions): Api {
     void reply.code(e.status).header('cache-control', 'no-store').send(e.toJSON());
   });
   app.setNotFoundHandler((req, reply) => {
+    const deepLink = settings.ui ? uiHashRedirect(req.method, req.url) : null;
+    if (deepLink) return void reply.redirect(deepLink);
     void reply.code(404).send(new ApiError('DW_ERR_NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`).toJSON());
   });
 
@@ -162,6 +171,8 @@ export function createApi(opts: ApiOptions): Api {
   registerMetaRoutes(register, ctx, () => buildOpenApi(docs, API_ERRORS));
   registerDeviationRoutes(register, ctx);
   registerBaselineRoutes(register, ctx);
+  registerReportRoutes(register, ctx);
+  registerProposalRoutes(register, ctx);
 
   if (settings.ui) {
     void app.register(fastifyStatic, { root: packagePath('ui'), prefix: '/ui/', index: false, cacheControl: false, etag: true, serveDotFiles: false });

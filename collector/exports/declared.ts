@@ -43,7 +43,7 @@ export function toDeclaredBaseline(baseline: BaselineView, items: readonly Basel
     metadata: {
       name: dnsLabel(w.namespace, w.name, w.container),
       description:
-        `Exported from approved driftwatch baseline ${baseline.id} v${baseline.version} (generation ${baseline.generation})` +
+        `Exported from ${baseline.phase} driftwatch baseline ${baseline.id} v${baseline.version} (generation ${baseline.generation})` +
         (baseline.decidedBy ? `, approved by ${baseline.decidedBy}` : '') +
         (widened.length ? `. Widened to the pod or node network: ${[...new Set(widened)].join(', ')}.` : '.'),
     },

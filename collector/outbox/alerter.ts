@@ -21,7 +21,8 @@ import { severityRank } from '../../common/deviations.js';
 import { WORKLOAD_KINDS, workloadKey, type WorkloadId } from '../../common/model.js';
 import { workloadLabel } from '../sinks/text.js';
 import type { AlertNotification, NotifyReason } from '../sinks/types.js';
-import { toBrief, workloadDeviationsUrl } from './brief.js';
+import { toBrief } from './brief.js';
+import { deviationUrl, workloadDeviationsUrl } from '../links.js';
 import type { AlertingMetrics } from './metrics.js';
 import { TokenBucket } from './rate-limit.js';
 import type { Route } from './routing.js';
@@ -236,7 +237,7 @@ export class Alerter {
       cluster: d.workload.cluster || this.s.cluster,
       summary: d.summary,
       startsAtMs: d.firstSeenMs,
-      url: `${this.s.baseUrl}/ui/deviations/${d.id}`,
+      url: deviationUrl(this.s.baseUrl, d.id),
       workload: d.workload,
       deviations: [toBrief(d, this.s.baseUrl)],
       truncated: 0,
@@ -337,7 +338,7 @@ export class Alerter {
       cluster: pending[0]!.alert.cluster,
       summary: '',
       startsAtMs: earliest,
-      url: workloadDeviationsUrl(this.s.baseUrl, wk),
+      url: workloadDeviationsUrl(this.s.baseUrl, pending[0]!.alert.workload),
       workload: pending[0]!.alert.workload,
       deviations: listed,
       truncated: ordered.length - listed.length,

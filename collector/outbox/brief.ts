@@ -1,28 +1,11 @@
-/** Deviation (engine model) → DeviationBrief (what alerts show), and the UI links. */
-import { hostname } from 'node:os';
+/** Deviation (engine model) → DeviationBrief (what alerts show). */
 import type { Deviation } from '../../common/deviations.js';
-import { parseHostPort } from '../../common/net.js';
 import type { Observation } from '../../common/model.js';
 import type { DeviationBrief } from '../sinks/types.js';
+import { deviationUrl } from '../links.js';
 
 const MAX_LINEAGE = 8;
 const MAX_LISTED = 50;
-
-/** Where people open a deviation: `collector.http.publicUrl`, else the HTTP listener's address. */
-export function uiBaseUrl(http: { listen: string; publicUrl?: string }): string {
-  if (http.publicUrl) return http.publicUrl.replace(/\/+$/, '');
-  const { host, port } = parseHostPort(http.listen);
-  const shown = host === '0.0.0.0' || host === '::' ? hostname() : host.includes(':') ? `[${host}]` : host;
-  return `http://${shown}:${port}`;
-}
-
-export function deviationUrl(base: string, id: number): string {
-  return `${base}/ui/deviations/${id}`;
-}
-
-export function workloadDeviationsUrl(base: string, workloadKey: string): string {
-  return `${base}/ui/deviations?workload=${encodeURIComponent(workloadKey)}`;
-}
 
 function commandLine(exe: string, args: string | null): string {
   return args ? `${exe} ${args}` : exe;

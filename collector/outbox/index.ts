@@ -16,7 +16,7 @@ import { createSink, SINKS, validateSinks } from '../sinks/index.js';
 import type { SinkContext } from '../sinks/types.js';
 import type { OutboxRepository, Store } from '../store/contract.js';
 import { Alerter, type RoutedSink } from './alerter.js';
-import { uiBaseUrl } from './brief.js';
+import { uiBaseUrl } from '../links.js';
 import { SinkDispatcher } from './dispatcher.js';
 import { createAlertingMetrics } from './metrics.js';
 import { compileRoute } from './routing.js';

@@ -1,7 +1,7 @@
 /** A realistic sample notification: what `driftwatch alerts test` sends and the sink tests use. */
 import { randomUUID } from 'node:crypto';
 import type { AlertNotification } from '../sinks/types.js';
-import { deviationUrl } from './brief.js';
+import { deviationUrl } from '../links.js';
 
 export function sampleNotification(opts: { cluster: string; baseUrl: string; nowMs: number }): AlertNotification {
   const workload = { cluster: opts.cluster, namespace: 'driftwatch-test', kind: 'Deployment' as const, name: 'sample-app', container: 'app' };

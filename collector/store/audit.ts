@@ -36,6 +36,9 @@ export interface AuditFilter {
   namespaces?: readonly string[] | null;
   /** Keyset: entries with id below this one (newest first). */
   beforeId?: number;
+  /** Entries at or after / before these times (ISO 8601, as stored). */
+  fromAt?: string;
+  toAt?: string;
   limit: number;
 }
 
@@ -94,6 +97,8 @@ export class SqlAudit implements AuditRepository {
     if (f.targetType !== undefined) (where.push('target_type = @tt'), (params.tt = f.targetType));
     if (f.targetId !== undefined) (where.push('target_id = @tid'), (params.tid = f.targetId));
     if (f.beforeId !== undefined) (where.push('id < @beforeId'), (params.beforeId = f.beforeId));
+    if (f.fromAt !== undefined) (where.push('at >= @fromAt'), (params.fromAt = f.fromAt));
+    if (f.toAt !== undefined) (where.push('at < @toAt'), (params.toAt = f.toAt));
     if (f.namespaces) {
       const names = f.namespaces.map((ns, i) => {
         params[`ns${i}`] = ns;

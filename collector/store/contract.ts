@@ -19,7 +19,7 @@ import type { AuditEntry, AuditFilter, AuditInput } from './audit.js';
 import type { BaselineItemRecord, BaselineRecord, BaselineUpdate } from './baselines.js';
 import type { DeviationWrite, StoredDeviation } from './deviations.js';
 import type { AlertPhase, AlertState, OutboxRow, QueueStats } from './outbox.js';
-import type { AgentView, OpenDeviationCount, Overview, OverviewQuery } from './reports.js';
+import type { AgentView, HandlingQuery, HandlingRow, OpenDeviationCount, Overview, OverviewQuery } from './reports.js';
 import type {
   BaselineItemView,
   BaselineView,
@@ -163,6 +163,8 @@ export interface ReportRepository {
   overview(q: OverviewQuery): Promise<Overview>;
   openDeviationCounts(): Promise<OpenDeviationCount[]>;
   baselinesByPhase(): Promise<Map<BaselineSummary['phase'], number>>;
+  /** Deviations raised in a period with when they were first acknowledged and resolved (audit report). */
+  deviationHandling(q: HandlingQuery): Promise<HandlingRow[]>;
 }
 
 export interface Repositories {

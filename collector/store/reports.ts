@@ -41,6 +41,31 @@ export interface Overview {
   agents: Record<AgentHealth, number>;
 }
 
+export interface HandlingQuery {
+  /** Raised at or after / before (ISO 8601 wall-clock times, as `created_at` is stored). */
+  fromAt: string;
+  toAt: string;
+  /** Namespaces to report on (null = every namespace). */
+  scope: readonly string[] | null;
+}
+
+/** One deviation and the first time it was acknowledged and resolved (from the audit log). */
+export interface HandlingRow {
+  id: number;
+  namespace: string;
+  severity: Severity;
+  status: DeviationStatus;
+  summary: string;
+  raisedAt: string;
+  acknowledgedAt: string | null;
+  resolvedAt: string | null;
+}
+
+/** The first audit entry of these actions on a deviation (target ids are stored as text). */
+function firstAudit(actions: string): string {
+  return `(SELECT MIN(a.at) FROM audit_log a WHERE a.target_type = 'deviation' AND a.target_id = CAST(d.id AS TEXT) AND a.action IN (${actions}))`;
+}
+
 function zeroSeverities(): Record<Severity, number> {
   return Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
 }
@@ -58,6 +83,20 @@ export class SqlReports implements ReportRepository {
     private readonly db: SqlExecutor,
     private readonly agents: SqlAgents,
   ) {}
+
+  async deviationHandling(q: HandlingQuery): Promise<HandlingRow[]> {
+    const params: Params = { fromAt: q.fromAt, toAt: q.toAt };
+    const scope = scopeClause('w.namespace', q.scope, params, 'scope');
+    return this.db.all<HandlingRow>(
+      `SELECT d.id AS "id", w.namespace AS "namespace", d.severity AS "severity", d.status AS "status", d.summary AS "summary", d.created_at AS "raisedAt",
+         ${firstAudit("'deviation.ack'")} AS "acknowledgedAt",
+         ${firstAudit("'deviation.resolve', 'deviation.add-to-baseline'")} AS "resolvedAt"
+       FROM deviations d JOIN workloads w ON w.id = d.workload_id
+       WHERE d.created_at >= @fromAt AND d.created_at < @toAt${scope ? ` AND ${scope}` : ''}
+       ORDER BY d.id`,
+      params,
+    );
+  }
 
   async listAgents(nowMs: number): Promise<AgentView[]> {
     return (await this.agents.list('instance')).map((a) => {

@@ -89,6 +89,12 @@ export function collectorSection<S extends TSchema>(sink: S) {
           /** How far back a what-if may look, and how many stored observations it may read. */
           whatIfMaxDays: Type.Integer({ minimum: 1, maximum: 365, default: 30 }),
           whatIfMaxObservations: Type.Integer({ minimum: 1000, default: 50000 }),
+          /**
+           * Characters a reason must have to approve, reject, relearn or add to a baseline: these are
+           * security decisions the audit log must explain. 10 rules out "ok" and "expected" yet fits
+           * a ticket and a word ("SEC-1234 cron").
+           */
+          minReasonLength: Type.Integer({ minimum: 1, maximum: 500, default: 10 }),
           /** Failed authentications per client address per minute before 429. */
           authFailuresPerMinute: Type.Integer({ minimum: 1, default: 30 }),
           stream: Type.Object({ maxClients: Type.Integer({ minimum: 1, default: 200 }), maxBufferedBytes: Type.Integer({ minimum: 65536, default: 4194304 }) }, section),

@@ -1,37 +1,14 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
 import { join } from 'node:path';
 import t from 'tap';
-import { main } from '../../cli/main.js';
 import { clientFrom } from '../../cli/client.js';
 import { terminalSafe } from '../../common/text.js';
 import { SqliteStore } from '../../collector/store/sqlite/store.js';
-import { HOUR, learnScene, proc, startHarness, T0, type Harness } from '../helpers/api-harness.js';
+import { HOUR, learnScene, proc, startHarness, T0 } from '../helpers/api-harness.js';
+import { run } from '../helpers/cli-run.js';
 
 const EVIL = '<script>alert(1)</script> "><img src=x onerror=alert(2)> \u001b[2J\u001b]0;pwned\u0007 \u009b31m \u202eevil';
-
-/** Runs the CLI in-process, capturing stdout and stderr. */
-async function run(h: Harness | null, args: string[], token?: string): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const origOut = process.stdout.write.bind(process.stdout);
-  const origErr = process.stderr.write.bind(process.stderr);
-  const env = { DRIFTWATCH_SERVER: process.env.DRIFTWATCH_SERVER, DRIFTWATCH_TOKEN: process.env.DRIFTWATCH_TOKEN };
-  if (h) {
-    process.env.DRIFTWATCH_SERVER = h.base;
-    process.env.DRIFTWATCH_TOKEN = token ?? h.tokens.admin;
-  }
-  process.stdout.write = ((chunk: string | Uint8Array) => (out.push(String(chunk)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((chunk: string | Uint8Array) => (err.push(String(chunk)), true)) as typeof process.stderr.write;
-  try {
-    const code = await main(['node', 'driftwatch', ...args]);
-    return { code, out: out.join(''), err: err.join('') };
-  } finally {
-    process.stdout.write = origOut;
-    process.stderr.write = origErr;
-    for (const [k, v] of Object.entries(env)) if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
-}
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202a-\u202e]/;
@@ -50,6 +27,7 @@ t.test('deviations list / show / ack / resolve, with attacker strings made inert
   t.notMatch(show.out, CONTROL);
   t.match(show.out, /process lineage \(entrypoint first\):\n {2}\/usr\/bin\/tini --\n {4}\/bin\/bash -c start\n {6}→ \/tmp\/x <script>alert\(1\)<\/script>/);
   t.match(show.out, '\\u202eevil');
+  t.match(show.out, `console     ${h.base}/ui/deviations/${d.id}\n`, 'a link the caller can open');
   t.match(show.out, '\\x1b[2J\\x1b]0;pwned\\x07 \\x9b31m', 'escape sequences are shown, escaped');
   const json = await run(h, ['deviations', 'show', String(d.id), '--json']);
   t.notMatch(json.out, CONTROL, 'JSON output escapes them too');
@@ -72,18 +50,18 @@ t.test('baseline list / show / diff / approve / reject / export', async (t) => {
   t.match(list.out, new RegExp(`${id}\\s+team-a\\s+web\\s+app\\s+active\\s+v1\\s+5\\s+0`));
   const show = await run(h, ['baseline', 'show', String(id)]);
   t.match(show.out, /p\|\/usr\/sbin\/nginx\s+learned\s+1/);
-  t.equal((await run(h, ['baseline', 'approve', String(id)])).code, 1, 'approve needs the reviewed version');
-  const approve = await run(h, ['baseline', 'approve', String(id), '--reviewed-version', '1', '-m', 'reviewed'], h.tokens.approver);
+  t.equal((await run(h, ['baseline', 'approve', String(id), '-m', 'reviewed the items'])).code, 1, 'approve needs the reviewed version');
+  const approve = await run(h, ['baseline', 'approve', String(id), '--reviewed-version', '1', '-m', 'reviewed the items'], h.tokens.approver);
   t.equal(approve.out, `baseline ${id} v1 team-a/web/app: approved\n`);
   const d = await h.raise(proc(web, T0 + 3 * HOUR, '/usr/bin/extra'));
-  await h.call('POST', `/api/v1/deviations/${d.id}/add-to-baseline`, { body: { comment: 'expected' } });
+  await h.call('POST', `/api/v1/deviations/${d.id}/add-to-baseline`, { body: { comment: 'expected by the team' } });
   const diff = await run(h, ['baseline', 'diff', String(id), '--against', 'approved']);
   t.equal(diff.out, '--- approved v1\n+++ v2\n+ p|/usr/bin/extra  (manual, seen 1×)\n1 added, 0 removed, 5 unchanged\n');
-  const dry = await run(h, ['baseline', 'approve', '--namespace', 'team-b', '--dry-run', '-m', 'release 7']);
+  const dry = await run(h, ['baseline', 'approve', '--namespace', 'team-b', '--dry-run', '-m', 'release 7 rollout']);
   t.match(dry.out, /would approve baseline \d+ v1 team-b\/worker\/app\n1 baseline\(s\) \(dry run\)/);
   const reject = await run(h, ['baseline', 'reject', String((await h.baselineOf(worker))), '--reviewed-version', '1', '-m', 'learned during an incident']);
   t.match(reject.out, /: rejected\n$/);
-  await run(h, ['baseline', 'approve', String(id), '--reviewed-version', '2', '-m', 'ok']);
+  await run(h, ['baseline', 'approve', String(id), '--reviewed-version', '2', '-m', 'reviewed v2 ok']);
   const exported = await run(h, ['baseline', 'export', String(id), '--format', 'networkpolicy']);
   t.equal(exported.code, 0, exported.err);
   t.match(exported.out, /^apiVersion: networking\.k8s\.io\/v1\nkind: NetworkPolicy\n/);
@@ -108,11 +86,23 @@ t.test('token create / list / revoke on the collector database', async (t) => {
   const dir = t.testdir({});
   const config = join(dir, 'collector.yaml');
   writeFileSync(config, `collector:\n  dataDir: ${join(dir, 'data')}\n`);
+  // No collector has run there yet: refused, nothing created, and the message says where it looked.
+  const missing = await run(null, ['token', 'create', '--name', 'alice', '--role', 'approver', '--config', config]);
+  t.equal(missing.code, 1);
+  t.match(missing.err, `no collector database at ${join(dir, 'data', 'driftwatch.db')} (collector.dataDir in ${config})`);
+  t.notOk(existsSync(join(dir, 'data')), 'no database is created');
+  const cwd = process.cwd();
+  process.chdir(dir);
+  const noConfig = await run(null, ['token', 'create', '--name', 'alice', '--role', 'approver']).finally(() => process.chdir(cwd));
+  t.match(noConfig.err, /no collector database at .*data\/driftwatch\.db \(the default collector\.dataDir \(no --config given\)\)/);
+  t.notOk(existsSync(join(dir, 'data')), 'no ./data either');
+  await new SqliteStore({ dataDir: join(dir, 'data') }).close(); // the collector starts and creates it
   const created = await run(null, ['token', 'create', '--name', 'alice', '--role', 'approver', '--namespaces', 'shop,payments', '--config', config]);
   t.equal(created.code, 0, created.err);
   const token = created.out.trim();
   t.match(token, /^dw_[A-Za-z0-9_-]{43}$/);
   t.match(created.err, /not shown again/);
+  t.match(created.err, `using the collector database ${join(dir, 'data', 'driftwatch.db')} (collector.dataDir in ${config})`);
   t.equal((await run(null, ['token', 'create', '--name', 'bob', '--role', 'root', '--config', config])).code, 1);
   t.equal((await run(null, ['token', 'create', '--name', 'alice', '--role', 'viewer', '--config', config])).code, 1, 'names are unique');
   for (const empty of ['', ',', ' , ']) {
@@ -127,8 +117,46 @@ t.test('token create / list / revoke on the collector database', async (t) => {
   const list = await run(null, ['token', 'list', '--config', config]);
   t.match(list.out, /1\s+alice\s+approver\s+payments,shop/);
   t.notMatch(list.out, token.slice(3, 20));
+  t.same(JSON.parse((await run(null, ['token', 'list', '--data-dir', join(dir, 'data'), '-o', 'json'])).out).map((i: { name: string }) => i.name), ['alice']);
+  t.same((parseYaml((await run(null, ['token', 'list', '--config', config, '-o', 'yaml'])).out) as { name: string }[]).map((i) => i.name), ['alice']);
+  t.equal((await run(null, ['token', 'list', '--config', config, '-o', 'name'])).out, 'token/alice\n');
+  t.match((await run(null, ['token', 'list', '--config', config, '-o', 'wide'])).out, /CREATED BY\s+EXPIRES/);
   t.equal((await run(null, ['token', 'revoke', 'alice', '--config', config])).code, 0);
   const store2 = new SqliteStore({ dataDir: join(dir, 'data') });
   t.equal(await store2.tokens.verify(token), undefined, 'revoked');
   await store2.close();
+});
+
+t.test('-o json | yaml | name | wide on every list and get command: parseable, exact, terminal-safe', async (t) => {
+  const h = await startHarness(t);
+  const { web } = await learnScene(h);
+  const d = await h.raise(proc(web, T0 + 3 * HOUR, '/tmp/x', EVIL, { parent: '/bin/bash' }));
+  const id = await h.baselineOf(web);
+  const commands: [string[], (v: unknown) => void][] = [
+    [['deviations', 'list'], (v) => t.same((v as { items: { id: number }[] }).items.map((i) => i.id), [d.id])],
+    [['deviations', 'show', String(d.id)], (v) => t.equal((v as { samples: { process: { args: string } }[] }).samples[0]!.process.args, EVIL, 'attacker text survives exactly')],
+    [['baseline', 'list'], (v) => t.ok((v as { baseline: { id: number } }[]).some((w) => w.baseline.id === id))],
+    [['baseline', 'show', String(id)], (v) => t.equal((v as { baseline: { id: number } }).baseline.id, id)],
+    [['baseline', 'diff', String(id)], (v) => t.ok(Array.isArray((v as { added: unknown[] }).added))],
+  ];
+  for (const [args, check] of commands) {
+    for (const format of ['json', 'yaml']) {
+      const r = await run(h, [...args, '-o', format]);
+      t.equal(r.code, 0, `${args.join(' ')} -o ${format}: ${r.err}`);
+      t.notMatch(r.out, CONTROL, `${args.join(' ')} -o ${format}: no control or bidi character`);
+      check(format === 'json' ? JSON.parse(r.out) : parseYaml(r.out));
+    }
+  }
+  t.equal((await run(h, ['deviations', 'list', '-o', 'name'])).out, `deviation/${d.id}\n`);
+  t.equal((await run(h, ['deviations', 'show', String(d.id), '-o', 'name'])).out, `deviation/${d.id}\n`);
+  t.match((await run(h, ['baseline', 'list', '-o', 'name'])).out, `baseline/${id}\n`);
+  t.equal((await run(h, ['baseline', 'show', String(id), '-o', 'name'])).out, `baseline/${id}\n`);
+  const wide = await run(h, ['deviations', 'list', '-o', 'wide']);
+  t.match(wide.out, /FIRST SEEN\s+LAST SEEN\s+SUMMARY\s+CONSOLE/);
+  t.match(wide.out, `${h.base}/ui/deviations/${d.id}`);
+  t.match((await run(h, ['baseline', 'list', '-o', 'wide'])).out, /KIND\s+COMPLETENESS\s+DECIDED BY/);
+  t.same(JSON.parse((await run(h, ['deviations', 'list', '--json'])).out), JSON.parse((await run(h, ['deviations', 'list', '-o', 'json'])).out), '--json is -o json');
+  const bad = await run(h, ['deviations', 'list', '-o', 'xml']);
+  t.equal(bad.code, 1);
+  t.match(bad.err, '-o/--output: use one of table, wide, json, yaml, name (got "xml")');
 });

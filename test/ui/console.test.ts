@@ -204,6 +204,7 @@ t.test('the console in Chromium', { skip: existsSync(CHROMIUM) ? false : `no ${C
   t.ok(wouldRaise.includes('n|egress|tcp|8443|ip|10.96.14.2'), `what-if: ${wouldRaise.join(' ')}`);
   await page.fill('#decision-comment', 'payments client is expected in release 42');
   await page.click('button[data-action=approve]');
+  await page.click('button[data-action=confirm-approve]');
   await page.waitForSelector('h1 .badge.phase-approved');
 
   // The approval is in the audit log.

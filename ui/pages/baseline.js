@@ -1,5 +1,12 @@
 import { api, query } from '../api.js';
-import { badge, fill, fmtTime, h, visible, workloadName } from '../dom.js';
+import { confirmation, reasonField } from '../decision.js';
+import { append, badge, fill, fmtTime, h, visible, workloadName } from '../dom.js';
+import { itemView } from '../items.js';
+
+/** What "partial" means, said where it is shown (lifecycle.ts decides it). */
+const PARTIAL =
+  'partial: the containers were already running when learning began, so what they do while starting was not seen. ' +
+  'Expect start-up deviations when they restart; it becomes full once a container starts during learning.';
 
 const DIFFS = [
   ['previous', 'Previous version'],
@@ -7,14 +14,14 @@ const DIFFS = [
   ['declared', 'Declared vs learned'],
 ];
 
-function itemRow(i, mark) {
+function itemRow(i, mark, version) {
   return h(
     'li',
     { class: `item ${mark}` },
     h('span', { class: 'mark', 'aria-hidden': 'true', text: mark === 'added' ? '+' : mark === 'removed' ? '−' : ' ' }),
     h('span', { class: 'sr-only', text: mark === 'added' ? 'added: ' : mark === 'removed' ? 'removed: ' : '' }),
-    h('code', { text: visible(i.key) }),
-    h('span', { class: 'muted', text: ` ${i.origin} · seen ${i.count}× · first ${fmtTime(i.firstSeenMs)}` }),
+    itemView(i, { version }),
+    h('span', { class: 'muted', text: ` · seen ${i.count}× · first ${fmtTime(i.firstSeenMs)}` }),
   );
 }
 
@@ -68,31 +75,63 @@ export async function render(main, ctx) {
     api('GET', `/workloads/${b.workloadId}/baselines`),
   ]);
   const canDecide = ctx.me.role === 'approver' || ctx.me.role === 'admin';
-  const comment = h('textarea', { id: 'decision-comment', rows: 2, maxlength: 2000, placeholder: 'Comment (required to reject)' });
+  const reason = reasonField('decision-comment', ctx.me, 'Reason for the decision');
   let acting = false;
+  const buttons = h('div', { class: 'buttons' });
+  // Approving or rejecting is confirmed against what it decides: the version's items, the workload.
   const decide = (verb, label) =>
     h('button', {
       type: 'button',
       class: verb === 'approve' ? 'primary' : 'danger',
-      text: label,
+      text: `${label}…`,
       dataset: { action: verb },
-      onclick: async (e) => {
-        e.target.disabled = true;
-        acting = true;
-        try {
-          await api('POST', `/baselines/${b.id}/${verb}`, { version: b.version, comment: comment.value });
-          ctx.toast(`${label}d v${b.version}`, 'ok');
-          ctx.navigate(`#/baselines/${b.id}?t=${Date.now()}`);
-        } catch (err) {
-          ctx.toast(err.message, 'error');
-          e.target.disabled = false;
-          acting = false;
-        }
+      onclick: () => {
+        const panel = confirmation({
+          title: `${label} version ${b.version}`,
+          what: h(
+            'div',
+            {},
+            h('p', {
+              text: visible(
+                verb === 'approve'
+                  ? `For one workload, ${workloadName(b.workload)} (namespace ${b.workload.namespace}), these ${items.items.length} items will be allowed and everything else raises deviations:`
+                  : `${workloadName(b.workload)} (namespace ${b.workload.namespace}): version ${b.version} with these ${items.items.length} items is rejected.`,
+              ),
+            }),
+            h('ul', { class: 'diff allow' }, items.items.map((i) => itemRow(i, diff.added?.some((a) => a.key === i.key) ? 'added' : 'same'))),
+            diff.added ? h('p', { class: 'muted', text: `${diff.added.length} added and ${diff.removed.length} removed since ${diff.from.label}.` }) : null,
+          ),
+          reason,
+          confirmLabel: `Confirm: ${label.toLowerCase()} v${b.version}`,
+          action: `confirm-${verb}`,
+          onConfirm: async (text) => {
+            acting = true;
+            try {
+              await api('POST', `/baselines/${b.id}/${verb}`, { version: b.version, comment: text });
+              ctx.toast(`${label}d v${b.version}`, 'ok');
+              ctx.navigate(`#/baselines/${b.id}?t=${Date.now()}`);
+            } catch (err) {
+              ctx.toast(err.message, 'error');
+              acting = false;
+            }
+          },
+          onCancel: () => panel.replaceWith(buttons),
+        });
+        buttons.replaceWith(panel);
+        reason.input.focus();
       },
     });
   const decision =
     canDecide && (b.phase === 'active' || b.phase === 'learning' || b.phase === 'rejected')
-      ? h('section', { class: 'card actions', 'aria-label': 'Decision' }, h('h2', { text: `Decide on version ${b.version}` }), h('label', { for: 'decision-comment', text: 'Comment' }), comment, h('div', { class: 'buttons' }, decide('approve', 'Approve'), b.phase !== 'rejected' ? decide('reject', 'Reject') : null))
+      ? h(
+          'section',
+          { class: 'card actions', 'aria-label': 'Decision' },
+          h('h2', { text: `Decide on version ${b.version}` }),
+          h('label', { for: 'decision-comment', text: 'Reason' }),
+          reason.input,
+          reason.count,
+          append(buttons, [decide('approve', 'Approve'), b.phase !== 'rejected' ? decide('reject', 'Reject') : null]),
+        )
       : null;
 
   const diffSection = h(
@@ -149,7 +188,7 @@ export async function render(main, ctx) {
           'section',
           { class: 'card' },
           h('h2', { text: `Items of version ${items.version} (${items.items.length})` }),
-          h('ul', { class: 'diff' }, items.items.map((i) => itemRow(i, 'same'))),
+          h('ul', { class: 'diff' }, items.items.map((i) => itemRow(i, 'same', items.version))),
         ),
         whatIf(b),
       ),
@@ -166,7 +205,7 @@ export async function render(main, ctx) {
             [
               ['Generation', String(b.generation)],
               ['Version', String(b.version)],
-              ['Completeness', b.completeness],
+              ['Completeness', b.completeness === 'partial' ? PARTIAL : 'full: learned from containers that started while driftwatch watched'],
               ['Image', b.imageDigest ?? '—'],
               ['Learning', `${fmtTime(b.learningStartMs)} → ${fmtTime(b.learningUntilMs)}`],
               ['Open deviations', String(b.openDeviations)],

@@ -1,5 +1,7 @@
 import { api, query } from '../api.js';
-import { badge, fill, fmtTime, h, visible, workloadName } from '../dom.js';
+import { confirmation, reasonField } from '../decision.js';
+import { append, badge, fill, fmtTime, h, visible, workloadName } from '../dom.js';
+import { related, whatHappened, whyDeviation } from './deviation-story.js';
 
 const RANK = { viewer: 0, analyst: 1, approver: 2, admin: 3 };
 
@@ -78,9 +80,22 @@ export async function render(main, ctx) {
     api('GET', `/audit${query({ targetType: 'deviation', targetId: String(ctx.id), limit: 50 })}`).catch(() => ({ items: [] })),
   ]);
   const role = RANK[ctx.me.role] ?? 0;
-  const comment = h('textarea', { id: 'comment', rows: 2, maxlength: 2000, placeholder: 'Why (kept in the audit log)' });
+  const reason = reasonField('comment', ctx.me);
+  const comment = reason.input;
   // Our own change comes back on the stream too: no "it changed" notice for it.
   let acting = false;
+  const send = async (path, label, text) => {
+    acting = true;
+    try {
+      await api('POST', `/deviations/${d.id}/${path}`, { comment: text });
+      ctx.toast(`${label}: done`, 'ok');
+      ctx.navigate(`#/deviations/${d.id}?t=${Date.now()}`);
+    } catch (err) {
+      ctx.toast(err.message, 'error');
+      acting = false;
+      throw err;
+    }
+  };
   const act = (path, label) =>
     h('button', {
       type: 'button',
@@ -88,16 +103,41 @@ export async function render(main, ctx) {
       dataset: { action: path },
       onclick: async (e) => {
         e.target.disabled = true;
-        acting = true;
-        try {
-          await api('POST', `/deviations/${d.id}/${path}`, { comment: comment.value || (path === 'add-to-baseline' ? 'expected behaviour' : '') });
-          ctx.toast(`${label}: done`, 'ok');
-          ctx.navigate(`#/deviations/${d.id}?t=${Date.now()}`);
-        } catch (err) {
-          ctx.toast(err.message, 'error');
-          e.target.disabled = false;
-          acting = false;
-        }
+        await send(path, label, comment.value.trim()).catch(() => (e.target.disabled = false));
+      },
+    });
+  // Adding to the baseline allows the item from now on: it asks for a reason and shows what and
+  // where before anything is sent.
+  const buttons = h('div', { class: 'buttons' });
+  const addToBaseline = () =>
+    h('button', {
+      type: 'button',
+      text: 'Add to baseline…',
+      dataset: { action: 'add-to-baseline' },
+      onclick: () => {
+        const panel = confirmation({
+          title: 'Add to the baseline',
+          what: h(
+            'div',
+            {},
+            h('p', { text: 'From now on this will be allowed without a deviation:' }),
+            h('ul', { class: 'allow' }, h('li', {}, h('code', { text: visible(d.itemKey) }))),
+            h('p', {
+              text: visible(
+                `For one workload only: ${workloadName(d.workload)} (namespace ${d.workload.namespace}). ` +
+                  (baseline ? `Its baseline (generation ${baseline.generation}) goes from version ${baseline.version} to ${baseline.version + 1}.` : ''),
+              ),
+            }),
+            h('p', { class: 'muted', text: 'The reason above is kept in the audit log with your name.' }),
+          ),
+          reason,
+          confirmLabel: 'Confirm: add to baseline',
+          action: 'confirm-add-to-baseline',
+          onConfirm: (text) => send('add-to-baseline', 'Add to baseline', text),
+          onCancel: () => panel.replaceWith(buttons),
+        });
+        buttons.replaceWith(panel);
+        comment.focus();
       },
     });
   const final = d.status === 'added-to-baseline';
@@ -106,16 +146,15 @@ export async function render(main, ctx) {
       ? h(
           'section',
           { class: 'card actions', 'aria-label': 'Actions' },
-          h('label', { for: 'comment', text: 'Comment' }),
+          h('label', { for: 'comment', text: 'Comment (a reason: required to add to the baseline)' }),
           comment,
-          h(
-            'div',
-            { class: 'buttons' },
+          reason.count,
+          append(buttons, [
             d.status !== 'acknowledged' ? act('ack', 'Acknowledge') : null,
             d.status !== 'resolved' ? act('resolve', 'Resolve') : null,
             d.status !== 'open' ? act('reopen', 'Reopen') : null,
-            role >= 2 ? act('add-to-baseline', 'Add to baseline') : null,
-          ),
+            role >= 2 ? addToBaseline() : null,
+          ]),
         )
       : null;
 
@@ -132,15 +171,18 @@ export async function render(main, ctx) {
     { at: d.lastSeenMs, text: `Last seen (${d.count === 1 ? 'once' : `${d.count} times`})` },
   ].sort((a, b) => a.at - b.at);
 
+  const relatedSlot = h('section', { class: 'card', 'aria-label': 'Related deviations', 'aria-busy': 'true' }, h('h2', { text: 'Related deviations' }), h('p', { class: 'muted', text: 'Loading…' }));
   fill(main, 
     h('p', { class: 'crumbs' }, h('a', { href: '#/deviations', text: '← Deviations' })),
     h('h1', { class: 'wrap' }, badge('sev', d.severity), ' ', visible(d.summary)),
+    whyDeviation(d, baseline),
     h(
       'div',
       { class: 'columns' },
       h(
         'div',
         {},
+        whatHappened(d),
         h(
           'section',
           { class: 'card' },
@@ -170,9 +212,14 @@ export async function render(main, ctx) {
         actions,
         h('section', { class: 'card' }, h('h2', { text: 'Pods' }), h('ul', { class: 'mono' }, d.pods.map((p) => h('li', { text: visible(p) })))),
         h('section', { class: 'card' }, h('h2', { text: 'Nodes' }), h('ul', { class: 'mono' }, d.nodes.map((n) => h('li', { text: visible(n) })))),
+        relatedSlot,
         h('section', { class: 'card' }, h('h2', { text: 'Timeline' }), h('ol', { class: 'timeline' }, timeline.map((e) => h('li', {}, h('time', { text: fmtTime(e.at) }), ' ', visible(e.text))))),
       ),
     ),
+  );
+  related(d).then(
+    (section) => relatedSlot.replaceWith(section),
+    () => relatedSlot.remove(),
   );
   ctx.onEvent((e) => {
     if (!acting && e.deviation?.id === d.id && e.type !== 'deviation.created') ctx.toast('This deviation changed: reload to see it.', 'info');

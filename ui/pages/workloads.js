@@ -1,5 +1,6 @@
 import { api, query } from '../api.js';
-import { badge, fill, h, visible } from '../dom.js';
+import { confirmation, reasonField } from '../decision.js';
+import { badge, fill, h, visible, workloadName } from '../dom.js';
 
 const PHASES = ['', 'learning', 'active', 'approved', 'rejected'];
 
@@ -63,29 +64,58 @@ export async function render(main, ctx) {
 
 function bulkForm(ctx) {
   const ns = h('input', { id: 'bulk-ns', required: true, pattern: '[a-z0-9]([-a-z0-9]*[a-z0-9])?', placeholder: 'namespace' });
-  const comment = h('input', { id: 'bulk-comment', required: true, placeholder: 'comment', size: 40 });
-  const out = h('p', { role: 'status' });
+  const reason = reasonField('bulk-comment', ctx.me, 'Reason');
+  const out = h('div', { role: 'status' });
+  // The preview lists every baseline the bulk approval would decide; nothing is approved before
+  // its Confirm.
   return h(
     'form',
     {
       class: 'inline',
       onsubmit: async (e) => {
         e.preventDefault();
-        const preview = await api('POST', '/baselines/approve-namespace', { namespace: ns.value, comment: comment.value, dryRun: true });
+        if (!reason.ok()) return (out.textContent = `Give a reason of at least ${reason.min} characters first.`);
+        let preview;
+        try {
+          preview = await api('POST', '/baselines/approve-namespace', { namespace: ns.value, comment: reason.input.value.trim(), dryRun: true });
+        } catch (err) {
+          return (out.textContent = err.message);
+        }
         if (preview.approved.length === 0) return (out.textContent = 'No active baselines to approve in this namespace.');
-        if (!confirm(`Approve ${preview.approved.length} baselines in ${ns.value}?`)) return;
-        const done = await api('POST', '/baselines/approve-namespace', { namespace: ns.value, comment: comment.value });
-        ctx.toast(`Approved ${done.approved.length} baselines`, 'ok');
-        ctx.navigate(`#/workloads?namespace=${encodeURIComponent(ns.value)}`);
+        const items = preview.approved.reduce((n, b) => n + b.itemCount, 0);
+        const panel = confirmation({
+          title: `Approve ${preview.approved.length} baselines in ${ns.value}`,
+          what: h(
+            'div',
+            {},
+            h('p', { text: visible(`${preview.approved.length} workloads in namespace ${ns.value}, ${items} items in all, will be allowed as learned:`) }),
+            h('ul', { class: 'allow mono' }, preview.approved.map((b) => h('li', {}, h('a', { href: `#/baselines/${b.id}`, text: visible(workloadName(b.workload)) }), ` v${b.version} · ${b.itemCount} items`))),
+          ),
+          reason,
+          confirmLabel: `Confirm: approve ${preview.approved.length}`,
+          action: 'confirm-bulk',
+          onConfirm: async (text) => {
+            try {
+              const done = await api('POST', '/baselines/approve-namespace', { namespace: ns.value, comment: text });
+              ctx.toast(`Approved ${done.approved.length} baselines`, 'ok');
+              ctx.navigate(`#/workloads?namespace=${encodeURIComponent(ns.value)}`);
+            } catch (err) {
+              ctx.toast(err.message, 'error');
+            }
+          },
+          onCancel: () => out.replaceChildren(),
+        });
+        out.replaceChildren(panel);
       },
     },
     h('label', { for: 'bulk-ns', text: 'Namespace ' }),
     ns,
     ' ',
-    h('label', { for: 'bulk-comment', text: 'Comment ' }),
-    comment,
+    h('label', { for: 'bulk-comment', text: 'Reason ' }),
+    reason.input,
+    reason.count,
     ' ',
-    h('button', { type: 'submit', text: 'Approve all active' }),
+    h('button', { type: 'submit', text: 'Preview…', dataset: { action: 'bulk-preview' } }),
     out,
   );
 }

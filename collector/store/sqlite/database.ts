@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { MIGRATIONS, type Migration } from '../migrations/index.js';
 import type { RunResult, SqlParams } from '../sql.js';
 
+/** The database file inside collector.dataDir. */
+export const DATABASE_FILE = 'driftwatch.db';
+
 export interface OpenOptions {
   /** Directory for `driftwatch.db`; `:memory:` for an in-memory database (tests). */
   dataDir: string;
@@ -22,7 +25,7 @@ export class SqliteConnection {
   private closed = false;
 
   constructor(opts: OpenOptions) {
-    const file = opts.dataDir === ':memory:' ? ':memory:' : join(opts.dataDir, 'driftwatch.db');
+    const file = opts.dataDir === ':memory:' ? ':memory:' : join(opts.dataDir, DATABASE_FILE);
     if (file !== ':memory:') {
       mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
       // Created owner-only before SQLite opens it: its -wal and -shm files inherit this mode.

@@ -119,6 +119,25 @@ t.test('observe: prints canonical observations as JSON lines', async (t) => {
   t.ok(lines.every((l) => l.kind === 'process' && l.source === 'falco-json' && l.workload.cluster === 'lab'));
 });
 
+t.test('observe says what it reads or waits for, and why nothing came', async (t) => {
+  const dir = t.testdir({ 'junk.json': 'not json\n{"node_name":"n"}\n' });
+  const config = loadConfig({ overrides: { cluster: 'lab', 'agent.kubernetes.mode': 'off' } });
+  const status = new PassThrough();
+  let said = '';
+  status.on('data', (c: Buffer) => (said += c.toString()));
+  const { observed } = await runObserve(config, { source: 'tetragon-json', from: join(dir, 'junk.json'), node: 'n1' }, { stdout: new PassThrough(), logger: silentLogger(), status });
+  t.equal(observed, 0);
+  t.match(said, `reading tetragon-json events from ${join(dir, 'junk.json')}\n`);
+  t.match(said, /no observations: 2 events seen, 1 malformed, 1 not process or network events\n/);
+  said = '';
+  let stop!: () => void;
+  const running = runObserve(config, { source: 'falco-http', from: '127.0.0.1:0', node: 'n1' }, { stdout: new PassThrough(), logger: silentLogger(), status, until: new Promise<void>((r) => (stop = r)) });
+  await until(() => said.includes('waiting'), 5000, 'the waiting line');
+  t.match(said, 'waiting for falco-http events from 127.0.0.1:0 (Ctrl-C to stop)');
+  stop();
+  await running;
+});
+
 t.test('driftwatch observe (the CLI): escapes control characters of attacker-controlled strings', async (t) => {
   const dir = t.testdir();
   const path = join(dir, 'evil.json');

@@ -62,7 +62,7 @@ t.test('namespace-scoped tokens see and change only their namespaces', async (t)
 
   const workerBaseline = await h.baselineOf(worker);
   t.equal((await h.call('GET', `/api/v1/baselines/${workerBaseline}`, { token: scoped })).status, 403);
-  t.equal((await h.call('POST', `/api/v1/baselines/${workerBaseline}/approve`, { token: scoped, body: { version: 1 } })).status, 403);
+  t.equal((await h.call('POST', `/api/v1/baselines/${workerBaseline}/approve`, { token: scoped, body: { version: 1, comment: 'reviewed the items' } })).status, 403);
   t.equal((await h.call('POST', '/api/v1/baselines/approve-namespace', { token: scoped, body: { namespace: 'team-b', comment: 'x' } })).status, 403);
   const workloads = await h.call('GET', '/api/v1/workloads', { token: scoped });
   t.same(

@@ -67,12 +67,12 @@ t.test('approve / reject: current version only, with comment, audited with befor
   const h = await startHarness(t);
   const { web, worker } = await learnScene(h);
   const id = await h.baselineOf(web);
-  t.equal((await h.call('POST', `/api/v1/baselines/${id}/approve`, { token: h.tokens.approver, body: { version: 7 } })).status, 409, 'a stale version is refused');
+  t.equal((await h.call('POST', `/api/v1/baselines/${id}/approve`, { token: h.tokens.approver, body: { version: 7, comment: 'reviewed the items' } })).status, 409, 'a stale version is refused');
   const ok = await h.call('POST', `/api/v1/baselines/${id}/approve`, { token: h.tokens.approver, body: { version: 1, comment: 'reviewed with the web team' } });
   t.equal(ok.status, 200);
   t.equal(ok.body.phase, 'approved');
   t.equal(ok.body.decidedBy, 'token:approver');
-  t.equal((await h.call('POST', `/api/v1/baselines/${id}/approve`, { token: h.tokens.approver, body: { version: 1 } })).status, 409, 'already approved');
+  t.equal((await h.call('POST', `/api/v1/baselines/${id}/approve`, { token: h.tokens.approver, body: { version: 1, comment: 'reviewed the items' } })).status, 409, 'already approved');
   const [entry] = (await h.call('GET', `/api/v1/audit?targetType=baseline&targetId=${id}`)).body.items;
   t.equal(entry.action, 'baseline.approve');
   t.equal(entry.comment, 'reviewed with the web team');
@@ -89,7 +89,7 @@ t.test('approve / reject: current version only, with comment, audited with befor
     gens.body.items.map((g: { phase: string }) => g.phase),
     ['learning', 'rejected'],
   );
-  t.equal((await h.call('POST', `/api/v1/baselines/${wid}/approve`, { body: { version: 1 } })).status, 409, 'a superseded generation cannot be approved');
+  t.equal((await h.call('POST', `/api/v1/baselines/${wid}/approve`, { body: { version: 1, comment: 'reviewed the items' } })).status, 409, 'a superseded generation cannot be approved');
 
   const relearn = await h.call('POST', `/api/v1/baselines/${id}/relearn`, { token: h.tokens.approver, body: { comment: 'new release' } });
   t.equal(relearn.status, 200);
@@ -116,7 +116,7 @@ t.test('bulk approval of a namespace', async (t) => {
   const audit = (await h.call('GET', '/api/v1/audit?action=baseline.approve')).body.items;
   t.equal(audit.length, 2);
   t.ok(audit.every((e: { comment: string; after: { bulk: boolean }; namespace: string }) => e.comment === 'release 42' && e.after.bulk && e.namespace === 'team-a'));
-  t.equal((await h.call('POST', '/api/v1/baselines/approve-namespace', { body: { namespace: 'team-a', comment: 'again' } })).body.approved.length, 0, 'nothing left to approve');
+  t.equal((await h.call('POST', '/api/v1/baselines/approve-namespace', { body: { namespace: 'team-a', comment: 'approving it again' } })).body.approved.length, 0, 'nothing left to approve');
   t.equal((await h.call('GET', '/api/v1/workloads?namespace=team-b&phase=active')).body.items.length, 1, 'other namespaces untouched');
 });
 
@@ -128,7 +128,7 @@ t.test('diffs: versions, previous, approved, learned vs declared', async (t) => 
   t.equal(first.body.from.label, 'empty');
   t.equal(first.body.added.length, 5, 'version 1 against nothing: everything added');
 
-  await h.call('POST', `/api/v1/baselines/${id}/approve`, { body: { version: 1, comment: 'ok' } });
+  await h.call('POST', `/api/v1/baselines/${id}/approve`, { body: { version: 1, comment: 'reviewed: ok' } });
   const d = await h.raise(proc(web, T0 + 3 * HOUR, '/usr/local/bin/migrate', '--up'));
   await h.call('POST', `/api/v1/deviations/${d.id}/add-to-baseline`, { body: { comment: 'migrations run at start' } });
   const prev = await h.call('GET', `/api/v1/baselines/${id}/diff?against=previous`);

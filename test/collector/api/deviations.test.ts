@@ -117,7 +117,7 @@ t.test('detail, ack / resolve / reopen, add to baseline: each in the audit log w
   t.equal(added.status, 200);
   t.equal(added.body.status, 'added-to-baseline');
   t.equal((await h.call('POST', `/api/v1/deviations/${d.id}/ack`, { token: h.tokens.analyst, body: {} })).status, 409, 'added is final');
-  t.equal((await h.call('POST', `/api/v1/deviations/${d.id}/add-to-baseline`, { token: h.tokens.approver, body: { comment: 'again' } })).status, 409);
+  t.equal((await h.call('POST', `/api/v1/deviations/${d.id}/add-to-baseline`, { token: h.tokens.approver, body: { comment: 'adding it once more' } })).status, 409);
   const items = await h.call('GET', `/api/v1/baselines/${d.baselineId}/items`);
   t.ok(items.body.items.some((i: { key: string; origin: string }) => i.key === 'p|/tmp/x' && i.origin === 'manual'), 'the item is in the new baseline version');
   t.equal(items.body.version, 2);
@@ -180,4 +180,30 @@ t.test('overview: deviations per bucket and severity, by namespace, baselines an
     ],
   );
   t.same((await h.call('GET', '/api/v1/overview')).body.agents, { ok: 1, stale: 1, disconnected: 1 });
+});
+
+t.test('decisions need a reason of collector.api.minReasonLength characters; the API says so', async (t) => {
+  const h = await startHarness(t, { overrides: { 'collector.api.minReasonLength': 12 } });
+  const { web } = await learnScene(h);
+  const d = await h.raise(proc(web, T0 + 3 * HOUR, '/usr/bin/extra'));
+  const id = await h.baselineOf(web);
+  t.equal((await h.call('GET', '/api/v1/me')).body.minReasonLength, 12, 'the console learns the minimum from /me');
+  for (const [path, body] of [
+    [`/api/v1/deviations/${d.id}/add-to-baseline`, {}],
+    [`/api/v1/baselines/${id}/approve`, { version: 1 }],
+    [`/api/v1/baselines/${id}/reject`, { version: 1 }],
+    [`/api/v1/baselines/${id}/relearn`, {}],
+    ['/api/v1/baselines/approve-namespace', { namespace: 'team-a', dryRun: true }],
+  ] as const) {
+    t.equal((await h.call('POST', path, { body })).status, 400, `${path}: no reason`);
+    const short = await h.call('POST', path, { body: { ...body, comment: '   expected     ' } });
+    t.equal(short.status, 400, `${path}: spaces do not make a reason long enough`);
+    t.equal(short.body.message, 'a reason is required: say why in at least 12 characters (it is kept in the audit log)');
+  }
+  t.equal((await h.call('GET', `/api/v1/deviations/${d.id}`)).body.deviation.status, 'open', 'nothing changed');
+  const added = await h.call('POST', `/api/v1/deviations/${d.id}/add-to-baseline`, { body: { comment: '  part of release 42  ' } });
+  t.equal(added.status, 200);
+  t.equal(added.body.statusComment, 'part of release 42', 'the reason is kept, trimmed');
+  const audit = await h.call('GET', `/api/v1/audit?targetType=deviation&targetId=${d.id}`);
+  t.equal(audit.body.items[0].comment, 'part of release 42', 'and audited');
 });

@@ -80,7 +80,7 @@ t.test('live stream: authenticated, scoped, lean events', async (t) => {
   await h.call('POST', `/api/v1/deviations/${d.id}/ack`, { body: { comment: 'mine' } });
   const status = await admin.next('deviation.status');
   t.same([status.previous, (status.deviation as { status: string }).status, status.actor], ['open', 'acknowledged', 'token:admin']);
-  await h.call('POST', `/api/v1/baselines/${(await h.baselineOf(worker))}/approve`, { body: { version: 1 } });
+  await h.call('POST', `/api/v1/baselines/${(await h.baselineOf(worker))}/approve`, { body: { version: 1, comment: 'reviewed the items' } });
   const changed = await admin.next('baseline.changed');
   t.equal((changed.baseline as { phase: string }).phase, 'approved');
 });
