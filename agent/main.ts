@@ -76,6 +76,7 @@ export async function startAgent(config: Readonly<DriftwatchConfig>, opts: Start
       filter.upsert(upserts);
       filter.remove(removed);
     },
+    heldHash: (w) => filter.hashOf(w),
   });
 
   // Workload identities are interned by the identity resolver, so "seen this workload" is an

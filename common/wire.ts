@@ -93,7 +93,8 @@ export interface AgentMessage {
   hello?: { node: string; agentVersion: string; sources: string[]; instanceId: string; cluster: string } | null;
   batch?: { seq: number | Long; observations: WireObservation[] } | null;
   counters?: { sources: WireSourceCounters[]; shipDropped: number | Long } | null;
-  workloads?: { workloads: WireWorkload[] } | null;
+  workloads?: { workloads: WireWorkload[]; hashes?: string[] } | null;
+  edgeAck?: { version: number | Long } | null;
 }
 
 export interface CollectorMessage {

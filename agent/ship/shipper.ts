@@ -56,6 +56,8 @@ export interface ShipperOptions {
   counters: () => WireSourceCounters[];
   onSnapshot: (baselines: EdgeBaseline[]) => void;
   onDelta: (upserts: EdgeBaseline[], removed: WorkloadId[]) => void;
+  /** The hash of the edge baseline in force for a workload (told to the collector on connect). */
+  heldHash?: (workload: WorkloadId) => string | undefined;
   /** Stable per process start; sequence numbers are scoped to it. */
   instanceId?: string;
 }
@@ -127,6 +129,11 @@ export class Shipper implements Component {
         registers,
       }),
       connected: new Gauge({ name: 'driftwatch_agent_collector_connected', help: '1 while the collector stream is open.', registers }),
+      edgeVersion: new Gauge({
+        name: 'driftwatch_agent_edge_version',
+        help: 'Version of the last edge-baseline update applied from the collector on the current stream (acknowledged to it).',
+        registers,
+      }),
       lag: new Gauge({
         name: 'driftwatch_agent_ship_lag_seconds',
         help: 'Age of the oldest observation not yet acknowledged by the collector (0 when none waits): how far behind the collector is on this node.',
@@ -191,11 +198,15 @@ export class Shipper implements Component {
     return new Promise((resolve) => this.capacityWaiters.push(resolve));
   }
 
-  /** The agent saw a workload on this node: the collector will push its baseline. */
+  /**
+   * The agent saw a workload on this node: the collector will push its baseline. Written to a
+   * stream still being opened too (grpc-js queues it): a workload seen between opening and the
+   * collector's first answer would otherwise never be announced on that stream.
+   */
   announceWorkload(w: WorkloadId, key: string): void {
     if (this.workloads.has(key)) return;
     this.workloads.set(key, w);
-    if (this.connected) this.write({ workloads: { workloads: [w] } });
+    this.write({ workloads: { workloads: [w], hashes: [this.opts.heldHash?.(w) ?? ''] } });
   }
 
   async start(): Promise<void> {
@@ -241,6 +252,7 @@ export class Shipper implements Component {
         this.connected = false;
         this.metrics.connected.set(0);
         this.call = undefined;
+        this.metrics.edgeVersion.set(0);
         resolve();
       };
       call.on('data', (msg: CollectorMessage) => {
@@ -264,7 +276,9 @@ export class Shipper implements Component {
       this.written = 0;
       // Hello, the workloads we know, then every un-acked batch in order (as the stream takes them).
       call.write({ hello: { node: this.opts.config.node, agentVersion: VERSION, sources: this.opts.sources(), instanceId: this.instanceId, cluster: this.opts.cluster } });
-      call.write({ workloads: { workloads: [...this.workloads.values()] } });
+      // With the baseline held for each, so the collector re-sends only what changed meanwhile.
+      const workloads = [...this.workloads.values()];
+      call.write({ workloads: { workloads, hashes: workloads.map((w) => this.opts.heldHash?.(w) ?? '') } });
       if (this.unacked.length) this.metrics.resent.inc(this.unacked.length);
       this.pump();
       // The collector answers hello only when it has something to say; treat a writable stream
@@ -274,8 +288,19 @@ export class Shipper implements Component {
 
   private onMessage(msg: CollectorMessage): void {
     if (msg.ack) this.onAck(toNumber(msg.ack.seq));
-    else if (msg.snapshot) this.opts.onSnapshot((msg.snapshot.baselines ?? []).map(edgeBaselineFromWire));
-    else if (msg.delta) this.opts.onDelta((msg.delta.upserts ?? []).map(edgeBaselineFromWire), (msg.delta.removed ?? []).map(workloadFromWire));
+    else if (msg.snapshot) {
+      this.opts.onSnapshot((msg.snapshot.baselines ?? []).map(edgeBaselineFromWire));
+      this.acknowledgeEdge(toNumber(msg.snapshot.version));
+    } else if (msg.delta) {
+      this.opts.onDelta((msg.delta.upserts ?? []).map(edgeBaselineFromWire), (msg.delta.removed ?? []).map(workloadFromWire));
+      this.acknowledgeEdge(toNumber(msg.delta.version));
+    }
+  }
+
+  /** Tells the collector an edge update is in force here (its per-agent lag metrics read this). */
+  private acknowledgeEdge(version: number): void {
+    this.metrics.edgeVersion.set(version);
+    this.write({ edgeAck: { version } });
   }
 
   private onAck(seq: number): void {

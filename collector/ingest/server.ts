@@ -5,12 +5,10 @@ import type { CollectorConfig } from '../../common/config/schema.js';
 import { once, type Component, type Readiness } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';
 import type { Observation, WorkloadId } from '../../common/model.js';
-import { workloadKey } from '../../common/model.js';
 import { parseDuration } from '../../common/duration.js';
 import { grpcServerCredentials } from '../../common/tls.js';
 import {
   INGEST_SERVICE,
-  edgeBaselineToWire,
   observationFromWire,
   toNumber,
   validateWireObservation,
@@ -25,6 +23,7 @@ import type { EdgeBaseline } from '../../common/edge-baseline.js';
 import type { CollectorBus } from '../events.js';
 import type { WireRejections } from '../health/rejections.js';
 import type { Store } from '../store/contract.js';
+import { EdgeSync } from './edge-sync.js';
 import type { IngestBatch } from './unit-of-work.js';
 
 type Stream = grpc.ServerDuplexStream<AgentMessage, CollectorMessage>;
@@ -54,6 +53,19 @@ function endWithStatus(stream: Stream, code: grpc.status, details: string): void
   stream.emit('error', Object.assign(new Error(details), { code, details }));
 }
 
+/**
+ * Writes unless the peer stopped reading: past a bound of unsent bytes the stream is closed, so an
+ * agent that does not read cannot grow the collector's memory. Returns write()'s "keep writing".
+ */
+function writeBounded(stream: Stream, msg: CollectorMessage, protocolErrors: Counter<'reason'>): boolean {
+  if (stream.writableLength > MAX_UNSENT_BYTES) {
+    protocolErrors.inc({ reason: 'slow-reader' });
+    endWithStatus(stream, grpc.status.RESOURCE_EXHAUSTED, 'agent does not read its stream');
+    return true;
+  }
+  return stream.write(msg);
+}
+
 /** The names a client certificate is issued to: its subject CN and DNS subject alternative names. */
 function certificateNames(cert: PeerCertificate | undefined): string[] {
   if (!cert) return [];
@@ -69,9 +81,8 @@ interface Session {
   stream: Stream;
   instanceId: string;
   node: string;
-  /** Workloads the agent announced, by key: deltas for them are pushed. */
-  workloads: Map<string, WorkloadId>;
-  snapshotSent: boolean;
+  /** The edge baselines of the workloads the agent announced: what it holds, what it still needs. */
+  edge: EdgeSync;
 }
 
 /** Stores and evaluates a batch exactly once (`ingest/unit-of-work.ts`); false for a re-sent batch. */
@@ -110,7 +121,6 @@ export class IngestServer implements Component {
   private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024, 'grpc.keepalive_permit_without_calls': 1 });
   private readonly sessions = new Set<Session>();
   private boundPort = 0;
-  private edgeVersion = 0;
   private unsubscribeEdge: (() => void) | undefined;
   private readonly metrics;
   private readonly maxSkewMs: number;
@@ -138,10 +148,44 @@ export class IngestServer implements Component {
         labelNames: ['reason'] as const,
         registers,
       }),
+      ...this.edgeMetrics(registers),
     };
     this.maxSkewMs = parseDuration(opts.config.maxClockSkew);
     for (const r of ['stored', 'duplicate'] as const) this.metrics.observations.inc({ result: r }, 0);
     for (const reason of WIRE_REJECT_REASONS) this.metrics.observations.inc({ result: 'invalid', reason }, 0);
+  }
+
+  /**
+   * Per connected agent (by node): the edge version it acknowledged, how many of its workloads'
+   * baselines are not yet in force there, and for how long — an agent that never gets a baseline
+   * shows a pending count and a growing lag instead of quietly shipping what it should drop.
+   */
+  private edgeMetrics(registers: Registry[]) {
+    const perNode = (fill: (set: (node: string, v: number) => void, now: number) => void) =>
+      function (this: Gauge<'node'>): void {
+        this.reset();
+        fill((node, v) => this.set({ node }, v), Date.now());
+      };
+    const each = (pick: (s: ReturnType<EdgeSync['state']>) => number) =>
+      perNode((set, now) => {
+        for (const s of this.sessions) set(s.node, pick(s.edge.state(now)));
+      });
+    return {
+      edgeVersion: new Gauge({ name: 'driftwatch_collector_agent_edge_version', help: 'Edge-baseline delta version the agent acknowledged on its current stream.', labelNames: ['node'] as const, registers, collect: each((s) => s.version) }),
+      edgePending: new Gauge({
+        name: 'driftwatch_collector_agent_edge_pending_baselines',
+        help: "Edge baselines of the agent's workloads not yet acknowledged by it (0: in step with the collector).",
+        labelNames: ['node'] as const,
+        registers,
+        collect: each((s) => s.pending),
+      }),
+      edgeLag: new Gauge({ name: 'driftwatch_collector_agent_edge_lag_seconds', help: 'Age of the oldest edge-baseline delta the agent has not acknowledged (0: none).', labelNames: ['node'] as const, registers, collect: each((s) => s.lagSeconds) }),
+      edgeTruncated: new Counter({
+        name: 'driftwatch_collector_edge_truncated_baselines_total',
+        help: 'Edge baselines sent with their allow list cut to fit one message (the agent drops less of that workload than it could).',
+        registers,
+      }),
+    };
   }
 
   get port(): number {
@@ -211,7 +255,8 @@ export class IngestServer implements Component {
     if (!session) throw new ProtocolError('no-hello', 'first message must be hello');
     if (msg.batch) await this.onBatch(session, msg.batch.seq, msg.batch.observations ?? []);
     else if (msg.counters) await this.opts.store.agents.setCounters(session.instanceId, { sources: msg.counters.sources, shipDropped: toNumber(msg.counters.shipDropped) }, new Date().toISOString());
-    else if (msg.workloads) await this.onWorkloads(session, (msg.workloads.workloads ?? []).map(workloadFromWire));
+    else if (msg.workloads) this.onWorkloads(session, (msg.workloads.workloads ?? []).map(workloadFromWire), msg.workloads.hashes ?? []);
+    else if (msg.edgeAck) session.edge.acknowledge(toNumber(msg.edgeAck.version));
     return session;
   }
 
@@ -244,11 +289,12 @@ export class IngestServer implements Component {
     }
     const at = new Date().toISOString();
     const lastSeq = await this.opts.store.agents.hello({ instanceId, node, cluster, version: hello.agentVersion, sources: hello.sources ?? [] }, at);
-    const session: Session = { stream, instanceId, node, workloads: new Map(), snapshotSent: false };
+    const session: Session = { stream, instanceId, node, edge: this.edgeSync(stream, node) };
     this.sessions.add(session);
     this.metrics.agentsConnected.set(this.sessions.size);
-    // Acknowledge what is already stored, so a reconnecting agent drops those batches at once.
-    if (lastSeq > 0) this.send(session, { ack: { seq: lastSeq } });
+    // Acknowledge what is already stored (0 for a new instance), so a reconnecting agent drops
+    // those batches at once and every agent knows at once that its stream is up.
+    this.send(session, { ack: { seq: lastSeq } });
     const agent = await this.opts.store.agents.get(instanceId);
     if (agent) this.opts.bus.emit({ type: 'agent.connected', agent });
     return session;
@@ -256,15 +302,32 @@ export class IngestServer implements Component {
 
   /**
    * Writes to an agent. An agent that stops reading must not grow the collector's memory: past
-   * a bound of unsent bytes its stream is closed (it reconnects and gets a fresh snapshot).
+   * a bound of unsent bytes its stream is closed (it reconnects and says what it holds).
    */
   private send(session: Session, msg: CollectorMessage): void {
-    if (session.stream.writableLength > MAX_UNSENT_BYTES) {
-      this.metrics.protocolErrors.inc({ reason: 'slow-reader' });
-      endWithStatus(session.stream, grpc.status.RESOURCE_EXHAUSTED, 'agent does not read its stream');
-      return;
-    }
-    session.stream.write(msg);
+    writeBounded(session.stream, msg, this.metrics.protocolErrors);
+  }
+
+  private edgeSync(stream: Stream, node: string): EdgeSync {
+    return new EdgeSync({
+      forWorkloads: (workloads) => this.opts.edge.forWorkloads(workloads),
+      open: () => !stream.destroyed && !stream.writableEnded,
+      // Edge deltas wait for the stream to drain: a node's whole set never sits in memory at once.
+      write: (msg) => {
+        if (writeBounded(stream, msg, this.metrics.protocolErrors)) return Promise.resolve();
+        return new Promise<void>((resolve) => {
+          const done = (): void => {
+            stream.off('drain', done);
+            stream.off('close', done);
+            resolve();
+          };
+          stream.on('drain', done);
+          stream.on('close', done);
+        });
+      },
+      onError: (err) => this.opts.logger.error('computing edge baselines failed; they are sent with the next change or reconnect', { node, error: String(err) }),
+      onTruncated: () => this.metrics.edgeTruncated.inc(),
+    });
   }
 
   private async onBatch(session: Session, seqValue: number | { toNumber(): number }, wire: readonly WireObservation[]): Promise<void> {
@@ -304,33 +367,21 @@ export class IngestServer implements Component {
     this.send(session, { ack: { seq } });
   }
 
-  private async onWorkloads(session: Session, workloads: WorkloadId[]): Promise<void> {
-    const fresh: WorkloadId[] = [];
-    for (const w of workloads) {
-      const key = workloadKey(w);
-      if (!session.workloads.has(key)) {
-        if (session.workloads.size >= MAX_WORKLOADS_PER_AGENT) throw new ProtocolError('too-many-workloads', `more than ${MAX_WORKLOADS_PER_AGENT} workloads announced`);
-        session.workloads.set(key, w);
-        fresh.push(w);
-      }
-    }
-    const version = ++this.edgeVersion;
-    if (!session.snapshotSent) {
-      session.snapshotSent = true;
-      const baselines = (await this.opts.edge.forWorkloads([...session.workloads.values()])).map(edgeBaselineToWire);
-      this.send(session, { snapshot: { version, baselines } });
-    } else if (fresh.length) {
-      this.send(session, { delta: { version, upserts: (await this.opts.edge.forWorkloads(fresh)).map(edgeBaselineToWire), removed: [] } });
-    }
+  /** The agent's workloads (with the baselines it holds): the edge sync sends what differs. */
+  private onWorkloads(session: Session, workloads: WorkloadId[], hashes: string[]): void {
+    if (!session.edge.announce(workloads, hashes, MAX_WORKLOADS_PER_AGENT)) throw new ProtocolError('too-many-workloads', `more than ${MAX_WORKLOADS_PER_AGENT} workloads announced`);
   }
 
+  /** Baselines changed (after their transaction committed): each agent running them re-syncs. */
   private pushEdgeChanges(changed: EdgeBaseline[]): void {
     if (!changed.length) return;
-    const version = ++this.edgeVersion;
-    for (const s of this.sessions) {
-      const upserts = changed.filter((b) => s.workloads.has(workloadKey(b.workload))).map(edgeBaselineToWire);
-      if (upserts.length) this.send(s, { delta: { version, upserts, removed: [] } });
-    }
+    const workloads = changed.map((b) => b.workload);
+    for (const s of this.sessions) s.edge.changed(workloads);
+  }
+
+  /** Resolves when no edge sync is sending (tests). */
+  async edgeIdle(): Promise<void> {
+    for (const s of this.sessions) await s.edge.idle();
   }
 
   close = once(async () => {
