@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { isLoopbackAddress } from '../common/net.js';
+import { redactUrl, redactUrlsIn } from '../common/redact.js';
 import { terminalSafe, terminalSafeJson } from '../common/text.js';
 
 /**
@@ -56,7 +57,7 @@ export class ApiClient {
     try {
       res = await this.fetchImpl(url, { method, headers, body: opts.body === undefined ? undefined : JSON.stringify(opts.body), redirect: 'error', signal: AbortSignal.timeout(30_000) });
     } catch (err) {
-      throw new Error(`cannot reach ${this.server}: ${(err as Error).message}`);
+      throw new Error(`cannot reach ${redactUrl(this.server)}: ${redactUrlsIn((err as Error).message)}`);
     }
     const text = await res.text();
     if (!res.ok) {
@@ -89,7 +90,7 @@ export function clientFrom(opts: ClientOptions, env: NodeJS.ProcessEnv = process
   try {
     url = new URL(server);
   } catch {
-    throw new Error(`--server: not a URL: ${JSON.stringify(server)}`);
+    throw new Error(`--server: not a URL: ${JSON.stringify(redactUrlsIn(server))}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error(`--server: use http:// or https:// (got ${url.protocol})`);
   const host = url.hostname.replace(/^\[|\]$/g, '');

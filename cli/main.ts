@@ -3,6 +3,8 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../common/config/errors.js';
+import { redactUrlsIn } from '../common/redact.js';
+import { terminalSafe } from '../common/text.js';
 import { VERSION } from '../common/version.js';
 import { register as registerAgent } from './agent.js';
 import { register as registerCollector } from './collector.js';
@@ -36,6 +38,11 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** An error as the terminal shows it: no credentials of a URL in it, no control characters. */
+function shown(message: string): string {
+  return terminalSafe(redactUrlsIn(message), { keepNewlines: true });
+}
+
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   try {
@@ -44,10 +51,10 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     if (err instanceof ConfigError) {
-      process.stderr.write(`driftwatch: invalid configuration: ${err.message}\n`);
+      process.stderr.write(`driftwatch: invalid configuration: ${shown(err.message)}\n`);
       return 2;
     }
-    process.stderr.write(`driftwatch: ${(err as Error).message}${hintFor(err)}\n`);
+    process.stderr.write(`driftwatch: ${shown((err as Error).message)}${hintFor(err)}\n`);
     return 1;
   }
 }
@@ -81,7 +88,7 @@ if (startedAsProgram()) {
       process.exitCode = code;
     },
     (err: unknown) => {
-      process.stderr.write(`driftwatch: ${String(err)}\n`);
+      process.stderr.write(`driftwatch: ${shown(String(err))}\n`);
       process.exitCode = 1;
     },
   );

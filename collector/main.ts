@@ -3,6 +3,7 @@ import type { DriftwatchConfig } from '../common/config/schema.js';
 import { parseDuration } from '../common/duration.js';
 import { once } from '../common/lifecycle.js';
 import { silentLogger, type Logger } from '../common/logger.js';
+import { isLoopbackAddress } from '../common/net.js';
 import { OpsServer } from '../common/ops-server.js';
 import { createApi } from './api/server.js';
 import { createAlerting } from './outbox/index.js';
@@ -91,6 +92,10 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
     ops.addProbe(() => alerting.readiness(), { critical: false });
     ops.addProbe(() => resolver.readiness(), { critical: false });
     await ops.start();
+    // Tokens travel in the Authorization header: in plaintext beyond loopback anyone on the path
+    // reads them (fine behind a TLS-terminating ingress or a mesh, which this cannot see).
+    if (!(c.http.tls?.cert && c.http.tls.key) && !isLoopbackAddress(c.http.listen))
+      logger.warn('the HTTP API listens in plaintext on a non-loopback address: API tokens cross the network unencrypted; set collector.http.tls or terminate TLS in front', { listen: c.http.listen });
     // Closed right after the API, not before it: the API's WebSocket clients are upgraded
     // sockets that the HTTP server's close would wait for.
     closers.splice(1, 0, () => ops.close());

@@ -124,6 +124,12 @@ export interface HealthEvent {
   severity: Severity;
   summary: string;
   node: string | null;
+  /**
+   * The namespace of the one workload the event concerns (baseline-overflow); absent for
+   * cluster-wide health (nodes, agents, sources). It decides who may see the event: a
+   * namespace-scoped token sees its namespaces' events only, never cluster-wide ones.
+   */
+  namespace?: string;
   resolved: boolean;
   atMs: number;
   detail: Record<string, unknown>;

@@ -1,9 +1,22 @@
 import winston from 'winston';
+import { redactUrlsIn } from './redact.js';
 
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
 export type LogFormat = 'auto' | 'json' | 'text';
 
 export type Logger = winston.Logger;
+
+/**
+ * Credentials in URLs never reach a log line, whoever logs them (an error message of a library may
+ * quote the URL it failed on): the message and every string field have them replaced.
+ */
+const redactUrls = winston.format((info) => {
+  for (const key of Object.keys(info)) {
+    const v = info[key];
+    if (typeof v === 'string') info[key] = redactUrlsIn(v);
+  }
+  return info;
+});
 
 /**
  * JSON lines by default (what log pipelines ingest), readable text on a TTY. Hot paths must not
@@ -18,6 +31,7 @@ export function createLogger(opts: { level?: LogLevel; format?: LogFormat; compo
     defaultMeta: opts.component ? { component: opts.component } : undefined,
     format: text
       ? winston.format.combine(
+          redactUrls(),
           winston.format.timestamp({ format: 'HH:mm:ss.SSS' }),
           winston.format.printf((info) => {
             const { level, message, timestamp, component, ...rest } = info;
@@ -25,7 +39,7 @@ export function createLogger(opts: { level?: LogLevel; format?: LogFormat; compo
             return `${String(timestamp)} ${level.padEnd(5)} ${component ? `[${String(component)}] ` : ''}${String(message)}${extra}`;
           }),
         )
-      : winston.format.combine(winston.format.timestamp(), winston.format.json()),
+      : winston.format.combine(redactUrls(), winston.format.timestamp(), winston.format.json()),
     transports: [new winston.transports.Stream({ stream })],
   });
 }

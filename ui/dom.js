@@ -63,15 +63,22 @@ export function fill(el, ...children) {
 }
 
 /**
- * Makes invisible and control characters visible (as \xNN / \uNNNN) so that an attacker cannot
- * hide part of an argument string or fake line breaks in the UI: C0 (newline and tab too — the UI
- * shows values on one line), DEL, C1, U+200B–200F, U+2028/2029 and the bidi controls U+202A–202E,
- * U+2066–2069. The twin of common/text.ts `terminalSafe`; test/ui/dom.test.ts keeps them equal.
+ * Makes invisible, reordering and control characters visible (\xNN, \uNNNN, \u{NNNNN}) so that
+ * an attacker cannot hide part of an argument string, reorder it or fake line breaks in the UI:
+ * C0 (newline and tab too — the UI shows values on one line), DEL, C1, and the classes Cf (bidi
+ * controls, zero-width characters, U+00AD, tags…), Zl, Zp, Default_Ignorable_Code_Point (Hangul
+ * fillers, variation selectors…), Zs other than the space, and unpaired surrogates. The twin of
+ * common/text.ts `terminalSafe` (where the classes are explained); test/ui/dom.test.ts keeps them
+ * equal.
  */
+// eslint-disable-next-line no-control-regex
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Default_Ignorable_Code_Point}]|[^\P{Zs} ]/gu;
+
 export function visible(value) {
-  return String(value ?? '').replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g, (c) => {
-    const code = c.charCodeAt(0);
-    return code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  return String(value ?? '').replace(UNSAFE, (c) => {
+    const code = c.codePointAt(0);
+    if (code < 0x100) return `\\x${code.toString(16).padStart(2, '0')}`;
+    return code <= 0xffff ? `\\u${code.toString(16).padStart(4, '0')}` : `\\u{${code.toString(16)}}`;
   });
 }
 

@@ -67,8 +67,19 @@ export function inScope(p: Principal, namespace: string): boolean {
   return p.namespaces === null || p.namespaces.includes(namespace);
 }
 
+/** For a namespace the caller names itself (a query or body field): 403 tells it nothing new. */
 export function requireScope(p: Principal, namespace: string): void {
   if (!inScope(p, namespace)) throw new ApiError('DW_ERR_FORBIDDEN_SCOPE', 'the target is outside the namespaces of this token');
+}
+
+/**
+ * For a thing addressed by its id (a deviation, baseline, workload, token): outside the caller's
+ * scope it is answered exactly as if it did not exist, so a scoped token cannot learn by probing
+ * ids what other namespaces hold (a 403 would say "this exists").
+ */
+export function visibleOr404<T>(found: T | undefined, visible: (found: T) => boolean, notFound: string): T {
+  if (found === undefined || !visible(found)) throw new ApiError('DW_ERR_NOT_FOUND', notFound);
+  return found;
 }
 
 /** What the audit log records as the actor: the token's name, marked as a token. */

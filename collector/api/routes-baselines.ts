@@ -1,7 +1,7 @@
 import type { BaselinePhase } from '../../common/deviations.js';
 import { exportBaseline, EXPORT_FORMATS, type ExportFormat } from '../exports/index.js';
 import type { BaselineItemView, BaselineView } from '../store/queries.js';
-import { actorOf, requireScope } from './auth.js';
+import { actorOf, inScope, requireScope, visibleOr404 } from './auth.js';
 import { diffLearnedDeclared } from './declared-diff.js';
 import { diffItems } from './diff.js';
 import { ApiError } from './errors.js';
@@ -27,9 +27,7 @@ interface Side {
 export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: ApiContext): void {
   const load = async (id: number, principal: RouteInput['principal']): Promise<BaselineView> => {
     const b = await ctx.store.queries.baselineView(id);
-    if (!b) throw new ApiError('DW_ERR_NOT_FOUND', `no baseline ${id}`);
-    requireScope(principal, b.workload.namespace);
-    return b;
+    return visibleOr404(b, (v) => inScope(principal, v.workload.namespace), `no baseline ${id}`);
   };
 
   register({
@@ -77,13 +75,8 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
     returns: '{ items: Baseline[] }',
     handler: async ({ params, principal }) => {
       const items = await ctx.store.queries.workloadBaselines(Number(params.id));
-      if (items.length === 0) {
-        const w = await ctx.store.workloads.get(Number(params.id));
-        if (!w) throw new ApiError('DW_ERR_NOT_FOUND', `no workload ${params.id}`);
-        requireScope(principal, w.workload.namespace);
-        return { items };
-      }
-      requireScope(principal, items[0]!.workload.namespace);
+      const namespace = items.length > 0 ? items[0]!.workload.namespace : (await ctx.store.workloads.get(Number(params.id)))?.workload.namespace;
+      visibleOr404(namespace, (ns) => inScope(principal, ns), `no workload ${params.id}`);
       return { items };
     },
   });

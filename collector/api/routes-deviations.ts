@@ -1,7 +1,7 @@
 import { DEVIATION_KINDS, DEVIATION_STATUSES, SEVERITIES, severityRank, type Deviation, type DeviationStatus, type Severity } from '../../common/deviations.js';
 import { baselineUrl, deviationUrl, workloadDeviationsUrl } from '../links.js';
 import { DEVIATION_SORTS, type DeviationSortKey } from '../store/queries.js';
-import { actorOf, requireScope } from './auth.js';
+import { actorOf, inScope, requireScope, visibleOr404 } from './auth.js';
 import { ApiError, isApiErrorCode } from './errors.js';
 import { commentBody, commentOf, csvPattern, reasonBody, reasonOf, cursorQuery, decodeCursor, encodeCursor, idParams, limitQuery, pageLimit, splitCsv } from './params.js';
 import type { ApiContext, RouteInput, RouteSpec } from './server.js';
@@ -79,8 +79,7 @@ export function registerDeviationRoutes(register: (r: RouteSpec) => void, ctx: A
 
   const load = async (id: number, principal: RouteInput['principal']): Promise<Deviation> => {
     const ns = await ctx.store.queries.deviationNamespace(id);
-    if (ns === undefined) throw new ApiError('DW_ERR_NOT_FOUND', `no deviation ${id}`);
-    requireScope(principal, ns);
+    visibleOr404(ns, (v) => inScope(principal, v), `no deviation ${id}`);
     const d = (await ctx.store.deviations.get(id))?.deviation;
     if (!d) throw new ApiError('DW_ERR_NOT_FOUND', `no deviation ${id}`);
     return d;

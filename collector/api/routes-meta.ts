@@ -1,5 +1,5 @@
 import { isRole, ROLES, type Principal, type Role, type TokenInfo } from '../store/tokens.js';
-import { actorOf, requireScope } from './auth.js';
+import { actorOf, requireScope, visibleOr404 } from './auth.js';
 import { ApiError } from './errors.js';
 import { cursorQuery, decodeCursor, encodeCursor, idParams, limitQuery, pageLimit, splitCsv } from './params.js';
 import type { ApiContext, RouteSpec } from './server.js';
@@ -168,9 +168,7 @@ export function registerMetaRoutes(register: (r: RouteSpec) => void, ctx: ApiCon
     returns: 'The revoked TokenInfo.',
     handler: async ({ params, principal }) => {
       const id = Number(params.id);
-      const before = await ctx.store.tokens.get(id);
-      if (!before) throw new ApiError('DW_ERR_NOT_FOUND', `no token ${id}`);
-      if (!tokenWithinScope(principal, before)) throw new ApiError('DW_ERR_FORBIDDEN_SCOPE', 'the token is outside the namespaces of this token');
+      const before = visibleOr404(await ctx.store.tokens.get(id), (t) => tokenWithinScope(principal, t), `no token ${id}`);
       if (before.revokedAt !== null) throw new ApiError('DW_ERR_CONFLICT', 'the token is already revoked');
       return ctx.store.transaction(async (tx) => {
         const after = (await tx.tokens.revoke(id))!;

@@ -46,16 +46,28 @@ function lean(d: Deviation): Record<string, unknown> {
   return rest;
 }
 
-function namespaceOf(e: CollectorEvent): string | null {
+/**
+ * Who may receive an event: those whose scope holds its namespace (deviations, baselines, a
+ * workload's health), only unscoped tokens for cluster-wide health (it names nodes and sources a
+ * namespace-scoped token has no business with), everyone for agent connections (as
+ * `GET /api/v1/agents`, which every viewer reads). Anything not listed here is unscoped only:
+ * a new event type is never broadcast by mistake.
+ */
+export function mayReceive(p: Principal, e: CollectorEvent): boolean {
   switch (e.type) {
     case 'deviation.created':
     case 'deviation.updated':
     case 'deviation.status':
-      return e.deviation.workload.namespace;
+      return inScope(p, e.deviation.workload.namespace);
     case 'baseline.changed':
-      return e.baseline.workload.namespace;
+      return inScope(p, e.baseline.workload.namespace);
+    case 'agent.connected':
+    case 'agent.disconnected':
+      return true;
+    case 'health':
+      return e.health.namespace === undefined ? p.namespaces === null : inScope(p, e.health.namespace);
     default:
-      return null;
+      return p.namespaces === null;
   }
 }
 
@@ -124,12 +136,10 @@ export function attachStream(server: Server, deps: { ctx: ApiContext; limiter: A
 
   const unsubscribe = ctx.bus.subscribe((event) => {
     if (clients.size === 0) return;
-    const ns = namespaceOf(event);
-    const payload = JSON.stringify(wireEvent(event));
+    let payload: string | undefined;
     for (const c of clients) {
-      if (!c.principal) continue;
-      if (ns !== null && !inScope(c.principal, ns)) continue;
-      send(c, payload);
+      if (!c.principal || !mayReceive(c.principal, event)) continue;
+      send(c, (payload ??= JSON.stringify(wireEvent(event))));
     }
   });
 

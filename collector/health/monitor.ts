@@ -151,6 +151,7 @@ export class HealthMonitor implements Component {
       severity: 'medium',
       summary: `Baseline of ${d.workload.namespace}/${d.workload.kind}/${d.workload.name} (container ${d.workload.container}) is full: learning stopped adding items`,
       node: null,
+      namespace: d.workload.namespace,
       resolved,
       atMs: resolved ? this.o.now() : d.firstSeenMs,
       detail: { workload: d.workload, deviationId: d.id, items: d.count },

@@ -10,6 +10,7 @@ import { Type } from '@sinclair/typebox';
 import { httpUrl, tlsSchema } from '../../common/config/fields.js';
 import type { TlsConfig } from '../../common/config/schema.js';
 import { parseDuration } from '../../common/duration.js';
+import { urlCredentials } from '../../common/redact.js';
 import { VERSION } from '../../common/version.js';
 import { safeJson } from './json.js';
 import type { AlertNotification, SendVerdict, Sink, SinkConfigOf, SinkType } from './types.js';
@@ -39,16 +40,6 @@ export function verdictForStatus(status: number): SendVerdict['result'] {
   if (status >= 200 && status < 300) return 'ok';
   if (status === 408 || status === 429 || status >= 500) return 'retry';
   return 'fail';
-}
-
-/** `scheme://host:port` only: paths, queries and credentials (Slack tokens live there) never appear. */
-export function redactedOrigin(url: string): string {
-  try {
-    const u = new URL(url);
-    return `${u.protocol}//${u.host}`;
-  } catch {
-    return '<invalid url>';
-  }
 }
 
 /** Removes every secret (and control characters) from text shown in logs, metrics and /readyz. */
@@ -98,7 +89,7 @@ export class HttpClient {
       return { result: 'fail', reason: 'invalid URL' };
     }
     const origin = `${target.protocol}//${target.host}`;
-    const secrets = [...this.secrets, ...urlSecrets(target), ...Object.entries(headers).flatMap(([k, v]) => (k === 'content-type' ? [] : [v]))];
+    const secrets = [...this.secrets, ...urlCredentials(target), ...Object.entries(headers).flatMap(([k, v]) => (k === 'content-type' ? [] : [v]))];
     const payload = typeof body === 'string' ? Buffer.from(body, 'utf8') : body;
     try {
       const { status, snippet } = await this.exchange(target, payload, headers, signal);
@@ -214,10 +205,4 @@ export class PostEachSink implements Sink {
   async close(): Promise<void> {
     this.http.close();
   }
-}
-
-function urlSecrets(u: URL): string[] {
-  const out = [decodeURIComponent(u.username), decodeURIComponent(u.password), u.search, ...[...u.searchParams.values()]];
-  if (u.pathname !== '/') out.push(u.pathname, ...u.pathname.split('/').filter((p) => p.length >= 8));
-  return out;
 }

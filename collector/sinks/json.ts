@@ -1,15 +1,20 @@
+import { visibleText } from '../../common/text.js';
+
 /**
- * JSON for receivers that may render what they get in HTML: `<`, `>` and `&` are written as
- * `\u003c`, `\u003e`, `\u0026` (Go's encoding/json does the same by default), U+2028/2029 too.
- * The parsed value is unchanged; the bytes can no longer open a tag or entity anywhere.
+ * JSON for receivers that show what they get, maybe in HTML:
+ * - every string value has its invisible and reordering characters (bidi overrides, zero-width
+ *   and tag characters, Hangul fillers… see common/text.ts) written as visible `\u202e` text, so
+ *   Slack, a webhook's dashboard or Alertmanager's UI shows what ran, not what it pretends;
+ * - `<`, `>` and `&` are written as `\u003c`, `\u003e`, `\u0026` (Go's encoding/json does the
+ *   same by default): the bytes can no longer open a tag or entity anywhere.
  */
-const UNSAFE = /[<>&\u2028\u2029]/g;
+const HTML_UNSAFE = /[<>&]/g;
 
 export function safeJson(value: unknown): string {
-  return inertJson(JSON.stringify(value));
+  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? visibleText(v) : v)).replace(HTML_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
-/** The same for JSON text another library wrote: outside strings JSON has none of these characters. */
+/** For JSON text another library wrote (string values already as given): outside strings JSON has none of `<>&`. */
 export function inertJson(text: string): string {
-  return text.replace(UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return text.replace(HTML_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -80,6 +80,10 @@ t.test('the client refuses plaintext tokens to remote servers and needs a token'
   const r = await run(null, ['deviations', 'list', '--server', 'http://127.0.0.1:1', '--token', 'dw_x']);
   t.equal(r.code, 1);
   t.match(r.err, /cannot reach http:\/\/127\.0\.0\.1:1/);
+  const withCredentials = await run(null, ['deviations', 'list', '--server', 'http://proxy-user:proxy-pa55@127.0.0.1:1/?key=k3y-secret', '--token', 'dw_x']);
+  t.equal(withCredentials.code, 1);
+  t.match(withCredentials.err, 'cannot reach http://<redacted>@127.0.0.1:1/?key=<redacted>');
+  for (const s of ['proxy-user', 'proxy-pa55', 'k3y-secret']) t.notMatch(withCredentials.err, s, `the error shows no ${s}`);
 });
 
 t.test('token create / list / revoke on the collector database', async (t) => {

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { MIGRATIONS, type Migration } from '../migrations/index.js';
 import type { RunResult, SqlParams } from '../sql.js';
@@ -28,8 +28,10 @@ export class SqliteConnection {
     const file = opts.dataDir === ':memory:' ? ':memory:' : join(opts.dataDir, DATABASE_FILE);
     if (file !== ':memory:') {
       mkdirSync(opts.dataDir, { recursive: true, mode: 0o700 });
-      // Created owner-only before SQLite opens it: its -wal and -shm files inherit this mode.
+      // Created owner-only before SQLite opens it: its -wal and -shm files inherit this mode. A
+      // file an older version created 0644 is narrowed too (the mode of open() applies to new files only).
       closeSync(openSync(file, 'a', 0o600));
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) if (existsSync(f)) chmodSync(f, 0o600);
     }
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');

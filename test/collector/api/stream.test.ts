@@ -2,6 +2,8 @@ import { connect as tcpConnect } from 'node:net';
 import t from 'tap';
 import { WebSocket } from 'ws';
 import { MAX_PENDING_CLIENTS } from '../../../collector/api/stream.js';
+import { HealthMonitor } from '../../../collector/health/monitor.js';
+import { silentLogger } from '../../../common/logger.js';
 import { HOUR, learnScene, proc, startHarness, T0, type Harness } from '../../helpers/api-harness.js';
 
 interface Client {
@@ -148,4 +150,45 @@ t.test('live stream: connections waiting to authenticate have their own limit an
   await t.rejects(connect(h, ['driftwatch.v1']), /HTTP 503/, `${MAX_PENDING_CLIENTS} waiting: the next unauthenticated one is refused`);
   const code = await new Promise<number>((resolve) => pending[0]!.ws.once('close', (n) => resolve(n)));
   t.equal(code, 4401, 'a connection that never authenticates is closed');
+});
+
+t.test('live stream: health reaches only who may see it, on both ways of signing in', async (t) => {
+  const h = await startHarness(t);
+  const { worker } = await learnScene(h);
+  // The real producer of a workload's health: the monitor turns a baseline-overflow deviation of
+  // team-b into a health event.
+  const monitor = new HealthMonitor({
+    bus: h.bus,
+    agents: { list: async () => [] },
+    settings: { checkIntervalMs: 3_600_000, disconnectedAfterMs: 60_000, forgetAfterMs: 86_400_000, silentAfterMs: 600_000, silentFactor: 4, dropRatio: 0.01, malformedRatio: 0.01, minEvents: 100 },
+    now: () => T0 + 3 * HOUR,
+    openKeys: async () => [],
+    logger: silentLogger(),
+  });
+  await monitor.start();
+  t.teardown(() => monitor.close());
+  const admin = await connect(h, ['driftwatch.v1', `bearer.${h.tokens.admin}`]);
+  const teamA = await connect(h, ['driftwatch.v1', `bearer.${h.tokens.scoped}`]);
+  const teamB = await connect(h, ['driftwatch.v1']);
+  teamB.ws.send(JSON.stringify({ type: 'auth', token: h.tokens.otherViewer }));
+  const teamAByMessage = await connect(h, ['driftwatch.v1']);
+  teamAByMessage.ws.send(JSON.stringify({ type: 'auth', token: h.tokens.scopedAnalyst }));
+  const all = [admin, teamA, teamB, teamAByMessage];
+  t.teardown(() => all.forEach((c) => c.ws.close()));
+  for (const c of all) await c.next('hello');
+
+  h.bus.emit({ type: 'deviation.created', deviation: { ...(await h.raise(proc(worker, T0 + 3 * HOUR, '/usr/bin/nc'))), kind: 'baseline-overflow' } });
+  h.bus.emit({ type: 'health', health: { kind: 'agent-disconnected', key: 'agent-disconnected/test/node-9', severity: 'high', summary: 'agent on node-9 is disconnected', node: 'node-9', resolved: false, atMs: T0, detail: {} } });
+  // Everyone receives agent connections: once this one arrives, everything before it has too.
+  h.bus.emit({ type: 'agent.connected', agent: { instanceId: 'i-9', node: 'node-9', cluster: 'test', version: '0', sources: [], connected: true, firstSeenAt: '', lastSeenAt: '', counters: {} } });
+  for (const c of all) await c.next('agent.connected');
+  const health = (c: Client): string[] => c.messages.filter((m) => m.type === 'health').map((m) => (m.health as { key: string }).key);
+  t.same(health(admin).sort(), ['agent-disconnected/test/node-9', 'baseline-overflow/test/team-b/Deployment/worker/app'], 'an unscoped token gets all health');
+  t.same(health(teamB), ['baseline-overflow/test/team-b/Deployment/worker/app'], "team-b gets its workload's health, not the cluster's");
+  t.same(health(teamA), [], 'team-a (token in the handshake) gets neither');
+  t.same(health(teamAByMessage), [], 'team-a (token in the first message) gets neither');
+  t.notOk(
+    [teamA, teamAByMessage].some((c) => c.messages.some((m) => JSON.stringify(m).includes('team-b'))),
+    'nothing of team-b reaches team-a',
+  );
 });

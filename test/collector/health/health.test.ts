@@ -168,7 +168,7 @@ t.test('baseline overflow deviation → health alert; open alerts from before a 
   await h.monitor.start();
   const d = deviation({ kind: 'baseline-overflow', severity: 'medium', summary: 'baseline full' });
   h.bus.emit({ type: 'deviation.created', deviation: d });
-  t.match(h.events[0], { kind: 'baseline-overflow', key: 'baseline-overflow/test/payments/Deployment/api/app', resolved: false, detail: { workload: { name: 'api' } } });
+  t.match(h.events[0], { kind: 'baseline-overflow', key: 'baseline-overflow/test/payments/Deployment/api/app', namespace: 'payments', resolved: false, detail: { workload: { name: 'api' } } });
   h.bus.emit({ type: 'deviation.status', deviation: withStatus(d, 'resolved'), previous: 'open', actor: 'alice' });
   t.match(h.events[1], { kind: 'baseline-overflow', resolved: true });
   h.setAgents([agent({ sourceCounters: [{ source: 'tetragon', seen: 1, dropped: 0, malformed: 0, lastEventMs: h.now }] }, h.now)]);
