@@ -7,7 +7,7 @@
  *   arguments, in steady state). Processes outside the container's init tree (kubectl exec) are
  *   always sent: they make up interactive sessions.
  * - Network: the (direction, protocol, port) has an exact peer address, a range containing it,
- *   loopback, or "no peer" (listen) in the allow set.
+ *   the peer's resolved name (`dns|<name>`), loopback, or "no peer" (listen) in the allow set.
  * - An image digest the baseline does not cover is always sent (it may start a new generation).
  * - A workload without a pushed baseline: everything is sent.
  * While learning, each distinct raw item (exe; direction/protocol/port/peer address) is sent at
@@ -23,6 +23,7 @@
 import type { EdgeBaseline } from '../../common/edge-baseline.js';
 import { compileGlob, isGlob, type Glob } from '../../common/glob.js';
 import { parseCidr, parseIpv4, parseIpv6, isLoopbackIp, type Cidr } from '../../common/cidr.js';
+import { normaliseDnsName } from '../../common/items/derive.js';
 import { parseNetworkKey } from '../../common/items/keys.js';
 import type { NetworkObservation, Observation, WorkloadId } from '../../common/model.js';
 
@@ -34,6 +35,8 @@ interface PortRule {
   loopback: boolean;
   /** `-` peer: listen (any address). */
   noPeer: boolean;
+  /** `dns|<name>` peers: the name the workload resolved (the observation's peerName). */
+  names: Set<string> | null;
 }
 
 interface CompiledBaseline {
@@ -249,6 +252,7 @@ function alwaysSends(b: CompiledBaseline, exe: string): boolean {
 
 function allows(rule: PortRule, obs: NetworkObservation): boolean {
   if (rule.noPeer && obs.direction === 'listen') return true;
+  if (rule.names && obs.peerName !== null && rule.names.has(normaliseDnsName(obs.peerName))) return true;
   const ip = obs.peerIp;
   if (ip === null) return false;
   if (rule.ips?.has(ip)) return true;
@@ -297,11 +301,12 @@ export function compile(b: EdgeBaseline): CompiledBaseline {
     if (!byPort) byProto.set(parsed.protocol, (byPort = new Map()));
     const port = parsed.port ?? -1;
     let rule = byPort.get(port);
-    if (!rule) byPort.set(port, (rule = { ips: null, v4: null, v6: null, loopback: false, noPeer: false }));
+    if (!rule) byPort.set(port, (rule = { ips: null, v4: null, v6: null, loopback: false, noPeer: false, names: null }));
     const peer = parsed.peer;
     if (peer === '-') rule.noPeer = true;
     else if (peer === 'lo') rule.loopback = true;
     else if (peer.startsWith('ip|')) (rule.ips ??= new Set()).add(peer.slice(3));
+    else if (peer.startsWith('dns|')) (rule.names ??= new Set()).add(unescapeKeyField(peer.slice(4)));
     else if (peer.startsWith('net|')) {
       const c: Cidr | null = parseCidr(peer.slice(4));
       if (c?.v === 4) (rule.v4 ??= []).push({ base: c.base, mask: c.mask });
