@@ -57,7 +57,7 @@ function recording(): string {
   r.connect(at(90, 1), UPLOADER, '52.218.77.5', 443);
   r.dnsAnswer(at(91), UPLOADER, { name: S3_NAME, cnames: S3_CNAME, addresses: ['52.92.200.9'], ttl: 5 });
   r.connect(at(91, 1), UPLOADER, '52.92.200.9', 443);
-  r.connect(at(92), UPLOADER, '52.218.200.1', 443);
+  r.connect(at(92), UPLOADER, '52.218.100.1', 443);
   r.connect(at(92, 30), UPLOADER, '3.5.66.7', 443);
   r.dnsAnswer(at(90), FRONTEND, { name: CDN_NAME, cnames: CDN_CNAME, addresses: ['13.32.99.4', '13.33.140.8'], ttl: 60 });
   r.connect(at(90, 1), FRONTEND, '13.32.99.4', 443);
