@@ -1,3 +1,4 @@
+import { DnsAnswers } from './dns/answers.js';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DriftwatchConfig } from '../common/config/schema.js';
 import { once } from '../common/lifecycle.js';
@@ -104,8 +105,10 @@ export async function startAgent(config: Readonly<DriftwatchConfig>, opts: Start
 
   const lineage = createLineage(a);
   const identity = createIdentityResolver(a, logger.child({ component: 'identity' }));
+  // One per node: an answer read by any source names the connections every source reports.
+  const dns = new DnsAnswers();
   for (const cfg of a.sources) {
-    const source = createSource(cfg, { node: a.node, cluster: config.cluster, logger: logger.child({ component: `source:${cfg.name ?? cfg.kind}` }), registry, sink, lineage, identity });
+    const source = createSource(cfg, { node: a.node, cluster: config.cluster, logger: logger.child({ component: `source:${cfg.name ?? cfg.kind}` }), registry, sink, lineage, identity, dns });
     sources.push(source);
     sourceByKind.set(source.kind, source);
   }

@@ -17,6 +17,7 @@ import { Learner } from './baselines/learn.js';
 import { BaselineLifecycle } from './baselines/lifecycle.js';
 import { BaselineReview } from './baselines/review.js';
 import { BaselineViews } from './baselines/view.js';
+import { loadAddressSetsDir, type AddressSets } from './addresses/address-sets.js';
 import { commitChanges, type ChangeRunner, type ChangeSet } from './changes.js';
 import { DeviationEvaluator } from './deviations/evaluate.js';
 import { DeviationReview } from './deviations/review.js';
@@ -25,6 +26,7 @@ import { SeverityRules } from './deviations/severity.js';
 import type { CollectorBus } from './events.js';
 import { IngestUnitOfWork } from './ingest/unit-of-work.js';
 import type { Repositories, Store } from './store/contract.js';
+import { join } from 'node:path';
 
 export interface DetectionOptions {
   store: Store;
@@ -46,6 +48,8 @@ export class Detection implements Component, ChangeRunner {
   readonly unitOfWork: IngestUnitOfWork;
   readonly baselineReview: BaselineReview;
   readonly deviationReview: DeviationReview;
+  /** The named address sets in force (read once at start: provider files change daily, not per event). */
+  readonly addressSets: AddressSets;
   private readonly views: BaselineViews;
   private readonly created: Counter<'kind'>;
 
@@ -53,7 +57,11 @@ export class Detection implements Component, ChangeRunner {
     const c = opts.config;
     this.store = opts.store;
     const windowMs = parseDuration(c.learning.window);
-    const deriver = new ItemDeriver(c.network, opts.resolver ?? null);
+    const sets = loadAddressSetsDir(c.network.addressSetsDir ?? join(c.dataDir, 'address-sets'));
+    for (const e of sets.errors) opts.logger.warn('address set file left out', { error: e });
+    if (sets.files.length) opts.logger.info('address sets loaded', { files: sets.files.map((f) => `${f.path} (${f.format}, ${f.entries} ranges)`), sets: sets.sets.size });
+    this.addressSets = sets.sets;
+    const deriver = new ItemDeriver(c.network, opts.resolver ?? null, sets.sets);
     this.views = new BaselineViews(opts.maxCachedBaselines);
     this.declared = new DeclaredBaselines({
       dir: c.baselinesDir,
@@ -71,7 +79,7 @@ export class Detection implements Component, ChangeRunner {
       graceMs: parseDuration(c.learning.startupGrace),
       imagePolicy: c.learning.imagePolicy,
     });
-    const learner = new Learner(deriver, lifecycle, evaluator, { maxItems: c.learning.maxItemsPerBaseline, generaliseAfter: c.network.generaliseAfter ?? 3 });
+    const learner = new Learner(deriver, lifecycle, evaluator, { maxItems: c.learning.maxItemsPerBaseline, generaliseAfter: c.network.generaliseAfter ?? 1 });
     this.edge = new EdgeBaselines(this.store, this.views, this.declared, deriver, parseDuration(c.learning.edgeDedupWindow ?? '10m'));
     this.unitOfWork = new IngestUnitOfWork(this, { deriver, declared: this.declared, lifecycle, learner, sessions: new SessionTracker(deriver, evaluator), evaluator }, opts.registry);
     this.baselineReview = new BaselineReview(this.views, lifecycle);

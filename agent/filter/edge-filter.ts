@@ -7,7 +7,7 @@
  *   arguments, in steady state). Processes outside the container's init tree (kubectl exec) are
  *   always sent: they make up interactive sessions.
  * - Network: the (direction, protocol, port) has an exact peer address, a range containing it,
- *   loopback, or "no peer" (listen) in the allow set.
+ *   the peer's resolved name (`dns|<name>`), loopback, or "no peer" (listen) in the allow set.
  * - An image digest the baseline does not cover is always sent (it may start a new generation).
  * - A workload without a pushed baseline: everything is sent.
  * While learning, each distinct raw item (exe; direction/protocol/port/peer address) is sent at
@@ -28,6 +28,7 @@
 import type { EdgeBaseline } from '../../common/edge-baseline.js';
 import { compileGlob, isGlob, type Glob } from '../../common/glob.js';
 import { parseCidr, parseIpv4, parseIpv6, isLoopbackIp, type Cidr } from '../../common/cidr.js';
+import { normaliseDnsName } from '../../common/items/derive.js';
 import { parseNetworkKey } from '../../common/items/keys.js';
 import type { L4Protocol, NetworkDirection, NetworkObservation, Observation, WorkloadId } from '../../common/model.js';
 import { HashTable64 } from './hash-table.js';
@@ -40,6 +41,8 @@ interface RangeRule {
   loopback: boolean;
   /** `-` peer: listen (any address). */
   noPeer: boolean;
+  /** `dns|<name>` peers: the name the workload resolved (the observation's peerName). */
+  names: Set<string> | null;
 }
 
 interface CompiledBaseline {
@@ -290,6 +293,7 @@ function alwaysSends(b: CompiledBaseline, exe: string): boolean {
 
 function allows(rule: RangeRule, obs: NetworkObservation): boolean {
   if (rule.noPeer && obs.direction === 'listen') return true;
+  if (rule.names && obs.peerName !== null && rule.names.has(normaliseDnsName(obs.peerName))) return true;
   const ip = obs.peerIp;
   if (ip === null) return false;
   if (rule.loopback && isLoopbackIp(ip)) return true;
@@ -341,9 +345,10 @@ function compile(b: EdgeBaseline, hasher: ItemHasher): CompiledBaseline {
     }
     const pk = portKey(parsed.direction, parsed.protocol, port);
     let rule = (out.ranges ??= new Map()).get(pk);
-    if (!rule) out.ranges.set(pk, (rule = { v4: null, v6: null, loopback: false, noPeer: false }));
+    if (!rule) out.ranges.set(pk, (rule = { v4: null, v6: null, loopback: false, noPeer: false, names: null }));
     if (peer === '-') rule.noPeer = true;
     else if (peer === 'lo') rule.loopback = true;
+    else if (peer.startsWith('dns|')) (rule.names ??= new Set()).add(unescapeKeyField(peer.slice(4)));
     else if (peer.startsWith('net|')) {
       const c: Cidr | null = parseCidr(peer.slice(4));
       if (c?.v === 4) (rule.v4 ??= []).push({ base: c.base, mask: c.mask });

@@ -19,6 +19,7 @@ import { clipText, clipObservation, FIELD_LIMITS } from '../../common/field-limi
 import type { Observation, ProcessContext, RejectReason, SourceCounters, SourceKind } from '../../common/model.js';
 import type { LineageCache, ProcessInfo, ProcessRecord } from '../lineage/cache.js';
 import type { IdentityInput, WorkloadResolution, WorkloadResolver } from '../identity/resolver.js';
+import type { DnsAnswers } from '../dns/answers.js';
 
 export type Outcome = 'ignored' | 'state' | 'malformed';
 
@@ -36,6 +37,8 @@ export interface NormaliseContext {
   now?: () => number;
   /** The source's counters: loss reports of the sensor add to them. */
   counters?: SourceCounters;
+  /** The node's DNS answers (names for egress peers); without it peers have no name. */
+  dns?: DnsAnswers;
   /** Why the last `malformed` result was returned (set by `reject`). */
   rejection?: RejectReason;
 }

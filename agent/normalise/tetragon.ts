@@ -12,6 +12,8 @@
  * | process_kprobe `inet_csk_accept` (return probe) | ingress (`return.sock_arg`) |
  * | process_kprobe `tcp_set_state` SYN_RECV → ESTABLISHED (upstream tcp-accept policy) | ingress |
  * | process_kprobe `inet_csk_listen_start` | listen |
+ * | process_kprobe `udp_sendmsg` / `udpv6_sendmsg` on a connected socket | UDP egress (an unconnected socket has no peer in `sock_arg`: ignored) |
+ * | process_kprobe `udp_recvmsg` / `udpv6_recvmsg` with a `bytes_arg` (DNS answers, port 53) | names for the workload's later egress peers (agent/dns) |
  * | other kprobes (tcp_close, tcp_sendmsg, file hooks…) | ignored (their process still feeds lineage) |
  * | rate_limit_info, process_throttle | the sensor's own loss reports (sensor-loss.ts) |
  * | anything else | ignored |
@@ -80,6 +82,8 @@ export interface TgSock {
 export interface TgKprobeArg {
   sock_arg?: TgSock | null;
   int_arg?: number | null;
+  /** base64 in protojson, bytes from the gRPC decoder. */
+  bytes_arg?: string | Uint8Array | null;
 }
 export interface TgExec {
   process?: TgProcess | null;
@@ -170,6 +174,16 @@ function onKprobe(ev: TetragonEvent, kp: TgKprobe, node: string, ctx: NormaliseC
       direction = 'listen';
       sock = firstSock(kp.args);
       break;
+    case 'udp_sendmsg':
+    case 'udpv6_sendmsg':
+      // Connected sockets only: sendto() on an unconnected one has its peer in the message.
+      sock = firstSock(kp.args);
+      if (sock && (!sock.dport || !sock.daddr || sock.daddr === '0.0.0.0' || sock.daddr === '::')) return 'ignored';
+      direction = 'egress';
+      break;
+    case 'udp_recvmsg':
+    case 'udpv6_recvmsg':
+      return onDnsAnswer(ev, kp, p, node, ctx);
     case 'tcp_set_state': {
       // Upstream tcp-accept policy: a passive open reaches ESTABLISHED from SYN_RECV.
       sock = firstSock(kp.args);
@@ -197,7 +211,18 @@ function onKprobe(ev: TetragonEvent, kp: TgKprobe, node: string, ctx: NormaliseC
     peerName: null,
     process: processContext(ctx, rec, unwrapU32(p.uid), p.user?.name || null, kp.parent?.binary || null),
   };
+  if (direction === 'egress' && ctx.dns) obs.peerName = ctx.dns.nameOf(identity.workload, obs.peerIp, obs.time);
   return seal(obs, rec);
+}
+
+/** A DNS answer the workload received: remembered for its later connections, no observation. */
+function onDnsAnswer(ev: TetragonEvent, kp: TgKprobe, p: TgProcess, node: string, ctx: NormaliseContext): NormaliseResult {
+  const payload = kp.args?.find((a) => a?.bytes_arg)?.bytes_arg;
+  if (!ctx.dns || !payload) return 'ignored';
+  const identity = identityOf(p, node, ctx);
+  const time = timestampToMs(ev.time) ?? (ctx.now ?? Date.now)();
+  const bytes = typeof payload === 'string' ? Buffer.from(payload, 'base64') : payload;
+  return ctx.dns.record(identity.workload, bytes, time) === 'recorded' ? 'state' : 'ignored';
 }
 
 /** The cache record of an event's process; learnt from the event when this agent never saw its exec. */

@@ -14,6 +14,7 @@ import type { WorkloadResolver } from '../identity/resolver.js';
 import type { SourceConfig } from '../../common/config/schema.js';
 import type { ObservationSink, Source } from '../pipeline.js';
 import type { NormaliseContext, NormaliseResult } from '../normalise/context.js';
+import type { DnsAnswers } from '../dns/answers.js';
 
 export interface SourceDeps {
   /** This node's name (events that name none are attributed to it). */
@@ -24,6 +25,8 @@ export interface SourceDeps {
   sink: ObservationSink;
   lineage: LineageCache;
   identity: WorkloadResolver;
+  /** The node's DNS answers, shared by its sources (one per agent). */
+  dns?: DnsAnswers;
 }
 
 export const EVENT_RESULTS = ['observed', 'ignored', 'state', 'malformed', 'dropped'] as const;
@@ -137,7 +140,7 @@ export class SourceRuntime {
     readonly name: string,
     readonly deps: SourceDeps,
   ) {
-    this.ctx = { source: kind, cluster: deps.cluster, node: deps.node, lineage: deps.lineage, identity: deps.identity, counters: this.counters };
+    this.ctx = { source: kind, cluster: deps.cluster, node: deps.node, lineage: deps.lineage, identity: deps.identity, counters: this.counters, ...(deps.dns ? { dns: deps.dns } : {}) };
     this.metrics = metricsFor(deps.registry);
     this.metrics.runtimes.push({ runtime: this, last: { observed: 0, ignored: 0, state: 0, malformed: 0, dropped: 0 } });
     this.metrics.lineages.add(deps.lineage);

@@ -3,7 +3,7 @@
  * matches wins; its name is the deviation's `severityReason`, shown to people.
  */
 import type { Severity } from '../../common/deviations.js';
-import type { Item, NetworkItem, ProcessItem } from '../../common/items/keys.js';
+import { EXTERNAL_PEER_CLASSES, type Item, type NetworkItem, type ProcessItem } from '../../common/items/keys.js';
 import { formatIpv4, parseCidr } from '../../common/cidr.js';
 
 export interface SeverityVerdict {
@@ -71,8 +71,8 @@ export class SeverityRules {
     if (this.isKubernetesApi(item)) return { severity: 'high', reason: 'Kubernetes API' };
     if (item.direction === 'listen') return { severity: 'high', reason: 'new listening port' };
     if (item.direction === 'egress' && processExe !== null && isShell(processExe)) return { severity: 'high', reason: 'shell with a network connection' };
-    if (item.direction === 'egress' && (item.peer.class === 'external' || item.peer.class === 'external-prefix')) return { severity: 'medium', reason: 'new external egress' };
-    if (item.direction === 'ingress' && (item.peer.class === 'external' || item.peer.class === 'external-prefix')) return { severity: 'medium', reason: 'new external ingress' };
+    if (item.direction === 'egress' && EXTERNAL_PEER_CLASSES.has(item.peer.class)) return { severity: 'medium', reason: 'new external egress' };
+    if (item.direction === 'ingress' && EXTERNAL_PEER_CLASSES.has(item.peer.class)) return { severity: 'medium', reason: 'new external ingress' };
     if (item.peer.class === 'loopback') return { severity: 'info', reason: 'loopback' };
     return { severity: 'low', reason: item.direction === 'ingress' ? 'new in-cluster client' : 'new in-cluster peer' };
   }

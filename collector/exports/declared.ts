@@ -13,6 +13,8 @@ type NetworkRuleDoc = Record<string, unknown>;
 function peerFields(peer: string, scope: NetworkScope): { fields: NetworkRuleDoc; widened: string | null } {
   if (peer.startsWith('ip|')) return { fields: { cidrs: [peer.slice(3)] }, widened: null };
   if (peer.startsWith('net|')) return { fields: { cidrs: [peer.slice(4)] }, widened: null };
+  if (peer.startsWith('dns|')) return { fields: { dnsNames: [unescapeKeyField(peer.slice(4))] }, widened: null };
+  if (peer.startsWith('set|')) return { fields: {}, widened: `named set ${unescapeKeyField(peer.slice(4))} (any peer on its port)` };
   if (peer === 'lo') return { fields: { cidrs: ['127.0.0.0/8', '::1/128'] }, widened: null };
   if (peer.startsWith('wl|') || peer === 'class|pod-cidr') {
     const why = peer.startsWith('wl|') ? `workload ${unescapeKeyField(peer.slice(3))}` : null;

@@ -45,8 +45,26 @@ function peersOf(peer: string, opts: NetworkPolicyOptions): Peer[] | null {
   if (peer === 'class|pod-cidr') return opts.podCidrs?.length ? opts.podCidrs.flatMap(ipBlock) : [{ namespaceSelector: {} }];
   if (peer === 'class|node-cidr') return (opts.nodeCidrs ?? []).flatMap(ipBlock);
   if (peer === '-') return null;
+  // A DNS name or a provider's rotating pool cannot be written as a stable NetworkPolicy peer:
+  // the port stays open to any destination rather than cutting the workload off.
+  if (peer.startsWith('dns|') || peer.startsWith('set|')) return null;
   return []; // loopback: NetworkPolicy never filters it
 }
+
+/**
+ * Name resolution through the cluster DNS (kube-dns / CoreDNS, label `k8s-app: kube-dns` in
+ * kube-system on kubeadm, EKS, GKE and AKS) is always allowed: a policy applied as-is must not cut
+ * the lookups every other egress rule depends on, whether or not learning saw one.
+ */
+const CLUSTER_DNS: Rule[] = [
+  {
+    ports: [
+      { protocol: 'UDP', port: 53 },
+      { protocol: 'TCP', port: 53 },
+    ],
+    to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+  },
+];
 
 function peerId(p: Peer): string {
   return JSON.stringify(p);
@@ -55,8 +73,7 @@ function peerId(p: Peer): string {
 /**
  * A Kubernetes NetworkPolicy (networking.k8s.io/v1) allowing exactly the baseline's network items:
  * egress to its peers and ports, ingress on its ports from its observed peers (any peer for a
- * listening port nobody was seen connecting to). DNS is not added implicitly: a workload that
- * resolves names has the `udp/53` egress item in its baseline.
+ * listening port nobody was seen connecting to), and DNS to the cluster resolver always.
  */
 export function toNetworkPolicy(baseline: BaselineView, items: readonly BaselineItemView[], opts: NetworkPolicyOptions = {}): Record<string, unknown> {
   const { network } = splitItems(items);
@@ -104,7 +121,7 @@ export function toNetworkPolicy(baseline: BaselineView, items: readonly Baseline
       podSelector: { matchLabels: opts.podLabels ?? { 'app.kubernetes.io/name': w.name } },
       policyTypes: ['Ingress', 'Egress'],
       ingress: rules(ingress, 'from'),
-      egress: rules(egress, 'to'),
+      egress: [...rules(egress, 'to'), ...CLUSTER_DNS],
     },
   };
 }

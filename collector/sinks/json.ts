@@ -11,7 +11,7 @@ import { visibleText } from '../../common/text.js';
 const HTML_UNSAFE = /[<>&]/g;
 
 export function safeJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? visibleText(v) : v)).replace(HTML_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return inertJson(JSON.stringify(value, (_key, v: unknown) => (typeof v === 'string' ? visibleText(v) : v)));
 }
 
 /** For JSON text another library wrote (string values already as given): outside strings JSON has none of `<>&`. */

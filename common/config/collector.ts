@@ -73,8 +73,18 @@ export function collectorSection<S extends TSchema>(sink: S) {
           podCidrs: Type.Array(Type.String(), { default: ['10.244.0.0/16'] }),
           serviceCidrs: Type.Array(Type.String(), { default: ['10.96.0.0/12'] }),
           nodeCidrs: Type.Array(Type.String(), { default: [] }),
-          /** Distinct external addresses of one /24 (IPv4) or /48 (IPv6) on one port before the prefix is learned. */
-          generaliseAfter: Type.Integer({ minimum: 2, default: 3 }),
+          /**
+           * Distinct external addresses of one /24 (IPv4) or /48 (IPv6) on one port before the prefix
+           * is learned. 1: an address of a prefix the workload already used on that port is allowed
+           * (rotation inside a pool); see README for the measurement behind the default.
+           */
+          generaliseAfter: Type.Integer({ minimum: 1, default: 1 }),
+          /**
+           * Named address sets: provider range files (AWS ip-ranges.json, Google cloud.json, Azure
+           * Service Tags JSON) and `sets: {name: [cidrs]}` files. Default: `<dataDir>/address-sets`,
+           * where `driftwatch address-sets refresh` writes.
+           */
+          addressSetsDir: Type.Optional(Type.String({ minLength: 1 })),
         },
         section,
       ),

@@ -22,6 +22,22 @@ export interface NetworkScope {
   nodeCidrs: readonly string[];
 }
 
+/** Named address sets (collector/addresses): which set an external address belongs to. */
+export interface AddressSetLookup {
+  setOf(ip: string): string | null;
+  /** The CIDRs that hold exactly the set's addresses, or null when CIDRs alone cannot say it. */
+  exactCidrsOf(set: string): readonly string[] | null;
+}
+
+/** Edge keys of a named set beyond this many CIDRs are not worth the agent's memory: sent instead. */
+const MAX_EDGE_SET_CIDRS = 256;
+
+/** A DNS name as a peer: lower case, no trailing dot (`API.Stripe.com.` is `api.stripe.com`). */
+export function normaliseDnsName(name: string): string {
+  const lower = name.toLowerCase();
+  return lower.endsWith('.') ? lower.slice(0, -1) : lower;
+}
+
 
 /** The port that identifies a connection: the server side (never the ephemeral client port). */
 export function servicePort(obs: NetworkObservation): number | null {
@@ -40,6 +56,7 @@ export class ItemDeriver {
   constructor(
     readonly scope: NetworkScope,
     private readonly resolver: PeerResolver | null = null,
+    private readonly sets: AddressSetLookup | null = null,
   ) {
     this.pods = new CidrList(scope.podCidrs);
     this.services = new CidrList(scope.serviceCidrs);
@@ -63,11 +80,25 @@ export class ItemDeriver {
       return owner ? { class: 'workload', name: owner } : { class: 'pod-cidr' };
     }
     if (this.nodes.contains(ip)) return { class: 'node-cidr' };
-    return { class: 'external', ip };
+    const set = this.sets?.setOf(ip) ?? null;
+    return set ? { class: 'address-set', ip, name: set } : { class: 'external', ip };
+  }
+
+  /**
+   * The peer of a connection: a name the workload resolved (DNS learning) beats the address an
+   * external name answered from, which rotates; in-cluster peers keep their own identity.
+   */
+  private peerOf(obs: NetworkObservation): Peer {
+    if (obs.direction === 'listen') return { class: 'none' };
+    const byAddress = this.classifyPeer(obs.peerIp);
+    if (obs.peerName && obs.direction === 'egress' && (byAddress.class === 'external' || byAddress.class === 'address-set')) {
+      return { class: 'dns-name', name: normaliseDnsName(obs.peerName), ...(byAddress.ip ? { ip: byAddress.ip } : {}) };
+    }
+    return byAddress;
   }
 
   private deriveNetwork(obs: NetworkObservation): NetworkItem {
-    const peer = obs.direction === 'listen' ? ({ class: 'none' } as Peer) : this.classifyPeer(obs.peerIp);
+    const peer = this.peerOf(obs);
     const port = servicePort(obs);
     return {
       kind: 'network',
@@ -88,8 +119,20 @@ export class ItemDeriver {
   candidateKeys(item: Item): string[] {
     if (item.kind === 'process') return [item.key];
     const keys = [item.key];
-    if (item.peer.class === 'external' && item.peer.ip) {
-      const prefix = generalisationPrefix(item.peer.ip);
+    let peer = item.peer;
+    if (peer.class === 'dns-name' && peer.ip) {
+      // A name the baseline never saw may still be an address it learned (before DNS learning,
+      // or while the agent's answer cache missed): the address keys follow the name.
+      peer = this.classifyPeer(peer.ip);
+      keys.push(networkKey(item.direction, item.protocol, item.port, peer));
+    }
+    if (peer.class === 'address-set' && peer.ip) {
+      // Learned before the set was loaded: the exact address or its prefix.
+      keys.push(networkKey(item.direction, item.protocol, item.port, `ip|${peer.ip}`));
+      peer = { class: 'external', ip: peer.ip };
+    }
+    if (peer.class === 'external' && peer.ip) {
+      const prefix = generalisationPrefix(peer.ip);
       if (prefix) keys.push(networkKey(item.direction, item.protocol, item.port, `net|${prefix}`));
     } else if (item.peer.class === 'workload') {
       keys.push(networkKey(item.direction, item.protocol, item.port, 'class|pod-cidr'));
@@ -107,6 +150,11 @@ export class ItemDeriver {
     if (!parsed) return key.startsWith('p|') ? [key] : null;
     const { peer } = parsed;
     if (peer.startsWith('wl|')) return null;
+    if (peer.startsWith('set|')) {
+      const cidrs = this.sets?.exactCidrsOf(peer.slice(4)) ?? null;
+      if (cidrs === null || cidrs.length === 0 || cidrs.length > MAX_EDGE_SET_CIDRS) return null;
+      return cidrs.map((cidr) => networkKey(parsed.direction, parsed.protocol, parsed.port, `net|${cidr}`));
+    }
     if (peer === 'class|pod-cidr' || peer === 'class|node-cidr') {
       const list = peer === 'class|pod-cidr' ? this.pods : this.nodes;
       return list.texts.map((cidr) => networkKey(parsed.direction, parsed.protocol, parsed.port, `net|${cidr}`));

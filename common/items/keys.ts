@@ -11,6 +11,8 @@
  *            `net|<cidr>`       an external /24 (IPv4) or /48 (IPv6), once generalised; also the
  *                               edge form of a configured range (see edgeKeysForClass)
  *            `wl|<ns>/<kind>/<name>`  a pod IP resolved to its owning workload
+ *            `set|<set>`        an external address inside a named address set (`aws:S3:eu-west-1`)
+ *            `dns|<name>`       an external peer by the name the workload resolved (`api.stripe.com`)
  *            `class|pod-cidr`, `class|node-cidr`   a pod / node address nobody could resolve
  *            `lo`               loopback
  *            `-`                no peer (listen)
@@ -21,7 +23,10 @@
  */
 import type { L4Protocol, NetworkDirection } from '../model.js';
 
-export type PeerClass = 'service' | 'workload' | 'pod-cidr' | 'node-cidr' | 'loopback' | 'external' | 'external-prefix' | 'none';
+export type PeerClass = 'service' | 'workload' | 'pod-cidr' | 'node-cidr' | 'loopback' | 'external' | 'external-prefix' | 'address-set' | 'dns-name' | 'none';
+
+/** Peers outside the cluster, however they are named. */
+export const EXTERNAL_PEER_CLASSES: ReadonlySet<PeerClass> = new Set(['external', 'external-prefix', 'address-set', 'dns-name']);
 
 export interface Peer {
   class: PeerClass;
@@ -29,7 +34,10 @@ export interface Peer {
   ip?: string;
   /** external-prefix: the range. */
   cidr?: string;
-  /** workload: `<namespace>/<kind>/<name>`. service: `<namespace>/<name>` when resolvable. */
+  /**
+   * workload: `<namespace>/<kind>/<name>`. service: `<namespace>/<name>` when resolvable.
+   * address-set: the set (`aws:S3:eu-west-1`). dns-name: the name the workload resolved.
+   */
   name?: string;
 }
 
@@ -71,6 +79,10 @@ export function peerKey(peer: Peer): string {
       return `net|${peer.cidr}`;
     case 'workload':
       return `wl|${escapeKeyField(peer.name ?? '')}`;
+    case 'address-set':
+      return `set|${escapeKeyField(peer.name ?? '')}`;
+    case 'dns-name':
+      return `dns|${escapeKeyField(peer.name ?? '')}`;
     case 'pod-cidr':
     case 'node-cidr':
       return `class|${peer.class}`;
@@ -117,7 +129,7 @@ export function describeItem(item: Item): string {
   const peer = describePeer(item.peer);
   if (item.direction === 'listen') return `listen ${item.protocol}/${port}`;
   if (item.direction === 'ingress') return `ingress ${item.protocol}/${port} from ${peer}`;
-  return `egress ${item.protocol}/${port} to ${peer}${item.peerName ? ` (${item.peerName})` : ''}`;
+  return `egress ${item.protocol}/${port} to ${peer}${item.peerName && item.peer.class !== 'dns-name' ? ` (${item.peerName})` : ''}`;
 }
 
 export function describePeer(peer: Peer): string {
@@ -128,6 +140,10 @@ export function describePeer(peer: Peer): string {
       return `external ${peer.ip}`;
     case 'external-prefix':
       return `external ${peer.cidr}`;
+    case 'address-set':
+      return peer.ip ? `${peer.name} (${peer.ip})` : `${peer.name}`;
+    case 'dns-name':
+      return peer.ip ? `${peer.name} (${peer.ip})` : `${peer.name}`;
     case 'workload':
       return `workload ${peer.name}`;
     case 'pod-cidr':

@@ -7,6 +7,7 @@
  * container.
  */
 import t from 'tap';
+import { tracingPolicyProblems } from '../helpers/tetragon-crd.js';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { V1Container, V1PodSpec } from '@kubernetes/client-node';
@@ -300,6 +301,13 @@ for (const variant of variants) {
         t.equal(accept?.return, true, 'inet_csk_accept is a return probe');
         t.same(accept?.returnArg, { index: 0, type: 'sock' }, 'the accepted socket is the return value');
         t.equal(accept?.syscall, false);
+        for (const call of ['udp_sendmsg', 'udpv6_sendmsg']) t.same(byCall.get(call)?.args?.[0], { index: 0, type: 'sock' }, `${call}: UDP egress from the sock`);
+        for (const call of ['udp_recvmsg', 'udpv6_recvmsg']) {
+          const k = byCall.get(call) as unknown as { args: Record<string, unknown>[]; selectors: { matchArgs: Record<string, unknown>[] }[] };
+          t.same(k.args[1], { index: 1, type: 'iov_iter', resolve: 'msg_iter', returnCopy: true }, `${call}: the received payload, read at return`);
+          t.same(k.selectors[0]!.matchArgs, [{ index: 0, operator: 'DPort', values: ['53'] }], `${call}: DNS answers only`);
+        }
+        t.same(tracingPolicyProblems(tp), [], "valid against Tetragon's CRD schema");
       });
     }
   });

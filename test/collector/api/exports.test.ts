@@ -49,10 +49,14 @@ t.test('NetworkPolicy export validates against the Kubernetes schema', async (t)
   t.same(policy.spec?.policyTypes, ['Ingress', 'Egress']);
   const egress = policy.spec?.egress ?? [];
   const egressOf = (port: number) => egress.find((e) => e.ports?.[0]?.port === port);
-  t.same(egressOf(443)?.to, [{ ipBlock: { cidr: '203.0.113.10/32' } }]);
+  t.same(egressOf(443)?.to, [{ ipBlock: { cidr: '203.0.113.10/32' } }, { ipBlock: { cidr: '203.0.113.0/24' } }], 'the address and the /24 it may rotate in');
   t.same(egressOf(53)?.to, [{ ipBlock: { cidr: '10.96.0.10/32' } }]);
   t.same(egressOf(5432)?.to, [{ ipBlock: { cidr: '10.244.0.0/16' } }], 'an unresolved pod peer is the pod network');
   t.notOk(egressOf(6379), 'loopback is never filtered, so not listed');
+  t.same(egress[egress.length - 1], {
+    ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }],
+    to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+  }, 'DNS to the cluster resolver is always allowed');
   const ingress = policy.spec?.ingress ?? [];
   t.equal(ingress.length, 1);
   t.same(ingress[0]?.ports, [{ protocol: 'TCP', port: 8080 }]);

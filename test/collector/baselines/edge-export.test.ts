@@ -40,6 +40,7 @@ spec:
   t.same(edge!.allow, [
     `i|${DIGEST}`,
     'n|egress|tcp|443|ip|203.0.113.5',
+    'n|egress|tcp|443|net|203.0.113.0/24',
     'n|ingress|tcp|80|net|10.244.0.0/16',
     'n|listen|tcp|80|-',
     'p|/usr/sbin/nginx',

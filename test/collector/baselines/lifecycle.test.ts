@@ -94,8 +94,22 @@ t.test('pre-existing containers: partial until a fresh container of the workload
   t.equal((await f.engine.currentBaseline(WEB))!.completeness, 'full');
 });
 
-t.test('external addresses: exact, then their /24 (/48) once several were seen on one port', async (t) => {
+t.test('by default an address of a /24 (/48) the workload used on that port is allowed: rotation inside a pool is silent', async (t) => {
   const f = await fixture();
+  t.teardown(() => f.close());
+  await f.feed(net('egress', { time: T0, peer: '203.0.113.10', port: 443 }), net('egress', { time: T0 + 1, peer: '2001:db8:5:1::1', port: 443 }));
+  t.ok(itemKeys(f).includes('n|egress|tcp|443|net|203.0.113.0/24 steady'));
+  t.ok(itemKeys(f).includes('n|egress|tcp|443|net|2001:db8:5::/48 steady'));
+  await f.feed(
+    net('egress', { time: T0 + 2 * HOUR, peer: '203.0.113.77', port: 443 }),
+    net('egress', { time: T0 + 2 * HOUR, peer: '2001:db8:5:9::3', port: 443 }),
+    net('egress', { time: T0 + 2 * HOUR, peer: '203.0.114.1', port: 443 }),
+  );
+  t.same(deviationList(f), ['network n|egress|tcp|443|ip|203.0.114.1 medium open'], 'only the address outside the learned prefixes');
+});
+
+t.test('external addresses: exact, then their /24 (/48) once several were seen on one port (generaliseAfter: 3)', async (t) => {
+  const f = await fixture({ overrides: { 'collector.network.generaliseAfter': 3 } });
   t.teardown(() => f.close());
   await f.feed(
     net('egress', { time: T0, peer: '203.0.113.10', port: 443 }),
