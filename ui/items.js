@@ -18,6 +18,11 @@ function peerText(peer, detail = {}) {
       return detail.peerClass === 'service' ? `Service ${value}${detail.peerName ? ` ${detail.peerName}` : ''}` : `${detail.peerClass === 'external' ? 'external ' : ''}${value}${dns}`;
     case 'net':
       return `external range ${value}${Array.isArray(detail.generalisedFrom) ? ` (generalised from ${detail.generalisedFrom.length} addresses)` : ''}`;
+    case 'dns':
+      // Learned by the name the workload resolved; the address is the one first seen.
+      return detail.ip ? `external ${detail.ip} (${value})` : `external host ${value}`;
+    case 'set':
+      return `address set ${value}`;
     case 'wl':
       return `workload ${value}`;
     case 'class':

@@ -18,6 +18,7 @@ import type { ReadableLogRecord } from '@opentelemetry/sdk-logs';
 import { JsonLogsSerializer, ProtobufLogsSerializer } from '@opentelemetry/otlp-transformer';
 import { oneOf } from '../../common/config/fields.js';
 import type { Severity } from '../../common/deviations.js';
+import { visibleText } from '../../common/text.js';
 import { VERSION } from '../../common/version.js';
 import { toAlertDocument } from './document.js';
 import { postEachSinkFields, sinkHttpClient, type HttpClient } from './http.js';
@@ -61,12 +62,14 @@ export function toLogRecord(n: AlertNotification, resource: Resource, observedMs
     attributes[`k8s.${n.workload.kind.toLowerCase()}.name`] = n.workload.name;
     attributes['k8s.container.name'] = n.workload.container;
   }
+  // What a person reads shows invisible and reordering characters as text, as in every sink (json.ts).
+  for (const [key, value] of Object.entries(attributes)) if (typeof value === 'string') attributes[key] = visibleText(value);
   return {
     hrTime: hrTime(n.decidedAtMs),
     hrTimeObserved: hrTime(observedMs),
     severityNumber: n.status === 'resolved' ? SeverityNumber.INFO : SEVERITY_NUMBER[n.severity],
     severityText: n.status === 'resolved' ? 'resolved' : n.severity,
-    body: n.summary,
+    body: visibleText(n.summary),
     eventName: 'driftwatch.alert',
     resource,
     instrumentationScope: SCOPE,

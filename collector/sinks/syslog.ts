@@ -23,6 +23,7 @@ import { Type } from '@sinclair/typebox';
 import { hostPort, oneOf, tlsSchema } from '../../common/config/fields.js';
 import type { Severity } from '../../common/deviations.js';
 import { parseDuration } from '../../common/duration.js';
+import { visibleText } from '../../common/text.js';
 import { toAlertDocument } from './document.js';
 import { safeJson } from './json.js';
 import { isoTime } from './text.js';
@@ -75,7 +76,7 @@ function headerField(value: string, max: number): string {
 
 /** SD-PARAM values escape `"`, `\` and `]` (§6.3.3); control characters are written visibly. */
 function paramValue(value: string): string {
-  return value
+  return visibleText(value)
     .replace(/["\\\]]/g, (c) => `\\${c}`)
     .replace(/[\u0000-\u001f\u007f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -205,7 +205,7 @@ export async function learnScene(h: Harness): Promise<{ web: WorkloadId; worker:
   const worker = workload('team-b', 'worker');
   await h.ingest(
     proc(web, T0, '/usr/sbin/nginx', '-g daemon off;'),
-    proc(web, T0 + 1000, '/usr/bin/curl', '-s http://localhost:8080/healthz'),
+    proc(web, T0 + 1000, '/usr/local/bin/healthcheck', '-s http://localhost:8080/healthz'),
     net(web, T0 + 2000, 'egress', '203.0.113.10', 443, { peerName: 'api.example.com' }),
     net(web, T0 + 3000, 'egress', '10.96.0.10', 53),
     net(web, T0 + 4000, 'listen', null, 8080),

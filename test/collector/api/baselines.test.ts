@@ -52,7 +52,7 @@ t.test('workloads with baseline state, generations, items with counts and first 
   const items = await h.call('GET', `/api/v1/baselines/${id}/items`);
   t.same(
     items.body.items.map((i: { key: string }) => i.key),
-    ['n|egress|tcp|443|ip|203.0.113.10', 'n|egress|tcp|53|ip|10.96.0.10', 'n|listen|tcp|8080|-', 'p|/usr/bin/curl', 'p|/usr/sbin/nginx'],
+    ['n|egress|tcp|443|dns|api.example.com', 'n|egress|tcp|53|ip|10.96.0.10', 'n|listen|tcp|8080|-', 'p|/usr/local/bin/healthcheck', 'p|/usr/sbin/nginx'],
   );
   const nginx = items.body.items.find((i: { key: string }) => i.key === 'p|/usr/sbin/nginx');
   t.equal(nginx.origin, 'learned');
@@ -157,13 +157,13 @@ t.test('diffs: versions, previous, approved, learned vs declared', async (t) => 
   t.match(declared.body.from.label, /declared \(.*web\.yaml#web\)/);
   t.same(
     declared.body.added.map((i: { key: string }) => i.key).sort(),
-    ['n|egress|tcp|53|ip|10.96.0.10', 'n|listen|tcp|8080|-', 'p|/usr/bin/curl', 'p|/usr/local/bin/migrate'],
-    'learned, not declared',
+    ['n|egress|tcp|443|dns|api.example.com', 'n|egress|tcp|53|ip|10.96.0.10', 'n|listen|tcp|8080|-', 'p|/usr/local/bin/healthcheck', 'p|/usr/local/bin/migrate'],
+    'learned, not declared (the peer is learned by the name it resolved, the declaration names a range)',
   );
   t.same(
     declared.body.removed.map((i: { key: string }) => i.key),
-    ['process /bin/sh'],
-    'declared, never seen',
+    ['process /bin/sh', 'network egress tcp ports 443 cidrs 203.0.113.0/24'],
+    'declared, never seen (as a range: the connection was learned by name)',
   );
   const other = await startHarness(t);
   const o = await learnScene(other);
@@ -173,16 +173,16 @@ t.test('diffs: versions, previous, approved, learned vs declared', async (t) => 
 t.test('what-if: a candidate item list or declared YAML over the stored observations', async (t) => {
   const h = await startHarness(t);
   const { web } = await learnScene(h);
-  await h.ingest(proc(web, T0 + 3 * HOUR, '/usr/bin/curl', '-s http://localhost:8080/healthz'), net(web, T0 + 3 * HOUR + 1, 'egress', '203.0.113.99', 443));
+  await h.ingest(proc(web, T0 + 3 * HOUR, '/usr/local/bin/healthcheck', '-s http://localhost:8080/healthz'), net(web, T0 + 3 * HOUR + 1, 'egress', '203.0.113.99', 443));
   const id = await h.baselineOf(web);
   const items = (await h.call('GET', `/api/v1/baselines/${id}/items`)).body.items.map((i: { key: string }) => i.key) as string[];
-  const withoutCurl = items.filter((k) => k !== 'p|/usr/bin/curl');
+  const withoutCurl = items.filter((k) => k !== 'p|/usr/local/bin/healthcheck');
   const r = await h.call('POST', `/api/v1/baselines/${id}/what-if`, { token: h.tokens.viewer, body: { days: 7, items: withoutCurl } });
   t.equal(r.status, 200, r.text);
   t.equal(r.body.scanned, 7, 'five learned, two since');
   const keys = r.body.deviations.map((d: { itemKey: string }) => d.itemKey);
-  t.ok(keys.includes('p|/usr/bin/curl'), 'removing curl would raise its two runs');
-  t.equal(r.body.deviations.find((d: { itemKey: string }) => d.itemKey === 'p|/usr/bin/curl').count, 2);
+  t.ok(keys.includes('p|/usr/local/bin/healthcheck'), 'removing curl would raise its two runs');
+  t.equal(r.body.deviations.find((d: { itemKey: string }) => d.itemKey === 'p|/usr/local/bin/healthcheck').count, 2);
   t.ok(keys.includes('n|egress|tcp|443|ip|203.0.113.99'), 'the new address is a deviation under either');
 
   const yaml = `apiVersion: driftwatch.dev/v1
@@ -199,7 +199,7 @@ spec:
   t.equal(y.status, 200, y.text);
   t.same(
     y.body.deviations.map((d: { itemKey: string }) => d.itemKey).sort(),
-    ['n|listen|tcp|8080|-', 'p|/usr/bin/curl'],
+    ['n|listen|tcp|8080|-', 'p|/usr/local/bin/healthcheck'],
   );
   const broken = await h.call('POST', `/api/v1/baselines/${id}/what-if`, { body: { days: 7, yaml: 'apiVersion: driftwatch.dev/v1\nkind: Baseline\nmetadata: { name: x }\nspec:\n  selector: {}\n  mode: sideways\n' } });
   t.equal(broken.status, 400);

@@ -9,7 +9,7 @@ import { HOUR, net, proc, startHarness, T0, workload, type Harness } from '../..
 const web = workload('shop', 'web');
 const LEARNED: Observation[] = [
   proc(web, T0, '/usr/sbin/nginx', '-g daemon off;'),
-  proc(web, T0 + 1, '/usr/bin/curl', '-s localhost'),
+  proc(web, T0 + 1, '/usr/local/bin/healthcheck', '-s localhost'),
   proc(web, T0 + 2, '/opt/app/bin/odd "name"\\here'),
   net(web, T0 + 3, 'egress', '203.0.113.10', 443),
   net(web, T0 + 4, 'egress', '10.96.0.10', 53),
@@ -74,7 +74,7 @@ t.test('Falco rules export parses as YAML with a list, a macro and a rule', asyn
   t.ok(Array.isArray(rules));
   const [list, macro, rule] = rules as [{ list: string; items: string[] }, { macro: string; condition: string }, Record<string, unknown>];
   t.match(list.list, /^driftwatch_shop_web_app_allowed_exes$/);
-  t.same(list.items, ['"/opt/app/bin/odd \\"name\\"\\\\here"', '"/usr/bin/curl"', '"/usr/sbin/nginx"'], 'paths quoted and escaped for Falco');
+  t.same(list.items, ['"/opt/app/bin/odd \\"name\\"\\\\here"', '"/usr/local/bin/healthcheck"', '"/usr/sbin/nginx"'], 'paths quoted and escaped for Falco');
   t.match(macro.condition, 'k8s.ns.name = "shop" and container.name = "app" and k8s.pod.name startswith "web-"');
   t.match(rule, { rule: String, desc: String, condition: String, output: String, priority: 'WARNING', source: 'syscall', tags: ['driftwatch', 'baseline', 'process'] });
   t.equal(rule.condition, `evt.type in (execve, execveat) and ${macro.macro} and not proc.exepath in (${list.list})`);

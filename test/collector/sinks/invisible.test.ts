@@ -3,6 +3,7 @@
  * names) reach no receiver raw: every sink, through its real request or write, carries them as
  * visible escapes (`\u202e`), in every string of its payload.
  */
+import { createServer, type AddressInfo } from 'node:net';
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import { PassThrough } from 'node:stream';
 import { toBrief } from '../../../collector/outbox/brief.js';
 import { createSink, SINKS, type AlertNotification, type SinkType } from '../../../collector/sinks/index.js';
 import { baseSinkConfig } from '../../contract/sink.js';
-import { deviation, processSample, Receiver, T0, WORKLOAD } from '../../helpers/alerting.js';
+import { deviation, processSample, Receiver, T0, until, WORKLOAD } from '../../helpers/alerting.js';
 
 /** One of each class common/text.ts names, and the examples of the issue. */
 const HIDDEN = ['\u2060', '\ufeff', '\u061c', '\u00ad', '\u3164', '\ufe0f', '\u{e0041}', '\u202e', '\u2067', '\u200b', '\u00a0', '\u2028', '\u0085'];
@@ -48,6 +49,23 @@ t.test('every sink shows invisible characters escaped', async (t) => {
   t.teardown(() => rx.close());
   const dir = t.testdir();
   const bodies: Record<string, string[]> = {};
+  // The syslog sink writes octet-counted frames to a TCP receiver.
+  let syslogBytes = Buffer.alloc(0);
+  const syslogServer = createServer((socket) => socket.on('data', (c: Buffer) => (syslogBytes = Buffer.concat([syslogBytes, c]))));
+  await new Promise<void>((resolve) => syslogServer.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => syslogServer.close(() => resolve())));
+  const syslogPort = (syslogServer.address() as AddressInfo).port;
+  const syslogFrames = (): string[] => {
+    const frames: string[] = [];
+    for (let at = 0; at < syslogBytes.length; ) {
+      const space = syslogBytes.indexOf(0x20, at);
+      const length = Number(syslogBytes.subarray(at, space).toString('ascii'));
+      if (space < 0 || space + 1 + length > syslogBytes.length) break;
+      frames.push(syslogBytes.subarray(space + 1, space + 1 + length).toString('utf8'));
+      at = space + 1 + length;
+    }
+    return frames;
+  };
   const types = Object.keys(SINKS) as SinkType[];
   for (const type of types) {
     const stdout = new PassThrough();
@@ -61,12 +79,20 @@ t.test('every sink shows invisible characters escaped', async (t) => {
       falco: { url: `${rx.url}/falco` },
       stdout: {},
       file: { path: file },
+      otlp: { url: `${rx.url}/v1/logs`, encoding: 'json' },
+      syslog: { address: `127.0.0.1:${syslogPort}`, protocol: 'tcp' },
     };
     const sink = createSink(baseSinkConfig(type, { ...extra[type], timeout: '2s' }), { now: () => T0, hostname: 'collector', stdout });
     const before = rx.requests.length;
     for (const kind of ['deviation', 'health'] as const) t.equal((await sink.send([notification(kind)])).result, 'ok', `${type}: ${kind} delivered`);
     await sink.close();
-    bodies[type] = type === 'stdout' ? [written] : type === 'file' ? [readFileSync(file, 'utf8')] : rx.requests.slice(before).map((r) => r.body.toString('utf8'));
+    if (type === 'syslog') await until(() => syslogFrames().length >= 2);
+    bodies[type] =
+      type === 'stdout' ? [written]
+      : type === 'file' ? [readFileSync(file, 'utf8')]
+      // A syslog frame is `LEN <PRI>1 … [structured data] {document}`: the document is what is shown.
+      : type === 'syslog' ? syslogFrames().map((f) => f.slice(f.indexOf(' {') + 1))
+      : rx.requests.slice(before).map((r) => r.body.toString('utf8'));
   }
   t.same(Object.keys(bodies).sort(), [...types].sort(), 'every registered sink type is covered');
   for (const [type, list] of Object.entries(bodies)) {
