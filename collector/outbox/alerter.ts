@@ -15,86 +15,22 @@
  *   tokens return (health alerts and resolutions are never held back);
  * - resolution (resolved / added to baseline) ends the alert on every sink that heard of it.
  */
-import { createHash } from 'node:crypto';
-import type { CollectorEvent, Deviation, DeviationKind, HealthEvent, Severity } from '../../common/deviations.js';
+import type { CollectorEvent, Deviation, HealthEvent } from '../../common/deviations.js';
 import { severityRank } from '../../common/deviations.js';
-import { WORKLOAD_KINDS, workloadKey, type WorkloadId } from '../../common/model.js';
+import { workloadKey } from '../../common/model.js';
 import { workloadLabel } from '../sinks/text.js';
 import type { AlertNotification, NotifyReason } from '../sinks/types.js';
 import { toBrief } from './brief.js';
 import { deviationUrl, workloadDeviationsUrl } from '../links.js';
 import type { AlertingMetrics } from './metrics.js';
 import { TokenBucket } from './rate-limit.js';
-import type { Route } from './routing.js';
 import { Mutex } from 'async-mutex';
-import type { OutboxRepository, Store, Transaction } from '../store/contract.js';
+import type { Store } from '../store/contract.js';
 import type { AlertSnapshot, AlertState } from '../store/outbox.js';
+import { type AlerterSettings, DRAIN_BATCH, GROUP_LIFETIME_WINDOWS, HEALTH_ALERTNAMES, NEVER_GROUPED, NOTIFIED_PHASES, OPEN_PHASES, type RoutedSink, SWEEP_BATCH, asWorkload, idempotencyKey, maxSeverity, type DecisionRun } from './decision.js';
+export type { AlerterSettings, RoutedSink } from './decision.js';
+export { idempotencyKey } from './decision.js';
 
-export interface RoutedSink {
-  name: string;
-  route: Route;
-  /** Re-posted while open even when acknowledged (Alertmanager). */
-  keepAlive: boolean;
-  intervalMs: number;
-}
-
-export interface AlerterSettings {
-  cluster: string;
-  baseUrl: string;
-  renotifyMs: number;
-  groupThreshold: number;
-  groupWindowMs: number;
-  groupWaitMs: number;
-  maxListed: number;
-  rateMax: number;
-  ratePerMs: number;
-}
-
-const OPEN_PHASES = new Set(['held', 'firing', 'acknowledged']);
-const NOTIFIED_PHASES = new Set(['firing', 'acknowledged']);
-const SWEEP_BATCH = 500;
-/** Events decided per transaction. */
-const DRAIN_BATCH = 1000;
-/**
- * Never folded into a group: a declared `deny` hit or someone running commands in the container
- * is worth a page of its own, even in the middle of a rollout's burst.
- */
-const NEVER_GROUPED: ReadonlySet<DeviationKind> = new Set(['denied', 'interactive-session']);
-/**
- * A group takes new members for at most this many grouping windows (event time, from its first
- * member); then a new grouping decision starts. Without it a steady trickle keeps one group open
- * (and silent) for ever.
- */
-const GROUP_LIFETIME_WINDOWS = 4;
-
-const HEALTH_ALERTNAMES: Record<HealthEvent['kind'], string> = {
-  'agent-disconnected': 'DriftwatchAgentDisconnected',
-  'source-silent': 'DriftwatchSourceSilent',
-  'events-dropped': 'DriftwatchEventsDropped',
-  'events-malformed': 'DriftwatchEventsMalformed',
-  'baseline-overflow': 'DriftwatchBaselineOverflow',
-  'sensor-loss': 'DriftwatchSensorLoss',
-  'observations-rejected': 'DriftwatchObservationsRejected',
-  'agent-missing': 'DriftwatchAgentMissing',
-};
-
-/** One decision run: the outbox of its transaction, and the sinks it queued notifications for. */
-interface DecisionRun {
-  o: OutboxRepository;
-  q: Set<string>;
-  savepoint: Transaction['savepoint'];
-}
-
-function maxSeverity(a: Severity, b: Severity): Severity {
-  return severityRank(a) >= severityRank(b) ? a : b;
-}
-
-function asWorkload(v: unknown): WorkloadId | null {
-  if (!v || typeof v !== 'object') return null;
-  const w = v as Record<string, unknown>;
-  const ok = ['cluster', 'namespace', 'name', 'container'].every((k) => typeof w[k] === 'string') && (WORKLOAD_KINDS as readonly unknown[]).includes(w.kind);
-  return ok ? (w as unknown as WorkloadId) : null;
-}
 
 export class Alerter {
   private readonly bucket: TokenBucket;
@@ -512,7 +448,3 @@ export class Alerter {
   }
 }
 
-/** Stable for one decision, different for every other: receivers deduplicate on it. */
-export function idempotencyKey(cluster: string, alertKey: string, status: string, seq: number): string {
-  return createHash('sha256').update(`${cluster}\u0000${alertKey}\u0000${status}\u0000${seq}`).digest('hex').slice(0, 32);
-}
