@@ -10,15 +10,8 @@ import type { HandlingRow } from '../store/reports.js';
 /** Actions that are decisions about behaviour (token changes are in the audit log, not here). */
 const DECISION_PREFIXES = ['baseline.', 'deviation.'];
 
-export interface AuditDecision {
-  at: string;
-  actor: string;
-  action: string;
-  targetType: string;
-  targetId: string;
-  namespace: string | null;
-  comment: string | null;
-}
+/** An audit entry as the report shows it: the decision, without the stored before/after state. */
+export type AuditDecision = Pick<AuditEntry, 'at' | 'actor' | 'action' | 'targetType' | 'targetId' | 'namespace' | 'comment'>;
 
 export interface SeverityHandling {
   raised: number;
