@@ -23,6 +23,7 @@ const PODS: Record<string, PodEndpoint & { owner: string }> = {
   '10.244.6.5': { kind: 'pod', namespace: 'payments', labels: { 'app.kubernetes.io/name': 'checkout' }, ip: '10.244.6.5', owner: 'payments/Deployment/checkout' },
   '10.244.7.7': { kind: 'pod', namespace: 'ingress-nginx', labels: { 'app.kubernetes.io/name': 'ingress-nginx' }, ip: '10.244.7.7', owner: 'ingress-nginx/Deployment/ingress-nginx-controller' },
   '10.244.3.7': { kind: 'pod', namespace: 'data', labels: { 'app.kubernetes.io/name': 'postgres' }, ip: '10.244.3.7', owner: 'data/StatefulSet/postgres' },
+  '10.244.3.8': { kind: 'pod', namespace: 'data', labels: { 'app.kubernetes.io/name': 'metabase' }, ip: '10.244.3.8', owner: 'data/Deployment/metabase' },
   '10.244.4.4': { kind: 'pod', namespace: 'queue', labels: { 'app.kubernetes.io/name': 'rabbitmq' }, ip: '10.244.4.4', owner: 'queue/Deployment/rabbitmq' },
   '10.244.0.53': { kind: 'pod', namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns' }, ip: '10.244.0.53', owner: 'kube-system/Deployment/coredns' },
   '10.244.9.9': { kind: 'pod', namespace: 'sandbox', labels: { 'app.kubernetes.io/name': 'debug' }, ip: '10.244.9.9', owner: 'sandbox/Deployment/debug' },
@@ -107,6 +108,8 @@ t.test('a web service: ingress from the ingress controller, egress to its databa
   t.notOk(e.allows(tcp(self, endpoint('198.51.100.1'), 443)), 'an external address in no allowed range or set');
   t.notOk(e.allows(tcp(self, endpoint('203.0.113.10'), 22)), 'the allowed address on another port');
   t.notOk(e.allows(tcp(self, endpoint('10.244.9.9'), 5432)), 'the database port on a pod of another namespace');
+  // Documented widening: the collector knows a peer's owning workload, not its pods' labels.
+  t.ok(e.allows(tcp(self, endpoint('10.244.3.8'), 5432)), "a workload peer is its namespace: another pod of the database's namespace on that port");
   t.ok(e.allows(tcp(endpoint('10.244.6.5'), endpoint('10.244.9.9'), 80)), 'pods the policy does not select are left alone');
 });
 
