@@ -124,12 +124,14 @@ export class Detection implements Component, ChangeRunner {
   async publish(changes: ChangeSet): Promise<void> {
     const { bus } = this.opts;
     for (const e of changes.events) bus.emit(e);
+    // One read for the whole batch: a batch of an agent can create hundreds of deviations.
+    const stored = await this.store.deviations.getMany([...changes.deviations.keys(), ...changes.statuses.map((s) => s.id)]);
     for (const [id, what] of changes.deviations) {
-      const d = (await this.store.deviations.get(id))?.deviation;
+      const d = stored.get(id)?.deviation;
       if (d) bus.emit({ type: what === 'created' ? 'deviation.created' : 'deviation.updated', deviation: d });
     }
     for (const s of changes.statuses) {
-      const d = (await this.store.deviations.get(s.id))?.deviation;
+      const d = stored.get(s.id)?.deviation;
       if (d) bus.emit({ type: 'deviation.status', deviation: d, previous: s.previous, actor: s.actor });
     }
     for (const kind of changes.createdKinds) this.created.inc({ kind });

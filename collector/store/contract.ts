@@ -68,6 +68,8 @@ export interface BaselineRepository {
 /** Deviations, unique per (baseline, item key). */
 export interface DeviationRepository {
   get(id: number): Promise<StoredDeviation | undefined>;
+  /** Several by id in one read (announcing a committed batch); ids not found are absent. */
+  getMany(ids: readonly number[]): Promise<Map<number, StoredDeviation>>;
   /** Without the samples (see samplesOf). */
   find(baselineId: number, itemKey: string): Promise<StoredDeviation | undefined>;
   samplesOf(id: number): Promise<Observation[]>;

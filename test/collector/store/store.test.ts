@@ -15,6 +15,8 @@ t.test('a database made by the first schema is migrated to the latest at start-u
   const db = new SqliteConnection({ dataDir: dir });
   t.equal(db.schemaVersion, MIGRATIONS[MIGRATIONS.length - 1]!.version, 'all migrations applied');
   t.equal(db.get<{ last_seq: number }>(`SELECT last_seq FROM agents WHERE instance_id = 'a-1'`)?.last_seq, 41, 'data kept');
+  // 2 = MEMORY: temporary b-trees on disk made every inserted deviation cost ~15 page writes.
+  t.equal(db.get<{ temp_store: number }>('PRAGMA temp_store')?.temp_store, 2, 'temporary b-trees in memory');
   db.close();
 
   const raw = new Database(join(dir, 'driftwatch.db'), { readonly: true });
