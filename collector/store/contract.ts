@@ -205,7 +205,7 @@ export class StorageUnavailableError extends Error {
   override readonly name = 'StorageUnavailableError';
   constructor(
     readonly failure: StorageFailure,
-    /** The backend's own code (e.g. SQLITE_FULL), for the log and /readyz. */
+    /** The backend's own code (e.g. SQLITE_FULL; LOW_FREE_SPACE from a probe), for the log and /readyz. */
     readonly code: string,
     message: string,
   ) {
@@ -220,7 +220,7 @@ export interface Store extends Repositories {
   readonly schemaVersion: number;
   /** Whether writes currently fail (since the first that failed, until a probe succeeds). */
   storage(): StorageState;
-  /** Tries a write that needs new room (after a failure, only once the volume has room again); returns the new state. */
+  /** Checks that the volume has room and a write commits (the only way back to available); returns the new state. */
   probeStorage(): Promise<StorageState>;
   /** Runs `fn` in one transaction: everything it wrote commits together, or nothing (it rethrows). */
   transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;

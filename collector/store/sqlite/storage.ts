@@ -24,10 +24,10 @@ export function storageFailureOf(err: unknown): StorageUnavailableError | undefi
 }
 
 /**
- * Free space the volume must have again before writes are tried again: 64 MiB, or 5 % of a
- * smaller volume. A write that fits into space SQLite already holds (its write-ahead log is reused
- * after a checkpoint) can succeed on a volume with no room at all; resuming on such a success
- * would let ingest fail again at the next batch.
+ * Free space the volume must have for the store to count as available (at start, and again after
+ * a write failed): 64 MiB, or 5 % of a smaller volume. A write that fits into space SQLite already
+ * holds (its write-ahead log is reused after a checkpoint) can succeed on a volume with no room at
+ * all; resuming on such a success would let ingest fail again at the next batch.
  */
 const RESUME_FREE_BYTES = 64 * 1024 * 1024;
 const RESUME_FREE_SHARE = 0.05;

@@ -24,6 +24,8 @@ interface TransactionContext {
 
 /** Bytes the storage probe commits: more than a one-page write, which may fit where none else does. */
 const PROBE_BYTES = 64 * 1024;
+/** The state's code when the volume has too little room, before any write failed. */
+const LOW_FREE_SPACE = 'LOW_FREE_SPACE';
 
 /**
  * The embedded backend: one better-sqlite3 connection (one writer, WAL) behind the asynchronous
@@ -160,15 +162,16 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * A transaction writing PROBE_BYTES must commit. After a failure the volume must first have room
-   * again (roomShortfall: SQLite reuses pages it freed, so a probe write alone can succeed on a
-   * full volume); until both hold the state stays unavailable, with the latest reason.
+   * The volume must have room (roomShortfall: SQLite reuses space it already holds, so a write
+   * alone can succeed on a full volume), and a transaction writing PROBE_BYTES must commit; until
+   * both hold the store is unavailable, with the latest reason.
    */
   async probeStorage(): Promise<StorageState> {
-    if (this.closed) return this.state;
-    const shortfall = this.state.available || this.opts.dataDir === ':memory:' ? undefined : roomShortfall(this.opts.dataDir);
+    const before = this.state;
+    if (this.closed) return before;
+    const shortfall = this.opts.dataDir === ':memory:' ? undefined : roomShortfall(this.opts.dataDir);
     if (shortfall) {
-      this.state = { ...this.state, message: shortfall };
+      this.state = before.available ? { available: false, failure: 'disk-full', code: LOW_FREE_SPACE, message: shortfall, sinceMs: this.now() } : { ...before, message: shortfall };
       return this.state;
     }
     try {
@@ -186,7 +189,8 @@ export class SqliteStore implements Store {
     } catch (err) {
       const failure = storageFailureOf(err);
       if (!failure) throw err;
-      if (!this.state.available) this.state = { ...this.state, failure: failure.failure, code: failure.code, message: failure.message };
+      const now = this.state;
+      if (!now.available) this.state = { ...now, failure: failure.failure, code: failure.code, message: failure.message };
     }
     return this.state;
   }
