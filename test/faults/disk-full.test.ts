@@ -226,9 +226,12 @@ t.test('a full database volume: collector up and not ready, outbox delivered, ba
   t.ok((await stored()).rows < BEFORE + DURING, 'ingest is paused (the agent holds the rest)');
 
   // Space returns: ingest resumes by itself, the backlog drains, every observation once.
+  const freedAt = Date.now();
   rmSync(join(volume.seen, 'filler'));
   await eventually(async () => (await readyz(port)).status === 200, '/readyz to turn ready again', 60_000);
+  const readyAfterMs = Date.now() - freedAt;
   await eventually(async () => (await stored()).rows >= BEFORE + DURING, `all ${BEFORE + DURING} observations to be stored`, 60_000);
+  t.comment(`space returned: ready after ${readyAfterMs} ms, backlog of ${DURING} drained after ${Date.now() - freedAt} ms`);
   await eventually(async () => (await outbox()).every((r) => r.state === 'sent'), 'the deliveries to be recorded', 30_000);
   t.same(await stored(), { rows: BEFORE + DURING, distinct: BEFORE + DURING }, 'every observation stored exactly once');
   t.equal(hook.accepted.length, DENIED, 'no alert delivered twice once the outcomes could be written');
