@@ -1,7 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Mutex } from 'async-mutex';
-import type { RetentionPolicy, Repositories, StorageState, Store, Transaction } from '../contract.js';
-import { StorageUnavailableError } from '../contract.js';
+import { StorageUnavailableError, type RetentionPolicy, type Repositories, type StorageState, type Store, type Transaction } from '../contract.js';
 import { sqlRepositories, type SqlRepositories } from '../repositories.js';
 import type { SqlExecutor, SqlParams } from '../sql.js';
 import { SqliteConnection, type OpenOptions } from './database.js';
@@ -49,7 +48,7 @@ export class SqliteStore implements Store {
   constructor(private readonly opts: SqliteStoreOptions) {
     this.now = opts.now ?? Date.now;
     this.connection = new SqliteConnection(opts);
-    const repoOptions = { workloadIds: this.workloadIds, now: opts.now ?? Date.now };
+    const repoOptions = { workloadIds: this.workloadIds, now: this.now };
     this.tx = { ...sqlRepositories(this.inTransaction(), repoOptions), savepoint: (fn) => this.savepoint(fn) };
     this.outside = sqlRepositories(this.outsideTransactions(), repoOptions);
   }
@@ -102,7 +101,7 @@ export class SqliteStore implements Store {
           this.statement(() => this.connection.exec('COMMIT'));
           return result;
         } catch (err) {
-          this.rollback('ROLLBACK');
+          this.rollback();
           // Ids handed out inside the rolled-back transaction may not exist (and may be reused).
           this.workloadIds.clear();
           throw ctx.failed ?? err;
@@ -131,9 +130,9 @@ export class SqliteStore implements Store {
   }
 
   /** Rolls back what is still open; a rollback that fails must not hide why it was needed. */
-  private rollback(sql: string): void {
+  private rollback(): void {
     try {
-      if (this.connection.inTransaction) this.connection.exec(sql);
+      if (this.connection.inTransaction) this.connection.exec('ROLLBACK');
     } catch {
       // SQLite ends the transaction when a ROLLBACK fails; the original error is what matters.
     }
@@ -189,8 +188,8 @@ export class SqliteStore implements Store {
     } catch (err) {
       const failure = storageFailureOf(err);
       if (!failure) throw err;
-      const now = this.state;
-      if (!now.available) this.state = { ...now, failure: failure.failure, code: failure.code, message: failure.message };
+      const current = this.state;
+      if (!current.available) this.state = { ...current, failure: failure.failure, code: failure.code, message: failure.message };
     }
     return this.state;
   }
