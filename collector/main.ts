@@ -9,6 +9,7 @@ import { createApi } from './api/server.js';
 import { createAlerting } from './outbox/index.js';
 import { CollectorBus } from './events.js';
 import { WireRejections } from './health/rejections.js';
+import { StorageMonitor } from './health/storage.js';
 import { IngestServer } from './ingest/server.js';
 import { createPeerResolver } from './kubernetes/peer-resolver.js';
 import { Detection } from './detection.js';
@@ -49,6 +50,11 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
   const bus = new CollectorBus();
   const closers: (() => Promise<void> | void)[] = [() => store.close()];
   try {
+    // A full or failing database volume makes the collector not ready, never stops it.
+    const storage = new StorageMonitor({ store, logger: logger.child({ component: 'storage' }), registry });
+    await storage.start();
+    closers.unshift(() => storage.close());
+
     // Names pod and Service peers; it answers null until the API is listed (pods are a class then).
     const resolver = createPeerResolver(c, logger.child({ component: 'kubernetes' }));
     await resolver.start();
@@ -87,6 +93,7 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
     closers.unshift(() => api.close());
     const ops = new OpsServer(c.http.listen, registry, api.handle, c.http.tls);
     ops.addProbe(() => ingest.readiness());
+    ops.addProbe(() => storage.readiness());
     // A failing alert receiver or Kubernetes API is reported, but must not take the collector
     // out of its Service: that would cut off every agent's ingest.
     ops.addProbe(() => alerting.readiness(), { critical: false });

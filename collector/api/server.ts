@@ -9,7 +9,7 @@ import { packagePath } from '../../common/paths.js';
 import type { Detection } from '../detection.js';
 import { uiBaseUrl } from '../links.js';
 import type { CollectorBus } from '../events.js';
-import type { Store } from '../store/contract.js';
+import { StorageUnavailableError, type Store } from '../store/contract.js';
 import type { Principal, Role } from '../store/tokens.js';
 import { authenticate, AuthFailureLimiter, bearerToken, requireRole } from './auth.js';
 import { ApiError, API_ERRORS, isApiErrorCode } from './errors.js';
@@ -129,7 +129,7 @@ export function createApi(opts: ApiOptions): Api {
     if (closing) throw new ApiError('DW_ERR_UNAVAILABLE', 'the collector is shutting down');
   });
 
-  app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
+  app.setErrorHandler((err: FastifyError | ApiError | StorageUnavailableError, req, reply) => {
     const e = toApiError(err);
     if (e.status >= 500) opts.logger.error('api request failed', { method: req.method, url: req.url.split('?')[0], error: (err as Error).message });
     void reply.code(e.status).header('cache-control', 'no-store').send(e.toJSON());
@@ -214,8 +214,9 @@ export function createApi(opts: ApiOptions): Api {
 
 const PUBLIC: Principal = { tokenId: 0, name: 'anonymous', role: 'viewer', namespaces: [] };
 
-function toApiError(err: FastifyError | ApiError): ApiError {
+function toApiError(err: FastifyError | ApiError | StorageUnavailableError): ApiError {
   if (err instanceof ApiError) return err;
+  if (err instanceof StorageUnavailableError) return new ApiError('DW_ERR_UNAVAILABLE', `the collector cannot store changes now: ${err.message}; retry later`);
   const f = err as FastifyError;
   if (f.validation) return new ApiError('DW_ERR_VALIDATION', `${f.validationContext ?? 'request'}${f.message.replace(/^(body|querystring|params)/, '')}`);
   switch (f.code) {

@@ -11,6 +11,10 @@
  * - Caches a backend keeps (workload ids) are its own business: it drops them when a transaction
  *   rolls back. Caches callers keep over what they read (the baseline views) are theirs to drop:
  *   `transaction` rethrows, and the caller discards.
+ * - A write the storage cannot take (disk full, I/O error, read-only volume) rejects with
+ *   `StorageUnavailableError`, never a driver error; a transaction in which one happened commits
+ *   nothing, even if its function caught the error. Reads go on working. `storage()` tells
+ *   whether writes fail; it turns available again only after `probeStorage()` succeeded.
  */
 import type { AgentStatus, BaselineSummary, DeviationKind, DeviationStatus } from '../../common/deviations.js';
 import type { Observation, WorkloadId } from '../../common/model.js';
@@ -195,9 +199,31 @@ export interface RetentionPolicy {
   agentsMs: number;
 }
 
+/** Why writes fail: the volume is full, the device errs, or the volume or file is read-only. */
+export type StorageFailure = 'disk-full' | 'io-error' | 'read-only';
+
+/** A write the storage could not take. Retryable: nothing of it was stored. */
+export class StorageUnavailableError extends Error {
+  override readonly name = 'StorageUnavailableError';
+  constructor(
+    readonly failure: StorageFailure,
+    /** The backend's own code (e.g. SQLITE_FULL; LOW_FREE_SPACE from a probe), for the log and /readyz. */
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export type StorageState = { available: true } | { available: false; failure: StorageFailure; code: string; message: string; sinceMs: number };
+
 export interface Store extends Repositories {
   readonly backend: 'sqlite' | 'postgres';
   readonly schemaVersion: number;
+  /** Whether writes currently fail (since the first that failed, until a probe succeeds). */
+  storage(): StorageState;
+  /** Checks that the volume has room and a write commits (the only way back to available); returns the new state. */
+  probeStorage(): Promise<StorageState>;
   /** Runs `fn` in one transaction: everything it wrote commits together, or nothing (it rethrows). */
   transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
   /** Applies the retention policy; returns what was deleted. */
