@@ -23,6 +23,7 @@ import type { EdgeBaseline } from '../../common/edge-baseline.js';
 import type { CollectorBus } from '../events.js';
 import type { WireRejections } from '../health/rejections.js';
 import type { Store } from '../store/contract.js';
+import { boundedCounters, boundedHello, type Cut } from './agent-counters.js';
 import { EdgeSync } from './edge-sync.js';
 import type { IngestBatch } from './unit-of-work.js';
 
@@ -64,6 +65,10 @@ function writeBounded(stream: Stream, msg: CollectorMessage, protocolErrors: Cou
     return true;
   }
   return stream.write(msg);
+}
+
+function noCut(): Cut {
+  return { sources: 0, reasons: 0, labels: 0 };
 }
 
 /** The names a client certificate is issued to: its subject CN and DNS subject alternative names. */
@@ -146,6 +151,12 @@ export class IngestServer implements Component {
         name: 'driftwatch_collector_agent_protocol_errors_total',
         help: 'Agent streams closed for breaking the protocol, by reason.',
         labelNames: ['reason'] as const,
+        registers,
+      }),
+      counterCuts: new Counter({
+        name: 'driftwatch_collector_agent_reports_cut_total',
+        help: 'What agents reported about themselves beyond the per-agent bounds (sources, unknown rejection reasons, over-long names), cut before it was stored.',
+        labelNames: ['what'] as const,
         registers,
       }),
       ...this.edgeMetrics(registers),
@@ -254,7 +265,12 @@ export class IngestServer implements Component {
     }
     if (!session) throw new ProtocolError('no-hello', 'first message must be hello');
     if (msg.batch) await this.onBatch(session, msg.batch.seq, msg.batch.observations ?? []);
-    else if (msg.counters) await this.opts.store.agents.setCounters(session.instanceId, { sources: msg.counters.sources, shipDropped: toNumber(msg.counters.shipDropped) }, new Date().toISOString());
+    else if (msg.counters) {
+      const cut = noCut();
+      const counters = boundedCounters(msg.counters, cut);
+      this.countCuts(cut);
+      await this.opts.store.agents.setCounters(session.instanceId, counters, new Date().toISOString());
+    }
     else if (msg.workloads) this.onWorkloads(session, (msg.workloads.workloads ?? []).map(workloadFromWire), msg.workloads.hashes ?? []);
     else if (msg.edgeAck) session.edge.acknowledge(toNumber(msg.edgeAck.version));
     return session;
@@ -268,6 +284,10 @@ export class IngestServer implements Component {
     } catch (err) {
       this.opts.logger.error('recording an agent disconnect failed', { instanceId, error: String(err) });
     }
+  }
+
+  private countCuts(cut: Cut): void {
+    for (const what of ['sources', 'reasons', 'labels'] as const) if (cut[what] > 0) this.metrics.counterCuts.inc({ what }, cut[what]);
   }
 
   /** Ends a stream that broke the protocol, with a status the agent logs, and counts why. */
@@ -288,7 +308,10 @@ export class IngestServer implements Component {
       if (!names.includes(node)) throw new ProtocolError('certificate-node', `the client certificate (${names.join(', ') || 'none'}) is not issued to node ${JSON.stringify(node)}`);
     }
     const at = new Date().toISOString();
-    const lastSeq = await this.opts.store.agents.hello({ instanceId, node, cluster, version: hello.agentVersion, sources: hello.sources ?? [] }, at);
+    const cut = noCut();
+    const self = boundedHello(hello, cut);
+    this.countCuts(cut);
+    const lastSeq = await this.opts.store.agents.hello({ instanceId, node, cluster, ...self }, at);
     const session: Session = { stream, instanceId, node, edge: this.edgeSync(stream, node) };
     this.sessions.add(session);
     this.metrics.agentsConnected.set(this.sessions.size);
