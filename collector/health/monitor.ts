@@ -11,7 +11,8 @@
  * - baseline-overflow: the engine's baseline-overflow deviation, raised as a health alert;
  * - sensor-loss / observations-rejected: input lost by the sensor or refused (input-loss.ts); an
  *   agent that reports its rejections by reason is judged by those instead of events-malformed;
- * - agent-missing: a node running workloads without an agent (agent-missing.ts).
+ * - agent-missing: a node running workloads without an agent (agent-missing.ts);
+ * - declared-baseline-invalid: a declared baseline file that does not load (declared.ts).
  *
  * Only transitions are emitted. State is rebuilt from the agents table; alerts that were open
  * before a restart are seeded from the alerting store, so that they end when the condition has
@@ -23,6 +24,7 @@ import type { Logger } from '../../common/logger.js';
 import { workloadKey } from '../../common/model.js';
 import type { CollectorBus } from '../events.js';
 import { AgentMissingCheck, type PodsView } from './agent-missing.js';
+import { DECLARED_PREFIX, declaredEvents, type DeclaredProblems } from './declared.js';
 import { InputLossChecks } from './input-loss.js';
 import type { WireRejections } from './rejections.js';
 import { sourceSamples } from './samples.js';
@@ -61,6 +63,8 @@ export interface HealthInputs {
   pods?: PodsView | null;
   /** A node runs workloads without an agent for this long: agent-missing (default 5 min). */
   missingAgentAfterMs?: number;
+  /** The declared baselines: files that do not load are alerted. */
+  declared?: DeclaredProblems;
 }
 
 export const DEFAULT_MISSING_AGENT_AFTER_MS = 5 * 60_000;
@@ -83,7 +87,9 @@ interface SourceTrack {
 
 /** Alerts that end by themselves, each for its reason. */
 const STICKY_PREFIXES = ['sensor-loss/', 'observations-rejected/'];
-const MANAGED_PREFIXES = ['agent-disconnected/', 'source-silent/', 'events-dropped/', 'events-malformed/', 'agent-missing/', ...STICKY_PREFIXES];
+const MANAGED_PREFIXES = ['agent-disconnected/', 'source-silent/', 'events-dropped/', 'events-malformed/', 'agent-missing/', DECLARED_PREFIX, ...STICKY_PREFIXES];
+/** Alerts about the collector itself, not a node: their resolution names no node. */
+const NODELESS_PREFIXES = [DECLARED_PREFIX];
 const SHIPPER = 'shipper';
 const GAP_WEIGHT = 0.2;
 
@@ -247,7 +253,8 @@ export class HealthMonitor implements Component {
       if (now - this.startedAtMs < this.quietMs && STICKY_PREFIXES.some((p) => key.startsWith(p))) continue;
       if (!bad.has(key) && MANAGED_PREFIXES.some((p) => key.startsWith(p)) && !this.undecided.has(key)) {
         const kind = key.slice(0, key.indexOf('/')) as HealthEvent['kind'];
-        this.transition({ kind, key, severity: 'info', summary: `${kind} cleared`, node: key.split('/')[2] ?? null, resolved: true, atMs: now, detail: {} });
+        const node = NODELESS_PREFIXES.some((p) => key.startsWith(p)) ? null : (key.split('/')[2] ?? null);
+        this.transition({ kind, key, severity: 'info', summary: `${kind} cleared`, node, resolved: true, atMs: now, detail: {} });
       }
     }
     this.undecided.clear();
@@ -259,6 +266,7 @@ export class HealthMonitor implements Component {
     const nodes = new Set<string>();
     if (inputs) for (const nodeKey of live.keys()) if (nodeKey.startsWith(`${inputs.cluster}/`)) nodes.add(nodeKey.slice(inputs.cluster.length + 1));
     if (inputs?.rejections) this.inputLoss.checkCollector(inputs.rejections, inputs.cluster, now);
+    if (inputs?.declared) declaredEvents(inputs.declared, inputs.cluster, now, bad);
     this.inputLoss.firing(now, bad);
     this.inputLoss.prune(instances, nodes, inputs?.rejections);
     if (this.agentMissing && !this.agentMissing.check(nodes, now, this.startedAtMs, bad)) {
