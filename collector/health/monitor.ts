@@ -217,10 +217,11 @@ export class HealthMonitor implements Component {
       const lastSeen = Date.parse(a.lastSeenAt);
       if (!prev || lastSeen > Date.parse(prev.lastSeenAt)) latestPerNode.set(`${a.cluster}/${a.node}`, a);
       if (now - lastSeen > s.forgetAfterMs) continue;
-      // A gone instance whose counters the previous check already read has nothing new: its
-      // tracks are dropped, so they stay as many as the connected agents, not as their history.
+      // Counters come only over a live stream: a gone instance is read once more (what it counted
+      // last) and its tracks are dropped, so they stay as many as the connected agents, not as
+      // their history; one the previous check already read has nothing new.
       if (!a.connected && lastSeen < this.lastCheckMs) continue;
-      instances.add(a.instanceId);
+      if (a.connected) instances.add(a.instanceId);
       for (const c of sourceSamples(a.counters).sources) this.inputLoss.checkSource(a, c, now);
     }
     /** Node → its latest instance (agent-missing and rejections are kept for these nodes). */
