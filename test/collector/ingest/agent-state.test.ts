@@ -12,13 +12,14 @@ import { silentLogger } from '../../../common/logger.js';
 import { INGEST_SERVICE, type AgentMessage, type CollectorMessage, type WireSourceCounters } from '../../../common/wire.js';
 import { CollectorBus } from '../../../collector/events.js';
 import { HealthMonitor } from '../../../collector/health/monitor.js';
-import { MAX_SOURCES_PER_AGENT } from '../../../collector/ingest/agent-counters.js';
 import { IngestServer } from '../../../collector/ingest/server.js';
 import { SqliteStore } from '../../../collector/store/sqlite/store.js';
 import { RecordingEngine } from '../../helpers/null-engine.js';
 import { eventually } from '../../helpers/processes.js';
 
 const IDENTITIES = 4000;
+/** The documented bound on what one agent may report about itself (collector/ingest/agent-counters.ts). */
+const MAX_SOURCES_PER_AGENT = 16;
 const PARALLEL = 200;
 const Client = grpc.makeGenericClientConstructor(INGEST_SERVICE, 'driftwatch.v1.Ingest');
 type Call = grpc.ClientDuplexStream<AgentMessage, CollectorMessage>;
