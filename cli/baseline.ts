@@ -148,12 +148,18 @@ export function register(program: Command): void {
       process.stdout.write(`baseline ${b.id} v${b.version} ${terminalSafe(workloadText(b))}: ${b.phase}\n`);
     });
 
-  withClientOptions(cmd.command('export').description('an approved baseline as declared-baseline YAML, a NetworkPolicy or Falco rules').argument('<id>'), { output: false })
-    .option('--format <f>', 'yaml | networkpolicy | falco', 'yaml')
+  withClientOptions(
+    cmd.command('export').description('an approved baseline as declared-baseline YAML, a NetworkPolicy, Falco rules or a Tetragon TracingPolicy').argument('<id>'),
+    { output: false },
+  )
+    .option('--format <f>', 'yaml | networkpolicy | falco | tetragon', 'yaml')
+    .option('--sigkill', 'with --format tetragon: kill executions outside the baseline (Sigkill) instead of only reporting them')
     .option('-o, --output <file>', 'write to a file instead of stdout')
-    .action(async (id: string, opts: ClientOptions & { format: string; output?: string }) => {
+    .action(async (id: string, opts: ClientOptions & { format: string; sigkill?: boolean; output?: string }) => {
       const client = clientFrom(opts);
-      const text = await client.request<string>('GET', `/baselines/${encodeURIComponent(id)}/export`, { query: { format: opts.format }, accept: 'application/yaml' });
+      // The collector rejects an action for any other format, so a misplaced --sigkill is an error, not ignored.
+      const query = { format: opts.format, ...(opts.sigkill ? { action: 'sigkill' } : {}) };
+      const text = await client.request<string>('GET', `/baselines/${encodeURIComponent(id)}/export`, { query, accept: 'application/yaml' });
       if (opts.output) writeFileSync(opts.output, text);
       // YAML already escapes control characters inside strings; this guards the terminal anyway.
       else process.stdout.write(terminalSafe(text, { keepNewlines: true }));

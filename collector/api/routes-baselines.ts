@@ -1,5 +1,5 @@
 import type { BaselinePhase } from '../../common/deviations.js';
-import { exportBaseline, EXPORT_FORMATS, type ExportFormat } from '../exports/index.js';
+import { exportBaseline, EXPORT_FORMATS, TETRAGON_ACTIONS, type ExportFormat, type TetragonAction } from '../exports/index.js';
 import type { BaselineItemView, BaselineView } from '../store/queries.js';
 import { actorOf, inScope, requireScope, visibleOr404 } from './auth.js';
 import { diffLearnedDeclared } from './declared-diff.js';
@@ -328,18 +328,31 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
   register({
     method: 'GET',
     path: '/baselines/{id}/export',
-    summary: 'Export an approved baseline: declared-baseline YAML, a Kubernetes NetworkPolicy, or Falco rules',
+    summary: 'Export an approved baseline: declared-baseline YAML, a Kubernetes NetworkPolicy, Falco rules or a Tetragon TracingPolicy',
     tag: 'baselines',
     role: 'viewer',
     params: idParams,
-    query: { type: 'object', additionalProperties: false, properties: { format: { enum: [...EXPORT_FORMATS], default: 'yaml' } } },
+    query: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        format: { enum: [...EXPORT_FORMATS], default: 'yaml' },
+        // Killing is opt-in: only with format=tetragon, and only when asked for.
+        action: { enum: [...TETRAGON_ACTIONS], description: 'format=tetragon only: audit (default) or sigkill' },
+      },
+    },
     produces: 'application/yaml',
     returns: 'The exported document (YAML).',
     handler: async ({ params, query, principal, reply }) => {
       const b = await load(Number(params.id), principal);
       if (b.phase !== 'approved') throw new ApiError('DW_ERR_EXPORT_UNAVAILABLE', `baseline ${b.id} is ${b.phase}; only an approved baseline can be exported`);
       const format = String(query.format ?? 'yaml') as ExportFormat;
-      const text = exportBaseline(format, b, await ctx.store.queries.baselineItems(b.id, b.version), ctx.network);
+      if (query.action !== undefined && format !== 'tetragon') throw new ApiError('DW_ERR_VALIDATION', `action applies to format=tetragon only, not format=${format}`);
+      const tetragonAction = query.action as TetragonAction | undefined;
+      const text = exportBaseline(format, b, await ctx.store.queries.baselineItems(b.id, b.version), ctx.network, {
+        addressSets: ctx.reviews.addressSets,
+        ...(tetragonAction ? { tetragonAction } : {}),
+      });
       void reply.type('application/yaml; charset=utf-8').header('content-disposition', `attachment; filename="baseline-${b.id}-v${b.version}-${format}.yaml"`);
       return text;
     },

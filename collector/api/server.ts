@@ -37,7 +37,7 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 export const API_PREFIX = '/api/v1';
 
 /** What the API changes through: reviews, each run with its audit entry in one transaction. */
-export type ReviewServices = Pick<Detection, 'change' | 'baselineReview' | 'deviationReview'>;
+export type ReviewServices = Pick<Detection, 'change' | 'baselineReview' | 'deviationReview' | 'addressSets'>;
 
 export interface ApiOptions {
   store: Store;

@@ -40,3 +40,12 @@ export function dnsLabel(...parts: string[]): string {
     .replace(/^-|-$/g, '');
   return (s.slice(0, 63).replace(/-$/, '') || 'driftwatch');
 }
+
+/**
+ * The labels a generated policy selects the workload's pods with. The collector knows a workload
+ * by owner name, not by its pods' labels, so the exports assume the recommended
+ * `app.kubernetes.io/name` label and say so in their note.
+ */
+export function workloadPodLabels(workloadName: string): Record<string, string> {
+  return { 'app.kubernetes.io/name': workloadName };
+}

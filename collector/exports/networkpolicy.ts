@@ -1,6 +1,6 @@
 import { parseCidr } from '../../common/cidr.js';
 import type { BaselineItemView, BaselineView } from '../store/queries.js';
-import { dnsLabel, splitItems, unescapeKeyField } from './keys.js';
+import { dnsLabel, splitItems, unescapeKeyField, workloadPodLabels } from './keys.js';
 
 export interface NetworkPolicyOptions {
   /** Labels selecting the workload's pods; default `app.kubernetes.io/name: <workload name>`. */
@@ -8,6 +8,8 @@ export interface NetworkPolicyOptions {
   /** The collector's configured ranges: `class|pod-cidr` / `class|node-cidr` peers become these. */
   podCidrs?: readonly string[];
   nodeCidrs?: readonly string[];
+  /** Every range published for a named address set (collector/addresses); none = set unknown. */
+  setCidrs?: (set: string) => readonly string[];
 }
 
 type Peer = Record<string, unknown>;
@@ -45,9 +47,16 @@ function peersOf(peer: string, opts: NetworkPolicyOptions): Peer[] | null {
   if (peer === 'class|pod-cidr') return opts.podCidrs?.length ? opts.podCidrs.flatMap(ipBlock) : [{ namespaceSelector: {} }];
   if (peer === 'class|node-cidr') return (opts.nodeCidrs ?? []).flatMap(ipBlock);
   if (peer === '-') return null;
-  // A DNS name or a provider's rotating pool cannot be written as a stable NetworkPolicy peer:
-  // the port stays open to any destination rather than cutting the workload off.
-  if (peer.startsWith('dns|') || peer.startsWith('set|')) return null;
+  if (peer.startsWith('set|')) {
+    // A named set is its published ranges; a set the collector no longer knows falls through to
+    // "any peer on the port" like a DNS name, rather than cutting the workload off.
+    const cidrs = opts.setCidrs?.(unescapeKeyField(peer.slice(4))) ?? [];
+    if (cidrs.length) return cidrs.flatMap(ipBlock);
+    return null;
+  }
+  // A DNS name cannot be written as a NetworkPolicy peer (it has no FQDN peers) and the addresses
+  // behind it rotate: the port stays open to any destination rather than cutting the workload off.
+  if (peer.startsWith('dns|')) return null;
   return []; // loopback: NetworkPolicy never filters it
 }
 
@@ -118,7 +127,7 @@ export function toNetworkPolicy(baseline: BaselineView, items: readonly Baseline
       },
     },
     spec: {
-      podSelector: { matchLabels: opts.podLabels ?? { 'app.kubernetes.io/name': w.name } },
+      podSelector: { matchLabels: opts.podLabels ?? workloadPodLabels(w.name) },
       policyTypes: ['Ingress', 'Egress'],
       ingress: rules(ingress, 'from'),
       egress: [...rules(egress, 'to'), ...CLUSTER_DNS],

@@ -67,6 +67,16 @@ t.test('baseline list / show / diff / approve / reject / export', async (t) => {
   t.match(exported.out, /^apiVersion: networking\.k8s\.io\/v1\nkind: NetworkPolicy\n/);
   const file = join(t.testdir({}), 'falco.yaml');
   t.equal((await run(h, ['baseline', 'export', String(id), '--format', 'falco', '-o', file])).code, 0);
+  const audit = await run(h, ['baseline', 'export', String(id), '--format', 'tetragon']);
+  t.equal(audit.code, 0, audit.err);
+  t.match(audit.out, /^apiVersion: cilium\.io\/v1alpha1\nkind: TracingPolicyNamespaced\n/);
+  t.match(audit.out, /- action: Post\n/, 'audits by default');
+  const enforce = await run(h, ['baseline', 'export', String(id), '--format', 'tetragon', '--sigkill']);
+  t.equal(enforce.code, 0, enforce.err);
+  t.match(enforce.out, /- action: Sigkill\n/, '--sigkill opts in to killing');
+  const misplaced = await run(h, ['baseline', 'export', String(id), '--format', 'networkpolicy', '--sigkill']);
+  t.equal(misplaced.code, 1, '--sigkill with another format is an error, not ignored');
+  t.match(misplaced.err, /action applies to format=tetragon only/);
 });
 
 t.test('the client refuses plaintext tokens to remote servers and needs a token', async (t) => {

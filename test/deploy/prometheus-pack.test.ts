@@ -189,10 +189,12 @@ t.test('every metric the rules and the dashboard use is exported by a running ag
   );
   const collector = spawnCli(['collector', '--config', config]);
   t.teardown(() => collector.stop('SIGKILL'));
-  await collector.waitForLog(/collector ready/);
+  // Started from the TypeScript sources: on a loaded machine that alone can outlast the default
+  // 30 s (measured 50 s at load 11 on 2 cores), as in test/e2e/rotating-peers.test.ts.
+  await collector.waitForLog(/collector ready/, 120_000);
   const agent = spawnCli(['agent', '--config', config]);
   t.teardown(() => agent.stop('SIGKILL'));
-  await agent.waitForLog(/connected to collector/);
+  await agent.waitForLog(/connected to collector/, 120_000);
 
   const scrape = async (port: number): Promise<string> => (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   // The replay raises deviations; their notifications reach the file sink.

@@ -14,7 +14,7 @@ import { createApi, type Api } from '../../collector/api/server.js';
 import { CollectorBus } from '../../collector/events.js';
 import { Detection } from '../../collector/detection.js';
 import { SqliteStore } from '../../collector/store/sqlite/store.js';
-import { ItemDeriver } from '../../common/items/derive.js';
+import { ItemDeriver, type PeerResolver } from '../../common/items/derive.js';
 import type { Role } from '../../collector/store/tokens.js';
 
 export const T0 = 1_700_000_000_000;
@@ -108,7 +108,7 @@ export interface Reply {
 
 export async function startHarness(
   t: Test,
-  opts: { baselines?: Record<string, string>; authFailuresPerMinute?: number; overrides?: Record<string, unknown> } = {},
+  opts: { baselines?: Record<string, string>; authFailuresPerMinute?: number; overrides?: Record<string, unknown>; resolver?: PeerResolver } = {},
 ): Promise<Harness> {
   const dir = t.testdir({ baselines: opts.baselines ?? {} });
   const config = loadConfig({
@@ -125,7 +125,7 @@ export async function startHarness(
   });
   const store = new SqliteStore({ dataDir: ':memory:' });
   const bus = new CollectorBus();
-  const engine = new Detection({ store, bus, config: config.collector, logger: silentLogger() });
+  const engine = new Detection({ store, bus, config: config.collector, logger: silentLogger(), ...(opts.resolver ? { resolver: opts.resolver } : {}) });
   await engine.start();
   const api = createApi({ store, bus, reviews: engine, declared: engine.declared, config, logger: silentLogger(), streamReverifyMs: 200 });
   await api.start();

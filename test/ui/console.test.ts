@@ -206,6 +206,7 @@ t.test('the console in Chromium', { skip: existsSync(CHROMIUM) ? false : `no ${C
   await page.click('button[data-action=approve]');
   await page.click('button[data-action=confirm-approve]');
   await page.waitForSelector('h1 .badge.phase-approved');
+  t.same(await page.locator('p:has-text("Export:") button').allTextContents(), ['yaml', 'networkpolicy', 'falco', 'tetragon'], 'an approved baseline exports in every format');
 
   // The approval is in the audit log.
   await page.click('a[data-nav=audit]');

@@ -156,7 +156,7 @@ export async function render(main, ctx) {
           'p',
           {},
           'Export: ',
-          ['yaml', 'networkpolicy', 'falco'].map((f) =>
+          ['yaml', 'networkpolicy', 'falco', 'tetragon'].map((f) =>
             h('button', {
               type: 'button',
               class: 'link',
