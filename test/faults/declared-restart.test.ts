@@ -101,7 +101,7 @@ t.test('a deny list broken while the collector is down is still enforced after i
 
   let collector = spawnCli(['collector', '--config', configFile]);
   t.teardown(() => collector.stop('SIGKILL'));
-  await collector.waitForLog(/collector ready/);
+  await collector.waitForLog(/collector ready/, 120_000);
   const first = await readyz();
   t.match(first.body.components.find((c) => c.name === 'declared-baselines'), { ready: true, detail: '1 declared baseline(s) in force' });
   t.equal(await collector.stop(), 0);
@@ -109,7 +109,7 @@ t.test('a deny list broken while the collector is down is still enforced after i
   // The file is broken while the collector is down (a bad merge: a key misspelt on line 7).
   writeFileSync(join(dir, 'baselines', 'deny.yaml'), DENY.replace('  deny:', '  denny:'));
   collector = spawnCli(['collector', '--config', configFile]);
-  await collector.waitForLog(/collector ready/);
+  await collector.waitForLog(/collector ready/, 120_000);
   const after = await readyz();
   t.equal(after.status, 200, 'still ready: ingest and detection go on');
   t.equal(after.body.degraded, true, 'but degraded');
@@ -119,7 +119,7 @@ t.test('a deny list broken while the collector is down is still enforced after i
 
   const agent = spawnCli(['agent', '--config', configFile]);
   t.teardown(() => agent.stop('SIGKILL'));
-  await agent.waitForLog(/connected to collector/);
+  await agent.waitForLog(/connected to collector/, 120_000);
   appendFileSync(events, execEvent('/usr/bin/nmap', 1) + '\n');
   await eventually(() => query<{ kind: string }>(dataDir, "SELECT kind FROM deviations WHERE kind = 'denied'").length === 1, 'the denied exec to be a deviation', 30_000);
   const [d] = query<{ severity: string; item_key: string }>(dataDir, "SELECT severity, item_key FROM deviations WHERE kind = 'denied'");
