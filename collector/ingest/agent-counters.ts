@@ -4,6 +4,7 @@
  * so that no agent can make the collector hold more than a few KiB for it. An agent runs a handful
  * of sources; anything beyond the bounds is cut and counted (`cut` → a metric), never an error.
  */
+import { Counter, type Registry } from 'prom-client';
 import { REJECT_REASONS } from '../../common/model.js';
 import type { AgentMessage } from '../../common/wire.js';
 import { toCount } from '../health/samples.js';
@@ -16,7 +17,7 @@ export const MAX_LABEL_CHARS = 64;
 const KNOWN_REASONS: ReadonlySet<string> = new Set(REJECT_REASONS);
 const COUNTS = ['seen', 'observed', 'matchedBaseline', 'dropped', 'malformed', 'ignored', 'sensorLost', 'sensorEvents', 'sensorThrottled', 'sensorGaps', 'sensorGapMs'] as const;
 
-export interface Cut {
+interface Cut {
   /** Sources beyond MAX_SOURCES_PER_AGENT left out. */
   sources: number;
   /** Rejection reasons outside the known set, summed into `other`. */
@@ -33,14 +34,14 @@ function label(text: unknown, cut: Cut): string {
 }
 
 /** The hello's self-description, bounded. */
-export function boundedHello(hello: NonNullable<AgentMessage['hello']>, cut: Cut): { version: string; sources: string[] } {
+function boundedHello(hello: NonNullable<AgentMessage['hello']>, cut: Cut): { version: string; sources: string[] } {
   const sources = hello.sources ?? [];
   cut.sources += Math.max(0, sources.length - MAX_SOURCES_PER_AGENT);
   return { version: label(hello.agentVersion, cut), sources: sources.slice(0, MAX_SOURCES_PER_AGENT).map((s) => label(s, cut)) };
 }
 
 /** The counters as stored: known fields only, as plain numbers, bounded in sources and reasons. */
-export function boundedCounters(counters: NonNullable<AgentMessage['counters']>, cut: Cut): Record<string, unknown> {
+function boundedCounters(counters: NonNullable<AgentMessage['counters']>, cut: Cut): Record<string, unknown> {
   const all = counters.sources ?? [];
   cut.sources += Math.max(0, all.length - MAX_SOURCES_PER_AGENT);
   const sources = all.slice(0, MAX_SOURCES_PER_AGENT).map((c) => {
@@ -59,4 +60,33 @@ export function boundedCounters(counters: NonNullable<AgentMessage['counters']>,
     return out;
   });
   return { sources, shipDropped: toCount(counters.shipDropped) };
+}
+
+/** What agents say about themselves, bounded, with what was cut counted (a metric). */
+export class AgentSelfReports {
+  private readonly cuts: Counter<'what'>;
+
+  constructor(registry: Registry) {
+    this.cuts = new Counter({
+      name: 'driftwatch_collector_agent_reports_cut_total',
+      help: 'What agents reported about themselves beyond the per-agent bounds (sources, unknown rejection reasons, over-long names), cut before it was stored.',
+      labelNames: ['what'],
+      registers: [registry],
+    });
+  }
+
+  hello(hello: NonNullable<AgentMessage['hello']>): { version: string; sources: string[] } {
+    return this.counted((cut) => boundedHello(hello, cut));
+  }
+
+  counters(counters: NonNullable<AgentMessage['counters']>): Record<string, unknown> {
+    return this.counted((cut) => boundedCounters(counters, cut));
+  }
+
+  private counted<T>(bound: (cut: Cut) => T): T {
+    const cut: Cut = { sources: 0, reasons: 0, labels: 0 };
+    const out = bound(cut);
+    for (const what of ['sources', 'reasons', 'labels'] as const) if (cut[what] > 0) this.cuts.inc({ what }, cut[what]);
+    return out;
+  }
 }

@@ -23,7 +23,7 @@ import type { EdgeBaseline } from '../../common/edge-baseline.js';
 import type { CollectorBus } from '../events.js';
 import type { WireRejections } from '../health/rejections.js';
 import type { Store } from '../store/contract.js';
-import { boundedCounters, boundedHello, type Cut } from './agent-counters.js';
+import { AgentSelfReports } from './agent-counters.js';
 import { EdgeSync } from './edge-sync.js';
 import type { IngestBatch } from './unit-of-work.js';
 
@@ -65,10 +65,6 @@ function writeBounded(stream: Stream, msg: CollectorMessage, protocolErrors: Cou
     return true;
   }
   return stream.write(msg);
-}
-
-function noCut(): Cut {
-  return { sources: 0, reasons: 0, labels: 0 };
 }
 
 /** The names a client certificate is issued to: its subject CN and DNS subject alternative names. */
@@ -129,6 +125,8 @@ export class IngestServer implements Component {
   private unsubscribeEdge: (() => void) | undefined;
   private readonly metrics;
   private readonly maxSkewMs: number;
+  /** What agents say about themselves (hello, counters), bounded before it is stored. */
+  private readonly selfReports: AgentSelfReports;
 
   constructor(private readonly opts: IngestOptions) {
     const registers = [opts.registry];
@@ -153,15 +151,10 @@ export class IngestServer implements Component {
         labelNames: ['reason'] as const,
         registers,
       }),
-      counterCuts: new Counter({
-        name: 'driftwatch_collector_agent_reports_cut_total',
-        help: 'What agents reported about themselves beyond the per-agent bounds (sources, unknown rejection reasons, over-long names), cut before it was stored.',
-        labelNames: ['what'] as const,
-        registers,
-      }),
       ...this.edgeMetrics(registers),
     };
     this.maxSkewMs = parseDuration(opts.config.maxClockSkew);
+    this.selfReports = new AgentSelfReports(opts.registry);
     for (const r of ['stored', 'duplicate'] as const) this.metrics.observations.inc({ result: r }, 0);
     for (const reason of WIRE_REJECT_REASONS) this.metrics.observations.inc({ result: 'invalid', reason }, 0);
   }
@@ -265,12 +258,7 @@ export class IngestServer implements Component {
     }
     if (!session) throw new ProtocolError('no-hello', 'first message must be hello');
     if (msg.batch) await this.onBatch(session, msg.batch.seq, msg.batch.observations ?? []);
-    else if (msg.counters) {
-      const cut = noCut();
-      const counters = boundedCounters(msg.counters, cut);
-      this.countCuts(cut);
-      await this.opts.store.agents.setCounters(session.instanceId, counters, new Date().toISOString());
-    }
+    else if (msg.counters) await this.opts.store.agents.setCounters(session.instanceId, this.selfReports.counters(msg.counters), new Date().toISOString());
     else if (msg.workloads) this.onWorkloads(session, (msg.workloads.workloads ?? []).map(workloadFromWire), msg.workloads.hashes ?? []);
     else if (msg.edgeAck) session.edge.acknowledge(toNumber(msg.edgeAck.version));
     return session;
@@ -284,10 +272,6 @@ export class IngestServer implements Component {
     } catch (err) {
       this.opts.logger.error('recording an agent disconnect failed', { instanceId, error: String(err) });
     }
-  }
-
-  private countCuts(cut: Cut): void {
-    for (const what of ['sources', 'reasons', 'labels'] as const) if (cut[what] > 0) this.metrics.counterCuts.inc({ what }, cut[what]);
   }
 
   /** Ends a stream that broke the protocol, with a status the agent logs, and counts why. */
@@ -308,10 +292,7 @@ export class IngestServer implements Component {
       if (!names.includes(node)) throw new ProtocolError('certificate-node', `the client certificate (${names.join(', ') || 'none'}) is not issued to node ${JSON.stringify(node)}`);
     }
     const at = new Date().toISOString();
-    const cut = noCut();
-    const self = boundedHello(hello, cut);
-    this.countCuts(cut);
-    const lastSeq = await this.opts.store.agents.hello({ instanceId, node, cluster, ...self }, at);
+    const lastSeq = await this.opts.store.agents.hello({ instanceId, node, cluster, ...this.selfReports.hello(hello) }, at);
     const session: Session = { stream, instanceId, node, edge: this.edgeSync(stream, node) };
     this.sessions.add(session);
     this.metrics.agentsConnected.set(this.sessions.size);

@@ -1,15 +1,18 @@
 /**
  * "The last good declared set stays in force" across a restart: a real collector loads a deny
- * list, stops; the file breaks; the restarted collector still enforces it (a real agent's exec of
- * the denied binary is a `denied` deviation) and reports the broken file in /readyz, degraded but
- * ready.
+ * list, stops; the file breaks; the restarted collector still enforces it (an agent's exec of the
+ * denied binary, sent over mTLS gRPC, is a `denied` deviation) and reports the broken file in
+ * /readyz, degraded but ready.
  */
 import t from 'tap';
+import * as grpc from '@grpc/grpc-js';
 import Database from 'better-sqlite3';
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { INGEST_SERVICE, observationToWire, toNumber, type AgentMessage, type CollectorMessage } from '../../common/wire.js';
 import { makeTestPki } from '../helpers/certs.js';
+import { processObservation } from '../helpers/observations.js';
 import { eventually, freePort, spawnCli } from '../helpers/processes.js';
 
 const DENY = `apiVersion: driftwatch.dev/v1
@@ -23,36 +26,29 @@ spec:
       - path: /usr/bin/nmap
 `;
 
-/** A Tetragon process_exec in protojson. */
-function execEvent(binary: string, i: number): string {
-  const at = new Date(Date.now() - 60_000 + i).toISOString();
-  const execId = (n: string) => Buffer.from(n).toString('base64');
-  return JSON.stringify({
-    process_exec: {
-      process: {
-        exec_id: execId(`node-a:${2000 + i}:${i}`),
-        pid: 2000 + i,
-        uid: 0,
-        cwd: '/',
-        binary,
-        arguments: '-sS 10.0.0.0/8',
-        flags: 'execve clone',
-        start_time: at,
-        pod: {
-          namespace: 'shop',
-          name: 'web-7d4b9c8f6d-abcde',
-          container: { id: `containerd://${'b'.repeat(64)}`, name: 'main', image: { id: `docker.io/shop/web@sha256:${'2'.repeat(64)}`, name: 'docker.io/shop/web:1.0' }, start_time: '2026-11-30T09:00:00Z', pid: 1 },
-          workload: 'web',
-          workload_kind: 'Deployment',
-        },
-        docker: 'b'.repeat(31),
-        parent_exec_id: execId('node-a:1:1'),
-      },
-      parent: { exec_id: execId('node-a:1:1'), pid: 1, binary: '/usr/bin/containerd-shim-runc-v2', flags: 'execve' },
-    },
-    node_name: 'node-a',
-    time: at,
+const Client = grpc.makeGenericClientConstructor(INGEST_SERVICE, 'driftwatch.v1.Ingest');
+type Call = grpc.ClientDuplexStream<AgentMessage, CollectorMessage>;
+
+/** What an agent on node-a sends for one exec of `exe` in shop/web: hello, then one batch (mTLS). */
+function shipExec(port: number, pki: { ca: string; clientCert: string; clientKey: string }, exe: string): { acked: () => boolean; close: () => void } {
+  const client = new Client(`localhost:${port}`, grpc.credentials.createSsl(readFileSync(pki.ca), readFileSync(pki.clientKey), readFileSync(pki.clientCert)));
+  const call = (client as unknown as { connect(): Call }).connect();
+  let acked = false;
+  call.on('data', (m: CollectorMessage) => {
+    if (toNumber(m.ack?.seq ?? 0) === 1) acked = true;
   });
+  call.on('error', () => undefined);
+  const obs = processObservation(1, { time: Date.now() - 60_000, node: 'node-a', workload: { cluster: 'test', namespace: 'shop', kind: 'Deployment', name: 'web', container: 'main' } });
+  obs.process.exe = exe;
+  call.write({ hello: { node: 'node-a', instanceId: 'node-a-1', cluster: 'test', agentVersion: 'test', sources: ['tetragon-json'] } });
+  call.write({ batch: { seq: 1, observations: [observationToWire(obs)] } });
+  return {
+    acked: () => acked,
+    close: () => {
+      call.end();
+      client.close();
+    },
+  };
 }
 
 function query<T>(dataDir: string, sql: string): T[] {
@@ -70,8 +66,6 @@ t.test('a deny list broken while the collector is down is still enforced after i
   const dir = t.testdir({ baselines: { 'deny.yaml': DENY } });
   const pki = makeTestPki(dir);
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
-  const events = join(dir, 'events.jsonl');
-  writeFileSync(events, '');
   const dataDir = join(dir, 'data');
   const configFile = join(dir, 'driftwatch.yaml');
   writeFileSync(
@@ -84,13 +78,6 @@ t.test('a deny list broken while the collector is down is still enforced after i
         baselinesDir: join(dir, 'baselines'),
         grpc: { listen: `127.0.0.1:${grpcPort}`, tls: { ca: pki.ca, cert: pki.serverCert, key: pki.serverKey } },
         http: { listen: `127.0.0.1:${httpPort}` },
-      },
-      agent: {
-        node: 'node-a',
-        collector: { address: `localhost:${grpcPort}`, tls: { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey } },
-        sources: [{ kind: 'tetragon-json', address: events, follow: true }],
-        http: { listen: '127.0.0.1:0' },
-        ship: { batchSize: 10, flushInterval: '20ms' },
       },
     }),
   );
@@ -117,10 +104,9 @@ t.test('a deny list broken while the collector is down is still enforced after i
   t.equal(component.ready, false);
   t.match(component.detail, `${join(dir, 'baselines', 'deny.yaml')}:7:3: `, 'the problem with file:line:column');
 
-  const agent = spawnCli(['agent', '--config', configFile]);
-  t.teardown(() => agent.stop('SIGKILL'));
-  await agent.waitForLog(/connected to collector/, 120_000);
-  appendFileSync(events, execEvent('/usr/bin/nmap', 1) + '\n');
+  const agent = shipExec(grpcPort, pki, '/usr/bin/nmap');
+  t.teardown(() => agent.close());
+  await eventually(() => agent.acked(), 'the batch to be stored');
   await eventually(() => query<{ kind: string }>(dataDir, "SELECT kind FROM deviations WHERE kind = 'denied'").length === 1, 'the denied exec to be a deviation', 30_000);
   const [d] = query<{ severity: string; item_key: string }>(dataDir, "SELECT severity, item_key FROM deviations WHERE kind = 'denied'");
   t.match(d, { severity: 'critical', item_key: 'p|/usr/bin/nmap' }, 'the deny list of the last good content is enforced');

@@ -17,7 +17,7 @@ import { SqliteStore } from '../../../collector/store/sqlite/store.js';
 import { RecordingEngine } from '../../helpers/null-engine.js';
 import { eventually } from '../../helpers/processes.js';
 
-const IDENTITIES = 4000;
+const IDENTITIES = 2500;
 /** The documented bound on what one agent may report about itself (collector/ingest/agent-counters.ts). */
 const MAX_SOURCES_PER_AGENT = 16;
 const PARALLEL = 200;
