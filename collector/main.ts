@@ -66,7 +66,7 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
 
     // Alerting subscribes before ingest starts, so no deviation can be raised unseen.
     const rejections = new WireRejections();
-    const healthInputs = { rejections, pods: resolver.podsView() };
+    const healthInputs = { rejections, pods: resolver.podsView(), declared: detection.declared };
     const alerting = createAlerting({ store, bus, config, logger: logger.child({ component: 'alerting' }), registry, healthInputs });
     await alerting.start();
     closers.unshift(() => alerting.close());
@@ -88,7 +88,7 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
     housekeeping.unref();
     closers.unshift(() => clearInterval(housekeeping));
 
-    const api = createApi({ store, bus, reviews: detection, config, logger: logger.child({ component: 'api' }) });
+    const api = createApi({ store, bus, reviews: detection, declared: detection.declared, config, logger: logger.child({ component: 'api' }) });
     await api.start();
     closers.unshift(() => api.close());
     const ops = new OpsServer(c.http.listen, registry, api.handle, c.http.tls);
@@ -98,6 +98,7 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
     // out of its Service: that would cut off every agent's ingest.
     ops.addProbe(() => alerting.readiness(), { critical: false });
     ops.addProbe(() => resolver.readiness(), { critical: false });
+    ops.addProbe(() => detection.declaredReadiness(), { critical: false });
     await ops.start();
     // Tokens travel in the Authorization header: in plaintext beyond loopback anyone on the path
     // reads them (fine behind a TLS-terminating ingress or a mesh, which this cannot see).

@@ -15,6 +15,7 @@ import { authenticate, AuthFailureLimiter, bearerToken, requireRole } from './au
 import { ApiError, API_ERRORS, isApiErrorCode } from './errors.js';
 import { buildOpenApi, type RouteDoc } from './openapi.js';
 import { registerBaselineRoutes } from './routes-baselines.js';
+import { registerDeclaredRoutes } from './routes-declared.js';
 import { registerDeviationRoutes } from './routes-deviations.js';
 import { registerMetaRoutes } from './routes-meta.js';
 import { registerProposalRoutes } from './routes-proposals.js';
@@ -22,7 +23,7 @@ import { registerReportRoutes } from './routes-reports.js';
 import { attachStream, type Stream } from './stream.js';
 import { uiHashRedirect } from './ui-links.js';
 import type { CandidateEvaluator } from './whatif.js';
-import { createCandidateEvaluator, DeclaredReader } from './candidates.js';
+import { createCandidateEvaluator, DeclaredReader, type DeclaredView } from './candidates.js';
 
 /** Security headers on every API and UI response. The UI has no inline script or style. */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
@@ -46,6 +47,8 @@ export interface ApiOptions {
   logger: Logger;
   /** What-if of candidate baselines (default: the engine's item derivation and declared matching). */
   whatIf?: CandidateEvaluator;
+  /** The declared baselines in force (default: read from collector.baselinesDir on each call). */
+  declared?: DeclaredView;
   /** Wall clock (tests). */
   now?: () => number;
   /** How often live-stream connections re-check their token (default 30 s; tests). */
@@ -61,7 +64,7 @@ export interface ApiContext {
   readonly settings: CollectorConfig['api'];
   readonly cluster: string;
   readonly whatIf: CandidateEvaluator;
-  readonly declared: DeclaredReader;
+  readonly declared: DeclaredView;
   readonly network: NetworkScope;
   /** The console's base URL for the `links` of responses (collector/links.ts). */
   readonly uiBase: string;
@@ -106,7 +109,7 @@ export function createApi(opts: ApiOptions): Api {
     settings,
     cluster: opts.config.cluster,
     whatIf: opts.whatIf ?? createCandidateEvaluator(opts.config.collector.network),
-    declared: new DeclaredReader(opts.config.collector.baselinesDir),
+    declared: opts.declared ?? new DeclaredReader(opts.config.collector.baselinesDir),
     network: opts.config.collector.network,
     uiBase: uiBaseUrl(opts.config.collector.http),
     now,
@@ -170,6 +173,7 @@ export function createApi(opts: ApiOptions): Api {
 
   registerMetaRoutes(register, ctx, () => buildOpenApi(docs, API_ERRORS));
   registerDeviationRoutes(register, ctx);
+  registerDeclaredRoutes(register, ctx);
   registerBaselineRoutes(register, ctx);
   registerReportRoutes(register, ctx);
   registerProposalRoutes(register, ctx);

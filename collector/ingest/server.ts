@@ -23,6 +23,7 @@ import type { EdgeBaseline } from '../../common/edge-baseline.js';
 import type { CollectorBus } from '../events.js';
 import type { WireRejections } from '../health/rejections.js';
 import { StorageUnavailableError, type Store } from '../store/contract.js';
+import { AgentSelfReports } from './agent-counters.js';
 import { EdgeSync } from './edge-sync.js';
 import { AgentPresence } from './presence.js';
 import type { IngestBatch } from './unit-of-work.js';
@@ -126,6 +127,8 @@ export class IngestServer implements Component {
   private readonly metrics;
   private readonly maxSkewMs: number;
   private readonly presence: AgentPresence;
+  /** What agents say about themselves (hello, counters), bounded before it is stored. */
+  private readonly selfReports: AgentSelfReports;
 
   constructor(private readonly opts: IngestOptions) {
     const registers = [opts.registry];
@@ -160,6 +163,7 @@ export class IngestServer implements Component {
     };
     this.maxSkewMs = parseDuration(opts.config.maxClockSkew);
     this.presence = new AgentPresence({ agents: opts.store.agents, bus: opts.bus, logger: opts.logger, isConnected: (id) => [...this.sessions].some((s) => s.instanceId === id) });
+    this.selfReports = new AgentSelfReports(opts.registry);
     for (const r of ['stored', 'duplicate'] as const) this.metrics.observations.inc({ result: r }, 0);
     for (const reason of WIRE_REJECT_REASONS) this.metrics.observations.inc({ result: 'invalid', reason }, 0);
   }
@@ -266,7 +270,7 @@ export class IngestServer implements Component {
     if (msg.batch) {
       this.assertWritable();
       await this.onBatch(session, msg.batch.seq, msg.batch.observations ?? []);
-    } else if (msg.counters) await this.opts.store.agents.setCounters(session.instanceId, { sources: msg.counters.sources, shipDropped: toNumber(msg.counters.shipDropped) }, new Date().toISOString());
+    } else if (msg.counters) await this.opts.store.agents.setCounters(session.instanceId, this.selfReports.counters(msg.counters), new Date().toISOString());
     else if (msg.workloads) this.onWorkloads(session, (msg.workloads.workloads ?? []).map(workloadFromWire), msg.workloads.hashes ?? []);
     else if (msg.edgeAck) session.edge.acknowledge(toNumber(msg.edgeAck.version));
     return session;
@@ -309,7 +313,7 @@ export class IngestServer implements Component {
     this.assertWritable();
     await this.presence.catchUp();
     const at = new Date().toISOString();
-    const lastSeq = await this.opts.store.agents.hello({ instanceId, node, cluster, version: hello.agentVersion, sources: hello.sources ?? [] }, at);
+    const lastSeq = await this.opts.store.agents.hello({ instanceId, node, cluster, ...this.selfReports.hello(hello) }, at);
     const session: Session = { stream, instanceId, node, edge: this.edgeSync(stream, node) };
     this.sessions.add(session);
     this.metrics.agentsConnected.set(this.sessions.size);

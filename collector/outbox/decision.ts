@@ -57,6 +57,7 @@ export const HEALTH_ALERTNAMES: Record<HealthEvent['kind'], string> = {
   'sensor-loss': 'DriftwatchSensorLoss',
   'observations-rejected': 'DriftwatchObservationsRejected',
   'agent-missing': 'DriftwatchAgentMissing',
+  'declared-baseline-invalid': 'DriftwatchDeclaredBaselineInvalid',
 };
 
 /** One decision run: the outbox of its transaction, and the sinks it queued notifications for. */

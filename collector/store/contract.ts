@@ -19,6 +19,7 @@
 import type { AgentStatus, BaselineSummary, DeviationKind, DeviationStatus } from '../../common/deviations.js';
 import type { Observation, WorkloadId } from '../../common/model.js';
 import type { AlertNotification } from '../sinks/types.js';
+import type { AgentCursor } from './agents.js';
 import type { AuditEntry, AuditFilter, AuditInput } from './audit.js';
 import type { BaselineItemRecord, BaselineRecord, BaselineUpdate } from './baselines.js';
 import type { DeviationWrite, StoredDeviation } from './deviations.js';
@@ -105,7 +106,30 @@ export interface AgentRepository {
   disconnected(instanceId: string, at: string): Promise<void>;
   markAllDisconnected(): Promise<void>;
   get(instanceId: string): Promise<AgentStatus | undefined>;
-  list(within?: 'recent' | 'instance'): Promise<AgentStatus[]>;
+  /** Every instance (by node, newest first): the health monitor's walk. */
+  list(): Promise<AgentStatus[]>;
+  /** Keyset pages in (node, instance id) order. */
+  page(after: AgentCursor | undefined, limit: number): Promise<Page<AgentStatus, AgentCursor>>;
+  /** Instances by health: connected and seen since `freshSince` (ok), connected but not (stale), disconnected. */
+  countByHealth(freshSince: string): Promise<{ ok: number; stale: number; disconnected: number }>;
+}
+
+/** One declared-baseline file's last text that loaded without an error. */
+export interface LastGoodFile {
+  /** The file's name in the baselines directory. */
+  file: string;
+  text: string;
+  savedAt: string;
+}
+
+/**
+ * The last good content of each declared-baseline file, so that a file that is broken or empty
+ * when the collector starts keeps what was in force before (collector/baselines/declared.ts).
+ */
+export interface DeclaredLastGoodRepository {
+  all(): Promise<LastGoodFile[]>;
+  /** Replaces the file's last good text. */
+  save(f: LastGoodFile): Promise<void>;
 }
 
 /** API bearer tokens (only hashes are stored). */
@@ -165,7 +189,8 @@ export interface ConsoleQueryRepository {
 
 /** Reports across aggregates: the overview, agents with their health, state gauges. */
 export interface ReportRepository {
-  listAgents(nowMs: number): Promise<AgentView[]>;
+  /** A page of agents with their health, in (node, instance id) order. */
+  listAgents(nowMs: number, after: AgentCursor | undefined, limit: number): Promise<Page<AgentView, AgentCursor>>;
   overview(q: OverviewQuery): Promise<Overview>;
   openDeviationCounts(): Promise<OpenDeviationCount[]>;
   baselinesByPhase(): Promise<Map<BaselineSummary['phase'], number>>;
@@ -179,6 +204,7 @@ export interface Repositories {
   readonly deviations: DeviationRepository;
   readonly observations: ObservationRepository;
   readonly agents: AgentRepository;
+  readonly declared: DeclaredLastGoodRepository;
   readonly tokens: TokenRepository;
   readonly audit: AuditRepository;
   readonly outbox: OutboxRepository;

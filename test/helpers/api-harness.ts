@@ -127,7 +127,7 @@ export async function startHarness(
   const bus = new CollectorBus();
   const engine = new Detection({ store, bus, config: config.collector, logger: silentLogger(), ...(opts.resolver ? { resolver: opts.resolver } : {}) });
   await engine.start();
-  const api = createApi({ store, bus, reviews: engine, config, logger: silentLogger(), streamReverifyMs: 200 });
+  const api = createApi({ store, bus, reviews: engine, declared: engine.declared, config, logger: silentLogger(), streamReverifyMs: 200 });
   await api.start();
   const ops = new OpsServer('127.0.0.1:0', new Registry());
   ops.setFallback(api.handle);

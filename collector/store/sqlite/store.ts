@@ -72,6 +72,9 @@ export class SqliteStore implements Store {
   get agents(): SqlRepositories['agents'] {
     return this.outside.agents;
   }
+  get declared(): Repositories['declared'] {
+    return this.outside.declared;
+  }
   get tokens(): Repositories['tokens'] {
     return this.outside.tokens;
   }
