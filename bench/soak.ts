@@ -9,7 +9,7 @@
  * Every loop brings processes that never exit (the recording's servers, under fresh exec ids), so
  * the agent's lineage cache fills until it evicts: growth towards that bound is by design, and the
  * verdict only counts once the cache was full at the midpoint (`conclusive`); the shipped bound is
- * reached after ~10 minutes at this rate.
+ * reached after ~12 minutes at this rate.
  *
  * Prints one JSON document (samples + verdict); BENCHMARKS.md records the result with machine and
  * date. A benchmark, not a test: it runs for minutes.
