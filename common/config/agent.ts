@@ -31,11 +31,15 @@ export function agentSection<S extends TSchema>(source: S) {
       ),
       sources: Type.Array(source, { default: [] }),
       http: Type.Object({ listen: hostPort({ default: '127.0.0.1:9090' }) }, section),
-      /** Process-lineage cache bounds: records, and their estimated bytes. */
+      /**
+       * Process-lineage cache bounds: records, and their estimated bytes. A node's live processes
+       * plus those exited in the last 30 s are a few thousand; 16,384 leaves room for a busy node
+       * while keeping the cache to ~8 MiB of the agent's 100 MB budget (README, configuration table).
+       */
       lineage: Type.Object(
         {
-          maxProcesses: Type.Integer({ minimum: 64, default: 65536 }),
-          maxBytes: Type.Integer({ minimum: 1048576, default: 33554432 }),
+          maxProcesses: Type.Integer({ minimum: 64, default: 16384 }),
+          maxBytes: Type.Integer({ minimum: 1048576, default: 8388608 }),
         },
         section,
       ),

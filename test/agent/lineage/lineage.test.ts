@@ -1,6 +1,8 @@
 /** Lineage cache: bound + oldest-first eviction, exit grace, refcounted parents, chains, sessions. */
 import t from 'tap';
 import { LineageCache, type ProcessInfo } from '../../../agent/lineage/cache.js';
+import { createLineage } from '../../../agent/sources/index.js';
+import { loadConfig } from '../../../cli/config.js';
 
 function proc(key: string, parentKey: string | null, extra: Partial<ProcessInfo> = {}): ProcessInfo {
   return { key, execId: key, parentKey, exe: `/bin/${key}`, args: '', pid: null, containerId: 'c1', containerPid: null, inInitTree: null, procFs: false, fromExec: true, ...extra };
@@ -190,4 +192,26 @@ t.test('records share the strings many processes repeat', async (t) => {
   t.equal(a.parentKey, parent.key);
   t.equal(a.exe, b.exe);
   t.equal(cache.resolve(a).ancestors[0], parent.asAncestor, 'ancestor views are shared');
+});
+
+t.test('shipped defaults: a node that keeps starting processes holds at most 16,384 records and 8 MiB', async (t) => {
+  // The soak's pattern (issue 12 point 15): fresh exec ids forever, many never exiting. The cache
+  // must reach its bound early and stay there, not grow towards a bound far beyond the agent's budget.
+  const cache = createLineage(loadConfig({ env: {} }).agent);
+  const execId = (i: number): string => Buffer.from(`node-a:${3340800150041001 + i}:${41001 + i}`).toString('base64');
+  const args = '-jar /app/service.jar --spring.profiles.active=production --server.port=8080 --logging.level.root=INFO';
+  for (let i = 0; i < 100_000; i++) cache.upsert(proc(execId(i), execId(i - 1), { args }));
+  t.ok(cache.size <= 16_384, `${cache.size} records held`);
+  t.ok(cache.stats.bytes <= 8 * 2 ** 20, `estimated ${cache.stats.bytes} bytes held`);
+  t.equal(cache.stats.evicted, 100_000 - cache.size, 'the rest was evicted, oldest first');
+  t.ok(cache.get(execId(99_999)), 'the newest stays');
+});
+
+t.test('the byte estimate counts a record and its own strings, not the shared exe path', async (t) => {
+  const cache = new LineageCache({ maxProcesses: 10 });
+  const short = cache.upsert(proc('k', null, { args: '', exe: '/bin/sh' }));
+  const longExe = cache.upsert(proc('j', null, { args: '', exe: `/opt/${'x'.repeat(1_000)}` }));
+  const longArgs = cache.upsert(proc('i', null, { args: 'y'.repeat(1_000), exe: '/bin/sh' }));
+  t.equal(longExe.bytes, short.bytes, 'exe paths are interned: one copy for all records');
+  t.equal(longArgs.bytes - short.bytes, 1_000, 'one byte per character of a command line');
 });
