@@ -12,25 +12,28 @@ import { parseDuration } from './duration.js';
 
 export type RefusalReason = 'listener-full' | 'address-full';
 
-const REFUSED = 'driftwatch_connections_refused_total';
+const CONNECTIONS = 'driftwatch_connections_total';
 const OPEN = 'driftwatch_connections_open';
 
 /** Admits or refuses each connection of one listener and counts both (metrics by listener name). */
 export class ConnectionGuard {
   private readonly perAddress = new Map<string, number>();
   private readonly sockets = new Set<Socket>();
-  /** Connections refused since start, by reason (tests; Prometheus has the same). */
+  /** Connections refused since start, by reason, and accepted (tests; Prometheus has the same). */
   readonly refused: Record<RefusalReason, number> = { 'listener-full': 0, 'address-full': 0 };
-  private readonly refusedMetric: Counter<'listener' | 'reason'> | undefined;
+  accepted = 0;
+  private readonly lingerMs: number;
+  private readonly metric: Counter<'listener' | 'result'> | undefined;
 
   constructor(
     readonly listener: string,
-    private readonly limits: Pick<ConnectionLimits, 'maxConnections' | 'maxConnectionsPerAddress'>,
+    private readonly limits: Pick<ConnectionLimits, 'maxConnections' | 'maxConnectionsPerAddress' | 'idleTimeout'>,
     registry?: Registry,
   ) {
+    this.lingerMs = parseDuration(limits.idleTimeout);
     if (!registry) return;
-    this.refusedMetric = sharedMetric(registry, REFUSED, () => new Counter({ name: REFUSED, help: 'Connections closed on arrival because the listener or the remote address had its maximum open, by listener and reason.', labelNames: ['listener', 'reason'] as const, registers: [registry] }));
-    for (const reason of ['listener-full', 'address-full'] as const) this.refusedMetric.inc({ listener, reason }, 0);
+    this.metric = sharedMetric(registry, CONNECTIONS, () => new Counter({ name: CONNECTIONS, help: 'Connections by listener and result: accepted, or closed on arrival because the listener (listener-full) or the remote address (address-full) had its maximum open.', labelNames: ['listener', 'result'] as const, registers: [registry] }));
+    for (const result of ['accepted', 'listener-full', 'address-full'] as const) this.metric.inc({ listener, result }, 0);
     guardsOf(registry).add(this);
   }
 
@@ -70,6 +73,11 @@ export class ConnectionGuard {
     }
     this.perAddress.set(address, held + 1);
     this.sockets.add(socket);
+    this.accepted++;
+    this.metric?.inc({ listener: this.listener, result: 'accepted' });
+    // Closing is a handshake: a peer that never reads or answers our FIN would hold the connection
+    // half-closed for ever. Once we have ended it, the peer has the idle timeout to finish.
+    socket.once('finish', () => setTimeout(() => socket.destroy(), this.lingerMs).unref());
     socket.once('close', () => {
       this.sockets.delete(socket);
       const left = this.perAddress.get(address)! - 1;
@@ -81,7 +89,7 @@ export class ConnectionGuard {
 
   private refuse(reason: RefusalReason): void {
     this.refused[reason]++;
-    this.refusedMetric?.inc({ listener: this.listener, reason });
+    this.metric?.inc({ listener: this.listener, result: reason });
   }
 }
 
