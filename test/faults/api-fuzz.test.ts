@@ -261,5 +261,7 @@ t.test('regressions the fuzzer found', async (t) => {
     const r = await h.call('GET', `/api/v1/deviations/${'1'.repeat(250)}`);
     t.same([r.status, r.body], [400, { code: 'DW_ERR_VALIDATION', message: 'a path parameter is longer than 200 characters' }]);
     t.equal(r.headers.get('x-content-type-options'), 'nosniff', 'with the security headers');
+    const bad = await h.call('GET', '/api/v1/deviations/%E0%A4%A');
+    t.same([bad.status, bad.body], [400, { code: 'DW_ERR_VALIDATION', message: 'the URL is malformed' }], 'a malformed percent-encoding too');
   });
 });
