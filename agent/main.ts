@@ -114,7 +114,7 @@ export async function startAgent(config: Readonly<DriftwatchConfig>, opts: Start
   }
   registerLossMetrics(registry, () => sources);
 
-  const ops = new OpsServer(a.http.listen, registry);
+  const ops = new OpsServer(a.http.listen, registry, undefined, undefined, a.http.connections);
   ops.addProbe(() => shipper.readiness());
   ops.addProbe(() => identity.readiness());
   ops.addProbe(() => sources.map((s) => ({ name: `source:${s.name}`, ready: s.connected, detail: s.connected ? 'connected' : 'not connected' })));

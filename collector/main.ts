@@ -91,7 +91,7 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
     const api = createApi({ store, bus, reviews: detection, declared: detection.declared, config, logger: logger.child({ component: 'api' }) });
     await api.start();
     closers.unshift(() => api.close());
-    const ops = new OpsServer(c.http.listen, registry, api.handle, c.http.tls);
+    const ops = new OpsServer(c.http.listen, registry, api.handle, c.http.tls, c.http.connections);
     ops.addProbe(() => ingest.readiness());
     ops.addProbe(() => storage.readiness());
     // A failing alert receiver or Kubernetes API is reported, but must not take the collector

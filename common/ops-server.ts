@@ -3,6 +3,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Gauge, Registry } from 'prom-client';
+import { COLLECTOR_HTTP_CONNECTIONS } from './config/collector.js';
+import { withDefaults, type HttpConnectionLimits } from './config/fields.js';
+import { ConnectionGuard, httpServerOptions, httpTimeouts, limitHttpServer } from './connections.js';
 import { once, type Component, type ReadinessProbe, type Readiness } from './lifecycle.js';
 import { parseHostPort } from './net.js';
 
@@ -16,6 +19,7 @@ export class OpsServer implements Component {
   readonly name = 'ops-http';
   private server: Server | undefined;
   private readonly probes: ReadinessProbe[] = [];
+  private guard: ConnectionGuard | undefined;
 
   constructor(
     private readonly listen: string,
@@ -23,6 +27,8 @@ export class OpsServer implements Component {
     private fallback?: RouteHandler,
     /** PEM files: serve HTTPS (bearer tokens must not cross a network in the clear). */
     private readonly tls?: { cert?: string; key?: string },
+    /** Connection caps and timeouts (default: the collector's `http.connections` defaults). */
+    private readonly connections: HttpConnectionLimits = withDefaults(COLLECTOR_HTTP_CONNECTIONS),
   ) {
     // Readiness as a metric too: a process that is up (scraped) but not ready is what an alert
     // must catch, and /readyz is not scraped.
@@ -62,8 +68,10 @@ export class OpsServer implements Component {
   async start(): Promise<void> {
     const { host, port } = parseHostPort(this.listen);
     const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res);
-    this.server = this.tls?.cert && this.tls.key ? createHttpsServer({ cert: readFileSync(this.tls.cert), key: readFileSync(this.tls.key), minVersion: 'TLSv1.2' }, handler) : createServer(handler);
-    this.server.keepAliveTimeout = 5000;
+    const timeouts = httpTimeouts(`http listener ${this.listen}`, this.connections);
+    const options = httpServerOptions(timeouts);
+    this.server = this.tls?.cert && this.tls.key ? createHttpsServer({ ...options, cert: readFileSync(this.tls.cert), key: readFileSync(this.tls.key), minVersion: 'TLSv1.2' }, handler) : createServer(options, handler);
+    this.guard = limitHttpServer(this.server, this.name, this.connections, timeouts, this.registry);
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(port, host, () => resolve());
@@ -76,6 +84,11 @@ export class OpsServer implements Component {
 
   get httpServer(): Server | undefined {
     return this.server;
+  }
+
+  /** Connections open and refused (after start). */
+  get connectionGuard(): ConnectionGuard | undefined {
+    return this.guard;
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -28,7 +28,8 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Type } from '@sinclair/typebox';
-import { hostPort, tlsSchema } from '../../common/config/fields.js';
+import { hostPort, httpConnectionLimits, tlsSchema, withDefaults } from '../../common/config/fields.js';
+import { ConnectionGuard, httpServerOptions, httpTimeouts, limitHttpServer } from '../../common/connections.js';
 import { once } from '../../common/lifecycle.js';
 import { isLoopbackAddress, parseHostPort } from '../../common/net.js';
 import { normaliseFalco, type FalcoAlert } from '../normalise/falco.js';
@@ -39,6 +40,13 @@ export const FALCO_HTTP_DEFAULT_LISTEN = '127.0.0.1:8766';
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
 export const HTTP_STATUSES = ['204', '400', '401', '405', '413', '415', '503'] as const;
 type HttpStatus = (typeof HTTP_STATUSES)[number];
+
+/**
+ * Falco posts over one kept-alive connection per output worker, from this node: 16 per address
+ * and 64 in all are plenty. Idle connections stay 75 s, beyond Falco's pace between alerts, so it
+ * rarely reconnects; a request must arrive whole within 30 s (a slow or stalled sender is cut).
+ */
+export const FALCO_HTTP_CONNECTIONS = httpConnectionLimits({ maxConnections: 64, maxConnectionsPerAddress: 16, idleTimeout: '75s', headersTimeout: '10s', requestTimeout: '30s' });
 
 /** The keys of a `falco-http` source. */
 export const falcoHttpSourceFields = {
@@ -54,6 +62,8 @@ export const falcoHttpSourceFields = {
   tls: Type.Optional(tlsSchema),
   /** Listen on a non-loopback address without token or client certificates anyway. */
   insecure: Type.Optional(Type.Boolean()),
+  /** Connection caps and timeouts of the receiver. */
+  connections: Type.Optional(FALCO_HTTP_CONNECTIONS),
 };
 export type FalcoHttpSourceConfig = SourceConfigOf<typeof falcoHttpSourceFields>;
 
@@ -65,6 +75,8 @@ export class FalcoHttpSource extends RuntimeSource {
   private readonly statusCounters: Record<HttpStatus, { inc(): void }>;
   private readonly authenticated: boolean;
   private readonly insecure: boolean;
+  /** Connections open and refused. */
+  readonly connectionGuard: ConnectionGuard;
 
   constructor(
     cfg: FalcoHttpSourceConfig,
@@ -78,21 +90,22 @@ export class FalcoHttpSource extends RuntimeSource {
     this.insecure = cfg.insecure ?? false;
     const handler = (req: IncomingMessage, res: ServerResponse): void => this.handle(req, res);
     const tls = cfg.tls;
+    const connections = withDefaults(FALCO_HTTP_CONNECTIONS, cfg.connections);
+    const timeouts = httpTimeouts(`falco http source ${this.name}`, connections);
+    const options = httpServerOptions(timeouts);
     this.server =
       tls?.cert && tls.key
         ? createHttpsServer(
             {
+              ...options,
               cert: readFileSync(tls.cert),
               key: readFileSync(tls.key),
               ...(tls.ca ? { ca: readFileSync(tls.ca), requestCert: true, rejectUnauthorized: true } : {}),
             },
             handler,
           )
-        : createHttpServer(handler);
-    // Falco reuses its connection (libcurl handle): keep idle connections well beyond its pace.
-    this.server.keepAliveTimeout = 75_000;
-    this.server.headersTimeout = 80_000;
-    this.server.requestTimeout = 30_000;
+        : createHttpServer(options, handler);
+    this.connectionGuard = limitHttpServer(this.server, `falco-http:${this.name}`, connections, timeouts, deps.registry);
     const counter = this.runtime.metrics.httpRequests;
     this.statusCounters = Object.fromEntries(HTTP_STATUSES.map((s) => [s, counter.labels(this.name, s)])) as Record<HttpStatus, { inc(): void }>;
   }

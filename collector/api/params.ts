@@ -17,6 +17,14 @@ export const commentBody = {
 
 export const limitQuery = { type: 'integer', minimum: 1, maximum: 5000, default: 50, description: 'Page size (capped by collector.api.maxPageSize).' } as const;
 
+/** The latest time a Date holds (ECMAScript: 8.64e15 ms): a later one cannot become a timestamp. */
+export const MAX_EPOCH_MS = 8_640_000_000_000_000;
+
+/** A time parameter in ms since the epoch, bounded to what a Date can hold (the store compares ISO timestamps). */
+export function epochMsQuery(description: string) {
+  return { type: 'number', minimum: 0, maximum: MAX_EPOCH_MS, description } as const;
+}
+
 export const cursorQuery = { type: 'string', maxLength: 1000, description: 'The `next` cursor of the previous page.' } as const;
 
 /** `a,b,c` lists in query strings. */

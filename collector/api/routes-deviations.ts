@@ -3,7 +3,7 @@ import { baselineUrl, deviationUrl, workloadDeviationsUrl } from '../links.js';
 import { DEVIATION_SORTS, type DeviationSortKey } from '../store/queries.js';
 import { actorOf, inScope, requireScope, visibleOr404 } from './auth.js';
 import { ApiError, isApiErrorCode } from './errors.js';
-import { commentBody, commentOf, csvPattern, reasonBody, reasonOf, cursorQuery, decodeCursor, encodeCursor, idParams, limitQuery, pageLimit, splitCsv } from './params.js';
+import { commentBody, epochMsQuery, commentOf, csvPattern, reasonBody, reasonOf, cursorQuery, decodeCursor, encodeCursor, idParams, limitQuery, pageLimit, splitCsv } from './params.js';
 import type { ApiContext, RouteInput, RouteSpec } from './server.js';
 
 const SORT_PATTERN = `^-?(${DEVIATION_SORTS.join('|')})$`;
@@ -32,8 +32,8 @@ export function registerDeviationRoutes(register: (r: RouteSpec) => void, ctx: A
         minSeverity: { enum: [...SEVERITIES], description: 'This severity or higher.' },
         status: { ...csvPattern(DEVIATION_STATUSES), description: 'Comma-separated statuses.' },
         kind: { ...csvPattern(DEVIATION_KINDS), description: 'Comma-separated kinds.' },
-        from: { type: 'number', minimum: 0, description: 'Active since (event time, ms): last seen at or after.' },
-        to: { type: 'number', minimum: 0, description: 'Active until (event time, ms): first seen at or before.' },
+        from: epochMsQuery('Active since (event time, ms): last seen at or after.'),
+        to: epochMsQuery('Active until (event time, ms): first seen at or before.'),
         q: { type: 'string', maxLength: 200, description: 'Text in the summary, item or workload name (case-insensitive).' },
         sort: { type: 'string', pattern: SORT_PATTERN, default: '-created', description: `One of ${DEVIATION_SORTS.join(', ')}; a leading - sorts descending.` },
         limit: limitQuery,

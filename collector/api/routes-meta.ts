@@ -1,7 +1,7 @@
 import { isRole, ROLES, type Principal, type Role, type TokenInfo } from '../store/tokens.js';
 import { actorOf, requireScope, visibleOr404 } from './auth.js';
 import { ApiError } from './errors.js';
-import { cursorQuery, decodeCursor, encodeCursor, idParams, limitQuery, pageLimit, splitCsv } from './params.js';
+import { cursorQuery, decodeCursor, epochMsQuery, encodeCursor, idParams, limitQuery, pageLimit, splitCsv } from './params.js';
 import type { ApiContext, RouteSpec } from './server.js';
 
 const NAMESPACE_PATTERN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
@@ -67,8 +67,8 @@ export function registerMetaRoutes(register: (r: RouteSpec) => void, ctx: ApiCon
       type: 'object',
       additionalProperties: false,
       properties: {
-        from: { type: 'number', minimum: 0, description: 'Start, ms since the epoch (default: 24 h before `to`).' },
-        to: { type: 'number', minimum: 0, description: 'End, ms since the epoch (default: now).' },
+        from: epochMsQuery('Start, ms since the epoch (default: 24 h before `to`).'),
+        to: epochMsQuery('End, ms since the epoch (default: now).'),
         buckets: { type: 'integer', minimum: 1, maximum: 200, default: 24 },
         namespace: { type: 'string', maxLength: 2000, pattern: '^[a-z0-9-]+(,[a-z0-9-]+)*$', description: 'Narrow the time series to these namespaces.' },
       },

@@ -1,6 +1,6 @@
 import { exportBaseline } from '../exports/index.js';
 import { dnsLabel } from '../exports/keys.js';
-import { requireScope } from './auth.js';
+import { inScope, visibleOr404 } from './auth.js';
 import { ApiError } from './errors.js';
 import { idParams } from './params.js';
 import type { ApiContext, RouteSpec } from './server.js';
@@ -24,9 +24,8 @@ export function registerProposalRoutes(register: (r: RouteSpec) => void, ctx: Ap
     returns: '{ name, file, yaml, baseline: { id, version, phase }, items } — `name` is metadata.name, `file` the suggested file name.',
     handler: async ({ params, principal }) => {
       const id = Number(params.id);
-      const b = await ctx.store.queries.baselineView(id);
-      if (!b) throw new ApiError('DW_ERR_NOT_FOUND', `no baseline ${id}`);
-      requireScope(principal, b.workload.namespace);
+      // Another namespace's baseline is answered as absent: a 403 would tell that the id exists.
+      const b = visibleOr404(await ctx.store.queries.baselineView(id), (v) => inScope(principal, v.workload.namespace), `no baseline ${id}`);
       if (!PROPOSABLE.has(b.phase)) throw new ApiError('DW_ERR_CONFLICT', `baseline ${b.id} is ${b.phase}: only a learned (active) or approved baseline can be proposed`);
       const items = await ctx.store.queries.baselineItems(b.id, b.version);
       const yaml = exportBaseline('yaml', b, items, ctx.network);

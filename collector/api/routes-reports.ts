@@ -2,6 +2,7 @@ import { buildAuditReport } from '../reports/audit.js';
 import type { AuditEntry } from '../store/audit.js';
 import { requireScope } from './auth.js';
 import { ApiError } from './errors.js';
+import { epochMsQuery } from './params.js';
 import type { ApiContext, RouteSpec } from './server.js';
 
 /** Audit entries are read in pages of this many (newest first, keyset on id). */
@@ -20,8 +21,8 @@ export function registerReportRoutes(register: (r: RouteSpec) => void, ctx: ApiC
       required: ['from', 'to'],
       properties: {
         namespace: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63, description: 'One namespace (default: every namespace of the caller).' },
-        from: { type: 'number', minimum: 0, description: 'Start of the period, ms since the epoch (wall-clock time of decisions and of raising).' },
-        to: { type: 'number', minimum: 0, description: 'End of the period (exclusive), ms since the epoch.' },
+        from: epochMsQuery('Start of the period, ms since the epoch (wall-clock time of decisions and of raising).'),
+        to: epochMsQuery('End of the period (exclusive), ms since the epoch.'),
       },
     },
     returns: 'AuditReport (collector/reports/audit.ts).',

@@ -121,6 +121,12 @@ export function createApi(opts: ApiOptions): Api {
     return503OnClosing: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     ajv: { customOptions: { coerceTypes: 'array', removeAdditional: false, allErrors: false, useDefaults: true } },
+    // What the router refuses before any route runs (a malformed or over-long path segment) is
+    // answered like every other error, not with fastify's own shape.
+    frameworkErrors: (err, _req, reply) => {
+      const e = err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? new ApiError('DW_ERR_VALIDATION', 'a path parameter is longer than 200 characters') : new ApiError('DW_ERR_VALIDATION', 'the URL is malformed');
+      void (reply as FastifyReply).code(e.status).headers(SECURITY_HEADERS).header('cache-control', 'no-store').send(e.toJSON());
+    },
   });
   // JSON only: a text/plain body would reach the schema as a string (and HTML forms can send it).
   app.removeContentTypeParser('text/plain');

@@ -1,11 +1,14 @@
 import * as grpc from '@grpc/grpc-js';
+import { createServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import type { PeerCertificate } from 'node:tls';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { CollectorConfig } from '../../common/config/schema.js';
 import { once, type Component, type Readiness } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';
 import type { Observation, WorkloadId } from '../../common/model.js';
+import { ConnectionGuard } from '../../common/connections.js';
 import { parseDuration } from '../../common/duration.js';
+import { parseHostPort } from '../../common/net.js';
 import { grpcServerCredentials } from '../../common/tls.js';
 import {
   INGEST_SERVICE,
@@ -120,7 +123,10 @@ export interface IngestOptions {
  */
 export class IngestServer implements Component {
   readonly name = 'ingest-grpc';
-  private readonly server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * 1024 * 1024, 'grpc.keepalive_permit_without_calls': 1 });
+  private readonly server: grpc.Server;
+  /** Accepts the TCP connections (capped in all and per address) and hands them to grpc-js. */
+  private listener: NetServer | undefined;
+  readonly connectionGuard: ConnectionGuard;
   private readonly sessions = new Set<Session>();
   private boundPort = 0;
   private unsubscribeEdge: (() => void) | undefined;
@@ -131,6 +137,19 @@ export class IngestServer implements Component {
   private readonly selfReports: AgentSelfReports;
 
   constructor(private readonly opts: IngestOptions) {
+    const limits = opts.config.connections;
+    this.server = new grpc.Server({
+      'grpc.max_receive_message_length': 16 * 1024 * 1024,
+      'grpc.keepalive_permit_without_calls': 1,
+      // A connection without a call (one that never started one, or an agent gone quiet) is closed.
+      'grpc.max_connection_idle_ms': parseDuration(limits.idleTimeout),
+      // Pings find peers that vanished without closing (a node lost): their connections are freed.
+      'grpc.keepalive_time_ms': 60_000,
+      'grpc.keepalive_timeout_ms': 20_000,
+      // An agent holds one stream; a few more cover a reconnect's overlap, not a flood of calls.
+      'grpc.max_concurrent_streams': 8,
+    });
+    this.connectionGuard = new ConnectionGuard(this.name, limits, opts.registry);
     const registers = [opts.registry];
     this.metrics = {
       observations: new Counter({
@@ -214,9 +233,16 @@ export class IngestServer implements Component {
     const { listen, tls, insecure } = this.opts.config;
     const credentials = grpcServerCredentials(listen, tls, insecure);
     this.server.addService(INGEST_SERVICE, { connect: (call: Stream) => this.onConnect(call) });
-    this.boundPort = await new Promise<number>((resolve, reject) => {
-      this.server.bindAsync(listen, credentials, (err, port) => (err ? reject(err) : resolve(port)));
+    const injector = this.server.createConnectionInjector(credentials);
+    const listener = createServer();
+    this.connectionGuard.attach(listener, (socket) => injector.injectConnection(socket));
+    const { host, port } = parseHostPort(listen);
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      listener.listen(port, host, () => resolve());
     });
+    this.listener = listener;
+    this.boundPort = (listener.address() as AddressInfo).port;
     this.unsubscribeEdge = this.opts.edge.onChange((changed) => this.pushEdgeChanges(changed));
     this.opts.logger.info('ingest listening', { listen, port: this.boundPort, tls: Boolean(tls?.cert), mtls: Boolean(tls?.cert) && (tls?.requireClientCert ?? true) });
   }
@@ -412,6 +438,7 @@ export class IngestServer implements Component {
   close = once(async () => {
     this.unsubscribeEdge?.();
     for (const s of this.sessions) s.stream.end();
+    const listenerClosed = new Promise<void>((resolve) => (this.listener ? this.listener.close(() => resolve()) : resolve()));
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => {
         this.server.forceShutdown();
@@ -423,5 +450,8 @@ export class IngestServer implements Component {
         resolve();
       });
     });
+    // Connections grpc-js holds no session for yet (a TLS handshake under way) end here.
+    this.connectionGuard.destroyAll();
+    await listenerClosed;
   });
 }

@@ -4,7 +4,10 @@
  */
 import { Type, type TSchema } from '@sinclair/typebox';
 import { SOURCE_KIND_PATTERN } from '../model.js';
-import { duration, hostPort, kubernetesAccessSchema, section, tlsSchema } from './fields.js';
+import { duration, hostPort, httpConnectionLimits, kubernetesAccessSchema, section, tlsSchema } from './fields.js';
+
+/** /healthz, /readyz and /metrics: kubelet and Prometheus need a few connections, nobody else any. */
+export const AGENT_HTTP_CONNECTIONS = httpConnectionLimits({ maxConnections: 64, maxConnectionsPerAddress: 16, idleTimeout: '5s', headersTimeout: '10s', requestTimeout: '30s' });
 
 /** What every `agent.sources[]` item has, whatever its kind. */
 export const sourceCommonFields = {
@@ -30,7 +33,7 @@ export function agentSection<S extends TSchema>(source: S) {
         section,
       ),
       sources: Type.Array(source, { default: [] }),
-      http: Type.Object({ listen: hostPort({ default: '127.0.0.1:9090' }) }, section),
+      http: Type.Object({ listen: hostPort({ default: '127.0.0.1:9090' }), connections: AGENT_HTTP_CONNECTIONS }, section),
       /**
        * Process-lineage cache bounds: records, and their estimated bytes. A node's live processes
        * plus those exited in the last 30 s are a few thousand; 16,384 leaves room for a busy node

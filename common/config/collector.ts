@@ -1,7 +1,21 @@
 /** `collector:` — read by `driftwatch collector` (and `driftwatch demo`). */
 import { Type, type TSchema } from '@sinclair/typebox';
 import { alertingSection } from './alerting.js';
-import { closed, duration, hostPort, kubernetesAccessSchema, oneOf, section } from './fields.js';
+import { closed, connectionLimits, duration, hostPort, httpConnectionLimits, kubernetesAccessSchema, oneOf, section } from './fields.js';
+
+/**
+ * The API, UI, WebSocket stream, probes and metrics share one listener. 128 per address fits an
+ * ingress controller or a NAT'd office (browsers open 6 per origin); 1024 in all keeps the
+ * collector far from its file-descriptor limit. Headers in 10 s and a whole request in 30 s: API
+ * bodies are at most 1 MiB, and Node's 300 s default let slow clients hold connections.
+ */
+export const COLLECTOR_HTTP_CONNECTIONS = httpConnectionLimits({ maxConnections: 1024, maxConnectionsPerAddress: 128, idleTimeout: '5s', headersTimeout: '10s', requestTimeout: '30s' });
+/**
+ * One connection per agent (a second one briefly while it reconnects): 16 per address leaves
+ * room for agents behind one NAT address; 8192 in all serves 8192 nodes — raise it for more. A
+ * connection without a call for a minute is closed (an agent always holds its stream open).
+ */
+export const COLLECTOR_GRPC_CONNECTIONS = connectionLimits({ maxConnections: 8192, maxConnectionsPerAddress: 16, idleTimeout: '1m' });
 
 /** The `collector:` section, its alert sinks' items given (composed with their types' keys). */
 export function collectorSection<S extends TSchema>(sink: S) {
@@ -31,6 +45,7 @@ export function collectorSection<S extends TSchema>(sink: S) {
           nodeIdentity: oneOf(['hello', 'certificate'], { default: 'hello' }),
           /** Observations timed further than this past the collector's clock are refused. */
           maxClockSkew: duration({ default: '5m' }),
+          connections: COLLECTOR_GRPC_CONNECTIONS,
         },
         section,
       ),
@@ -39,6 +54,7 @@ export function collectorSection<S extends TSchema>(sink: S) {
           listen: hostPort({ default: '127.0.0.1:8080' }),
           publicUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
           tls: Type.Optional(Type.Object({ cert: Type.Optional(Type.String()), key: Type.Optional(Type.String()) }, closed)),
+          connections: COLLECTOR_HTTP_CONNECTIONS,
         },
         section,
       ),

@@ -6,7 +6,8 @@
  * Sections (agent.ts, collector.ts, alerting.ts) and the sources and sinks that declare their own
  * keys (agent/sources, collector/sinks) build from these.
  */
-import { Type, type Static, type TUnsafe } from '@sinclair/typebox';
+import { Type, type Static, type TSchema, type TUnsafe } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import { DURATION_PATTERN } from '../duration.js';
 
 /**
@@ -61,3 +62,49 @@ export const kubernetesAccessSchema = Type.Object(
   section,
 );
 export type KubernetesAccessConfig = Static<typeof kubernetesAccessSchema>;
+
+/** Per-listener defaults of `connectionLimits` / `httpConnectionLimits` (each listener documents its own). */
+export interface ConnectionLimitDefaults {
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+  idleTimeout: string;
+  headersTimeout?: string;
+  requestTimeout?: string;
+}
+
+function connectionCapFields(d: ConnectionLimitDefaults) {
+  return {
+    /** Open connections the listener accepts; more are closed at once (file descriptors stay bounded). */
+    maxConnections: Type.Integer({ minimum: 1, default: d.maxConnections }),
+    /** Open connections from one remote address: one client cannot take the whole listener. */
+    maxConnectionsPerAddress: Type.Integer({ minimum: 1, default: d.maxConnectionsPerAddress }),
+    /** A connection with nothing in progress is closed after this long (HTTP keep-alive; gRPC: no call). */
+    idleTimeout: duration({ default: d.idleTimeout }),
+  };
+}
+
+/** Caps and idle timeout of a gRPC listener (common/connections.ts applies them). */
+export function connectionLimits(d: ConnectionLimitDefaults) {
+  return Type.Object(connectionCapFields(d), section);
+}
+
+/** Caps and timeouts of an HTTP listener (common/connections.ts applies them). */
+export function httpConnectionLimits(d: Required<ConnectionLimitDefaults>) {
+  return Type.Object(
+    {
+      ...connectionCapFields(d),
+      /** Time to send a request's headers from its first byte; a new connection must start its first request within it too. Not above requestTimeout. */
+      headersTimeout: duration({ default: d.headersTimeout }),
+      /** Time to send a whole request (headers and body). */
+      requestTimeout: duration({ default: d.requestTimeout }),
+    },
+    section,
+  );
+}
+export type ConnectionLimits = Static<ReturnType<typeof connectionLimits>>;
+export type HttpConnectionLimits = Static<ReturnType<typeof httpConnectionLimits>>;
+
+/** A section as the loader would fill it: for components built without a loaded configuration (tests, defaults). */
+export function withDefaults<S extends TSchema>(schema: S, value: Partial<Static<S>> = {}): Static<S> {
+  return Value.Default(schema, structuredClone(value)) as Static<S>;
+}
