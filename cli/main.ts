@@ -15,6 +15,7 @@ import { register as registerBaseline } from './baseline.js';
 import { register as registerDeviations } from './deviations.js';
 import { register as registerToken } from './token.js';
 import { register as registerReport } from './report.js';
+import { register as registerStatus } from './status.js';
 
 /**
  * The one CLI. Each command lives in its own file under cli/ and registers itself here.
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerDeviations(program);
   registerToken(program);
   registerReport(program);
+  registerStatus(program);
   return program;
 }
 

@@ -37,8 +37,15 @@ export interface DetectionModules {
 type Outcome = 'denied' | 'session' | 'learned' | 'allowed' | 'deviation';
 const OUTCOMES: readonly Outcome[] = ['denied', 'session', 'learned', 'allowed', 'deviation'];
 
+/** Batches handed to the unit of work whose transaction has not committed (or failed) yet. */
+export interface IngestPending {
+  batches: number;
+  observations: number;
+}
+
 export class IngestUnitOfWork {
   private readonly outcomes: Counter<'result'>;
+  private readonly inFlight: IngestPending = { batches: 0, observations: 0 };
 
   constructor(
     private readonly runner: ChangeRunner,
@@ -55,6 +62,22 @@ export class IngestUnitOfWork {
 
   /** Stores and evaluates a batch; false when it was stored before (a re-send: only acknowledge it). */
   async ingest(batch: IngestBatch): Promise<boolean> {
+    this.inFlight.batches += 1;
+    this.inFlight.observations += batch.observations.length;
+    try {
+      return await this.commit(batch);
+    } finally {
+      this.inFlight.batches -= 1;
+      this.inFlight.observations -= batch.observations.length;
+    }
+  }
+
+  /** Received and not yet stored: the ingest stage of the completion signal (collector/status.ts). */
+  pending(): IngestPending {
+    return { ...this.inFlight };
+  }
+
+  private async commit(batch: IngestBatch): Promise<boolean> {
     const counts = new Map<Outcome, number>();
     const stored = await commitChanges(this.runner, async (tx, changes) => {
       if (batch.seq <= (await tx.agents.lastSeq(batch.agentInstanceId))) return false;
