@@ -15,6 +15,7 @@ import { register as registerBaseline } from './baseline.js';
 import { register as registerDeviations } from './deviations.js';
 import { register as registerToken } from './token.js';
 import { register as registerReport } from './report.js';
+import { register as registerReplay } from './replay.js';
 import { register as registerStatus } from './status.js';
 
 /**
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerToken(program);
   registerReport(program);
   registerStatus(program);
+  registerReplay(program);
   return program;
 }
 
