@@ -11,6 +11,7 @@
  * steps of the grouping wait while deviations wait for a decision, then in wall time while the
  * outbox delivers), so the replay ends exactly when the completion signal says idle.
  */
+import { randomUUID } from 'node:crypto';
 import type { Writable } from 'node:stream';
 import { Registry } from 'prom-client';
 import { EdgeFilter } from '../agent/filter/edge-filter.js';
@@ -95,6 +96,11 @@ export class ReplayPipeline {
   private shipping: Promise<void> | null = null;
   private lastNode: string | null = null;
   private failure: Error | null = null;
+  /**
+   * Agent instances are new in every run: a store kept with --data-dir knows the batch numbers of
+   * an earlier replay, and would take this one's batches for re-sends of those.
+   */
+  private readonly runId = randomUUID().slice(0, 8);
 
   constructor(
     private readonly config: Readonly<DriftwatchConfig>,
@@ -139,7 +145,7 @@ export class ReplayPipeline {
     if (this.shipping) return false;
     let agent = this.agents.get(obs.node);
     if (!agent) {
-      agent = { instanceId: `${obs.node}-replay`, filter: new EdgeFilter(), batch: [], seq: 0 };
+      agent = { instanceId: `${obs.node}-replay-${this.runId}`, filter: new EdgeFilter(), batch: [], seq: 0 };
       this.agents.set(obs.node, agent);
       // A new agent gets what the collector already knows, as on connect; then the source offers again.
       this.inBackground(this.snapshotTo(agent.filter));
