@@ -44,8 +44,9 @@ t.test('--fail-on-deviations exits 1 after printing the summary', async (t) => {
 });
 
 t.test('Falco recordings are recognised and run through the same pipeline', async (t) => {
-  const dataDir = t.testdir({});
-  const r = await run(null, ['replay', ...FALCO, '--baselines', t.testdir({}), '--data-dir', dataDir, '-o', 'json']);
+  const dir = t.testdir({ data: {}, baselines: {} });
+  const args = ['replay', ...FALCO, '--baselines', join(dir, 'baselines'), '--data-dir', join(dir, 'data'), '-o', 'json'];
+  const r = await run(null, args);
   t.equal(r.code, 0, r.err);
   const s = JSON.parse(r.out) as ReplaySummary;
   t.same(s.files.map((f) => f.format), ['falco-json', 'falco-json']);
@@ -56,7 +57,7 @@ t.test('Falco recordings are recognised and run through the same pipeline', asyn
   t.equal(s.status.idle, true);
 
   // A kept store takes a second replay as new input (its batches are not re-sends of the first's).
-  const again = JSON.parse((await run(null, ['replay', ...FALCO, '--baselines', t.testdir({}), '--data-dir', dataDir, '-o', 'json'])).out) as ReplaySummary;
+  const again = JSON.parse((await run(null, args)).out) as ReplaySummary;
   t.ok(again.deviations.items[0]!.count > s.deviations.items[0]!.count, 'the same deviation, seen again');
 });
 
