@@ -83,7 +83,7 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
     housekeeping.unref();
     closers.unshift(() => clearInterval(housekeeping));
 
-    const status = () => readPipelineStatus({ ingest: detection.unitOfWork, alerting });
+    const status = () => readPipelineStatus({ ingest, alerting });
     const api = createApi({ store, bus, reviews: detection, config, logger: logger.child({ component: 'api' }), status });
     await api.start();
     closers.unshift(() => api.close());

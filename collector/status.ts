@@ -5,7 +5,8 @@
  * for alerting and every notification delivered (or given up on, which the outbox records).
  *
  * Stages, in the data's order:
- * - ingest: batches handed to the unit of work whose transaction has not committed;
+ * - ingest: batches received from agents (or handed to the unit of work by a replay) and not yet
+ *   committed;
  * - alerting: bus events not yet decided, deviations in a grouping wait, notifications held back
  *   by the rate limit;
  * - outbox: notifications queued per sink and not yet delivered.

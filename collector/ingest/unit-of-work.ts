@@ -43,9 +43,31 @@ export interface IngestPending {
   observations: number;
 }
 
+/** Batches counted from when they are received until they are done with (the completion signal). */
+export class InFlightBatches {
+  private readonly counts: IngestPending = { batches: 0, observations: 0 };
+
+  /** Counts a batch; the returned release uncounts it, once however often it is called. */
+  hold(observations: number): () => void {
+    this.counts.batches += 1;
+    this.counts.observations += observations;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.counts.batches -= 1;
+      this.counts.observations -= observations;
+    };
+  }
+
+  pending(): IngestPending {
+    return { ...this.counts };
+  }
+}
+
 export class IngestUnitOfWork {
   private readonly outcomes: Counter<'result'>;
-  private readonly inFlight: IngestPending = { batches: 0, observations: 0 };
+  private readonly inFlight = new InFlightBatches();
 
   constructor(
     private readonly runner: ChangeRunner,
@@ -62,19 +84,17 @@ export class IngestUnitOfWork {
 
   /** Stores and evaluates a batch; false when it was stored before (a re-send: only acknowledge it). */
   async ingest(batch: IngestBatch): Promise<boolean> {
-    this.inFlight.batches += 1;
-    this.inFlight.observations += batch.observations.length;
+    const release = this.inFlight.hold(batch.observations.length);
     try {
       return await this.commit(batch);
     } finally {
-      this.inFlight.batches -= 1;
-      this.inFlight.observations -= batch.observations.length;
+      release();
     }
   }
 
-  /** Received and not yet stored: the ingest stage of the completion signal (collector/status.ts). */
+  /** Handed in and not yet stored: the ingest stage of the completion signal (collector/status.ts). */
   pending(): IngestPending {
-    return { ...this.inFlight };
+    return this.inFlight.pending();
   }
 
   private async commit(batch: IngestBatch): Promise<boolean> {
