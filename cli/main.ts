@@ -7,6 +7,7 @@ import { redactUrlsIn } from '../common/redact.js';
 import { terminalSafe } from '../common/text.js';
 import { VERSION } from '../common/version.js';
 import { register as registerAgent } from './agent.js';
+import { register as registerAgents } from './agents.js';
 import { register as registerCollector } from './collector.js';
 import { register as registerDemo } from './demo.js';
 import { register as registerAlerts } from './alerts.js';
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerObserve(program);
   registerBaseline(program);
   registerDeviations(program);
+  registerAgents(program);
   registerToken(program);
   registerReport(program);
   registerStatus(program);

@@ -8,7 +8,7 @@ import type { CollectorConfig } from '../common/config/schema.js';
 import type { BaselineSummary, Deviation, DeviationStatus } from '../common/deviations.js';
 import { parseDuration } from '../common/duration.js';
 import { ItemDeriver, type PeerResolver } from '../common/items/derive.js';
-import { once, type Component } from '../common/lifecycle.js';
+import { once, type Component, type Readiness } from '../common/lifecycle.js';
 import type { Logger } from '../common/logger.js';
 import type { WorkloadId } from '../common/model.js';
 import { DeclaredBaselines, formatDeclaredError, type DeclaredError, type ReloadResult } from './baselines/declared.js';
@@ -69,6 +69,8 @@ export class Detection implements Component, ChangeRunner {
       onError: (errors) => {
         for (const e of errors) opts.logger.warn('declared baseline rejected; its last good version stays in force', { error: formatDeclaredError(e) });
       },
+      lastGood: opts.store.declared,
+      onSaveError: (file, err) => opts.logger.error('saving the last good content of a declared baseline file failed: after a restart with a broken file it would not be in force', { file, error: String(err) }),
     });
     const evaluator = new DeviationEvaluator(deriver, new SeverityRules({ serviceCidrs: c.network.serviceCidrs }));
     const lifecycle = new BaselineLifecycle(this.views, evaluator, {
@@ -93,14 +95,30 @@ export class Detection implements Component, ChangeRunner {
   }
 
   async start(): Promise<void> {
+    await this.declared.restore();
     this.declared.reload();
     this.declared.watch();
   }
 
   close = once(async () => {
     this.declared.close();
+    await this.declared.saved();
     this.edge.close();
   });
+
+  /**
+   * /readyz: a declared file with a problem degrades the collector (its last good content, or
+   * nothing of it, is in force) but must not take it out of its Service — ingest and detection go
+   * on, and the fix is a commit, not a restart.
+   */
+  declaredReadiness(): Readiness {
+    const errors = this.declared.errors();
+    return {
+      name: 'declared-baselines',
+      ready: errors.length === 0,
+      detail: errors.length === 0 ? `${this.declared.all().length} declared baseline(s) in force` : errors.map(formatDeclaredError).join('; '),
+    };
+  }
 
   /** Re-reads the declared baselines now (the directory is also watched). */
   reload(): ReloadResult {
@@ -124,12 +142,14 @@ export class Detection implements Component, ChangeRunner {
   async publish(changes: ChangeSet): Promise<void> {
     const { bus } = this.opts;
     for (const e of changes.events) bus.emit(e);
+    // One read for the whole batch: a batch of an agent can create hundreds of deviations.
+    const stored = await this.store.deviations.getMany([...changes.deviations.keys(), ...changes.statuses.map((s) => s.id)]);
     for (const [id, what] of changes.deviations) {
-      const d = (await this.store.deviations.get(id))?.deviation;
+      const d = stored.get(id)?.deviation;
       if (d) bus.emit({ type: what === 'created' ? 'deviation.created' : 'deviation.updated', deviation: d });
     }
     for (const s of changes.statuses) {
-      const d = (await this.store.deviations.get(s.id))?.deviation;
+      const d = stored.get(s.id)?.deviation;
       if (d) bus.emit({ type: 'deviation.status', deviation: d, previous: s.previous, actor: s.actor });
     }
     for (const kind of changes.createdKinds) this.created.inc({ kind });

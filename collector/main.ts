@@ -9,6 +9,7 @@ import { createApi } from './api/server.js';
 import { createAlerting } from './outbox/index.js';
 import { CollectorBus } from './events.js';
 import { WireRejections } from './health/rejections.js';
+import { StorageMonitor } from './health/storage.js';
 import { IngestServer } from './ingest/server.js';
 import { createPeerResolver } from './kubernetes/peer-resolver.js';
 import { Detection } from './detection.js';
@@ -50,6 +51,11 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
   const bus = new CollectorBus();
   const closers: (() => Promise<void> | void)[] = [() => store.close()];
   try {
+    // A full or failing database volume makes the collector not ready, never stops it.
+    const storage = new StorageMonitor({ store, logger: logger.child({ component: 'storage' }), registry });
+    await storage.start();
+    closers.unshift(() => storage.close());
+
     // Names pod and Service peers; it answers null until the API is listed (pods are a class then).
     const resolver = createPeerResolver(c, logger.child({ component: 'kubernetes' }));
     await resolver.start();
@@ -61,7 +67,7 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
 
     // Alerting subscribes before ingest starts, so no deviation can be raised unseen.
     const rejections = new WireRejections();
-    const healthInputs = { rejections, pods: resolver.podsView() };
+    const healthInputs = { rejections, pods: resolver.podsView(), declared: detection.declared };
     const alerting = createAlerting({ store, bus, config, logger: logger.child({ component: 'alerting' }), registry, healthInputs });
     await alerting.start();
     closers.unshift(() => alerting.close());
@@ -84,15 +90,17 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
     closers.unshift(() => clearInterval(housekeeping));
 
     const status = () => readPipelineStatus({ ingest, alerting });
-    const api = createApi({ store, bus, reviews: detection, config, logger: logger.child({ component: 'api' }), status });
+    const api = createApi({ store, bus, reviews: detection, declared: detection.declared, config, logger: logger.child({ component: 'api' }), status });
     await api.start();
     closers.unshift(() => api.close());
     const ops = new OpsServer(c.http.listen, registry, api.handle, c.http.tls);
     ops.addProbe(() => ingest.readiness());
+    ops.addProbe(() => storage.readiness());
     // A failing alert receiver or Kubernetes API is reported, but must not take the collector
     // out of its Service: that would cut off every agent's ingest.
     ops.addProbe(() => alerting.readiness(), { critical: false });
     ops.addProbe(() => resolver.readiness(), { critical: false });
+    ops.addProbe(() => detection.declaredReadiness(), { critical: false });
     await ops.start();
     // Tokens travel in the Authorization header: in plaintext beyond loopback anyone on the path
     // reads them (fine behind a TLS-terminating ingress or a mesh, which this cannot see).

@@ -118,7 +118,9 @@ export interface HealthEvent {
     /** Input refused by an agent's source or by the collector's validation, by reason. */
     | 'observations-rejected'
     /** A node runs workload pods but no agent of it is connected: nothing there is monitored. */
-    | 'agent-missing';
+    | 'agent-missing'
+    /** A declared baseline file has a problem: its last good content (or nothing of it) is in force. */
+    | 'declared-baseline-invalid';
   /** Stable key: one open health alert per key; `resolved` ends it. */
   key: string;
   severity: Severity;

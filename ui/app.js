@@ -1,6 +1,7 @@
 // driftwatch console: a hash-routed single page. Pages live in pages/*.js and export
 // `render(main, ctx)`, returning an optional cleanup function.
 import { api, LiveStream, setToken, token } from './api.js';
+import { refreshDeclaredBanner } from './declared-banner.js';
 import { clear, h } from './dom.js';
 import * as overview from './pages/overview.js';
 import * as deviations from './pages/deviations.js';
@@ -58,6 +59,7 @@ function signIn(message) {
   stream = null;
   document.getElementById('who').textContent = '';
   document.getElementById('signout').hidden = true;
+  document.getElementById('declared-banner').hidden = true;
   const input = h('input', { id: 'token', type: 'password', autocomplete: 'off', spellcheck: 'false', placeholder: 'dw_…', required: true, 'aria-describedby': 'token-help' });
   const error = h('p', { class: 'error', role: 'alert', text: message ?? '' });
   const form = h(
@@ -118,6 +120,7 @@ async function route() {
     else a.removeAttribute('aria-current');
   }
   clear(main);
+  void refreshDeclaredBanner(document.getElementById('declared-banner'));
   if (!found) {
     main.append(h('h1', { text: 'Not found' }), h('p', {}, h('a', { href: '#/overview', text: 'Back to the overview' })));
     return;

@@ -1,6 +1,6 @@
 import { ItemDeriver, type NetworkScope } from '../../common/items/derive.js';
 import type { Observation } from '../../common/model.js';
-import { DeclaredBaselines, formatDeclaredError, matchRules, parseDeclaredFile, type EffectiveDeclared } from '../baselines/declared.js';
+import { DeclaredBaselines, formatDeclaredError, matchRules, parseDeclaredFile, type DeclaredFileStatus, type EffectiveDeclared } from '../baselines/declared.js';
 import type { BaselineView } from '../store/queries.js';
 import type { Candidate, CandidateEvaluator } from './whatif.js';
 
@@ -41,11 +41,18 @@ export function createCandidateEvaluator(scope: NetworkScope): CandidateEvaluato
   };
 }
 
+/** What the API reads of the declared baselines: what applies to a workload, and each file's state. */
+export interface DeclaredView {
+  forWorkload(w: BaselineView['workload']): EffectiveDeclared;
+  status(): DeclaredFileStatus[];
+}
+
 /**
- * The declared baselines in force for a workload, read from the collector's baselines directory
- * (the same files the engine loads; reload() only re-parses files whose text changed).
+ * The declared baselines of the collector's baselines directory read on each call, for an API
+ * without the engine's (which the collector passes: it holds the last good content of broken files
+ * across restarts). reload() only re-parses files whose text changed.
  */
-export class DeclaredReader {
+export class DeclaredReader implements DeclaredView {
   private readonly declared: DeclaredBaselines;
 
   constructor(dir: string) {
@@ -55,5 +62,10 @@ export class DeclaredReader {
   forWorkload(w: BaselineView['workload']): EffectiveDeclared {
     this.declared.reload();
     return this.declared.forWorkload(w);
+  }
+
+  status(): DeclaredFileStatus[] {
+    this.declared.reload();
+    return this.declared.status();
   }
 }

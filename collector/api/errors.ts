@@ -17,7 +17,7 @@ export const API_ERRORS = {
   DW_ERR_UNSUPPORTED_MEDIA_TYPE: { status: 415, description: 'The body is not application/json.' },
   DW_ERR_RATE_LIMITED: { status: 429, description: 'Too many failed authentications from this address; retry later.' },
   DW_ERR_INTERNAL: { status: 500, description: 'An unexpected error; the collector logged it.' },
-  DW_ERR_UNAVAILABLE: { status: 503, description: 'The collector is starting or shutting down.' },
+  DW_ERR_UNAVAILABLE: { status: 503, description: 'The collector is starting or shutting down, or its storage cannot take writes (disk full); retry later.' },
 } as const satisfies Record<string, { status: number; description: string }>;
 
 export type ApiErrorCode = keyof typeof API_ERRORS;

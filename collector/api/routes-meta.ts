@@ -43,11 +43,18 @@ export function registerMetaRoutes(register: (r: RouteSpec) => void, ctx: ApiCon
   register({
     method: 'GET',
     path: '/agents',
-    summary: 'Agents (one per node) and their health',
+    summary: 'Agent instances (by node, then instance id) and their health, keyset-paged',
     tag: 'agents',
     role: 'viewer',
-    returns: '{ items: Agent[] } with health ok | stale | disconnected.',
-    handler: async () => ({ items: await ctx.store.reports.listAgents(ctx.now()) }),
+    query: { type: 'object', additionalProperties: false, properties: { limit: limitQuery, cursor: cursorQuery } },
+    returns: '{ items: Agent[], next: cursor | null } with health ok | stale | disconnected; follow `next` until null.',
+    handler: async ({ query }) => {
+      const c = decodeCursor(query.cursor);
+      if (c && (typeof c.n !== 'string' || typeof c.i !== 'string')) throw new ApiError('DW_ERR_BAD_CURSOR', 'the cursor is not one of the agents list');
+      const after = c ? { node: c.n as string, instanceId: c.i as string } : undefined;
+      const page = await ctx.store.reports.listAgents(ctx.now(), after, pageLimit(query.limit, ctx.settings.maxPageSize));
+      return { items: page.items, next: page.next ? encodeCursor({ n: page.next.node, i: page.next.instanceId }) : null };
+    },
   });
 
   register({

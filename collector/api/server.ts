@@ -10,12 +10,13 @@ import type { Detection } from '../detection.js';
 import { uiBaseUrl } from '../links.js';
 import type { CollectorBus } from '../events.js';
 import type { PipelineStatus } from '../status.js';
-import type { Store } from '../store/contract.js';
+import { StorageUnavailableError, type Store } from '../store/contract.js';
 import type { Principal, Role } from '../store/tokens.js';
 import { authenticate, AuthFailureLimiter, bearerToken, requireRole } from './auth.js';
 import { ApiError, API_ERRORS, isApiErrorCode } from './errors.js';
 import { buildOpenApi, type RouteDoc } from './openapi.js';
 import { registerBaselineRoutes } from './routes-baselines.js';
+import { registerDeclaredRoutes } from './routes-declared.js';
 import { registerDeviationRoutes } from './routes-deviations.js';
 import { registerMetaRoutes } from './routes-meta.js';
 import { registerProposalRoutes } from './routes-proposals.js';
@@ -23,7 +24,7 @@ import { registerReportRoutes } from './routes-reports.js';
 import { attachStream, type Stream } from './stream.js';
 import { uiHashRedirect } from './ui-links.js';
 import type { CandidateEvaluator } from './whatif.js';
-import { createCandidateEvaluator, DeclaredReader } from './candidates.js';
+import { createCandidateEvaluator, DeclaredReader, type DeclaredView } from './candidates.js';
 
 /** Security headers on every API and UI response. The UI has no inline script or style. */
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
@@ -49,6 +50,8 @@ export interface ApiOptions {
   status: () => Promise<PipelineStatus>;
   /** What-if of candidate baselines (default: the engine's item derivation and declared matching). */
   whatIf?: CandidateEvaluator;
+  /** The declared baselines in force (default: read from collector.baselinesDir on each call). */
+  declared?: DeclaredView;
   /** Wall clock (tests). */
   now?: () => number;
   /** How often live-stream connections re-check their token (default 30 s; tests). */
@@ -65,7 +68,7 @@ export interface ApiContext {
   readonly settings: CollectorConfig['api'];
   readonly cluster: string;
   readonly whatIf: CandidateEvaluator;
-  readonly declared: DeclaredReader;
+  readonly declared: DeclaredView;
   readonly network: NetworkScope;
   /** The console's base URL for the `links` of responses (collector/links.ts). */
   readonly uiBase: string;
@@ -111,7 +114,7 @@ export function createApi(opts: ApiOptions): Api {
     settings,
     cluster: opts.config.cluster,
     whatIf: opts.whatIf ?? createCandidateEvaluator(opts.config.collector.network),
-    declared: new DeclaredReader(opts.config.collector.baselinesDir),
+    declared: opts.declared ?? new DeclaredReader(opts.config.collector.baselinesDir),
     network: opts.config.collector.network,
     uiBase: uiBaseUrl(opts.config.collector.http),
     now,
@@ -134,7 +137,7 @@ export function createApi(opts: ApiOptions): Api {
     if (closing) throw new ApiError('DW_ERR_UNAVAILABLE', 'the collector is shutting down');
   });
 
-  app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
+  app.setErrorHandler((err: FastifyError | ApiError | StorageUnavailableError, req, reply) => {
     const e = toApiError(err);
     if (e.status >= 500) opts.logger.error('api request failed', { method: req.method, url: req.url.split('?')[0], error: (err as Error).message });
     void reply.code(e.status).header('cache-control', 'no-store').send(e.toJSON());
@@ -175,6 +178,7 @@ export function createApi(opts: ApiOptions): Api {
 
   registerMetaRoutes(register, ctx, () => buildOpenApi(docs, API_ERRORS));
   registerDeviationRoutes(register, ctx);
+  registerDeclaredRoutes(register, ctx);
   registerBaselineRoutes(register, ctx);
   registerReportRoutes(register, ctx);
   registerProposalRoutes(register, ctx);
@@ -219,8 +223,9 @@ export function createApi(opts: ApiOptions): Api {
 
 const PUBLIC: Principal = { tokenId: 0, name: 'anonymous', role: 'viewer', namespaces: [] };
 
-function toApiError(err: FastifyError | ApiError): ApiError {
+function toApiError(err: FastifyError | ApiError | StorageUnavailableError): ApiError {
   if (err instanceof ApiError) return err;
+  if (err instanceof StorageUnavailableError) return new ApiError('DW_ERR_UNAVAILABLE', `the collector cannot store changes now: ${err.message}; retry later`);
   const f = err as FastifyError;
   if (f.validation) return new ApiError('DW_ERR_VALIDATION', `${f.validationContext ?? 'request'}${f.message.replace(/^(body|querystring|params)/, '')}`);
   switch (f.code) {

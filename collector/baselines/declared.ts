@@ -4,20 +4,23 @@
  * (`allow`, extending or replacing the learned baseline) and what they must never do (`deny`).
  *
  * Loading is per file and all-or-nothing: a file with any problem is rejected with
- * file:line:column and the reason, and that file's last good content stays in force.
+ * file:line:column and the reason, and that file's last good content stays in force — also after
+ * a restart (declared-last-good.ts). A file that is empty (nothing but white space) is such a
+ * problem: far more often a truncated write or a broken checkout than an intent. Deleting the file
+ * removes its baselines; so does a file that says so (only comments, or an empty `---` document).
  */
 import { readFileSync, readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
-import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
-import { LineCounter, parseAllDocuments, type Document } from 'yaml';
-import { describeSchemaError, schemaErrorPath } from '../../common/schema-errors.js';
-import { compileGlob, type Glob } from '../../common/glob.js';
-import { parseCidr, cidrContains, type Cidr } from '../../common/cidr.js';
+import type { Glob } from '../../common/glob.js';
+import { cidrContains, type Cidr } from '../../common/cidr.js';
 import { servicePort } from '../../common/items/derive.js';
 import { type Item } from '../../common/items/keys.js';
 import type { NetworkDirection, L4Protocol, Observation, WorkloadId, WorkloadKind } from '../../common/model.js';
-import { packagePath } from '../../common/paths.js';
-import { yamlPathPosition, yamlPosition, type YamlPosition } from '../../common/yaml-location.js';
+import type { DeclaredLastGoodRepository } from '../store/contract.js';
+import { LastGoodMemory } from './declared-last-good.js';
+import { parseDeclaredFile } from './declared-parse.js';
+
+export { parseDeclaredFile } from './declared-parse.js';
 
 export type DeclaredMode = 'extend' | 'replace';
 
@@ -30,35 +33,6 @@ export interface DeclaredError {
 
 export function formatDeclaredError(e: DeclaredError): string {
   return `${e.file}:${e.line}:${e.column}: ${e.reason}`;
-}
-
-interface ProcessRuleDoc {
-  path: string;
-  args?: string[];
-}
-interface NetworkRuleDoc {
-  direction?: NetworkDirection;
-  protocol?: L4Protocol;
-  ports?: (number | string)[];
-  cidrs?: string[];
-  services?: string[];
-  dnsNames?: string[];
-}
-interface RulesDoc {
-  processes?: ProcessRuleDoc[];
-  network?: NetworkRuleDoc[];
-}
-interface BaselineDoc {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; description?: string };
-  spec: {
-    selector: { cluster?: string; namespace?: string; kind?: WorkloadKind; workload?: string; container?: string };
-    mode?: DeclaredMode;
-    imagePolicy?: 'relearn' | 'inherit' | 'alert';
-    allow?: RulesDoc;
-    deny?: RulesDoc;
-  };
 }
 
 export interface ProcessRule {
@@ -150,6 +124,23 @@ export interface DeclaredBaselinesOptions {
   onChange?: () => void;
   onError?: (errors: DeclaredError[]) => void;
   debounceMs?: number;
+  /** Where each file's last good text is kept across restarts (none: only in memory). */
+  lastGood?: DeclaredLastGoodRepository;
+  /** Saving a file's last good text failed (it stays in force in memory). */
+  onSaveError?: (file: string, err: unknown) => void;
+}
+
+/** One file of the directory: what of it is in force, and its problem if it has one. */
+export interface DeclaredFileStatus {
+  /** The file's path (as errors name it). */
+  file: string;
+  /** `current`: the file as it is; `last-good`: the file has a problem, its last good content is in force; `none`: neither. */
+  inForce: 'current' | 'last-good' | 'none';
+  /** The baselines in force from it, with their namespace selector (null: every namespace). */
+  baselines: { name: string; namespace: string | null }[];
+  error: DeclaredError | null;
+  /** When the content in force was last loaded without an error (last-good only). */
+  lastGoodSince: string | null;
 }
 
 export interface ReloadResult {
@@ -159,29 +150,32 @@ export interface ReloadResult {
   changed: boolean;
 }
 
-type Validator = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
-let validateDoc: Validator | null = null;
-
-/** Compiled once, on first use: the schema ships in the package (baselines/schema.json). */
-function validator(): Validator {
-  if (!validateDoc) {
-    const schema = JSON.parse(readFileSync(packagePath('baselines', 'schema.json'), 'utf8')) as Record<string, unknown>;
-    validateDoc = new Ajv2020({ allErrors: false, useDefaults: true, strict: false }).compile(schema);
-  }
-  return validateDoc;
-}
-
 /** The declared baselines of one directory (top-level `*.yaml` / `*.yml` files), kept current. */
 export class DeclaredBaselines {
   private readonly byFile = new Map<string, { text: string; baselines: DeclaredBaseline[] }>();
   private readonly cache = new Map<string, EffectiveDeclared>();
+  private readonly lastGood: LastGoodMemory;
   private watcher: FSWatcher | null = null;
   private timer: NodeJS.Timeout | null = null;
   private lastErrors: DeclaredError[] = [];
+  /** The files of the last reload, each with its problem (if any). */
+  private files: { name: string; path: string; error: DeclaredError | null }[] = [];
   /** Increments whenever what is in force changes. */
   generation = 0;
 
-  constructor(private readonly opts: DeclaredBaselinesOptions) {}
+  constructor(private readonly opts: DeclaredBaselinesOptions) {
+    this.lastGood = new LastGoodMemory(opts.lastGood, opts.onSaveError ?? (() => undefined));
+  }
+
+  /** Reads the last good content kept by the previous run (call before the first reload). */
+  restore(): Promise<void> {
+    return this.lastGood.load();
+  }
+
+  /** Resolves when every file's last good text has been saved. */
+  saved(): Promise<void> {
+    return this.lastGood.saved();
+  }
 
   /** Re-reads every file; a broken file keeps its last good content. */
   reload(): ReloadResult {
@@ -216,17 +210,24 @@ export class DeclaredBaselines {
         text = readFileSync(path, 'utf8');
       } catch (err) {
         errors.push({ file: path, line: 1, column: 1, reason: `cannot read: ${(err as NodeJS.ErrnoException).code ?? String(err)}` });
+        if (!this.byFile.has(name)) changed = this.restoreLastGood(name, path, errors) || changed;
         continue;
       }
       if (this.byFile.get(name)?.text === text) continue;
-      const parsed = parseDeclaredFile(path, text);
+      const parsed = text.trim() === '' ? { errors: [emptyFileError(path)] } : parseDeclaredFile(path, text);
       if ('errors' in parsed) {
         errors.push(...parsed.errors);
+        if (!this.byFile.has(name)) changed = this.restoreLastGood(name, path, errors) || changed;
         continue;
       }
       this.byFile.set(name, { text, baselines: parsed.baselines });
+      this.lastGood.remember(name, text);
       changed = true;
     }
+    this.files = names.map((name) => {
+      const path = join(this.opts.dir, name);
+      return { name, path, error: errors.find((e) => e.file === path) ?? null };
+    });
     if (changed) {
       this.cache.clear();
       this.generation++;
@@ -240,6 +241,33 @@ export class DeclaredBaselines {
   /** Problems of the last reload (empty when every file is in force). */
   errors(): DeclaredError[] {
     return this.lastErrors;
+  }
+
+  /** Every file of the last reload: what of it is in force and its problem. */
+  status(): DeclaredFileStatus[] {
+    return this.files.map(({ name, path, error }) => {
+      const inForce = this.byFile.get(name);
+      return {
+        file: path,
+        inForce: !inForce ? 'none' : error ? 'last-good' : 'current',
+        baselines: (inForce?.baselines ?? []).map((b) => ({ name: b.name, namespace: b.selector.namespace?.source ?? null })),
+        error,
+        lastGoodSince: inForce && error ? (this.lastGood.get(name)?.savedAt ?? null) : null,
+      };
+    });
+  }
+
+  /** A file with a problem and nothing of it in force: its last good content (from a previous run) is. */
+  private restoreLastGood(name: string, path: string, errors: DeclaredError[]): boolean {
+    const kept = this.lastGood.get(name);
+    if (!kept) return false;
+    const parsed = parseDeclaredFile(path, kept.text);
+    if ('errors' in parsed) {
+      errors.push(...parsed.errors.map((e) => ({ ...e, reason: `its last good content (of ${kept.savedAt}) no longer loads either: ${e.reason}` })));
+      return false;
+    }
+    this.byFile.set(name, { text: kept.text, baselines: parsed.baselines });
+    return true;
   }
 
   all(): DeclaredBaseline[] {
@@ -290,6 +318,10 @@ export class DeclaredBaselines {
   }
 }
 
+function emptyFileError(file: string): DeclaredError {
+  return { file, line: 1, column: 1, reason: 'the file is empty (a truncated write or checkout?): delete it to remove its baselines, or leave a comment in it saying why' };
+}
+
 function selects(b: DeclaredBaseline, w: WorkloadId): boolean {
   const s = b.selector;
   return (
@@ -309,105 +341,6 @@ function merge(list: DeclaredBaseline[]): EffectiveDeclared {
     allow: { processes: list.flatMap((b) => b.allow.processes), network: list.flatMap((b) => b.allow.network) },
     deny: { processes: list.flatMap((b) => b.deny.processes), network: list.flatMap((b) => b.deny.network) },
   };
-}
-
-/** Parses and validates one file (any number of `---` documents). */
-export function parseDeclaredFile(file: string, text: string): { baselines: DeclaredBaseline[] } | { errors: DeclaredError[] } {
-  const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  const baselines: DeclaredBaseline[] = [];
-  const names = new Set<string>();
-  for (const doc of docs) {
-    if (doc.errors.length) {
-      const e = doc.errors[0]!;
-      return { errors: [{ file, ...yamlPosition(lineCounter, e.pos[0]), reason: e.message.split('\n')[0]! }] };
-    }
-    const data: unknown = doc.toJS();
-    if (data === null || data === undefined) continue;
-    const validate = validator();
-    if (!validate(data)) {
-      const err = validate.errors![0]!;
-      const path = schemaErrorPath(err);
-      const where = locate(doc, path, lineCounter, err.keyword === 'additionalProperties');
-      return { errors: [{ file, ...where, reason: `${path.join('.') || '(document)'}: ${describeSchemaError(err)}` }] };
-    }
-    const d = data as BaselineDoc;
-    try {
-      if (names.has(d.metadata.name)) throw new PathError(['metadata', 'name'], `duplicate name ${JSON.stringify(d.metadata.name)} in this file`);
-      names.add(d.metadata.name);
-      baselines.push(compileDoc(file, d));
-    } catch (err) {
-      if (err instanceof PathError) return { errors: [{ file, ...locate(doc, err.path, lineCounter), reason: `${err.path.join('.')}: ${err.message}` }] };
-      throw err;
-    }
-  }
-  return { baselines };
-}
-
-class PathError extends Error {
-  constructor(
-    readonly path: string[],
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-function compileDoc(file: string, d: BaselineDoc): DeclaredBaseline {
-  const sel = d.spec.selector;
-  const glob = (s: string | undefined): Glob | null => (s === undefined ? null : compileGlob(s));
-  return {
-    name: d.metadata.name,
-    file,
-    mode: d.spec.mode ?? 'extend',
-    imagePolicy: d.spec.imagePolicy ?? null,
-    selector: { cluster: glob(sel.cluster), namespace: glob(sel.namespace), kind: sel.kind ?? null, workload: glob(sel.workload), container: glob(sel.container) },
-    allow: compileRules(d.spec.allow, ['spec', 'allow']),
-    deny: compileRules(d.spec.deny, ['spec', 'deny']),
-  };
-}
-
-function compileRules(r: RulesDoc | undefined, at: string[]): RuleSet {
-  const processes = (r?.processes ?? []).map((p) => ({
-    path: p.path,
-    pathGlob: compileGlob(p.path),
-    exact: !/[*?]/.test(p.path),
-    args: p.args ? p.args.map(compileGlob) : null,
-    argsText: p.args ?? null,
-  }));
-  const network = (r?.network ?? []).map((n, i) => {
-    const here = [...at, 'network', String(i)];
-    const ports = n.ports
-      ? n.ports.map((p, j): [number, number] => {
-          if (typeof p === 'number') return [p, p];
-          const [lo, hi] = p.split('-').map(Number) as [number, number];
-          if (lo > hi || hi > 65535) throw new PathError([...here, 'ports', String(j)], `invalid port range ${JSON.stringify(p)}`);
-          return [lo, hi];
-        })
-      : null;
-    const cidrs = n.cidrs
-      ? n.cidrs.map((c, j) => {
-          const parsed = parseCidr(c);
-          if (!parsed) throw new PathError([...here, 'cidrs', String(j)], `not a CIDR or address: ${JSON.stringify(c)}`);
-          return parsed;
-        })
-      : null;
-    if (n.direction === 'listen' && (n.cidrs || n.services || n.dnsNames)) throw new PathError(here, 'a listen rule has no peer: use ports only');
-    return {
-      direction: n.direction ?? null,
-      protocol: n.protocol ?? null,
-      ports,
-      cidrs,
-      services: n.services ? n.services.map(compileGlob) : null,
-      dnsNames: n.dnsNames ? n.dnsNames.map((s) => compileGlob(s.toLowerCase())) : null,
-    };
-  });
-  return { processes, network };
-}
-
-/** Always a position: a document that validation reached has contents, so the fallback is only formal. */
-function locate(doc: Document, path: string[], lineCounter: LineCounter, atKey = false): YamlPosition {
-  return yamlPathPosition(doc.contents, path, lineCounter, atKey) ?? yamlPosition(lineCounter, 0);
 }
 
 function isFileBehindLink(path: string): boolean {

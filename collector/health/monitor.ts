@@ -11,7 +11,8 @@
  * - baseline-overflow: the engine's baseline-overflow deviation, raised as a health alert;
  * - sensor-loss / observations-rejected: input lost by the sensor or refused (input-loss.ts); an
  *   agent that reports its rejections by reason is judged by those instead of events-malformed;
- * - agent-missing: a node running workloads without an agent (agent-missing.ts).
+ * - agent-missing: a node running workloads without an agent (agent-missing.ts);
+ * - declared-baseline-invalid: a declared baseline file that does not load (declared.ts).
  *
  * Only transitions are emitted. State is rebuilt from the agents table; alerts that were open
  * before a restart are seeded from the alerting store, so that they end when the condition has
@@ -23,6 +24,7 @@ import type { Logger } from '../../common/logger.js';
 import { workloadKey } from '../../common/model.js';
 import type { CollectorBus } from '../events.js';
 import { AgentMissingCheck, type PodsView } from './agent-missing.js';
+import { DECLARED_PREFIX, declaredEvents, type DeclaredProblems } from './declared.js';
 import { InputLossChecks } from './input-loss.js';
 import type { WireRejections } from './rejections.js';
 import { sourceSamples } from './samples.js';
@@ -61,6 +63,8 @@ export interface HealthInputs {
   pods?: PodsView | null;
   /** A node runs workloads without an agent for this long: agent-missing (default 5 min). */
   missingAgentAfterMs?: number;
+  /** The declared baselines: files that do not load are alerted. */
+  declared?: DeclaredProblems;
 }
 
 export const DEFAULT_MISSING_AGENT_AFTER_MS = 5 * 60_000;
@@ -83,7 +87,9 @@ interface SourceTrack {
 
 /** Alerts that end by themselves, each for its reason. */
 const STICKY_PREFIXES = ['sensor-loss/', 'observations-rejected/'];
-const MANAGED_PREFIXES = ['agent-disconnected/', 'source-silent/', 'events-dropped/', 'events-malformed/', 'agent-missing/', ...STICKY_PREFIXES];
+const MANAGED_PREFIXES = ['agent-disconnected/', 'source-silent/', 'events-dropped/', 'events-malformed/', 'agent-missing/', DECLARED_PREFIX, ...STICKY_PREFIXES];
+/** Alerts about the collector itself, not a node: their resolution names no node. */
+const NODELESS_PREFIXES = [DECLARED_PREFIX];
 const SHIPPER = 'shipper';
 const GAP_WEIGHT = 0.2;
 
@@ -93,10 +99,13 @@ export class HealthMonitor implements Component {
   private readonly tracks = new Map<string, SourceTrack>();
   private readonly shipTracks = new Map<string, { nodeKey: string; instanceId: string; dropped: number; seen: number }>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private confirmTimer: NodeJS.Timeout | undefined;
   /** Keys whose interval had no new counters (or restarted ones): neither raised nor cleared this round. */
   private readonly undecided = new Set<string>();
   private unsubscribe: (() => void) | undefined;
   private startedAtMs = 0;
+  /** When the previous check ran (0: none yet). */
+  private lastCheckMs = 0;
   private closed = false;
   private readonly quietMs: number;
   private readonly inputLoss: InputLossChecks;
@@ -121,15 +130,31 @@ export class HealthMonitor implements Component {
     this.schedule(this.o.settings.checkIntervalMs, true);
   }
 
-  private schedule(ms: number, repeat: boolean): void {
-    if (this.closed) return;
+  private schedule(ms: number, repeat: boolean): NodeJS.Timeout | undefined {
+    if (this.closed) return undefined;
     const timer = setTimeout(() => {
       this.timers.delete(timer);
+      if (timer === this.confirmTimer) this.confirmTimer = undefined;
       this.check().catch((err: unknown) => this.o.logger.error('health check failed', { error: String(err) }));
       if (repeat) this.schedule(this.o.settings.checkIntervalMs, true);
     }, ms);
     timer.unref?.();
     this.timers.add(timer);
+    return timer;
+  }
+
+  /**
+   * One pending check for every disconnect that is not yet due, however many agents come and go:
+   * it runs at the earliest one, and the check schedules the next (see `check`).
+   */
+  private confirmDisconnectsIn(ms: number): void {
+    if (this.confirmTimer) return;
+    this.confirmTimer = this.schedule(ms, false);
+  }
+
+  /** Timers pending (the periodic check and at most one disconnect confirmation; tests). */
+  get pendingTimers(): number {
+    return this.timers.size;
   }
 
   private onEvent(e: CollectorEvent): void {
@@ -137,7 +162,7 @@ export class HealthMonitor implements Component {
       this.transition(this.disconnectedEvent(e.agent.cluster, e.agent.node, true, {}));
     } else if (e.type === 'agent.disconnected') {
       // Fire on time whatever the check interval is (the check confirms it is still gone).
-      this.schedule(this.o.settings.disconnectedAfterMs + 1, false);
+      this.confirmDisconnectsIn(this.o.settings.disconnectedAfterMs + 1);
     } else if ((e.type === 'deviation.created' || e.type === 'deviation.updated' || e.type === 'deviation.status') && e.deviation.kind === 'baseline-overflow') {
       this.transition(this.overflowEvent(e.deviation));
     }
@@ -189,13 +214,21 @@ export class HealthMonitor implements Component {
     const instances = new Set<string>();
     for (const a of await this.o.agents.list()) {
       const prev = latestPerNode.get(`${a.cluster}/${a.node}`);
-      if (!prev || Date.parse(a.lastSeenAt) > Date.parse(prev.lastSeenAt)) latestPerNode.set(`${a.cluster}/${a.node}`, a);
-      if (now - Date.parse(a.lastSeenAt) > s.forgetAfterMs) continue;
-      instances.add(a.instanceId);
+      const lastSeen = Date.parse(a.lastSeenAt);
+      if (!prev || lastSeen > Date.parse(prev.lastSeenAt)) latestPerNode.set(`${a.cluster}/${a.node}`, a);
+      if (now - lastSeen > s.forgetAfterMs) continue;
+      // Counters come only over a live stream: a gone instance is read once more (what it counted
+      // last) and its tracks are dropped, so they stay as many as the connected agents, not as
+      // their history; one the previous check already read has nothing new.
+      if (!a.connected && lastSeen < this.lastCheckMs) continue;
+      if (a.connected) instances.add(a.instanceId);
       for (const c of sourceSamples(a.counters).sources) this.inputLoss.checkSource(a, c, now);
     }
-    /** Node → the instance whose counters are tracked; everything else is dropped below. */
+    /** Node → its latest instance (agent-missing and rejections are kept for these nodes). */
     const live = new Map<string, string>();
+    /** Node → its connected instance: the only counters tracked between checks. */
+    const connected = new Map<string, string>();
+    let nextDueMs = Infinity;
     for (const [nodeKey, a] of latestPerNode) {
       const lastSeen = Date.parse(a.lastSeenAt);
       if (now - lastSeen > s.forgetAfterMs) continue;
@@ -205,12 +238,15 @@ export class HealthMonitor implements Component {
         if (goneFor > s.disconnectedAfterMs) {
           const h = this.disconnectedEvent(a.cluster, a.node, false, { since: a.lastSeenAt, instanceId: a.instanceId });
           bad.set(h.key, h);
-        }
+        } else nextDueMs = Math.min(nextDueMs, s.disconnectedAfterMs - goneFor + 1);
         continue;
       }
+      connected.set(nodeKey, a.instanceId);
       this.checkCounters(a, nodeKey, now, bad);
     }
-    this.prune(live);
+    if (nextDueMs !== Infinity) this.confirmDisconnectsIn(nextDueMs);
+    this.lastCheckMs = now;
+    this.prune(connected);
     this.checkInputs(live, instances, now, bad);
     for (const h of bad.values()) this.transition(h);
     for (const key of [...this.firing]) {
@@ -218,7 +254,8 @@ export class HealthMonitor implements Component {
       if (now - this.startedAtMs < this.quietMs && STICKY_PREFIXES.some((p) => key.startsWith(p))) continue;
       if (!bad.has(key) && MANAGED_PREFIXES.some((p) => key.startsWith(p)) && !this.undecided.has(key)) {
         const kind = key.slice(0, key.indexOf('/')) as HealthEvent['kind'];
-        this.transition({ kind, key, severity: 'info', summary: `${kind} cleared`, node: key.split('/')[2] ?? null, resolved: true, atMs: now, detail: {} });
+        const node = NODELESS_PREFIXES.some((p) => key.startsWith(p)) ? null : (key.split('/')[2] ?? null);
+        this.transition({ kind, key, severity: 'info', summary: `${kind} cleared`, node, resolved: true, atMs: now, detail: {} });
       }
     }
     this.undecided.clear();
@@ -230,6 +267,7 @@ export class HealthMonitor implements Component {
     const nodes = new Set<string>();
     if (inputs) for (const nodeKey of live.keys()) if (nodeKey.startsWith(`${inputs.cluster}/`)) nodes.add(nodeKey.slice(inputs.cluster.length + 1));
     if (inputs?.rejections) this.inputLoss.checkCollector(inputs.rejections, inputs.cluster, now);
+    if (inputs?.declared) declaredEvents(inputs.declared, inputs.cluster, now, bad);
     this.inputLoss.firing(now, bad);
     this.inputLoss.prune(instances, nodes, inputs?.rejections);
     if (this.agentMissing && !this.agentMissing.check(nodes, now, this.startedAtMs, bad)) {
@@ -238,14 +276,13 @@ export class HealthMonitor implements Component {
   }
 
   /**
-   * Forgets the tracks of agents the agents table no longer has (the collector prunes rows after
-   * collector.retention.agents), of agents forgotten after health.forgetAfter, and of an older
-   * instance on a node (its counters would start over anyway): the maps stay as large as the
-   * fleet, not as large as its history.
+   * Keeps only the tracks of connected agents: a node's agent that is gone (or replaced by a new
+   * instance, whose counters start over anyway) starts over when it is back. The maps stay as
+   * large as the connected fleet, however many agent identities came and went.
    */
-  private prune(live: ReadonlyMap<string, string>): void {
+  private prune(connected: ReadonlyMap<string, string>): void {
     for (const map of [this.tracks, this.shipTracks]) {
-      for (const [id, t] of map) if (live.get(t.nodeKey) !== t.instanceId) map.delete(id);
+      for (const [id, t] of map) if (connected.get(t.nodeKey) !== t.instanceId) map.delete(id);
     }
   }
 

@@ -22,8 +22,10 @@ import {
 import type { EdgeBaseline } from '../../common/edge-baseline.js';
 import type { CollectorBus } from '../events.js';
 import type { WireRejections } from '../health/rejections.js';
-import type { Store } from '../store/contract.js';
+import { StorageUnavailableError, type Store } from '../store/contract.js';
+import { AgentSelfReports } from './agent-counters.js';
 import { EdgeSync } from './edge-sync.js';
+import { AgentPresence } from './presence.js';
 import { InFlightBatches, type IngestBatch, type IngestPending } from './unit-of-work.js';
 
 type Stream = grpc.ServerDuplexStream<AgentMessage, CollectorMessage>;
@@ -126,6 +128,9 @@ export class IngestServer implements Component {
   private unsubscribeEdge: (() => void) | undefined;
   private readonly metrics;
   private readonly maxSkewMs: number;
+  private readonly presence: AgentPresence;
+  /** What agents say about themselves (hello, counters), bounded before it is stored. */
+  private readonly selfReports: AgentSelfReports;
   /** Batches received from a stream and not yet handed to the unit of work (queued, checked). */
   private readonly received = new InFlightBatches();
 
@@ -145,6 +150,12 @@ export class IngestServer implements Component {
         buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
         registers,
       }),
+      unavailable: new Counter({
+        name: 'driftwatch_collector_ingest_unavailable_total',
+        help: 'Agent messages answered UNAVAILABLE because the store cannot take writes (disk full, I/O error, read-only): the agent keeps them and retries.',
+        labelNames: ['message'] as const,
+        registers,
+      }),
       agentsConnected: new Gauge({ name: 'driftwatch_collector_agents_connected', help: 'Agent streams currently open.', registers }),
       protocolErrors: new Counter({
         name: 'driftwatch_collector_agent_protocol_errors_total',
@@ -155,6 +166,8 @@ export class IngestServer implements Component {
       ...this.edgeMetrics(registers),
     };
     this.maxSkewMs = parseDuration(opts.config.maxClockSkew);
+    this.presence = new AgentPresence({ agents: opts.store.agents, bus: opts.bus, logger: opts.logger, isConnected: (id) => [...this.sessions].some((s) => s.instanceId === id) });
+    this.selfReports = new AgentSelfReports(opts.registry);
     for (const r of ['stored', 'duplicate'] as const) this.metrics.observations.inc({ result: r }, 0);
     for (const reason of WIRE_REJECT_REASONS) this.metrics.observations.inc({ result: 'invalid', reason }, 0);
   }
@@ -201,7 +214,7 @@ export class IngestServer implements Component {
   }
 
   async start(): Promise<void> {
-    await this.opts.store.agents.markAllDisconnected();
+    await this.presence.reset();
     const { listen, tls, insecure } = this.opts.config;
     const credentials = grpcServerCredentials(listen, tls, insecure);
     this.server.addService(INGEST_SERVICE, { connect: (call: Stream) => this.onConnect(call) });
@@ -230,6 +243,7 @@ export class IngestServer implements Component {
           },
           (err: unknown) => {
             if (err instanceof ProtocolError) return this.refuse(stream, err.reason, err.message);
+            if (err instanceof StorageUnavailableError) return this.unavailable(stream, msg, err);
             this.opts.logger.error('ingest failed; closing the stream so the agent re-sends', { error: String((err as Error).stack ?? err) });
             endWithStatus(stream, grpc.status.UNAVAILABLE, 'collector error');
           },
@@ -241,7 +255,7 @@ export class IngestServer implements Component {
       this.metrics.agentsConnected.set(this.sessions.size);
       // An agent that reconnected before its old stream died is still connected.
       if ([...this.sessions].some((s) => s.instanceId === ended.instanceId)) return;
-      work = work.then(() => this.disconnected(ended.instanceId));
+      work = work.then(() => this.presence.disconnected(ended.instanceId));
     };
     stream.on('end', () => {
       end();
@@ -266,21 +280,30 @@ export class IngestServer implements Component {
       return this.onHello(stream, msg.hello);
     }
     if (!session) throw new ProtocolError('no-hello', 'first message must be hello');
-    if (msg.batch) await this.onBatch(session, msg.batch.seq, msg.batch.observations ?? [], handedOver);
-    else if (msg.counters) await this.opts.store.agents.setCounters(session.instanceId, { sources: msg.counters.sources, shipDropped: toNumber(msg.counters.shipDropped) }, new Date().toISOString());
+    if (msg.batch) {
+      this.assertWritable();
+      await this.onBatch(session, msg.batch.seq, msg.batch.observations ?? [], handedOver);
+    } else if (msg.counters) await this.opts.store.agents.setCounters(session.instanceId, this.selfReports.counters(msg.counters), new Date().toISOString());
     else if (msg.workloads) this.onWorkloads(session, (msg.workloads.workloads ?? []).map(workloadFromWire), msg.workloads.hashes ?? []);
     else if (msg.edgeAck) session.edge.acknowledge(toNumber(msg.edgeAck.version));
     return session;
   }
 
-  private async disconnected(instanceId: string): Promise<void> {
-    try {
-      await this.opts.store.agents.disconnected(instanceId, new Date().toISOString());
-      const agent = await this.opts.store.agents.get(instanceId);
-      if (agent) this.opts.bus.emit({ type: 'agent.disconnected', agent });
-    } catch (err) {
-      this.opts.logger.error('recording an agent disconnect failed', { instanceId, error: String(err) });
-    }
+  /** Writes to the store are refused now: the agent is told so before anything is tried. */
+  private assertWritable(): void {
+    const state = this.opts.store.storage();
+    if (!state.available) throw new StorageUnavailableError(state.failure, state.code, state.message);
+  }
+
+  /**
+   * Ends a stream whose message could not be stored, with the retryable UNAVAILABLE: the agent
+   * keeps every unacknowledged batch and reconnects with backoff; a hello is refused as long as
+   * the store is unavailable, so its backoff grows instead of re-sending into a full disk.
+   */
+  private unavailable(stream: Stream, msg: AgentMessage, err: StorageUnavailableError): void {
+    this.metrics.unavailable.inc({ message: msg.hello ? 'hello' : msg.batch ? 'batch' : 'counters' });
+    this.opts.logger.debug('agent message refused: the store cannot take writes', { peer: stream.getPeer(), reason: err.message });
+    endWithStatus(stream, grpc.status.UNAVAILABLE, `collector storage unavailable (${err.failure}): keep the data and retry later`);
   }
 
   /** Ends a stream that broke the protocol, with a status the agent logs, and counts why. */
@@ -300,8 +323,10 @@ export class IngestServer implements Component {
       const names = certificateNames(stream.getAuthContext()?.sslPeerCertificate);
       if (!names.includes(node)) throw new ProtocolError('certificate-node', `the client certificate (${names.join(', ') || 'none'}) is not issued to node ${JSON.stringify(node)}`);
     }
+    this.assertWritable();
+    await this.presence.catchUp();
     const at = new Date().toISOString();
-    const lastSeq = await this.opts.store.agents.hello({ instanceId, node, cluster, version: hello.agentVersion, sources: hello.sources ?? [] }, at);
+    const lastSeq = await this.opts.store.agents.hello({ instanceId, node, cluster, ...this.selfReports.hello(hello) }, at);
     const session: Session = { stream, instanceId, node, edge: this.edgeSync(stream, node) };
     this.sessions.add(session);
     this.metrics.agentsConnected.set(this.sessions.size);

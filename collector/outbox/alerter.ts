@@ -15,8 +15,7 @@
  *   tokens return (health alerts and resolutions are never held back);
  * - resolution (resolved / added to baseline) ends the alert on every sink that heard of it.
  */
-import type { CollectorEvent, Deviation, HealthEvent } from '../../common/deviations.js';
-import { severityRank } from '../../common/deviations.js';
+import { severityRank, type CollectorEvent, type Deviation, type HealthEvent } from '../../common/deviations.js';
 import { workloadKey } from '../../common/model.js';
 import type { AlertNotification, NotifyReason } from '../sinks/types.js';
 import { toBrief } from './brief.js';
@@ -24,9 +23,9 @@ import { deviationUrl, workloadDeviationsUrl } from '../links.js';
 import type { AlertingMetrics } from './metrics.js';
 import { TokenBucket } from './rate-limit.js';
 import { Mutex } from 'async-mutex';
-import type { Store } from '../store/contract.js';
+import { StorageUnavailableError, type Store } from '../store/contract.js';
 import type { AlertSnapshot, AlertState } from '../store/outbox.js';
-import { type AlerterSettings, DRAIN_BATCH, GROUP_LIFETIME_WINDOWS, HEALTH_ALERTNAMES, NEVER_GROUPED, NOTIFIED_PHASES, OPEN_PHASES, type RoutedSink, SWEEP_BATCH, asWorkload, groupSummary, idempotencyKey, maxSeverity, type DecisionRun } from './decision.js';
+import { type AlerterSettings, DRAIN_BATCH, MAX_WAITING_EVENTS, GROUP_LIFETIME_WINDOWS, HEALTH_ALERTNAMES, NEVER_GROUPED, NOTIFIED_PHASES, OPEN_PHASES, type RoutedSink, SWEEP_BATCH, asWorkload, groupSummary, idempotencyKey, maxSeverity, type DecisionRun } from './decision.js';
 export type { AlerterSettings, RoutedSink } from './decision.js';
 export { idempotencyKey } from './decision.js';
 
@@ -81,7 +80,9 @@ export class Alerter {
             }
           }
         });
-      } catch {
+      } catch (err) {
+        // The store refuses writes (full disk): the events wait for a later drain (the sweep) instead of being lost.
+        if (err instanceof StorageUnavailableError && this.inbox.length < MAX_WAITING_EVENTS) return void this.inbox.unshift(...batch);
         this.metrics.errors.inc(batch.length);
       } finally {
         this.deciding -= batch.length;

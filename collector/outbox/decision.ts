@@ -36,6 +36,8 @@ export const NOTIFIED_PHASES = new Set(['firing', 'acknowledged']);
 export const SWEEP_BATCH = 500;
 /** Events decided per transaction. */
 export const DRAIN_BATCH = 1000;
+/** Events kept for a later decision while the store refuses writes (a full disk); beyond, they are counted as errors. */
+export const MAX_WAITING_EVENTS = 10_000;
 /**
  * Never folded into a group: a declared `deny` hit or someone running commands in the container
  * is worth a page of its own, even in the middle of a rollout's burst.
@@ -57,6 +59,7 @@ export const HEALTH_ALERTNAMES: Record<HealthEvent['kind'], string> = {
   'sensor-loss': 'DriftwatchSensorLoss',
   'observations-rejected': 'DriftwatchObservationsRejected',
   'agent-missing': 'DriftwatchAgentMissing',
+  'declared-baseline-invalid': 'DriftwatchDeclaredBaselineInvalid',
 };
 
 /** One decision run: the outbox of its transaction, and the sinks it queued notifications for. */

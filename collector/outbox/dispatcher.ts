@@ -3,6 +3,9 @@
  * order, at least once, with exponential backoff on `retry` verdicts. Loops are independent, so
  * a failing receiver only ever delays its own queue. A disabled sink has no loop: its queue is
  * kept (and expires by retry.maxAge) until it is enabled again.
+ *
+ * Delivery needs only reads of the queue: when the store refuses writes (a full disk), rows keep
+ * going out and what became of them is written once the store takes writes again.
  */
 import { Backoff, sleep } from '../../common/backoff.js';
 import type { Readiness } from '../../common/lifecycle.js';
@@ -14,6 +17,14 @@ import type { OutboxRow } from '../store/outbox.js';
 
 /** Rows read per look at the queue (sent maxBatch at a time, marked delivered together). */
 const PREFETCH = 32;
+
+/** Rows delivered (or refused for good by the receiver) whose outcome the store could not take yet. */
+interface UnrecordedOutcome {
+  ids: number[];
+  atMs: number;
+  /** The receiver's reason when it refused them for good; absent when delivered. */
+  failed?: string;
+}
 
 export interface DispatcherOptions {
   store: OutboxRepository;
@@ -34,6 +45,13 @@ export class SinkDispatcher {
   private wakeWaiter: (() => void) | undefined;
   private failingSinceMs: number | undefined;
   private lastReason: string | undefined;
+  /**
+   * Kept in memory until written, and never sent again by this process meanwhile (after a
+   * restart they are, same keys: at least once). Bounded by the sink's queue, which cannot grow
+   * while the store refuses writes.
+   */
+  private readonly unrecorded: UnrecordedOutcome[] = [];
+  private readonly unrecordedIds = new Set<number>();
 
   constructor(
     readonly sink: Sink,
@@ -89,14 +107,17 @@ export class SinkDispatcher {
       this.woken = false;
       let rows: OutboxRow[];
       try {
-        rows = await store.claim(this.sink.name, now(), prefetch);
+        await this.recordUnrecorded();
+        // Rows whose outcome is not written yet still look pending: read past them.
+        rows = (await store.claim(this.sink.name, now(), prefetch + this.unrecordedIds.size)).filter((r) => !this.unrecordedIds.has(r.id)).slice(0, prefetch);
       } catch (err) {
         this.o.logger.error('alert outbox read failed', { sink: this.sink.name, error: (err as Error).message });
         await sleep(this.o.idlePollMs, signal);
         continue;
       }
       if (rows.length === 0) {
-        const next = await store.nextDue(this.sink.name);
+        // The earliest due row may be one whose outcome is unwritten: look again after the idle poll.
+        const next = this.unrecorded.length > 0 ? undefined : await store.nextDue(this.sink.name);
         await this.waitForWork(next === undefined ? this.o.idlePollMs : Math.min(this.o.idlePollMs, next - now()));
         continue;
       }
@@ -135,7 +156,7 @@ export class SinkDispatcher {
 
   private async recordDelivered(rows: readonly OutboxRow[]): Promise<void> {
     const t = this.o.now();
-    await this.o.store.markSent(rows.map((r) => r.id), t);
+    await this.record({ ids: rows.map((r) => r.id), atMs: t });
     this.o.metrics.sends.inc({ sink: this.sink.name, result: 'ok' }, rows.length);
     for (const r of rows) this.o.metrics.delivery.observe({ sink: this.sink.name }, Math.max(0, t - r.createdMs) / 1000);
     if (this.failingSinceMs !== undefined) this.o.logger.info('alert sink recovered', { sink: this.sink.name, attempts: this.backoff.attempts });
@@ -155,17 +176,55 @@ export class SinkDispatcher {
     if (verdict.reason !== this.lastReason) logger.warn(verdict.result === 'retry' ? 'alert sink failing, will retry' : 'alert sink rejected notifications', { sink, reason: verdict.reason, count: rows.length });
     this.lastReason = verdict.reason;
     if (verdict.result === 'fail') {
-      await store.markFailed(ids, t, verdict.reason);
+      await this.record({ ids, atMs: t, failed: verdict.reason });
       return 0;
     }
     const delay = this.backoff.next();
-    await store.markRetry(ids, t + delay, verdict.reason);
+    try {
+      await store.markRetry(ids, t + delay, verdict.reason);
+    } catch (err) {
+      // The rows stay pending as they were; this loop's own backoff still spaces the retries.
+      logger.warn('alert outbox: could not record a retry', { sink, error: (err as Error).message });
+    }
     return delay;
+  }
+
+  /** Writes an outcome, or keeps it until the store takes writes again (it is not sent twice meanwhile). */
+  private async record(outcome: UnrecordedOutcome): Promise<void> {
+    try {
+      await this.write(outcome);
+    } catch (err) {
+      if (this.unrecorded.length === 0) this.o.logger.warn('alert outbox: delivery outcomes cannot be written, kept until the store takes writes again', { sink: this.sink.name, error: (err as Error).message });
+      this.unrecorded.push(outcome);
+      for (const id of outcome.ids) this.unrecordedIds.add(id);
+    }
+  }
+
+  /** Writes the outcomes kept while the store refused writes, oldest first; stops at the first failure. */
+  private async recordUnrecorded(): Promise<void> {
+    if (this.unrecorded.length === 0) return;
+    while (this.unrecorded.length > 0) {
+      const outcome = this.unrecorded[0]!;
+      try {
+        await this.write(outcome);
+      } catch {
+        return;
+      }
+      this.unrecorded.shift();
+      for (const id of outcome.ids) this.unrecordedIds.delete(id);
+    }
+    this.o.logger.info('alert outbox: delivery outcomes kept in memory are written', { sink: this.sink.name });
+  }
+
+  private write(o: UnrecordedOutcome): Promise<void> {
+    return o.failed === undefined ? this.o.store.markSent(o.ids, o.atMs) : this.o.store.markFailed(o.ids, o.atMs, o.failed);
   }
 
   async close(): Promise<void> {
     this.abort.abort();
     await this.loop;
+    // Last chance to write them; otherwise they are sent again after the restart (same keys).
+    await this.recordUnrecorded();
     await this.sink.close();
   }
 }

@@ -1,5 +1,6 @@
 import type { AgentStatus } from '../../common/deviations.js';
 import type { AgentRepository } from './contract.js';
+import type { Page } from './queries.js';
 import type { SqlExecutor } from './sql.js';
 
 interface AgentRow {
@@ -29,7 +30,11 @@ function toStatus(r: AgentRow): AgentStatus {
   };
 }
 
-const LIST_ORDER = { recent: 'node, last_seen_at DESC', instance: 'node, instance_id' } as const;
+/** Where a page of the agents list ends: the list is in (node, instance id) order. */
+export interface AgentCursor {
+  node: string;
+  instanceId: string;
+}
 
 /** The agents table: one row per agent process instance, with the last stored batch sequence. */
 export class SqlAgents implements AgentRepository {
@@ -78,11 +83,31 @@ export class SqlAgents implements AgentRepository {
     return r ? toStatus(r) : undefined;
   }
 
-  /**
-   * Every agent instance by node; within a node newest first (`recent`: what the health monitor
-   * walks) or by instance id (`instance`: an order that holds still while lists are read).
-   */
-  async list(within: 'recent' | 'instance' = 'recent'): Promise<AgentStatus[]> {
-    return (await this.db.all<AgentRow>(`SELECT * FROM agents ORDER BY ${LIST_ORDER[within]}`)).map(toStatus);
+  /** Every agent instance by node, within a node newest first (what the health monitor walks). */
+  async list(): Promise<AgentStatus[]> {
+    return (await this.db.all<AgentRow>('SELECT * FROM agents ORDER BY node, last_seen_at DESC')).map(toStatus);
+  }
+
+  /** A page of agent instances in (node, instance id) order: stable while agents come and go. */
+  async page(after: AgentCursor | undefined, limit: number): Promise<Page<AgentStatus, AgentCursor>> {
+    const rows = await this.db.all<AgentRow>(
+      `SELECT * FROM agents${after ? ' WHERE (node, instance_id) > (@node, @id)' : ''} ORDER BY node, instance_id LIMIT @limit`,
+      { ...(after && { node: after.node, id: after.instanceId }), limit: limit + 1 },
+    );
+    const items = rows.slice(0, limit).map(toStatus);
+    const last = items.at(-1);
+    return { items, next: rows.length > limit && last ? { node: last.node, instanceId: last.instanceId } : null };
+  }
+
+  /** Agent instances: connected and seen since `freshSince`, connected but not, and disconnected. */
+  async countByHealth(freshSince: string): Promise<{ ok: number; stale: number; disconnected: number }> {
+    const r = await this.db.get<{ ok: number | null; stale: number | null; disconnected: number | null }>(
+      `SELECT SUM(CASE WHEN connected = 1 AND last_seen_at >= @since THEN 1 ELSE 0 END) AS ok,
+              SUM(CASE WHEN connected = 1 AND last_seen_at < @since THEN 1 ELSE 0 END) AS stale,
+              SUM(CASE WHEN connected = 0 THEN 1 ELSE 0 END) AS disconnected
+         FROM agents`,
+      { since: freshSince },
+    );
+    return { ok: r?.ok ?? 0, stale: r?.stale ?? 0, disconnected: r?.disconnected ?? 0 };
   }
 }

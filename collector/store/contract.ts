@@ -11,10 +11,15 @@
  * - Caches a backend keeps (workload ids) are its own business: it drops them when a transaction
  *   rolls back. Caches callers keep over what they read (the baseline views) are theirs to drop:
  *   `transaction` rethrows, and the caller discards.
+ * - A write the storage cannot take (disk full, I/O error, read-only volume) rejects with
+ *   `StorageUnavailableError`, never a driver error; a transaction in which one happened commits
+ *   nothing, even if its function caught the error. Reads go on working. `storage()` tells
+ *   whether writes fail; it turns available again only after `probeStorage()` succeeded.
  */
 import type { AgentStatus, BaselineSummary, DeviationKind, DeviationStatus } from '../../common/deviations.js';
 import type { Observation, WorkloadId } from '../../common/model.js';
 import type { AlertNotification } from '../sinks/types.js';
+import type { AgentCursor } from './agents.js';
 import type { AuditEntry, AuditFilter, AuditInput } from './audit.js';
 import type { BaselineItemRecord, BaselineRecord, BaselineUpdate } from './baselines.js';
 import type { DeviationWrite, StoredDeviation } from './deviations.js';
@@ -68,6 +73,8 @@ export interface BaselineRepository {
 /** Deviations, unique per (baseline, item key). */
 export interface DeviationRepository {
   get(id: number): Promise<StoredDeviation | undefined>;
+  /** Several by id in one read (announcing a committed batch); ids not found are absent. */
+  getMany(ids: readonly number[]): Promise<Map<number, StoredDeviation>>;
   /** Without the samples (see samplesOf). */
   find(baselineId: number, itemKey: string): Promise<StoredDeviation | undefined>;
   samplesOf(id: number): Promise<Observation[]>;
@@ -99,7 +106,30 @@ export interface AgentRepository {
   disconnected(instanceId: string, at: string): Promise<void>;
   markAllDisconnected(): Promise<void>;
   get(instanceId: string): Promise<AgentStatus | undefined>;
-  list(within?: 'recent' | 'instance'): Promise<AgentStatus[]>;
+  /** Every instance (by node, newest first): the health monitor's walk. */
+  list(): Promise<AgentStatus[]>;
+  /** Keyset pages in (node, instance id) order. */
+  page(after: AgentCursor | undefined, limit: number): Promise<Page<AgentStatus, AgentCursor>>;
+  /** Instances by health: connected and seen since `freshSince` (ok), connected but not (stale), disconnected. */
+  countByHealth(freshSince: string): Promise<{ ok: number; stale: number; disconnected: number }>;
+}
+
+/** One declared-baseline file's last text that loaded without an error. */
+export interface LastGoodFile {
+  /** The file's name in the baselines directory. */
+  file: string;
+  text: string;
+  savedAt: string;
+}
+
+/**
+ * The last good content of each declared-baseline file, so that a file that is broken or empty
+ * when the collector starts keeps what was in force before (collector/baselines/declared.ts).
+ */
+export interface DeclaredLastGoodRepository {
+  all(): Promise<LastGoodFile[]>;
+  /** Replaces the file's last good text. */
+  save(f: LastGoodFile): Promise<void>;
 }
 
 /** API bearer tokens (only hashes are stored). */
@@ -162,7 +192,8 @@ export interface ConsoleQueryRepository {
 
 /** Reports across aggregates: the overview, agents with their health, state gauges. */
 export interface ReportRepository {
-  listAgents(nowMs: number): Promise<AgentView[]>;
+  /** A page of agents with their health, in (node, instance id) order. */
+  listAgents(nowMs: number, after: AgentCursor | undefined, limit: number): Promise<Page<AgentView, AgentCursor>>;
   overview(q: OverviewQuery): Promise<Overview>;
   openDeviationCounts(): Promise<OpenDeviationCount[]>;
   baselinesByPhase(): Promise<Map<BaselineSummary['phase'], number>>;
@@ -176,6 +207,7 @@ export interface Repositories {
   readonly deviations: DeviationRepository;
   readonly observations: ObservationRepository;
   readonly agents: AgentRepository;
+  readonly declared: DeclaredLastGoodRepository;
   readonly tokens: TokenRepository;
   readonly audit: AuditRepository;
   readonly outbox: OutboxRepository;
@@ -196,9 +228,31 @@ export interface RetentionPolicy {
   agentsMs: number;
 }
 
+/** Why writes fail: the volume is full, the device errs, or the volume or file is read-only. */
+export type StorageFailure = 'disk-full' | 'io-error' | 'read-only';
+
+/** A write the storage could not take. Retryable: nothing of it was stored. */
+export class StorageUnavailableError extends Error {
+  override readonly name = 'StorageUnavailableError';
+  constructor(
+    readonly failure: StorageFailure,
+    /** The backend's own code (e.g. SQLITE_FULL; LOW_FREE_SPACE from a probe), for the log and /readyz. */
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export type StorageState = { available: true } | { available: false; failure: StorageFailure; code: string; message: string; sinceMs: number };
+
 export interface Store extends Repositories {
   readonly backend: 'sqlite' | 'postgres';
   readonly schemaVersion: number;
+  /** Whether writes currently fail (since the first that failed, until a probe succeeds). */
+  storage(): StorageState;
+  /** Checks that the volume has room and a write commits (the only way back to available); returns the new state. */
+  probeStorage(): Promise<StorageState>;
   /** Runs `fn` in one transaction: everything it wrote commits together, or nothing (it rethrows). */
   transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
   /** Applies the retention policy; returns what was deleted. */

@@ -73,6 +73,14 @@ export class SqlDeviations implements DeviationRepository {
     return r ? toStored(r) : undefined;
   }
 
+  async getMany(ids: readonly number[]): Promise<Map<number, StoredDeviation>> {
+    const out = new Map<number, StoredDeviation>();
+    if (ids.length === 0) return out;
+    const rows = await this.db.all<DeviationRow>(`${SELECT} WHERE d.id IN (SELECT value FROM json_each(@ids))`, { ids: JSON.stringify(ids) });
+    for (const r of rows) out.set(r.id, toStored(r));
+    return out;
+  }
+
   /** The deviation of (baseline, item), samples not loaded (`samples` is empty: see samplesOf). */
   async find(baselineId: number, itemKey: string): Promise<StoredDeviation | undefined> {
     const r = await this.db.get<DeviationRow>(`${SELECT_SLIM} WHERE d.baseline_id = @baselineId AND d.item_key = @itemKey`, { baselineId, itemKey });

@@ -4,9 +4,10 @@
  * Prometheus reads at scrape time (bounded labels: namespace × severity, phase).
  */
 import { BASELINE_PHASES, SEVERITIES, type AgentStatus, type BaselinePhase, type DeviationStatus, type Severity } from '../../common/deviations.js';
-import type { SqlAgents } from './agents.js';
+import type { AgentCursor, SqlAgents } from './agents.js';
 import { listClause, scopeClause, type Params } from './clauses.js';
 import type { ReportRepository } from './contract.js';
+import type { Page } from './queries.js';
 import type { SqlExecutor } from './sql.js';
 
 export type AgentHealth = 'ok' | 'stale' | 'disconnected';
@@ -98,11 +99,13 @@ export class SqlReports implements ReportRepository {
     );
   }
 
-  async listAgents(nowMs: number): Promise<AgentView[]> {
-    return (await this.agents.list('instance')).map((a) => {
+  async listAgents(nowMs: number, after: AgentCursor | undefined, limit: number): Promise<Page<AgentView, AgentCursor>> {
+    const page = await this.agents.page(after, limit);
+    const items = page.items.map((a): AgentView => {
       const stale = nowMs - Date.parse(a.lastSeenAt) > AGENT_STALE_MS;
       return { ...a, health: !a.connected ? 'disconnected' : stale ? 'stale' : 'ok' };
     });
+    return { items, next: page.next };
   }
 
   /**
@@ -156,8 +159,8 @@ export class SqlReports implements ReportRepository {
     ))) {
       baselinesByPhase[r.phase] = r.n;
     }
-    const agents: Record<AgentHealth, number> = { ok: 0, stale: 0, disconnected: 0 };
-    for (const a of await this.listAgents(opts.nowMs)) agents[a.health] += 1;
+    // Counted in the database: the fleet's history is not loaded to count it.
+    const agents: Record<AgentHealth, number> = await this.agents.countByHealth(new Date(opts.nowMs - AGENT_STALE_MS).toISOString());
     return {
       fromMs: opts.fromMs,
       toMs: opts.toMs,

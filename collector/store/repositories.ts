@@ -7,6 +7,7 @@ import { SqlAgents } from './agents.js';
 import { SqlAudit } from './audit.js';
 import { SqlBaselines } from './baselines.js';
 import type { Repositories } from './contract.js';
+import { SqlDeclaredLastGood } from './declared.js';
 import { SqlDeviations } from './deviations.js';
 import { SqlObservations } from './observations.js';
 import { SqlOutbox } from './outbox.js';
@@ -39,6 +40,7 @@ export function sqlRepositories(db: SqlExecutor, opts: RepositoryOptions): SqlRe
     deviations: new SqlDeviations(db),
     observations: new SqlObservations(db, workloads),
     agents,
+    declared: new SqlDeclaredLastGood(db),
     tokens: new SqlTokens(db, opts.now),
     audit: new SqlAudit(db, opts.now),
     outbox: new SqlOutbox(db),

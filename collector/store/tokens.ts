@@ -1,5 +1,5 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { TokenRepository } from './contract.js';
+import { StorageUnavailableError, type TokenRepository } from './contract.js';
 import type { SqlExecutor } from './sql.js';
 
 /** Roles in increasing order of power: each one can do everything the ones before it can. */
@@ -140,6 +140,11 @@ export class SqlTokens implements TokenRepository {
     const last = this.lastUsedWritten.get(id) ?? 0;
     if (now - last < 60_000) return;
     this.lastUsedWritten.set(id, now);
-    await this.db.run('UPDATE api_tokens SET last_used_at = @at WHERE id = @id', { id, at: new Date(now).toISOString() });
+    try {
+      await this.db.run('UPDATE api_tokens SET last_used_at = @at WHERE id = @id', { id, at: new Date(now).toISOString() });
+    } catch (err) {
+      // Last use is a hint: a full disk must not lock people out of reading what was stored.
+      if (!(err instanceof StorageUnavailableError)) throw err;
+    }
   }
 }

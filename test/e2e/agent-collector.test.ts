@@ -3,67 +3,14 @@
  * killed (SIGKILL) mid-stream and restarted, and every observation must end up stored exactly once.
  */
 import t from 'tap';
-import Database from 'better-sqlite3';
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { agentCollectorConfig, execEvent, storedCounts } from '../helpers/agent-collector.js';
 import { makeTestPki } from '../helpers/certs.js';
 import { eventually, freePort, spawnCli } from '../helpers/processes.js';
 
 const TOTAL = 2400;
-const WORKLOADS = 24;
-
-/** A Tetragon process_exec in protojson, every one a distinct item so edge de-duplication keeps it. */
-function execEvent(i: number): string {
-  const w = i % WORKLOADS;
-  const t0 = Date.parse('2026-11-30T10:00:00Z') + i * 10;
-  return JSON.stringify({
-    process_exec: {
-      process: {
-        exec_id: Buffer.from(`node-a:${1000 + i}:${i}`).toString('base64'),
-        pid: 1000 + i,
-        uid: 1000,
-        cwd: '/',
-        binary: `/usr/local/bin/tool-${i}`,
-        arguments: `--run ${i}`,
-        flags: 'execve clone',
-        start_time: new Date(t0).toISOString(),
-        pod: {
-          namespace: 'shop',
-          name: `svc-${w}-7d4b9c8f6d-abcde`,
-          container: {
-            id: `containerd://${w.toString(16).padStart(64, 'a')}`,
-            name: 'main',
-            image: { id: `docker.io/shop/svc@sha256:${'1'.repeat(64)}`, name: 'docker.io/shop/svc:1.0' },
-            start_time: '2026-11-30T09:00:00Z',
-            pid: 1,
-          },
-          workload: `svc-${w}`,
-          workload_kind: 'Deployment',
-        },
-        docker: w.toString(16).padStart(31, 'a'),
-        parent_exec_id: Buffer.from(`node-a:1:1`).toString('base64'),
-      },
-      parent: { exec_id: Buffer.from(`node-a:1:1`).toString('base64'), pid: 1, binary: '/usr/bin/containerd-shim-runc-v2', flags: 'execve' },
-    },
-    node_name: 'node-a',
-    time: new Date(t0).toISOString(),
-  });
-}
-
-function storedCounts(dataDir: string): { rows: number; distinct: number } {
-  const db = new Database(join(dataDir, 'driftwatch.db'), { readonly: true, fileMustExist: true });
-  try {
-    const r = db
-      .prepare(`SELECT COUNT(*) AS rows, COUNT(DISTINCT json_extract(data, '$.process.execId')) AS distinct_ FROM observations`)
-      .get() as { rows: number; distinct_: number };
-    return { rows: r.rows, distinct: r.distinct_ };
-  } catch {
-    return { rows: 0, distinct: 0 };
-  } finally {
-    db.close();
-  }
-}
 
 t.test('agent → collector over mTLS survives a collector kill: every observation stored exactly once', async (t) => {
   const dir = t.testdir();
@@ -73,27 +20,7 @@ t.test('agent → collector over mTLS survives a collector kill: every observati
   writeFileSync(events, '');
   const dataDir = join(dir, 'data');
   const configFile = join(dir, 'driftwatch.yaml');
-  writeFileSync(
-    configFile,
-    stringify({
-      cluster: 'test',
-      log: { level: 'info', format: 'json' },
-      collector: {
-        dataDir,
-        baselinesDir: join(dir, 'baselines'),
-        grpc: { listen: `127.0.0.1:${grpcPort}`, tls: { ca: pki.ca, cert: pki.serverCert, key: pki.serverKey } },
-        http: { listen: '127.0.0.1:0' },
-        learning: { maxItemsPerBaseline: 10000 },
-      },
-      agent: {
-        node: 'node-a',
-        collector: { address: `localhost:${grpcPort}`, tls: { ca: pki.ca, cert: pki.clientCert, key: pki.clientKey } },
-        sources: [{ kind: 'tetragon-json', address: events, follow: true }],
-        http: { listen: '127.0.0.1:0' },
-        ship: { batchSize: 50, flushInterval: '20ms', countersInterval: '1s' },
-      },
-    }),
-  );
+  writeFileSync(configFile, stringify(agentCollectorConfig({ dir, pki, grpcPort, events, dataDir })));
 
   let collector = spawnCli(['collector', '--config', configFile]);
   const agent = spawnCli(['agent', '--config', configFile]);

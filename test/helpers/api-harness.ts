@@ -134,7 +134,7 @@ export async function startHarness(
   const alerting = createAlerting({ store, bus, config, logger: silentLogger(), registry: new Registry(), ...(opts.alerting ? { clock: opts.alerting.clock } : {}) });
   if (opts.alerting) await alerting.start();
   const status = () => readPipelineStatus({ ingest: engine.unitOfWork, alerting });
-  const api = createApi({ store, bus, reviews: engine, config, logger: silentLogger(), streamReverifyMs: 200, status });
+  const api = createApi({ store, bus, reviews: engine, declared: engine.declared, config, logger: silentLogger(), streamReverifyMs: 200, status });
   await api.start();
   const ops = new OpsServer('127.0.0.1:0', new Registry());
   ops.setFallback(api.handle);

@@ -15,10 +15,14 @@ export interface CliProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Runs `driftwatch ARGS` from the TypeScript sources in a separate process. */
-export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
+/**
+ * Runs `driftwatch ARGS` from the TypeScript sources in a separate process; `wrap` is a command
+ * that runs it (e.g. `nsenter …` to run it in another mount namespace) and must exec it.
+ */
+export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}, wrap: readonly string[] = []): CliProcess {
   const execArgv = TS_LOADER ? [TS_LOADER, packagePath('cli', 'main.ts')] : [packagePath('dist', 'cli', 'main.js')];
-  const child = spawn(process.execPath, [...execArgv, ...args], {
+  const [command, ...commandArgs] = [...wrap, process.execPath, ...execArgv, ...args];
+  const child = spawn(command!, commandArgs, {
     cwd: packagePath(),
     env: { ...process.env, NODE_OPTIONS: '', DRIFTWATCH_LOG__FORMAT: 'json', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

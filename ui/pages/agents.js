@@ -1,8 +1,15 @@
-import { api } from '../api.js';
+import { api, query } from '../api.js';
 import { badge, fill, fmtAgo, fmtTime, h, visible } from '../dom.js';
 
-export async function render(main) {
-  const { items } = await api('GET', '/agents');
+/** Agent instances per page: a fleet's history can hold many thousands (the API pages it). */
+const PAGE = 100;
+
+export async function render(main, ctx) {
+  const cursor = ctx.params.get('cursor') ?? '';
+  const page = await api('GET', `/agents${query({ limit: PAGE, cursor })}`);
+  const pager = h('div', { class: 'pager' });
+  if (cursor) pager.append(h('button', { type: 'button', text: '← First page', onclick: () => ctx.navigate('#/agents') }));
+  if (page.next) pager.append(h('button', { type: 'button', text: 'Next page →', onclick: () => ctx.navigate(`#/agents${query({ cursor: page.next })}`) }));
   fill(main, 
     h('h1', { text: 'Agents' }),
     h(
@@ -12,7 +19,7 @@ export async function render(main) {
       h(
         'tbody',
         {},
-        items.map((a) =>
+        page.items.map((a) =>
           h(
             'tr',
             {},
@@ -26,6 +33,8 @@ export async function render(main) {
         ),
       ),
     ),
-    items.length === 0 ? h('p', { class: 'muted', text: 'No agent has connected yet.' }) : null,
+    page.items.length === 0 && !cursor ? h('p', { class: 'muted', text: 'No agent has connected yet.' }) : null,
+    h('p', { class: 'muted', role: 'status', text: page.items.length ? `${page.items.length} shown${page.next ? ', more on the next page' : ''}.` : '' }),
+    pager,
   );
 }

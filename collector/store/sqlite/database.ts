@@ -38,6 +38,9 @@ export class SqliteConnection {
     this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.db.pragma('busy_timeout = 5000');
+    // Temporary b-trees (RETURNING's buffered rows, sorts, json_each) stay in memory: on disk they
+    // cost ~15 page writes per inserted deviation (measured with strace, 10x the WAL's own writes).
+    this.db.pragma('temp_store = MEMORY');
     migrate(this, opts.migrations ?? MIGRATIONS, opts.targetVersion);
   }
 

@@ -1,9 +1,10 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Mutex } from 'async-mutex';
-import type { RetentionPolicy, Repositories, Store, Transaction } from '../contract.js';
+import { StorageUnavailableError, type RetentionPolicy, type Repositories, type StorageState, type Store, type Transaction } from '../contract.js';
 import { sqlRepositories, type SqlRepositories } from '../repositories.js';
 import type { SqlExecutor, SqlParams } from '../sql.js';
 import { SqliteConnection, type OpenOptions } from './database.js';
+import { roomShortfall, storageFailureOf } from './storage.js';
 
 export interface SqliteStoreOptions extends OpenOptions {
   now?: () => number;
@@ -12,7 +13,18 @@ export interface SqliteStoreOptions extends OpenOptions {
 /** Marks the async context of a running transaction; `open` turns false when it ends. */
 interface TransactionContext {
   open: boolean;
+  /**
+   * The storage failed inside this transaction. SQLite may have rolled the whole transaction back
+   * already (it does on SQLITE_FULL); statements after that would each commit on their own, so
+   * every further statement, savepoint and the commit fail with this error instead.
+   */
+  failed?: StorageUnavailableError;
 }
+
+/** Bytes the storage probe commits: more than a one-page write, which may fit where none else does. */
+const PROBE_BYTES = 64 * 1024;
+/** The state's code when the volume has too little room, before any write failed. */
+const LOW_FREE_SPACE = 'LOW_FREE_SPACE';
 
 /**
  * The embedded backend: one better-sqlite3 connection (one writer, WAL) behind the asynchronous
@@ -30,10 +42,13 @@ export class SqliteStore implements Store {
   private savepoints = 0;
   private readonly outside: SqlRepositories;
   private closed = false;
+  private state: StorageState = { available: true };
+  private readonly now: () => number;
 
-  constructor(opts: SqliteStoreOptions) {
+  constructor(private readonly opts: SqliteStoreOptions) {
+    this.now = opts.now ?? Date.now;
     this.connection = new SqliteConnection(opts);
-    const repoOptions = { workloadIds: this.workloadIds, now: opts.now ?? Date.now };
+    const repoOptions = { workloadIds: this.workloadIds, now: this.now };
     this.tx = { ...sqlRepositories(this.inTransaction(), repoOptions), savepoint: (fn) => this.savepoint(fn) };
     this.outside = sqlRepositories(this.outsideTransactions(), repoOptions);
   }
@@ -57,6 +72,9 @@ export class SqliteStore implements Store {
   get agents(): SqlRepositories['agents'] {
     return this.outside.agents;
   }
+  get declared(): Repositories['declared'] {
+    return this.outside.declared;
+  }
   get tokens(): Repositories['tokens'] {
     return this.outside.tokens;
   }
@@ -79,16 +97,17 @@ export class SqliteStore implements Store {
       const ctx: TransactionContext = { open: true };
       return this.context.run(ctx, async () => {
         if (this.closed) throw new Error('store: closed');
-        this.connection.exec('BEGIN IMMEDIATE');
+        this.statement(() => this.connection.exec('BEGIN IMMEDIATE'));
         try {
           const result = await fn(this.tx);
-          this.connection.exec('COMMIT');
+          if (ctx.failed) throw ctx.failed;
+          this.statement(() => this.connection.exec('COMMIT'));
           return result;
         } catch (err) {
-          if (this.connection.inTransaction) this.connection.exec('ROLLBACK');
+          this.rollback();
           // Ids handed out inside the rolled-back transaction may not exist (and may be reused).
           this.workloadIds.clear();
-          throw err;
+          throw ctx.failed ?? err;
         } finally {
           ctx.open = false;
         }
@@ -98,16 +117,84 @@ export class SqliteStore implements Store {
 
   private async savepoint<T>(fn: () => Promise<T>): Promise<T> {
     const name = `sp${++this.savepoints}`;
-    this.connection.exec(`SAVEPOINT ${name}`);
+    this.statement(() => this.connection.exec(`SAVEPOINT ${name}`));
     try {
       const result = await fn();
-      this.connection.exec(`RELEASE ${name}`);
+      this.statement(() => this.connection.exec(`RELEASE ${name}`));
       return result;
     } catch (err) {
-      this.connection.exec(`ROLLBACK TO ${name}`);
-      this.connection.exec(`RELEASE ${name}`);
+      // After a storage failure the transaction is lost as a whole: no savepoint to return to.
+      const failed = this.context.getStore()?.failed;
+      if (failed) throw failed;
+      this.statement(() => this.connection.exec(`ROLLBACK TO ${name}`));
+      this.statement(() => this.connection.exec(`RELEASE ${name}`));
       throw err;
     }
+  }
+
+  /** Rolls back what is still open; a rollback that fails must not hide why it was needed. */
+  private rollback(): void {
+    try {
+      if (this.connection.inTransaction) this.connection.exec('ROLLBACK');
+    } catch {
+      // SQLite ends the transaction when a ROLLBACK fails; the original error is what matters.
+    }
+  }
+
+  /**
+   * Runs one statement on the connection: a storage failure becomes StorageUnavailableError,
+   * makes the store unavailable and, inside a transaction, fails that transaction as a whole.
+   */
+  private statement<T>(run: () => T): T {
+    const ctx = this.context.getStore();
+    if (ctx?.open && ctx.failed) throw ctx.failed;
+    try {
+      return run();
+    } catch (err) {
+      const failure = storageFailureOf(err);
+      if (!failure) throw err;
+      if (this.state.available) this.state = { available: false, failure: failure.failure, code: failure.code, message: failure.message, sinceMs: this.now() };
+      if (ctx?.open) ctx.failed = failure;
+      throw failure;
+    }
+  }
+
+  storage(): StorageState {
+    return this.state;
+  }
+
+  /**
+   * The volume must have room (roomShortfall: SQLite reuses space it already holds, so a write
+   * alone can succeed on a full volume), and a transaction writing PROBE_BYTES must commit; until
+   * both hold the store is unavailable, with the latest reason.
+   */
+  async probeStorage(): Promise<StorageState> {
+    const before = this.state;
+    if (this.closed) return before;
+    const shortfall = this.opts.dataDir === ':memory:' ? undefined : roomShortfall(this.opts.dataDir);
+    if (shortfall) {
+      this.state = before.available ? { available: false, failure: 'disk-full', code: LOW_FREE_SPACE, message: shortfall, sinceMs: this.now() } : { ...before, message: shortfall };
+      return this.state;
+    }
+    try {
+      await this.transaction(async () => {
+        const c = this.connection;
+        this.statement(() =>
+          c.run(
+            "INSERT INTO storage_probe (id, probed_at_ms, room) VALUES (1, @now, printf('%.*c', @bytes, 'x')) ON CONFLICT (id) DO UPDATE SET probed_at_ms = excluded.probed_at_ms, room = excluded.room",
+            { now: this.now(), bytes: PROBE_BYTES },
+          ),
+        );
+        this.statement(() => c.run('UPDATE storage_probe SET room = NULL WHERE id = 1'));
+      });
+      this.state = { available: true };
+    } catch (err) {
+      const failure = storageFailureOf(err);
+      if (!failure) throw err;
+      const current = this.state;
+      if (!current.available) this.state = { ...current, failure: failure.failure, code: failure.code, message: failure.message };
+    }
+    return this.state;
   }
 
   async prune(policy: RetentionPolicy, nowMs: number): Promise<{ observations: number; agents: number }> {
@@ -128,9 +215,9 @@ export class SqliteStore implements Store {
   private inTransaction(): SqlExecutor {
     const c = this.connection;
     return {
-      run: async (sql: string, params?: SqlParams) => c.run(sql, params),
-      get: async <T>(sql: string, params?: SqlParams) => c.get<T>(sql, params),
-      all: async <T>(sql: string, params?: SqlParams) => c.all<T>(sql, params),
+      run: async (sql: string, params?: SqlParams) => this.statement(() => c.run(sql, params)),
+      get: async <T>(sql: string, params?: SqlParams) => this.statement(() => c.get<T>(sql, params)),
+      all: async <T>(sql: string, params?: SqlParams) => this.statement(() => c.all<T>(sql, params)),
     };
   }
 
@@ -145,9 +232,9 @@ export class SqliteStore implements Store {
       if (this.closed) throw new Error('store: closed');
     };
     return {
-      run: async (sql: string, params?: SqlParams) => (await ready(), c.run(sql, params)),
-      get: async <T>(sql: string, params?: SqlParams) => (await ready(), c.get<T>(sql, params)),
-      all: async <T>(sql: string, params?: SqlParams) => (await ready(), c.all<T>(sql, params)),
+      run: async (sql: string, params?: SqlParams) => (await ready(), this.statement(() => c.run(sql, params))),
+      get: async <T>(sql: string, params?: SqlParams) => (await ready(), this.statement(() => c.get<T>(sql, params))),
+      all: async <T>(sql: string, params?: SqlParams) => (await ready(), this.statement(() => c.all<T>(sql, params))),
     };
   }
 }

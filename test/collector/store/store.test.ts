@@ -15,6 +15,8 @@ t.test('a database made by the first schema is migrated to the latest at start-u
   const db = new SqliteConnection({ dataDir: dir });
   t.equal(db.schemaVersion, MIGRATIONS[MIGRATIONS.length - 1]!.version, 'all migrations applied');
   t.equal(db.get<{ last_seq: number }>(`SELECT last_seq FROM agents WHERE instance_id = 'a-1'`)?.last_seq, 41, 'data kept');
+  // 2 = MEMORY: temporary b-trees on disk made every inserted deviation cost ~15 page writes.
+  t.equal(db.get<{ temp_store: number }>('PRAGMA temp_store')?.temp_store, 2, 'temporary b-trees in memory');
   db.close();
 
   const raw = new Database(join(dir, 'driftwatch.db'), { readonly: true });
@@ -77,4 +79,35 @@ t.test('retention prunes old observations (event time) and long-gone agent insta
   );
   t.equal(await store.observations.count(), 2);
   t.same((await agents.list()).map((a) => a.instanceId), ['n-live']);
+});
+
+t.test('declared last good: one text per file, replaced on save', async (t) => {
+  const store = new SqliteStore({ dataDir: ':memory:' });
+  t.teardown(() => store.close());
+  t.same(await store.declared.all(), []);
+  await store.declared.save({ file: 'b.yaml', text: 'b1', savedAt: '2026-12-01T00:00:00.000Z' });
+  await store.declared.save({ file: 'a.yaml', text: 'a1', savedAt: '2026-12-01T00:00:01.000Z' });
+  await store.declared.save({ file: 'b.yaml', text: 'b2', savedAt: '2026-12-01T00:00:02.000Z' });
+  t.same(await store.declared.all(), [
+    { file: 'a.yaml', text: 'a1', savedAt: '2026-12-01T00:00:01.000Z' },
+    { file: 'b.yaml', text: 'b2', savedAt: '2026-12-01T00:00:02.000Z' },
+  ]);
+});
+
+t.test('agents: keyset pages in (node, instance id) order, and counts by health', async (t) => {
+  const store = new SqliteStore({ dataDir: ':memory:' });
+  t.teardown(() => store.close());
+  const now = Date.now();
+  for (const [id, node] of [['n2-b', 'n2'], ['n1-z', 'n1'], ['n2-a', 'n2'], ['n1-a', 'n1'], ['n3-a', 'n3']] as const) await store.agents.hello({ instanceId: id, node, cluster: 'c', version: 'v', sources: [] }, new Date(now).toISOString());
+  await store.agents.disconnected('n3-a', new Date(now).toISOString());
+  await store.agents.setCounters('n2-b', {}, new Date(now - 600_000).toISOString());
+  const first = await store.agents.page(undefined, 2);
+  t.same(first.items.map((a) => a.instanceId), ['n1-a', 'n1-z']);
+  t.same(first.next, { node: 'n1', instanceId: 'n1-z' });
+  const second = await store.agents.page(first.next!, 2);
+  t.same(second.items.map((a) => a.instanceId), ['n2-a', 'n2-b']);
+  const last = await store.agents.page(second.next!, 2);
+  t.same(last.items.map((a) => a.instanceId), ['n3-a']);
+  t.equal(last.next, null, 'no next after the last page');
+  t.same(await store.agents.countByHealth(new Date(now - 120_000).toISOString()), { ok: 3, stale: 1, disconnected: 1 });
 });
