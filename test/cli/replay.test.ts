@@ -3,11 +3,12 @@
  * replay test expects from it, decides a notification for each and ends idle; on Falco recordings
  * it learns; `--fail-on-deviations` turns deviations into a failing exit code.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import type { ReplaySummary } from '../../cli/replay.js';
 import { packagePath } from '../../common/paths.js';
+import { readAlertFile } from '../helpers/alerting.js';
 import { run } from '../helpers/cli-run.js';
 import { expectedKeys } from '../helpers/scenario.js';
 
@@ -41,6 +42,19 @@ t.test('--fail-on-deviations exits 1 after printing the summary', async (t) => {
   t.equal(r.code, 1);
   t.match(r.out, new RegExp(`deviations: ${expectedKeys().length} \\(`), 'the table summary still printed');
   t.match(r.err, /deviation\(s\) raised \(--fail-on-deviations\)/);
+});
+
+t.test('--deliver sends the notifications through the configured sinks instead of listing them', async (t) => {
+  const dir = t.testdir({ baselines: {} });
+  const alerts = join(dir, 'alerts.jsonl');
+  const config = join(dir, 'driftwatch.yaml');
+  writeFileSync(config, `${readFileSync(RECORDING_CONFIG, 'utf8')}  alerting:\n    sinks:\n      - { name: audit-file, type: file, path: ${JSON.stringify(alerts)} }\n`);
+  const r = await run(null, ['replay', RECORDING, '-c', config, '--baselines', join(dir, 'baselines'), '--deliver', '-o', 'json']);
+  t.equal(r.code, 0, r.err);
+  const s = JSON.parse(r.out) as ReplaySummary;
+  t.equal(s.notifications.wouldSend, undefined, 'nothing listed as "would send"');
+  t.same(s.status.outbox, { pending: 0, sinks: { 'audit-file': 0 } }, 'ended once delivered');
+  t.same(readAlertFile(alerts).map((d) => d.key).sort(), s.deviations.items.map((d) => `deviation:${d.id}`).sort(), 'each notification written by the file sink');
 });
 
 t.test('Falco recordings are recognised and run through the same pipeline', async (t) => {
