@@ -14,6 +14,8 @@ import { OpsServer } from '../common/ops-server.js';
 import { createApi } from '../collector/api/server.js';
 import { Detection } from '../collector/detection.js';
 import { CollectorBus } from '../collector/events.js';
+import { createAlerting } from '../collector/outbox/index.js';
+import { readPipelineStatus } from '../collector/status.js';
 import type { SqliteConnection } from '../collector/store/sqlite/database.js';
 import { SqliteStore } from '../collector/store/sqlite/store.js';
 
@@ -94,7 +96,9 @@ export async function benchApi(): Promise<Record<string, unknown>> {
   const cost = fill(store.connection, now);
   const config = loadConfig({ env: {}, overrides: { 'collector.baselinesDir': join(dir, 'baselines') } });
   const bus = new CollectorBus();
-  const api = createApi({ store, bus, reviews: new Detection({ store, bus, config: config.collector, logger: silentLogger() }), config, logger: silentLogger() });
+  const detection = new Detection({ store, bus, config: config.collector, logger: silentLogger() });
+  const alerting = createAlerting({ store, bus, config, logger: silentLogger(), registry: new Registry() });
+  const api = createApi({ store, bus, reviews: detection, config, logger: silentLogger(), status: () => readPipelineStatus({ ingest: detection.unitOfWork, alerting }) });
   await api.start();
   const ops = new OpsServer('127.0.0.1:0', new Registry());
   ops.setFallback(api.handle);
@@ -155,6 +159,7 @@ export async function benchApi(): Promise<Record<string, unknown>> {
     }
   } finally {
     await api.close();
+    await alerting.close();
     await ops.close();
     await store.close();
     rmSync(dir, { recursive: true, force: true });

@@ -16,6 +16,8 @@ import { register as registerBaseline } from './baseline.js';
 import { register as registerDeviations } from './deviations.js';
 import { register as registerToken } from './token.js';
 import { register as registerReport } from './report.js';
+import { register as registerReplay } from './replay.js';
+import { register as registerStatus } from './status.js';
 
 /**
  * The one CLI. Each command lives in its own file under cli/ and registers itself here.
@@ -37,6 +39,8 @@ export function buildProgram(): Command {
   registerAgents(program);
   registerToken(program);
   registerReport(program);
+  registerStatus(program);
+  registerReplay(program);
   return program;
 }
 

@@ -15,6 +15,7 @@ import { createPeerResolver } from './kubernetes/peer-resolver.js';
 import { Detection } from './detection.js';
 import { openStore, type Store } from './store/index.js';
 import { registerStateMetrics } from './state-metrics.js';
+import { readPipelineStatus } from './status.js';
 
 export interface CollectorHandle {
   readonly httpPort: number;
@@ -88,7 +89,8 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
     housekeeping.unref();
     closers.unshift(() => clearInterval(housekeeping));
 
-    const api = createApi({ store, bus, reviews: detection, declared: detection.declared, config, logger: logger.child({ component: 'api' }) });
+    const status = () => readPipelineStatus({ ingest, alerting });
+    const api = createApi({ store, bus, reviews: detection, declared: detection.declared, config, logger: logger.child({ component: 'api' }), status });
     await api.start();
     closers.unshift(() => api.close());
     const ops = new OpsServer(c.http.listen, registry, api.handle, c.http.tls, c.http.connections);

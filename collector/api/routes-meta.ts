@@ -59,6 +59,22 @@ export function registerMetaRoutes(register: (r: RouteSpec) => void, ctx: ApiCon
 
   register({
     method: 'GET',
+    path: '/status',
+    summary: 'What the pipeline has not finished, per stage; idle when nothing (unscoped tokens only)',
+    tag: 'meta',
+    role: 'viewer',
+    returns:
+      '{ idle, ingest: { batches, observations }, alerting: { undecidedEvents, grouping, heldBack }, outbox: { pending, sinks: { <sink>: n } } }: batches received and not stored, deviation events not decided, deviations waiting for grouping, notifications held back by the rate limit, notifications not delivered per sink.',
+    handler: ({ principal }) => {
+      // The queues are shared by every namespace and a batch mixes namespaces: a count or an
+      // "idle" narrowed to some namespaces would be wrong, so only a cluster-wide token asks.
+      if (principal.namespaces !== null) throw new ApiError('DW_ERR_FORBIDDEN_SCOPE', 'the pipeline status covers every namespace: it needs a token without a namespace scope');
+      return ctx.status();
+    },
+  });
+
+  register({
+    method: 'GET',
     path: '/overview',
     summary: 'Deviations by severity over time and by namespace, baselines by state, agents by health',
     tag: 'overview',

@@ -9,6 +9,7 @@ import { packagePath } from '../../common/paths.js';
 import type { Detection } from '../detection.js';
 import { uiBaseUrl } from '../links.js';
 import type { CollectorBus } from '../events.js';
+import type { PipelineStatus } from '../status.js';
 import { StorageUnavailableError, type Store } from '../store/contract.js';
 import type { Principal, Role } from '../store/tokens.js';
 import { authenticate, AuthFailureLimiter, bearerToken, requireRole } from './auth.js';
@@ -45,6 +46,8 @@ export interface ApiOptions {
   reviews: ReviewServices;
   config: Readonly<DriftwatchConfig>;
   logger: Logger;
+  /** The completion signal of the pipeline this API fronts (collector/status.ts). */
+  status: () => Promise<PipelineStatus>;
   /** What-if of candidate baselines (default: the engine's item derivation and declared matching). */
   whatIf?: CandidateEvaluator;
   /** The declared baselines in force (default: read from collector.baselinesDir on each call). */
@@ -61,6 +64,7 @@ export interface ApiContext {
   readonly bus: CollectorBus;
   readonly reviews: ReviewServices;
   readonly logger: Logger;
+  readonly status: () => Promise<PipelineStatus>;
   readonly settings: CollectorConfig['api'];
   readonly cluster: string;
   readonly whatIf: CandidateEvaluator;
@@ -106,6 +110,7 @@ export function createApi(opts: ApiOptions): Api {
     bus: opts.bus,
     reviews: opts.reviews,
     logger: opts.logger,
+    status: opts.status,
     settings,
     cluster: opts.config.cluster,
     whatIf: opts.whatIf ?? createCandidateEvaluator(opts.config.collector.network),

@@ -29,7 +29,7 @@ import { StorageUnavailableError, type Store } from '../store/contract.js';
 import { AgentSelfReports } from './agent-counters.js';
 import { EdgeSync } from './edge-sync.js';
 import { AgentPresence } from './presence.js';
-import type { IngestBatch } from './unit-of-work.js';
+import { InFlightBatches, type IngestBatch, type IngestPending } from './unit-of-work.js';
 
 type Stream = grpc.ServerDuplexStream<AgentMessage, CollectorMessage>;
 
@@ -93,6 +93,8 @@ interface Session {
 /** Stores and evaluates a batch exactly once (`ingest/unit-of-work.ts`); false for a re-sent batch. */
 export interface BatchIngest {
   ingest(batch: IngestBatch): Promise<boolean>;
+  /** Batches handed to it and not yet stored. */
+  pending(): IngestPending;
 }
 
 /** The edge baselines agents filter with (`baselines/edge.ts`). */
@@ -135,6 +137,8 @@ export class IngestServer implements Component {
   private readonly presence: AgentPresence;
   /** What agents say about themselves (hello, counters), bounded before it is stored. */
   private readonly selfReports: AgentSelfReports;
+  /** Batches received from a stream and not yet handed to the unit of work (queued, checked). */
+  private readonly received = new InFlightBatches();
 
   constructor(private readonly opts: IngestOptions) {
     const limits = opts.config.connections;
@@ -254,8 +258,10 @@ export class IngestServer implements Component {
     let work = Promise.resolve();
     stream.on('data', (msg: AgentMessage) => {
       stream.pause();
+      const handedOver = msg.batch ? this.received.hold(msg.batch.observations?.length ?? 0) : () => {};
       work = work
-        .then(() => this.onMessage(stream, session, msg))
+        .then(() => this.onMessage(stream, session, msg, handedOver))
+        .finally(handedOver)
         .then(
           (s) => {
             session = s;
@@ -285,8 +291,15 @@ export class IngestServer implements Component {
     stream.on('close', end);
   }
 
-  /** Handles one agent message; returns the stream's session (created by the hello). */
-  private async onMessage(stream: Stream, session: Session | undefined, msg: AgentMessage): Promise<Session | undefined> {
+  /** Received and not yet stored, from the stream to the unit of work's commit (the completion signal). */
+  pending(): IngestPending {
+    const waiting = this.received.pending();
+    const storing = this.opts.unitOfWork.pending();
+    return { batches: waiting.batches + storing.batches, observations: waiting.observations + storing.observations };
+  }
+
+  /** Handles one agent message (`handedOver` is called when a batch goes to the unit of work); returns the stream's session (created by the hello). */
+  private async onMessage(stream: Stream, session: Session | undefined, msg: AgentMessage, handedOver: () => void): Promise<Session | undefined> {
     if (msg.hello) {
       // One hello per stream: a second one would leave a session behind.
       if (session) throw new ProtocolError('second-hello', 'hello was already sent on this stream');
@@ -295,7 +308,7 @@ export class IngestServer implements Component {
     if (!session) throw new ProtocolError('no-hello', 'first message must be hello');
     if (msg.batch) {
       this.assertWritable();
-      await this.onBatch(session, msg.batch.seq, msg.batch.observations ?? []);
+      await this.onBatch(session, msg.batch.seq, msg.batch.observations ?? [], handedOver);
     } else if (msg.counters) await this.opts.store.agents.setCounters(session.instanceId, this.selfReports.counters(msg.counters), new Date().toISOString());
     else if (msg.workloads) this.onWorkloads(session, (msg.workloads.workloads ?? []).map(workloadFromWire), msg.workloads.hashes ?? []);
     else if (msg.edgeAck) session.edge.acknowledge(toNumber(msg.edgeAck.version));
@@ -381,7 +394,7 @@ export class IngestServer implements Component {
     });
   }
 
-  private async onBatch(session: Session, seqValue: number | { toNumber(): number }, wire: readonly WireObservation[]): Promise<void> {
+  private async onBatch(session: Session, seqValue: number | { toNumber(): number }, wire: readonly WireObservation[], handedOver: () => void): Promise<void> {
     const seq = toNumber(seqValue);
     const last = await this.opts.store.agents.lastSeq(session.instanceId);
     // The agent numbers batches 1, 2, 3… and re-sends from its oldest un-acked one: anything
@@ -404,7 +417,10 @@ export class IngestServer implements Component {
       o.workload.cluster = this.opts.cluster;
       observations.push(o);
     }
-    const stored = await this.opts.unitOfWork.ingest({ agentInstanceId: session.instanceId, seq, observations });
+    // Counted by the unit of work from here on: released in the same turn, never counted twice.
+    const storing = this.opts.unitOfWork.ingest({ agentInstanceId: session.instanceId, seq, observations });
+    handedOver();
+    const stored = await storing;
     endTimer();
     this.metrics.batches.inc({ result: stored ? 'stored' : 'duplicate' });
     this.metrics.observations.inc({ result: stored ? 'stored' : 'duplicate' }, observations.length);

@@ -37,8 +37,37 @@ export interface DetectionModules {
 type Outcome = 'denied' | 'session' | 'learned' | 'allowed' | 'deviation';
 const OUTCOMES: readonly Outcome[] = ['denied', 'session', 'learned', 'allowed', 'deviation'];
 
+/** Batches handed to the unit of work whose transaction has not committed (or failed) yet. */
+export interface IngestPending {
+  batches: number;
+  observations: number;
+}
+
+/** Batches counted from when they are received until they are done with (the completion signal). */
+export class InFlightBatches {
+  private readonly counts: IngestPending = { batches: 0, observations: 0 };
+
+  /** Counts a batch; the returned release uncounts it, once however often it is called. */
+  hold(observations: number): () => void {
+    this.counts.batches += 1;
+    this.counts.observations += observations;
+    let held = true;
+    return () => {
+      if (!held) return;
+      held = false;
+      this.counts.batches -= 1;
+      this.counts.observations -= observations;
+    };
+  }
+
+  pending(): IngestPending {
+    return { ...this.counts };
+  }
+}
+
 export class IngestUnitOfWork {
   private readonly outcomes: Counter<'result'>;
+  private readonly inFlight = new InFlightBatches();
 
   constructor(
     private readonly runner: ChangeRunner,
@@ -55,6 +84,20 @@ export class IngestUnitOfWork {
 
   /** Stores and evaluates a batch; false when it was stored before (a re-send: only acknowledge it). */
   async ingest(batch: IngestBatch): Promise<boolean> {
+    const release = this.inFlight.hold(batch.observations.length);
+    try {
+      return await this.commit(batch);
+    } finally {
+      release();
+    }
+  }
+
+  /** Handed in and not yet stored: the ingest stage of the completion signal (collector/status.ts). */
+  pending(): IngestPending {
+    return this.inFlight.pending();
+  }
+
+  private async commit(batch: IngestBatch): Promise<boolean> {
     const counts = new Map<Outcome, number>();
     const stored = await commitChanges(this.runner, async (tx, changes) => {
       if (batch.seq <= (await tx.agents.lastSeq(batch.agentInstanceId))) return false;

@@ -17,7 +17,6 @@
  */
 import { severityRank, type CollectorEvent, type Deviation, type HealthEvent } from '../../common/deviations.js';
 import { workloadKey } from '../../common/model.js';
-import { workloadLabel } from '../sinks/text.js';
 import type { AlertNotification, NotifyReason } from '../sinks/types.js';
 import { toBrief } from './brief.js';
 import { deviationUrl, workloadDeviationsUrl } from '../links.js';
@@ -26,7 +25,7 @@ import { TokenBucket } from './rate-limit.js';
 import { Mutex } from 'async-mutex';
 import { StorageUnavailableError, type Store } from '../store/contract.js';
 import type { AlertSnapshot, AlertState } from '../store/outbox.js';
-import { type AlerterSettings, DRAIN_BATCH, MAX_WAITING_EVENTS, GROUP_LIFETIME_WINDOWS, HEALTH_ALERTNAMES, NEVER_GROUPED, NOTIFIED_PHASES, OPEN_PHASES, type RoutedSink, SWEEP_BATCH, asWorkload, idempotencyKey, maxSeverity, type DecisionRun } from './decision.js';
+import { type AlerterSettings, DRAIN_BATCH, MAX_WAITING_EVENTS, GROUP_LIFETIME_WINDOWS, HEALTH_ALERTNAMES, NEVER_GROUPED, NOTIFIED_PHASES, OPEN_PHASES, type RoutedSink, SWEEP_BATCH, asWorkload, groupSummary, idempotencyKey, maxSeverity, type DecisionRun } from './decision.js';
 export type { AlerterSettings, RoutedSink } from './decision.js';
 export { idempotencyKey } from './decision.js';
 
@@ -35,6 +34,8 @@ export class Alerter {
   /** New notifications held back since the last one that went out (reported in the next). */
   private heldBack = 0;
   private readonly inbox: CollectorEvent[] = [];
+  /** Events taken from the inbox whose decision has not committed yet. */
+  private deciding = 0;
   /** Decision runs one at a time: each reads the state the previous one left. */
   private readonly serial = new Mutex();
 
@@ -64,6 +65,7 @@ export class Alerter {
   async drain(): Promise<void> {
     while (this.inbox.length > 0) {
       const batch = this.inbox.splice(0, DRAIN_BATCH);
+      this.deciding += batch.length;
       try {
         await this.run(async (r) => {
           for (const e of batch) {
@@ -82,8 +84,15 @@ export class Alerter {
         // The store refuses writes (full disk): the events wait for a later drain (the sweep) instead of being lost.
         if (err instanceof StorageUnavailableError && this.inbox.length < MAX_WAITING_EVENTS) return void this.inbox.unshift(...batch);
         this.metrics.errors.inc(batch.length);
+      } finally {
+        this.deciding -= batch.length;
       }
     }
+  }
+
+  /** Bus events received and not yet decided (queued, or in a decision not yet committed). */
+  get undecidedEvents(): number {
+    return this.inbox.length + this.deciding;
   }
 
   /**
@@ -107,7 +116,7 @@ export class Alerter {
     await this.run(async (r) => {
       const now = this.now();
       // Held-back alerts are older than pending ones: they get the returning tokens first.
-      for (const st of await r.o.due('held', now, SWEEP_BATCH)) if (!(await this.release(st, r))) break;
+      for (const st of await r.o.due('held', now, SWEEP_BATCH)) if (!(await this.decideNew(st, r, false))) break;
       const workloads = new Set((await r.o.due('pending', now, SWEEP_BATCH)).map((st) => st.workloadKey ?? ''));
       for (const wk of workloads) await this.flushWorkload(wk, r);
       for (const phase of ['firing', 'acknowledged'] as const) for (const st of await r.o.due(phase, now, SWEEP_BATCH)) await this.renotify(st, r);
@@ -230,7 +239,7 @@ export class Alerter {
       alert.truncated += over;
     }
     alert.severity = maxSeverity(alert.severity, member.severity);
-    alert.summary = this.groupSummary(alert);
+    alert.summary = groupSummary(alert, this.s.groupWindowMs);
     // A new open member wakes an acknowledged group up again (re-notified at its interval).
     const next: AlertState = { ...group, alert, phase: group.phase === 'acknowledged' ? 'firing' : group.phase, severity: alert.severity, lastEventMs: Math.max(group.lastEventMs, member.eventMs) };
     // A member more severe than the group so far is news: every sink the group now routes to (a
@@ -243,11 +252,6 @@ export class Alerter {
       if (sinks.length > 0) await this.notify(next, 'firing', 'renotify', sinks, r);
     }
     await r.o.put(next, now);
-  }
-
-  private groupSummary(alert: AlertSnapshot): string {
-    const n = alert.deviations.length + alert.truncated;
-    return `${n} new deviations in ${alert.workload ? workloadLabel(alert.workload) : 'one workload'} within ${Math.round(this.s.groupWindowMs / 1000)} s`;
   }
 
   /** The grouping decision for a workload's pending deviations. */
@@ -280,7 +284,7 @@ export class Alerter {
       truncated: ordered.length - listed.length,
       health: null,
     };
-    alert.summary = this.groupSummary(alert);
+    alert.summary = groupSummary(alert, this.s.groupWindowMs);
     const group: AlertState = {
       alertKey: key,
       kind: 'group',
@@ -396,10 +400,6 @@ export class Alerter {
     if (sinks.length > 0) await this.notify(next, 'firing', 'new', sinks, r);
     await r.o.put(next, now);
     return true;
-  }
-
-  private async release(state: AlertState, r: DecisionRun): Promise<boolean> {
-    return await this.decideNew(state, r, false);
   }
 
   private async renotify(state: AlertState, r: DecisionRun): Promise<void> {

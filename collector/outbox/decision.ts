@@ -7,6 +7,8 @@ import type { DeviationKind, HealthEvent, Severity } from '../../common/deviatio
 import { severityRank } from '../../common/deviations.js';
 import { WORKLOAD_KINDS, type WorkloadId } from '../../common/model.js';
 import type { Route } from './routing.js';
+import type { AlertSnapshot } from '../store/outbox.js';
+import { workloadLabel } from '../sinks/text.js';
 import type { OutboxRepository, Transaction } from '../store/contract.js';
 
 export interface RoutedSink {
@@ -81,4 +83,10 @@ export function asWorkload(v: unknown): WorkloadId | null {
 /** Stable for one decision, different for every other: receivers deduplicate on it. */
 export function idempotencyKey(cluster: string, alertKey: string, status: string, seq: number): string {
   return createHash('sha256').update(`${cluster}\u0000${alertKey}\u0000${status}\u0000${seq}`).digest('hex').slice(0, 32);
+}
+
+/** The one-line summary of a group alert: how many deviations of which workload within the window. */
+export function groupSummary(alert: AlertSnapshot, groupWindowMs: number): string {
+  const n = alert.deviations.length + alert.truncated;
+  return `${n} new deviations in ${alert.workload ? workloadLabel(alert.workload) : 'one workload'} within ${Math.round(groupWindowMs / 1000)} s`;
 }

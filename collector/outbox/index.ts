@@ -44,6 +44,8 @@ export interface AlertingOptions {
 export interface AlertingComponent extends Component {
   /** One entry per sink: not ready while it has been failing for longer than alerting.unreadyAfter. */
   readiness(): Readiness[];
+  /** What alerting has not finished: undecided deviations and undelivered notifications per sink. */
+  pending(): Promise<AlertingPending>;
   /** Runs due decisions (grouping, held back, re-notify) now instead of at the next tick. */
   sweep(): Promise<void>;
   /** Runs the health checks now. */
@@ -51,6 +53,17 @@ export interface AlertingComponent extends Component {
   /** Expires rows older than retry.maxAge and prunes old ones now (normally every minute). */
   housekeeping(): Promise<void>;
   readonly outbox: OutboxRepository;
+}
+
+export interface AlertingPending {
+  /** Deviation and health events received from the bus whose decision has not committed. */
+  undecidedEvents: number;
+  /** Deviations waiting for their workload's grouping decision. */
+  grouping: number;
+  /** Notifications held back by the rate limit (sent when tokens return). */
+  heldBack: number;
+  /** Notifications in the outbox not yet delivered (nor failed for good, nor expired), per sink. */
+  outbox: Record<string, number>;
 }
 
 const HOUSEKEEPING_MS = 60_000;
@@ -195,6 +208,14 @@ export function createAlerting(opts: AlertingOptions): AlertingComponent {
       opts.logger.info('alerting started', { sinks: sinkConfigs.map((c) => `${c.name}(${c.type}${c.enabled ? '' : ', disabled'})`).join(' ') || 'none' });
     },
     readiness: () => [...dispatchers.values()].map((d) => d.readiness()),
+    async pending() {
+      // Read before the store: an event decided meanwhile is then counted twice, never missed.
+      const undecidedEvents = cfg.enabled ? alerter.undecidedEvents : 0;
+      const [undecided, queues] = await Promise.all([outbox.undecided(), outbox.queueStats()]);
+      const perSink = Object.fromEntries(sinkConfigs.map((c) => [c.name, 0]));
+      for (const q of queues) perSink[q.sink] = q.depth;
+      return { undecidedEvents, ...undecided, outbox: perSink };
+    },
     sweep,
     checkHealth: () => health.check(),
     housekeeping,

@@ -23,7 +23,7 @@ import type { AgentCursor } from './agents.js';
 import type { AuditEntry, AuditFilter, AuditInput } from './audit.js';
 import type { BaselineItemRecord, BaselineRecord, BaselineUpdate } from './baselines.js';
 import type { DeviationWrite, StoredDeviation } from './deviations.js';
-import type { AlertPhase, AlertState, OutboxRow, QueueStats } from './outbox.js';
+import type { AlertPhase, AlertState, OutboxRow, QueueStats, UndecidedAlerts } from './outbox.js';
 import type { AgentView, HandlingQuery, HandlingRow, OpenDeviationCount, Overview, OverviewQuery } from './reports.js';
 import type {
   BaselineItemView,
@@ -172,7 +172,10 @@ export interface OutboxRepository {
   markFailed(ids: readonly number[], nowMs: number, error: string): Promise<void>;
   expire(createdBeforeMs: number, nowMs: number): Promise<Map<string, number>>;
   prune(beforeMs: number): Promise<void>;
+  /** Undelivered notifications per sink (pending, including those being sent). */
   queueStats(): Promise<QueueStats[]>;
+  /** Alerts not yet decided: waiting for grouping, held back by the rate limit. */
+  undecided(): Promise<UndecidedAlerts>;
   rows(alertKey: string): Promise<{ sink: string; state: string; attempts: number; reason: string }[]>;
 }
 

@@ -78,6 +78,14 @@ export interface QueueStats {
   oldestMs: number | null;
 }
 
+/** Alerts whose first notification is not decided yet (the completion signal, collector/status.ts). */
+export interface UndecidedAlerts {
+  /** Deviations waiting for their workload's grouping decision (`grouping.wait`). */
+  grouping: number;
+  /** Alerts decided to notify but held back by the rate limit. */
+  heldBack: number;
+}
+
 export class SqlOutbox implements OutboxRepository {
   constructor(private readonly db: SqlExecutor) {}
 
@@ -260,6 +268,12 @@ export class SqlOutbox implements OutboxRepository {
     return (await this.db
       .all<{ sink: string; n: number; oldest: number | null }>("SELECT sink, COUNT(*) AS n, MIN(created_ms) AS oldest FROM alert_outbox WHERE state = 'pending' GROUP BY sink"))
       .map((r) => ({ sink: r.sink, depth: r.n, oldestMs: r.oldest }));
+  }
+
+  async undecided(): Promise<UndecidedAlerts> {
+    const rows = await this.db.all<{ phase: AlertPhase; n: number }>("SELECT phase, COUNT(*) AS n FROM alert_state WHERE phase IN ('pending', 'held') GROUP BY phase");
+    const n = (phase: AlertPhase): number => rows.find((r) => r.phase === phase)?.n ?? 0;
+    return { grouping: n('pending'), heldBack: n('held') };
   }
 
   /** For tests and the CLI: every row of one alert. */

@@ -11,6 +11,8 @@ import { silentLogger } from '../../common/logger.js';
 import type { NetworkDirection, NetworkObservation, Observation, ProcessObservation, WorkloadId } from '../../common/model.js';
 import { OpsServer } from '../../common/ops-server.js';
 import { createApi, type Api } from '../../collector/api/server.js';
+import { createAlerting, type AlertingComponent } from '../../collector/outbox/index.js';
+import { readPipelineStatus } from '../../collector/status.js';
 import { CollectorBus } from '../../collector/events.js';
 import { Detection } from '../../collector/detection.js';
 import { SqliteStore } from '../../collector/store/sqlite/store.js';
@@ -82,6 +84,8 @@ export interface Harness {
   store: SqliteStore;
   bus: CollectorBus;
   engine: Detection;
+  /** Alerting over the same store and bus; started only when the harness was asked to. */
+  alerting: AlertingComponent;
   api: Api;
   ops: OpsServer;
   config: Readonly<DriftwatchConfig>;
@@ -108,7 +112,7 @@ export interface Reply {
 
 export async function startHarness(
   t: Test,
-  opts: { baselines?: Record<string, string>; authFailuresPerMinute?: number; overrides?: Record<string, unknown>; resolver?: PeerResolver } = {},
+  opts: { baselines?: Record<string, string>; authFailuresPerMinute?: number; overrides?: Record<string, unknown>; resolver?: PeerResolver; alerting?: { clock: { now(): number } } } = {},
 ): Promise<Harness> {
   const dir = t.testdir({ baselines: opts.baselines ?? {} });
   const config = loadConfig({
@@ -127,7 +131,10 @@ export async function startHarness(
   const bus = new CollectorBus();
   const engine = new Detection({ store, bus, config: config.collector, logger: silentLogger(), ...(opts.resolver ? { resolver: opts.resolver } : {}) });
   await engine.start();
-  const api = createApi({ store, bus, reviews: engine, declared: engine.declared, config, logger: silentLogger(), streamReverifyMs: 200 });
+  const alerting = createAlerting({ store, bus, config, logger: silentLogger(), registry: new Registry(), ...(opts.alerting ? { clock: opts.alerting.clock } : {}) });
+  if (opts.alerting) await alerting.start();
+  const status = () => readPipelineStatus({ ingest: engine.unitOfWork, alerting });
+  const api = createApi({ store, bus, reviews: engine, declared: engine.declared, config, logger: silentLogger(), streamReverifyMs: 200, status });
   await api.start();
   const ops = new OpsServer('127.0.0.1:0', new Registry());
   ops.setFallback(api.handle);
@@ -136,6 +143,7 @@ export async function startHarness(
   t.teardown(async () => {
     await api.close();
     await ops.close();
+    await alerting.close();
     await engine.close();
     await store.close();
   });
@@ -156,6 +164,7 @@ export async function startHarness(
     store,
     bus,
     engine,
+    alerting,
     api,
     ops,
     config,

@@ -1,5 +1,5 @@
 import type { BatchIngest, EdgeSource } from '../../collector/ingest/server.js';
-import type { IngestBatch } from '../../collector/ingest/unit-of-work.js';
+import { InFlightBatches, type IngestBatch, type IngestPending } from '../../collector/ingest/unit-of-work.js';
 import type { Store } from '../../collector/store/contract.js';
 import type { EdgeBaseline } from '../../common/edge-baseline.js';
 import type { Observation, WorkloadId } from '../../common/model.js';
@@ -13,10 +13,25 @@ export class RecordingEngine implements BatchIngest, EdgeSource {
   /** The newest event time of each stored batch: what moves the learning clock. */
   readonly ticks: number[] = [];
 
-  constructor(private readonly store: Store) {}
+  private readonly inFlight = new InFlightBatches();
+
+  constructor(private readonly db: Store) {}
+
+  pending(): IngestPending {
+    return this.inFlight.pending();
+  }
 
   async ingest(batch: IngestBatch): Promise<boolean> {
-    const stored = await this.store.transaction(async (tx) => {
+    const release = this.inFlight.hold(batch.observations.length);
+    try {
+      return await this.storeBatch(batch);
+    } finally {
+      release();
+    }
+  }
+
+  private async storeBatch(batch: IngestBatch): Promise<boolean> {
+    const stored = await this.db.transaction(async (tx) => {
       if (batch.seq <= (await tx.agents.lastSeq(batch.agentInstanceId))) return false;
       await tx.observations.insertBatch(batch.agentInstanceId, batch.seq, batch.observations);
       await tx.agents.commitSeq(batch.agentInstanceId, batch.seq, new Date().toISOString());

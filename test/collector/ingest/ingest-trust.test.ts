@@ -145,3 +145,33 @@ t.test('with nodeIdentity: certificate, an agent can only speak for the node its
   t.ok(own.messages[0]?.ack, 'and is answered at once (what is stored of it acknowledged)');
   own.call.end();
 });
+
+t.test('a batch is pending (completion signal) from its arrival until it is stored; a refused one stops counting', async (t) => {
+  const { server, db } = await setup(t);
+  const s = open(server.port);
+  s.call.write(hello('node-a', 'node-a-1'));
+  await eventually(() => s.messages.length > 0, 'hello answered');
+  // A transaction held open: the batch arrives, then waits for the store.
+  let release!: () => void;
+  let opened!: () => void;
+  const isOpen = new Promise<void>((resolve) => (opened = resolve));
+  const held = db.transaction(
+    () =>
+      new Promise<void>((resolve) => {
+        release = resolve;
+        opened();
+      }),
+  );
+  await isOpen;
+  s.call.write({ batch: { seq: 1, observations: [observationToWire(obs(1)), observationToWire(obs(2))] } });
+  await eventually(() => server.pending().batches === 1, 'counted on arrival');
+  t.same(server.pending(), { batches: 1, observations: 2 });
+  release();
+  await held;
+  await eventually(() => s.messages.some((m) => m.ack && Number(m.ack.seq) === 1), 'batch 1 acknowledged');
+  t.same(server.pending(), { batches: 0, observations: 0 }, 'stored: no longer pending');
+
+  s.call.write({ batch: { seq: 5, observations: [observationToWire(obs(3))] } });
+  await eventually(() => s.error() !== undefined, 'refused');
+  t.same(server.pending(), { batches: 0, observations: 0 }, 'a refused batch is not pending');
+});
