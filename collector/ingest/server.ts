@@ -1,6 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
 import { createServer, type AddressInfo, type Server as NetServer } from 'node:net';
-import type { PeerCertificate } from 'node:tls';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { CollectorConfig } from '../../common/config/schema.js';
 import { once, type Component, type Readiness } from '../../common/lifecycle.js';
@@ -30,57 +29,8 @@ import { AgentSelfReports } from './agent-counters.js';
 import { EdgeSync } from './edge-sync.js';
 import { AgentPresence } from './presence.js';
 import { InFlightBatches, type IngestBatch, type IngestPending } from './unit-of-work.js';
+import { certificateNames, endWithStatus, MAX_WORKLOADS_PER_AGENT, NAME, ProtocolError, writeBounded, type ProtocolViolation, type Stream } from './protocol.js';
 
-type Stream = grpc.ServerDuplexStream<AgentMessage, CollectorMessage>;
-
-/** Bounds on what one agent can make the collector hold. */
-const MAX_WORKLOADS_PER_AGENT = 20_000;
-const MAX_UNSENT_BYTES = 32 * 1024 * 1024;
-/** A Kubernetes node name (DNS subdomain). */
-const NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-
-type ProtocolViolation = 'no-hello' | 'second-hello' | 'bad-hello' | 'certificate-node' | 'sequence-gap' | 'too-many-workloads' | 'slow-reader';
-
-class ProtocolError extends Error {
-  constructor(
-    readonly reason: ProtocolViolation,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-/**
- * Ends a server stream with a status the client sees. (grpc-js turns an 'error' on the server
- * stream into the call's status; `destroy()` would drop the call without one.)
- */
-function endWithStatus(stream: Stream, code: grpc.status, details: string): void {
-  stream.emit('error', Object.assign(new Error(details), { code, details }));
-}
-
-/**
- * Writes unless the peer stopped reading: past a bound of unsent bytes the stream is closed, so an
- * agent that does not read cannot grow the collector's memory. Returns write()'s "keep writing".
- */
-function writeBounded(stream: Stream, msg: CollectorMessage, protocolErrors: Counter<'reason'>): boolean {
-  if (stream.writableLength > MAX_UNSENT_BYTES) {
-    protocolErrors.inc({ reason: 'slow-reader' });
-    endWithStatus(stream, grpc.status.RESOURCE_EXHAUSTED, 'agent does not read its stream');
-    return true;
-  }
-  return stream.write(msg);
-}
-
-/** The names a client certificate is issued to: its subject CN and DNS subject alternative names. */
-function certificateNames(cert: PeerCertificate | undefined): string[] {
-  if (!cert) return [];
-  const names = cert.subject?.CN ? [String(cert.subject.CN)] : [];
-  for (const part of (cert.subjectaltname ?? '').split(',')) {
-    const m = /^\s*DNS:(.+)$/.exec(part);
-    if (m) names.push(m[1]!.trim());
-  }
-  return names;
-}
 
 interface Session {
   stream: Stream;
