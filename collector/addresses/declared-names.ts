@@ -45,6 +45,9 @@ export class DeclaredNameHistory implements DeclaredNameLookup {
   private readonly now: () => number;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
+  private closed = false;
+  /** Names whose last resolution failed: logged once when they start failing, not every round. */
+  private readonly failing = new Set<string>();
   private readonly resolutions: Counter<'outcome'>;
   /** Declared exact names beyond `maxNames` (not resolved). */
   namesLeftOut = 0;
@@ -68,6 +71,7 @@ export class DeclaredNameHistory implements DeclaredNameLookup {
     this.namesLeftOut = unique.length - this.names.length;
     const kept = new Set(this.names);
     for (const name of [...this.byName.keys()]) if (!kept.has(name)) this.forgetName(name);
+    for (const name of [...this.failing]) if (!kept.has(name)) this.failing.delete(name);
   }
 
   /** The declared name an address was answered for (the first in name order when several were). */
@@ -100,13 +104,17 @@ export class DeclaredNameHistory implements DeclaredNameLookup {
   resolveAll(): Promise<void> {
     // A round still running (slow servers) is not doubled: the next tick joins it.
     this.running ??= (async () => {
-      for (const name of this.names) await this.resolveOne(name);
+      for (const name of this.names) {
+        if (this.closed) return;
+        await this.resolveOne(name);
+      }
       this.expire();
     })().finally(() => (this.running = null));
     return this.running;
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.resolver.cancel();
@@ -121,6 +129,7 @@ export class DeclaredNameHistory implements DeclaredNameLookup {
         answered.push(...(family === 4 ? await this.resolver.resolve4(name) : await this.resolver.resolve6(name)));
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code ?? String(err);
+        if (code === 'ECANCELLED') return; // close()
         if (!NO_ADDRESSES.has(code)) failure = code;
       }
     }
@@ -130,7 +139,10 @@ export class DeclaredNameHistory implements DeclaredNameLookup {
       if (ip !== null && this.names.includes(name)) this.remember(name, ip, at);
     }
     this.resolutions.inc({ outcome: answered.length ? 'answered' : failure ? 'failed' : 'empty' });
-    if (failure && !answered.length) this.opts.onError?.(name, failure);
+    if (failure && !answered.length) {
+      if (!this.failing.has(name)) this.opts.onError?.(name, failure);
+      this.failing.add(name);
+    } else this.failing.delete(name);
   }
 
   private remember(name: string, ip: string, at: number): void {

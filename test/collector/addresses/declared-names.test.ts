@@ -6,13 +6,16 @@ import { MIN, T0, deviationList, exec, fixture, net } from '../../helpers/detect
 
 const HOUR = 60 * MIN;
 const NAME = 'api.pay.example';
+const SERVFAIL = 2;
 
 /**
  * An authoritative server for the test on 127.0.0.1: A queries for a name get the name's current
  * pool (change it to rotate); anything else gets an empty NOERROR answer.
  */
-async function dnsServer(t: Test): Promise<{ port: number; pools: Map<string, string[]>; queries: () => number }> {
+async function dnsServer(t: Test): Promise<{ port: number; pools: Map<string, string[]>; broken: Set<string>; queries: () => number }> {
   const pools = new Map<string, string[]>();
+  /** Names answered with SERVFAIL (an upstream outage). */
+  const broken = new Set<string>();
   let queries = 0;
   const socket = createSocket('udp4');
   socket.on('message', (msg, from) => {
@@ -23,7 +26,7 @@ async function dnsServer(t: Test): Promise<{ port: number; pools: Map<string, st
     const answer = dnsPacket.encode({
       type: 'response',
       id: query.id,
-      flags: dnsPacket.AUTHORITATIVE_ANSWER | dnsPacket.RECURSION_DESIRED,
+      flags: dnsPacket.AUTHORITATIVE_ANSWER | dnsPacket.RECURSION_DESIRED | (q && broken.has(q.name.toLowerCase()) ? SERVFAIL : 0),
       questions: query.questions,
       answers: addresses.map((data) => ({ type: 'A' as const, name: q!.name, ttl: 30, data })),
     });
@@ -31,7 +34,7 @@ async function dnsServer(t: Test): Promise<{ port: number; pools: Map<string, st
   });
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
   t.teardown(() => new Promise<void>((resolve) => socket.close(() => resolve())));
-  return { port: socket.address().port, pools, queries: () => queries };
+  return { port: socket.address().port, pools, broken, queries: () => queries };
 }
 
 t.test('a rotating pool accumulates; old answers stay until they expire; bounded per name', async (t) => {
@@ -64,6 +67,26 @@ t.test('a rotating pool accumulates; old answers stay until they expire; bounded
   const before = dns.queries();
   await history.resolveAll();
   t.equal(dns.queries(), before, 'and no longer resolved');
+});
+
+t.test('a failing resolution keeps the earlier answers and is reported once, not every round', async (t) => {
+  const dns = await dnsServer(t);
+  const errors: string[] = [];
+  const history = new DeclaredNameHistory({ intervalMs: MIN, keepForMs: HOUR, maxNames: 10, maxAddressesPerName: 8, servers: [`127.0.0.1:${dns.port}`], onError: (name, code) => errors.push(`${name} ${code}`) });
+  t.teardown(() => history.close());
+  history.setNames([NAME]);
+  dns.pools.set(NAME, ['203.0.113.1']);
+  await history.resolveAll();
+  dns.broken.add(NAME);
+  await history.resolveAll();
+  await history.resolveAll();
+  t.same(errors, [`${NAME} ESERVFAIL`]);
+  t.equal(history.nameOf('203.0.113.1'), NAME, 'still that name until it expires');
+  dns.broken.delete(NAME);
+  await history.resolveAll();
+  dns.broken.add(NAME);
+  await history.resolveAll();
+  t.equal(errors.length, 2, 'reported again after it had recovered');
 });
 
 const declared = `apiVersion: driftwatch.dev/v1
