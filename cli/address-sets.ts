@@ -9,6 +9,8 @@ import { parseDuration } from '../common/duration.js';
 const FORMAT_OF_KIND = { aws: 'aws', google: 'gcp', azure: 'azure' } as const satisfies Record<string, AddressSetFile['format']>;
 type Kind = keyof typeof FORMAT_OF_KIND;
 
+const LOOPBACK_HOSTS: ReadonlySet<string> = new Set(['127.0.0.1', '[::1]', 'localhost']);
+
 /**
  * AWS ip-ranges.json is about 2 MB and Azure's Service Tags file about 6 MB (Google's cloud.json
  * far less): 64 MiB leaves room for years of growth yet stops an endless or wrong download.
@@ -21,7 +23,7 @@ export function register(program: Command): void {
   cmd
     .command('refresh')
     .description("download (or copy) a provider's published ranges, check them as the collector reads them, and replace --out only when they are valid")
-    .requiredOption('--from <url|file>', 'https:// or http:// URL, or a local file')
+    .requiredOption('--from <url|file>', 'an https:// URL (http:// only from this machine), or a local file')
     .addOption(new Option('--kind <kind>', 'the format the file must be in').choices(Object.keys(FORMAT_OF_KIND)).makeOptionMandatory())
     .requiredOption('--out <file>', 'where the collector reads it: a .json (or .json.gz) file in collector.network.addressSetsDir')
     .option('--timeout <duration>', 'for the whole download', '60s')
@@ -40,6 +42,9 @@ export function register(program: Command): void {
 }
 
 async function download(url: string, timeoutMs: number, maxBytes: number): Promise<Buffer> {
+  // Ranges decide which addresses are allowed: a plaintext download could be rewritten on the way.
+  const { protocol, hostname } = new URL(url);
+  if (protocol === 'http:' && !LOOPBACK_HOSTS.has(hostname)) throw new Error(`${url}: use https (plain http only from this machine: 127.0.0.1, [::1], localhost)`);
   let res: Response;
   try {
     res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });

@@ -70,6 +70,7 @@ t.test('anything invalid leaves the file untouched and says why', async (t) => {
     [['--from', base + '/big.json', '--kind', 'aws', '--max-size', '1024'], /big\.json: download failed: more than --max-size 1024 bytes/],
     [['--from', base + '/hang', '--kind', 'aws', '--timeout', '200ms'], /hang: download failed: timed out/],
     [['--from', join(dir, 'nope.json'), '--kind', 'aws'], /nope\.json: cannot read: ENOENT/],
+    [['--from', 'http://ranges.example/ip-ranges.json', '--kind', 'aws'], /use https \(plain http only from this machine/],
   ];
   for (const [args, re] of cases) {
     const r = await run(null, ['address-sets', 'refresh', ...args, '--out', out]);
