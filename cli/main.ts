@@ -7,6 +7,7 @@ import { redactUrlsIn } from '../common/redact.js';
 import { terminalSafe } from '../common/text.js';
 import { VERSION } from '../common/version.js';
 import { register as registerAgent } from './agent.js';
+import { register as registerAddressSets } from './address-sets.js';
 import { register as registerAgents } from './agents.js';
 import { register as registerCollector } from './collector.js';
 import { register as registerDemo } from './demo.js';
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerReport(program);
   registerStatus(program);
   registerReplay(program);
+  registerAddressSets(program);
   return program;
 }
 

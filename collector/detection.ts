@@ -18,6 +18,7 @@ import { BaselineLifecycle } from './baselines/lifecycle.js';
 import { BaselineReview } from './baselines/review.js';
 import { BaselineViews } from './baselines/view.js';
 import { loadAddressSetsDir, type AddressSets } from './addresses/address-sets.js';
+import { DeclaredNameHistory } from './addresses/declared-names.js';
 import { commitChanges, type ChangeRunner, type ChangeSet } from './changes.js';
 import { DeviationEvaluator } from './deviations/evaluate.js';
 import { DeviationReview } from './deviations/review.js';
@@ -50,6 +51,8 @@ export class Detection implements Component, ChangeRunner {
   readonly deviationReview: DeviationReview;
   /** The named address sets in force (read once at start: provider files change daily, not per event). */
   readonly addressSets: AddressSets;
+  /** Exact declared names resolved by the collector, with the history of their answers (null: off). */
+  readonly declaredNames: DeclaredNameHistory | null;
   private readonly views: BaselineViews;
   private readonly created: Counter<'kind'>;
 
@@ -61,11 +64,26 @@ export class Detection implements Component, ChangeRunner {
     for (const e of sets.errors) opts.logger.warn('address set file left out', { error: e });
     if (sets.files.length) opts.logger.info('address sets loaded', { files: sets.files.map((f) => `${f.path} (${f.format}, ${f.entries} ranges)`), sets: sets.sets.size });
     this.addressSets = sets.sets;
-    const deriver = new ItemDeriver(c.network, opts.resolver ?? null, sets.sets);
+    const dn = c.network.declaredNames;
+    this.declaredNames = dn.resolve
+      ? new DeclaredNameHistory({
+          intervalMs: parseDuration(dn.every),
+          keepForMs: parseDuration(dn.keepFor),
+          maxNames: dn.maxNames,
+          maxAddressesPerName: dn.maxAddressesPerName,
+          servers: dn.servers,
+          registry: opts.registry,
+          onError: (name, error) => opts.logger.warn('resolving a declared DNS name failed; its earlier answers stay in force until they expire', { name, error }),
+        })
+      : null;
+    const deriver = new ItemDeriver(c.network, opts.resolver ?? null, sets.sets, this.declaredNames);
     this.views = new BaselineViews(opts.maxCachedBaselines);
     this.declared = new DeclaredBaselines({
       dir: c.baselinesDir,
-      onChange: () => this.edge.allChanged().catch((err: unknown) => opts.logger.error('edge push after a declared change failed', { error: String(err) })),
+      onChange: () => {
+        this.updateDeclaredNames();
+        this.edge.allChanged().catch((err: unknown) => opts.logger.error('edge push after a declared change failed', { error: String(err) }));
+      },
       onError: (errors) => {
         for (const e of errors) opts.logger.warn('declared baseline rejected; its last good version stays in force', { error: formatDeclaredError(e) });
       },
@@ -98,9 +116,18 @@ export class Detection implements Component, ChangeRunner {
     await this.declared.restore();
     this.declared.reload();
     this.declared.watch();
+    // The reload above handed the names over (onChange); resolving starts now.
+    this.declaredNames?.start();
+  }
+
+  private updateDeclaredNames(): void {
+    if (!this.declaredNames) return;
+    this.declaredNames.setNames(this.declared.exactDnsNames());
+    if (this.declaredNames.namesLeftOut) this.opts.logger.warn('more exact declared DNS names than collector.network.declaredNames.maxNames: the rest are not resolved', { leftOut: this.declaredNames.namesLeftOut });
   }
 
   close = once(async () => {
+    await this.declaredNames?.close();
     this.declared.close();
     await this.declared.saved();
     this.edge.close();

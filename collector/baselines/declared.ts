@@ -101,7 +101,9 @@ export function matchRules(rules: RuleSet, obs: Observation, item: Item): string
       const ip = obs.peerIp;
       const byCidr = r.cidrs !== null && ip !== null && r.cidrs.some((c) => cidrContains(c, ip));
       const byService = r.services !== null && item.peer.class === 'service' && item.peer.name !== undefined && r.services.some((re) => re.test(item.peer.name!));
-      const byName = r.dnsNames !== null && obs.peerName !== null && r.dnsNames.some((re) => re.test(obs.peerName!.toLowerCase()));
+      // The item's name: the agent's, or a declared name the collector resolved to this address.
+      const name = item.peerName ?? obs.peerName;
+      const byName = r.dnsNames !== null && name !== null && r.dnsNames.some((re) => re.test(name.toLowerCase()));
       if (!byCidr && !byService && !byName) continue;
     }
     return describeNetworkRule(r);
@@ -268,6 +270,12 @@ export class DeclaredBaselines {
     }
     this.byFile.set(name, { text: kept.text, baselines: parsed.baselines });
     return true;
+  }
+
+  /** The exact (wildcard-free) `dnsNames` of every rule in force: the names the collector resolves. */
+  exactDnsNames(): string[] {
+    const rules = this.all().flatMap((b) => [...b.allow.network, ...b.deny.network]);
+    return [...new Set(rules.flatMap((r) => (r.dnsNames ?? []).map((g) => g.source)).filter((n) => !/[*?]/.test(n)))];
   }
 
   all(): DeclaredBaseline[] {

@@ -101,6 +101,23 @@ export function collectorSection<S extends TSchema>(sink: S) {
            * where `driftwatch address-sets refresh` writes.
            */
           addressSetsDir: Type.Optional(Type.String({ minLength: 1 })),
+          /**
+           * Exact declared `dnsNames` resolved by the collector (Cilium toFQDNs-style): an external
+           * peer at an address a declared name answered with is that name, also when its agent saw
+           * no DNS answer. Defaults and their reasons in docs/detection.md.
+           */
+          declaredNames: Type.Object(
+            {
+              resolve: Type.Boolean({ default: true }),
+              every: duration({ default: '1m' }),
+              keepFor: duration({ default: '24h' }),
+              maxNames: Type.Integer({ minimum: 1, default: 500 }),
+              maxAddressesPerName: Type.Integer({ minimum: 1, default: 256 }),
+              /** `host` or `host:port`; empty: the system's resolvers (/etc/resolv.conf). */
+              servers: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+            },
+            section,
+          ),
         },
         section,
       ),

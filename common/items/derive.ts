@@ -29,6 +29,12 @@ export interface AddressSetLookup {
   exactCidrsOf(set: string): readonly string[] | null;
 }
 
+/** Declared names the collector resolves itself (collector/addresses/declared-names.ts). */
+export interface DeclaredNameLookup {
+  /** The declared name this external address was answered for lately, or null. */
+  nameOf(ip: string): string | null;
+}
+
 /** Edge keys of a named set beyond this many CIDRs are not worth the agent's memory: sent instead. */
 const MAX_EDGE_SET_CIDRS = 256;
 
@@ -57,6 +63,7 @@ export class ItemDeriver {
     readonly scope: NetworkScope,
     private readonly resolver: PeerResolver | null = null,
     private readonly sets: AddressSetLookup | null = null,
+    private readonly declaredNames: DeclaredNameLookup | null = null,
   ) {
     this.pods = new CidrList(scope.podCidrs);
     this.services = new CidrList(scope.serviceCidrs);
@@ -91,10 +98,11 @@ export class ItemDeriver {
   private peerOf(obs: NetworkObservation): Peer {
     if (obs.direction === 'listen') return { class: 'none' };
     const byAddress = this.classifyPeer(obs.peerIp);
-    if (obs.peerName && obs.direction === 'egress' && (byAddress.class === 'external' || byAddress.class === 'address-set')) {
-      return { class: 'dns-name', name: normaliseDnsName(obs.peerName), ...(byAddress.ip ? { ip: byAddress.ip } : {}) };
-    }
-    return byAddress;
+    if (obs.direction !== 'egress' || (byAddress.class !== 'external' && byAddress.class !== 'address-set')) return byAddress;
+    // The agent's name first (what this workload resolved), else a declared name the collector
+    // resolved to this address (the workload's own lookup was invisible: musl, DNS over TLS).
+    const name = obs.peerName ? normaliseDnsName(obs.peerName) : byAddress.ip ? this.declaredNames?.nameOf(byAddress.ip) : null;
+    return name ? { class: 'dns-name', name, ...(byAddress.ip ? { ip: byAddress.ip } : {}) } : byAddress;
   }
 
   private deriveNetwork(obs: NetworkObservation): NetworkItem {
@@ -107,7 +115,7 @@ export class ItemDeriver {
       protocol: obs.protocol,
       port,
       peer,
-      peerName: obs.peerName,
+      peerName: obs.peerName ?? (peer.class === 'dns-name' ? (peer.name ?? null) : null),
     };
   }
 

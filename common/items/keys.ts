@@ -56,7 +56,10 @@ export interface NetworkItem {
   /** null when the source did not tell. */
   port: number | null;
   peer: Peer;
-  /** DNS name of the peer when the source gave one (context, and declared `dnsNames`). */
+  /**
+   * DNS name of the peer when the source gave one, else the declared name the collector resolved
+   * to its address (context, and declared `dnsNames`).
+   */
   peerName: string | null;
 }
 
