@@ -37,6 +37,8 @@ interface Entry {
   query?: string;
   /** The namespaces a successful answer shows (lists). */
   shows?: (body: Reply['body']) => string[];
+  /** Cluster-wide by nature (pipeline counts): a namespace-scoped token is refused with 403. */
+  unscopedOnly?: boolean;
 }
 
 const REASON = 'reviewed in the authorisation matrix';
@@ -70,6 +72,9 @@ const MATRIX: Record<string, Entry> = {
   'POST /deviations/{id}/resolve': { target: 'deviation', body: () => ({ comment: REASON }) },
   'POST /deviations/{id}/reopen': { target: 'deviation', body: () => ({ comment: REASON }) },
   'POST /deviations/{id}/add-to-baseline': { target: 'deviation', body: () => ({ comment: REASON }) },
+  'GET /status': { unscopedOnly: true },
+  // The harness declares no files; which files a scoped token sees: test/collector/api/declared-status.test.ts.
+  'GET /baselines/declared/status': {},
   'GET /reports/audit': { query: `?from=0&to=${Date.now() + HOUR}`, shows: (b) => byNs(b.decisions ?? []) },
 };
 
@@ -154,6 +159,10 @@ t.test('every route × every caller: 401, 403, 404-as-if-absent or allowed, and 
         }
         if (RANK.indexOf(caller.role) < need) {
           t.same([r.status, r.body.code], [403, 'DW_ERR_FORBIDDEN_ROLE'], cell);
+          continue;
+        }
+        if (entry.unscopedOnly && caller.namespaces !== null) {
+          t.same([r.status, r.body.code], [403, 'DW_ERR_FORBIDDEN_SCOPE'], cell);
           continue;
         }
         if (!inScope && entry.target) {
