@@ -26,7 +26,8 @@ import { rawService } from '../agent/sources/grpc-stream.js';
 import type { SourceDeps } from '../agent/sources/runtime.js';
 import { TetragonGrpcSource } from '../agent/sources/tetragon-grpc.js';
 import { IdentityResolver } from '../agent/identity/resolver.js';
-import { LineageCache } from '../agent/lineage/cache.js';
+import { createLineage } from '../agent/sources/index.js';
+import { loadConfig } from '../cli/config.js';
 import type { NormaliseContext } from '../agent/normalise/context.js';
 import { normaliseFalco, type FalcoAlert } from '../agent/normalise/falco.js';
 import { normaliseTetragon, type TetragonEvent } from '../agent/normalise/tetragon.js';
@@ -34,6 +35,9 @@ import { sourceProtos, splitLengthPrefixed } from '../agent/sources/protos.js';
 import type { SourceKind } from '../common/model.js';
 import { packagePath } from '../common/paths.js';
 import { ROUNDS, median, rate } from './measure.js';
+
+/** The agent's shipped settings (lineage bounds): what users run. */
+const SHIPPED_AGENT = loadConfig({ env: {} }).agent;
 
 function fixtures(dir: string, ext: string): string[] {
   const base = packagePath('..', 'shared', 'fixtures', dir);
@@ -48,7 +52,7 @@ function context(source: SourceKind): NormaliseContext {
     source,
     cluster: 'bench',
     node: 'bench-node',
-    lineage: new LineageCache({ maxProcesses: 65_536 }),
+    lineage: createLineage(SHIPPED_AGENT),
     identity: new IdentityResolver(null),
   };
 }
@@ -177,7 +181,7 @@ function avg(bufs: Buffer[]): number {
 }
 
 function deps(sink: SourceDeps['sink']): SourceDeps {
-  return { node: 'bench-node', cluster: 'bench', logger: silentLogger(), registry: new Registry(), sink, lineage: new LineageCache({ maxProcesses: 65_536 }), identity: new IdentityResolver(null) };
+  return { node: 'bench-node', cluster: 'bench', logger: silentLogger(), registry: new Registry(), sink, lineage: createLineage(SHIPPED_AGENT), identity: new IdentityResolver(null) };
 }
 
 /** A GetEvents server writing `total` messages (cycling `records`) to each call. */

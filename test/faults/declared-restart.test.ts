@@ -5,6 +5,7 @@
  * /readyz, degraded but ready.
  */
 import t from 'tap';
+import { DENY_NMAP } from '../helpers/declared-files.js';
 import * as grpc from '@grpc/grpc-js';
 import Database from 'better-sqlite3';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -15,16 +16,6 @@ import { makeTestPki } from '../helpers/certs.js';
 import { processObservation } from '../helpers/observations.js';
 import { eventually, freePort, spawnCli } from '../helpers/processes.js';
 
-const DENY = `apiVersion: driftwatch.dev/v1
-kind: Baseline
-metadata:
-  name: no-scanners
-spec:
-  selector: { namespace: shop }
-  deny:
-    processes:
-      - path: /usr/bin/nmap
-`;
 
 const Client = grpc.makeGenericClientConstructor(INGEST_SERVICE, 'driftwatch.v1.Ingest');
 type Call = grpc.ClientDuplexStream<AgentMessage, CollectorMessage>;
@@ -63,7 +54,7 @@ function query<T>(dataDir: string, sql: string): T[] {
 }
 
 t.test('a deny list broken while the collector is down is still enforced after its restart, and reported', async (t) => {
-  const dir = t.testdir({ baselines: { 'deny.yaml': DENY } });
+  const dir = t.testdir({ baselines: { 'deny.yaml': DENY_NMAP } });
   const pki = makeTestPki(dir);
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
   const dataDir = join(dir, 'data');
@@ -94,7 +85,7 @@ t.test('a deny list broken while the collector is down is still enforced after i
   t.equal(await collector.stop(), 0);
 
   // The file is broken while the collector is down (a bad merge: a key misspelt on line 7).
-  writeFileSync(join(dir, 'baselines', 'deny.yaml'), DENY.replace('  deny:', '  denny:'));
+  writeFileSync(join(dir, 'baselines', 'deny.yaml'), DENY_NMAP.replace('  deny:', '  denny:'));
   collector = spawnCli(['collector', '--config', configFile]);
   await collector.waitForLog(/collector ready/, 120_000);
   const after = await readyz();

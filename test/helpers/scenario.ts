@@ -16,9 +16,10 @@
  */
 import { EdgeFilter } from '../../agent/filter/edge-filter.js';
 import { IdentityResolver } from '../../agent/identity/resolver.js';
-import { LineageCache } from '../../agent/lineage/cache.js';
+import { createLineage } from '../../agent/sources/index.js';
 import { normaliseTetragon, type TetragonEvent } from '../../agent/normalise/tetragon.js';
 import { loadConfig } from '../../cli/config.js';
+import type { AgentConfig } from '../../common/config/schema.js';
 import type { Deviation, Severity } from '../../common/deviations.js';
 import { silentLogger } from '../../common/logger.js';
 import type { Observation } from '../../common/model.js';
@@ -515,6 +516,8 @@ export class Replay {
   readonly engine: Detection;
   private readonly agents = new Map<string, ReplayAgent>();
   private readonly batchSize: number;
+  /** The agent's shipped settings: the scenario's nodes run on the defaults a user gets. */
+  private readonly agentConfig: AgentConfig;
   private eventTime = 0;
   private readonly counts = { events: 0, observations: 0 };
 
@@ -532,6 +535,7 @@ export class Replay {
       },
     });
     this.batchSize = opts.batchSize ?? 25;
+    this.agentConfig = config.agent;
     this.store = new SqliteStore({ dataDir: ':memory:' });
     this.engine = new Detection({ store: this.store, bus: this.bus, config: config.collector, logger: silentLogger() });
     this.engine.edge.onChange((changed) => {
@@ -555,7 +559,7 @@ export class Replay {
           source: 'tetragon-json',
           cluster: CLUSTER,
           node,
-          lineage: new LineageCache({ maxProcesses: 65_536, now: () => this.eventTime }),
+          lineage: createLineage(this.agentConfig, { now: () => this.eventTime }),
           identity: new IdentityResolver(null),
           now: () => this.eventTime,
         },

@@ -4,18 +4,16 @@
  * group, and the API's `links`. The links are path routes (`/ui/deviations/7`); the console
  * answers them with its page instead of a 404.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import t from 'tap';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { NEEDS_CHROMIUM, openOverview } from '../helpers/browser.js';
 import { loadConfig } from '../../cli/config.js';
 import { FAST, Receiver, readAlertFile, startAlerting, until } from '../helpers/alerting.js';
 import { HOUR, learnScene, proc, startHarness, T0 } from '../helpers/api-harness.js';
 
 declare const document: { querySelectorAll(selector: string): { length: number } };
 
-const CHROMIUM = '/usr/bin/chromium';
 
 /** Slack escapes `&`, `<` and `>` inside its `<url|text>` links; a reader's client unescapes them. */
 function slackLinks(message: { blocks: { type: string; elements?: { text: string }[] }[] }): string[] {
@@ -23,7 +21,7 @@ function slackLinks(message: { blocks: { type: string; elements?: { text: string
   return [...text.matchAll(/<([^|>]+)\|open in driftwatch>/g)].map((m) => m[1]!.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&'));
 }
 
-t.test('alert links of every sink open the deviation or the workload in the console', { skip: existsSync(CHROMIUM) ? false : `no ${CHROMIUM}` }, async (t) => {
+t.test('alert links of every sink open the deviation or the workload in the console', NEEDS_CHROMIUM, async (t) => {
   const h = await startHarness(t);
   const { web, worker } = await learnScene(h);
   const dir = t.testdir();
@@ -82,15 +80,7 @@ t.test('alert links of every sink open the deviation or the workload in the cons
   const api = await h.call('GET', `/api/v1/deviations/${single.id}`);
   links['API links'] = Object.values(api.body.links as Record<string, string>).map((u) => h.base + new URL(u).pathname + new URL(u).search);
 
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
-  t.teardown(() => browser.close());
-  const page: Page = await browser.newPage();
-  const problems: string[] = [];
-  page.on('pageerror', (e) => problems.push(e.message));
-  await page.goto(`${h.base}/ui/`);
-  await page.fill('#token', h.tokens.viewer);
-  await page.click('form.signin button[type=submit]');
-  await page.waitForSelector('h1:text("Overview")');
+  const { page, problems } = await openOverview(t, h.base, h.tokens.viewer);
 
   const opened = new Set<string>();
   for (const [source, urls] of Object.entries(links)) {

@@ -3,14 +3,12 @@
  * talks to, on which port), badges for start-up only, where it came from and what is new in this
  * version, and "partial" explained where it is shown. Item keys stay beside the sentences.
  */
-import { existsSync } from 'node:fs';
 import t from 'tap';
-import { chromium, type Browser } from 'playwright-core';
+import { launchBrowser, NEEDS_CHROMIUM, signIn } from '../helpers/browser.js';
 import { HOUR, net, proc, startHarness, T0, workload } from '../helpers/api-harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 
-t.test('baseline items read as sentences with their badges; partial is explained', { skip: existsSync(CHROMIUM) ? false : `no ${CHROMIUM}` }, async (t) => {
+t.test('baseline items read as sentences with their badges; partial is explained', NEEDS_CHROMIUM, async (t) => {
   const h = await startHarness(t, { overrides: { 'collector.learning.startupGrace': '2m' } });
   const web = workload('shop', 'web');
   const old = workload('shop', 'legacy');
@@ -29,12 +27,9 @@ t.test('baseline items read as sentences with their badges; partial is explained
   const d = await h.raise({ ...proc(web, T0 + 3 * HOUR, '/usr/bin/curl', '-s http://localhost:8080/healthz'), ...started });
   await h.call('POST', `/api/v1/deviations/${d.id}/add-to-baseline`, { body: { comment: 'the health check of release 42' } });
 
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
-  t.teardown(() => browser.close());
+  const browser = await launchBrowser(t);
   const page = await browser.newPage();
-  await page.goto(`${h.base}/ui/baselines/${await h.baselineOf(web)}`);
-  await page.fill('#token', h.tokens.viewer);
-  await page.click('form.signin button[type=submit]');
+  await signIn(page, `${h.base}/ui/baselines/${await h.baselineOf(web)}`, h.tokens.viewer);
   const items = page.locator('section:has(h2:text-matches("Items of version")) li.item');
   await items.first().waitFor();
   const rows = await items.allTextContents();

@@ -3,11 +3,12 @@
  * a deviation arriving live, its page, approving a baseline from its diff, the audit log — and
  * attacker-controlled strings rendered as inert text. Saves screenshots to docs/screenshots/.
  */
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { launchBrowser, NEEDS_CHROMIUM } from '../helpers/browser.js';
+import type { Page } from 'playwright-core';
 import { packagePath } from '../../common/paths.js';
 import { HOUR, net, proc, startHarness, workload, type Harness } from '../helpers/api-harness.js';
 
@@ -20,7 +21,6 @@ declare const window: Record<string, unknown>;
 declare const sessionStorage: { getItem(key: string): string | null };
 declare const localStorage: { length: number };
 
-const CHROMIUM = '/usr/bin/chromium';
 /**
  * The README's screenshots come from this test: `DW_UPDATE_SCREENSHOTS=1 npx tap test/ui` writes
  * them to docs/screenshots/; an ordinary run writes them beside the test's other files, so
@@ -85,11 +85,10 @@ async function shot(page: Page, name: string): Promise<void> {
   await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: false });
 }
 
-t.test('the console in Chromium', { skip: existsSync(CHROMIUM) ? false : `no ${CHROMIUM} (apt-get install -y chromium)` }, async (t) => {
+t.test('the console in Chromium', NEEDS_CHROMIUM, async (t) => {
   const h = await startHarness(t);
   const { apiGen2 } = await scene(h);
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
-  t.teardown(() => browser.close());
+  const browser = await launchBrowser(t);
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 } });
   const page = await context.newPage();
   const problems: string[] = [];

@@ -3,17 +3,16 @@
  * length and a confirmation that shows what will be allowed and where; nothing is sent before it.
  * Bulk approval previews every workload it would decide.
  */
-import { existsSync } from 'node:fs';
 import t from 'tap';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { launchBrowser, NEEDS_CHROMIUM, signIn } from '../helpers/browser.js';
+import type { Page } from 'playwright-core';
 import { HOUR, learnScene, proc, startHarness, T0, workload } from '../helpers/api-harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const EVIL = '<img src=x onerror="window.__xss=1">';
 
 declare const window: Record<string, unknown>;
 
-t.test('add to baseline and approve ask for a reason and confirm what they allow', { skip: existsSync(CHROMIUM) ? false : `no ${CHROMIUM}` }, async (t) => {
+t.test('add to baseline and approve ask for a reason and confirm what they allow', NEEDS_CHROMIUM, async (t) => {
   const h = await startHarness(t, { overrides: { 'collector.api.minReasonLength': 12 } });
   const { web } = await learnScene(h);
   const d = await h.raise(proc(web, T0 + 3 * HOUR, '/usr/local/bin/migrate', EVIL));
@@ -21,16 +20,13 @@ t.test('add to baseline and approve ask for a reason and confirm what they allow
   await h.ingest(proc(workload('team-c', 'front'), T0 + 1000, '/usr/sbin/nginx'), proc(workload('team-c', 'back'), T0 + 1000, '/app/server'));
   await h.endLearning();
 
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
-  t.teardown(() => browser.close());
+  const browser = await launchBrowser(t);
   const page: Page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   const posts: string[] = [];
   page.on('request', (r) => {
     if (r.method() === 'POST') posts.push(new URL(r.url()).pathname);
   });
-  await page.goto(`${h.base}/ui/deviations/${d.id}`);
-  await page.fill('#token', h.tokens.approver);
-  await page.click('form.signin button[type=submit]');
+  await signIn(page, `${h.base}/ui/deviations/${d.id}`, h.tokens.approver);
   await page.waitForSelector('h2:text("Process tree")');
 
   // Without a reason: the confirmation shows what would be allowed, but Confirm is disabled.

@@ -3,14 +3,13 @@
  * banner with file:line:column (its text inert, invisible characters escaped), gone when fixed;
  * the agents page walks the API's pages.
  */
-import { existsSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import t from 'tap';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { NEEDS_CHROMIUM, openOverview } from '../helpers/browser.js';
 import { startHarness } from '../helpers/api-harness.js';
 
 declare const window: Record<string, unknown>;
 
-const CHROMIUM = '/usr/bin/chromium';
 const EVIL_CIDR = '<img src=x onerror="window.__xss=1">\u202e';
 const GOOD = `apiVersion: driftwatch.dev/v1
 kind: Baseline
@@ -23,21 +22,13 @@ spec:
       - cidrs: [169.254.169.254/32]
 `;
 
-t.test('declared-baseline problems as a banner; agents page by page', { skip: existsSync(CHROMIUM) ? false : `no ${CHROMIUM}` }, async (t) => {
+t.test('declared-baseline problems as a banner; agents page by page', NEEDS_CHROMIUM, async (t) => {
   const h = await startHarness(t, { baselines: { 'egress.yaml': GOOD } });
   const file = `${h.config.collector.baselinesDir}/egress.yaml`;
   const at = new Date().toISOString();
   for (let i = 0; i < 130; i++) await h.store.agents.hello({ instanceId: `node-${String(i).padStart(3, '0')}-a`, node: `node-${String(i).padStart(3, '0')}`, cluster: 'test', version: '1', sources: ['tetragon-grpc'] }, at);
 
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
-  t.teardown(() => browser.close());
-  const page: Page = await browser.newPage();
-  const problems: string[] = [];
-  page.on('pageerror', (e) => problems.push(e.message));
-  await page.goto(`${h.base}/ui/`);
-  await page.fill('#token', h.tokens.viewer);
-  await page.click('form.signin button[type=submit]');
-  await page.waitForSelector('h1:text("Overview")');
+  const { page, problems } = await openOverview(t, h.base, h.tokens.viewer);
   t.equal(await page.isHidden('#declared-banner'), true, 'no banner while every file loads');
 
   writeFileSync(file, GOOD.replace('169.254.169.254/32', JSON.stringify(EVIL_CIDR)));

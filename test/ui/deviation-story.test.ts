@@ -3,15 +3,13 @@
  * line, peer address and port), why it is a deviation (baseline, version, rule) and the related
  * deviations (same pod, same item in other workloads).
  */
-import { existsSync } from 'node:fs';
 import t from 'tap';
-import { chromium, type Browser } from 'playwright-core';
+import { launchBrowser, NEEDS_CHROMIUM, signIn } from '../helpers/browser.js';
 import { HOUR, learnScene, net, proc, startHarness, T0, workload } from '../helpers/api-harness.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const WALLET = '--url stratum+tcp://pool.example:3333 --user 44AFFq5kSiGBoZ4NMDwYtN18obc8AemS33DBLWs3H7otXft3XjrpDtQGv7SqSsaBYBb98uNbr2VBBEt7f2wfn3RVGQBEP3A';
 
-t.test('indicators, the reason and related deviations on a deviation page', { skip: existsSync(CHROMIUM) ? false : `no ${CHROMIUM}` }, async (t) => {
+t.test('indicators, the reason and related deviations on a deviation page', NEEDS_CHROMIUM, async (t) => {
   const h = await startHarness(t);
   const { web } = await learnScene(h);
   const miner = await h.raise(proc(web, T0 + 3 * HOUR, '/tmp/.x/xmrig', WALLET, { parent: '/bin/sh' }));
@@ -22,12 +20,9 @@ t.test('indicators, the reason and related deviations on a deviation page', { sk
   await h.endLearning();
   const elsewhere = await h.raise(proc(other, T0 + 3 * HOUR + 2000, '/tmp/.x/xmrig', '--donate-level 1'));
 
-  const browser: Browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
-  t.teardown(() => browser.close());
+  const browser = await launchBrowser(t);
   const page = await browser.newPage();
-  await page.goto(`${h.base}/ui/deviations/${miner.id}`);
-  await page.fill('#token', h.tokens.viewer);
-  await page.click('form.signin button[type=submit]');
+  await signIn(page, `${h.base}/ui/deviations/${miner.id}`, h.tokens.viewer);
   const story = page.locator('section.story');
   await story.waitFor();
   t.match(await story.textContent(), `/tmp/.x/xmrig ${WALLET}`, 'the full command line with the wallet address');

@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import t from 'tap';
+import { DENY_NMAP } from '../../helpers/declared-files.js';
 import { silentLogger } from '../../../common/logger.js';
 import { DeclaredBaselines } from '../../../collector/baselines/declared.js';
 import { CollectorBus } from '../../../collector/events.js';
@@ -14,19 +15,9 @@ import type { AlertDocumentV1 } from '../../../collector/sinks/document.js';
 import { SqliteStore } from '../../../collector/store/sqlite/store.js';
 import { alertingConfig, FAST, readAlertFile, until } from '../../helpers/alerting.js';
 
-const GOOD = `apiVersion: driftwatch.dev/v1
-kind: Baseline
-metadata:
-  name: no-scanners
-spec:
-  selector: { namespace: shop }
-  deny:
-    processes:
-      - path: /usr/bin/nmap
-`;
 
 t.test('declared-baseline-invalid: once per file to the sinks, with file:line:column, resolved when fixed', async (t) => {
-  const dir = t.testdir({ baselines: { 'deny.yaml': GOOD } });
+  const dir = t.testdir({ baselines: { 'deny.yaml': DENY_NMAP } });
   const file = join(dir, 'baselines', 'deny.yaml');
   const path = join(dir, 'alerts.jsonl');
   const store = new SqliteStore({ dataDir: ':memory:' });
@@ -54,7 +45,7 @@ t.test('declared-baseline-invalid: once per file to the sinks, with file:line:co
   await settle();
   t.same(declaredAlerts(), [], 'a file that loads raises nothing');
 
-  writeFileSync(file, GOOD.replace('  deny:', '  denny:'));
+  writeFileSync(file, DENY_NMAP.replace('  deny:', '  denny:'));
   declared.reload();
   for (let i = 0; i < 3; i++) await alerting.checkHealth();
   await until(async () => {
@@ -72,13 +63,13 @@ t.test('declared-baseline-invalid: once per file to the sinks, with file:line:co
   t.equal(raised!.health!.node, null);
 
   // Another problem in the same file: still one open alert.
-  writeFileSync(file, GOOD.replace('/usr/bin/nmap', '[unclosed'));
+  writeFileSync(file, DENY_NMAP.replace('/usr/bin/nmap', '[unclosed'));
   declared.reload();
   await alerting.checkHealth();
   await settle();
   t.equal(declaredAlerts().length, 1, 'a new problem in the same file does not page again');
 
-  writeFileSync(file, GOOD);
+  writeFileSync(file, DENY_NMAP);
   declared.reload();
   await alerting.checkHealth();
   await until(async () => {
