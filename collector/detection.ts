@@ -14,9 +14,11 @@ import type { WorkloadId } from '../common/model.js';
 import { DeclaredBaselines, formatDeclaredError, type DeclaredError, type ReloadResult } from './baselines/declared.js';
 import { EdgeBaselines } from './baselines/edge.js';
 import { Learner } from './baselines/learn.js';
-import { BaselineLifecycle } from './baselines/lifecycle.js';
+import { BaselineLifecycle, type LearningWindows } from './baselines/lifecycle.js';
 import { BaselineReview } from './baselines/review.js';
+import { HandStartedJobs, RunLearning } from './baselines/runs.js';
 import { BaselineViews } from './baselines/view.js';
+import { clusterWindowStart } from './baselines/windows.js';
 import { loadAddressSetsDir, type AddressSets } from './addresses/address-sets.js';
 import { DeclaredNameHistory } from './addresses/declared-names.js';
 import { commitChanges, type ChangeRunner, type ChangeSet } from './changes.js';
@@ -54,6 +56,7 @@ export class Detection implements Component, ChangeRunner {
   /** Exact declared names resolved by the collector, with the history of their answers (null: off). */
   readonly declaredNames: DeclaredNameHistory | null;
   private readonly views: BaselineViews;
+  private readonly windows: LearningWindows;
   private readonly created: Counter<'kind'>;
 
   constructor(private readonly opts: DetectionOptions) {
@@ -98,10 +101,14 @@ export class Detection implements Component, ChangeRunner {
       extensionMs: Math.min(windowMs, parseDuration(c.learning.extension ?? '6h')),
       graceMs: parseDuration(c.learning.startupGrace),
       imagePolicy: c.learning.imagePolicy,
+      runs: c.learning.runs ?? 3,
+      // Set in start(): `install` is read from the store.
+      clusterWindowEndMs: null,
     });
-    const learner = new Learner(deriver, lifecycle, evaluator, { maxItems: c.learning.maxItemsPerBaseline, generaliseAfter: c.network.generaliseAfter ?? 1 });
+    this.windows = lifecycle.windows;
+    const learner = new Learner(deriver, lifecycle, evaluator, { maxItems: c.learning.maxItemsPerBaseline, generaliseAfter: c.network.generaliseAfter ?? 1 }, new RunLearning(lifecycle));
     this.edge = new EdgeBaselines(this.store, this.views, this.declared, deriver, parseDuration(c.learning.edgeDedupWindow ?? '10m'));
-    this.unitOfWork = new IngestUnitOfWork(this, { deriver, declared: this.declared, lifecycle, learner, sessions: new SessionTracker(deriver, evaluator), evaluator }, opts.registry);
+    this.unitOfWork = new IngestUnitOfWork(this, { deriver, declared: this.declared, lifecycle, learner, sessions: new SessionTracker(deriver, evaluator), evaluator, handStartedJobs: new HandStartedJobs() }, opts.registry);
     this.baselineReview = new BaselineReview(this.views, lifecycle);
     this.deviationReview = new DeviationReview(this.views, lifecycle, learner);
     this.created = new Counter({
@@ -113,6 +120,8 @@ export class Detection implements Component, ChangeRunner {
   }
 
   async start(): Promise<void> {
+    const startMs = clusterWindowStart(this.opts.config.learning.startAt, await this.store.learning.installedAtMs());
+    this.windows.clusterWindowEndMs = startMs === null ? null : startMs + this.windows.windowMs;
     await this.declared.restore();
     this.declared.reload();
     this.declared.watch();

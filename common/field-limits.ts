@@ -83,6 +83,7 @@ export function clipObservation(o: Observation): boolean {
   }
   o.node = text(o.node, FIELD_LIMITS.name);
   o.pod = nullable(o.pod, FIELD_LIMITS.name);
+  if (o.run) o.run = text(o.run, FIELD_LIMITS.name);
   o.containerId = nullable(o.containerId, FIELD_LIMITS.id);
   if ((o.image.name?.length ?? 0) > FIELD_LIMITS.image || (o.image.digest?.length ?? 0) > FIELD_LIMITS.id) {
     o.image = { name: nullable(o.image.name, FIELD_LIMITS.image), digest: nullable(o.image.digest, FIELD_LIMITS.id) };
@@ -125,6 +126,7 @@ function oversized(o: Observation): boolean {
     w.container.length > FIELD_LIMITS.name ||
     o.node.length > FIELD_LIMITS.name ||
     (o.pod?.length ?? 0) > FIELD_LIMITS.name ||
+    (o.run?.length ?? 0) > FIELD_LIMITS.name ||
     (o.containerId?.length ?? 0) > FIELD_LIMITS.id ||
     (o.image.name?.length ?? 0) > FIELD_LIMITS.image ||
     (o.image.digest?.length ?? 0) > FIELD_LIMITS.id ||

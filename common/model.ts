@@ -38,6 +38,11 @@ export const WORKLOAD_KINDS = [
 ] as const;
 export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
 
+/** Workloads whose pods run to completion: they learn per run (collector/baselines/runs.ts), not per start-up. */
+export function isRunToCompletion(kind: WorkloadKind): boolean {
+  return kind === 'Job' || kind === 'CronJob';
+}
+
 /**
  * Scope of a baseline: one per workload container. Never per pod or per node, so restarts,
  * rescheduling and scale-out never create a new baseline.
@@ -69,6 +74,12 @@ interface ObservationCommon {
   node: string;
   /** Pod name; null for host processes. */
   pod: string | null;
+  /**
+   * The run of a run-to-completion workload (Job, CronJob) the pod belongs to: its Job's uid, else
+   * its Job's name (common/kube/naming.ts `jobRunOf`); null or absent for other workloads and from
+   * older agents (the collector then derives it from the pod name).
+   */
+  run?: string | null;
   /** Container id without runtime prefix, the first 12 hex characters are the comparable part. */
   containerId: string | null;
   image: ImageRef;

@@ -64,6 +64,7 @@ export interface WireObservation {
   identitySource: string;
   node: string;
   pod?: string | null;
+  run?: string | null;
   containerId?: string | null;
   imageName?: string | null;
   imageDigest?: string | null;
@@ -183,6 +184,7 @@ export function observationToWire(o: Observation): WireObservation {
     identitySource: o.identitySource,
     node: o.node,
     pod: orUndefined(o.pod),
+    run: orUndefined(o.run),
     containerId: orUndefined(o.containerId),
     imageName: orUndefined(o.image.name),
     imageDigest: orUndefined(o.image.digest),
@@ -245,6 +247,7 @@ export function observationFromWire(w: WireObservation): Observation {
     identitySource: w.identitySource as IdentitySource,
     node: w.node,
     pod: opt(w.pod),
+    run: opt(w.run),
     containerId: opt(w.containerId),
     image: { name: opt(w.imageName), digest: opt(w.imageDigest) },
     containerStart: opt(w.containerStartMs),

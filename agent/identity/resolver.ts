@@ -4,7 +4,9 @@
  *
  * 1. the source itself (Tetragon `pod.workload` + `workload_kind`; Falco `k8smeta.*`);
  * 2. the Kubernetes API (this node's pods, owners followed: ReplicaSet → Deployment,
- *    Job → CronJob) — see kube.ts;
+ *    Job → CronJob) — see kube.ts; it also overrules a source that names a Job, because a Job
+ *    started by hand from a CronJob (`kubectl create job --from=cronjob/x`) is owned by that
+ *    CronJob while its pods' own owner, all a source sees, is the Job;
  * 3. naming conventions and labels (naming.ts), marked `inferred`.
  *
  * A process outside any pod gets the node's host identity (kind `Host`, name = node).
@@ -20,10 +22,10 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import type { AgentConfig } from '../../common/config/schema.js';
 import { once, type Component, type Readiness } from '../../common/lifecycle.js';
 import type { Logger } from '../../common/logger.js';
-import { WORKLOAD_KINDS, type IdentitySource, type WorkloadId, type WorkloadKind } from '../../common/model.js';
+import { isRunToCompletion, WORKLOAD_KINDS, type IdentitySource, type WorkloadId, type WorkloadKind } from '../../common/model.js';
 import type { KubePodIndex } from '../../common/kube/pods.js';
 import { kubernetesAccess } from '../../common/kube/access.js';
-import { containerNameFromRuntimeName, cronJobOfJob, inferWorkload, parseFalcoLabels, stripToKey } from '../../common/kube/naming.js';
+import { containerNameFromRuntimeName, cronJobOfJob, inferWorkload, jobRunOf, parseFalcoLabels, stripToKey } from '../../common/kube/naming.js';
 
 export interface IdentityInput {
   cluster: string;
@@ -44,6 +46,8 @@ export interface IdentityInput {
 export interface WorkloadResolution {
   readonly workload: Readonly<WorkloadId>;
   readonly identitySource: IdentitySource;
+  /** Run-to-completion workloads: the run (Job) the pod belongs to; null for the others. */
+  readonly run: string | null;
 }
 
 export interface WorkloadResolver extends Component {
@@ -137,6 +141,7 @@ export class IdentityResolver implements WorkloadResolver {
       h = Object.freeze({
         workload: Object.freeze({ cluster, namespace: '', kind: 'Host' as const, name: node, container: '' }),
         identitySource: 'host' as const,
+        run: null,
       });
       byNode.set(node, h);
     }
@@ -145,15 +150,20 @@ export class IdentityResolver implements WorkloadResolver {
 
   private compute(input: IdentityInput, namespace: string, pod: string): WorkloadResolution {
     const fromSource = sourceWorkload(input.workloadKind, input.workload);
-    if (!fromSource || !input.container) this.needApi();
+    const sourceSaysJob = fromSource?.kind === 'Job';
+    if (!fromSource || !input.container || sourceSaysJob) this.needApi();
     const api = this.pods?.get(namespace, pod);
     const container = this.containerName(input, api?.containersById, api?.soleContainer ?? null);
-    const make = (kind: WorkloadKind, name: string, identitySource: IdentitySource): WorkloadResolution =>
-      Object.freeze({ workload: Object.freeze({ cluster: input.cluster, namespace, kind, name, container }), identitySource });
-
-    if (fromSource) return make(fromSource.kind, fromSource.name, 'source');
-    if (api?.workload) return make(api.workload.kind, api.workload.name, 'kubernetes-api');
     const labels = typeof input.labels === 'string' ? parseFalcoLabels(input.labels) : (input.labels ?? api?.labels ?? null);
+    const make = (kind: WorkloadKind, name: string, identitySource: IdentitySource): WorkloadResolution =>
+      Object.freeze({
+        workload: Object.freeze({ cluster: input.cluster, namespace, kind, name, container }),
+        identitySource,
+        run: isRunToCompletion(kind) ? jobRunOf(labels, pod) : null,
+      });
+
+    if (fromSource && !(sourceSaysJob && api?.workload)) return make(fromSource.kind, fromSource.name, 'source');
+    if (api?.workload) return make(api.workload.kind, api.workload.name, 'kubernetes-api');
     const inferred = inferWorkload(pod, labels);
     return make(inferred.kind, inferred.name, 'inferred');
   }

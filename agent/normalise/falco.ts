@@ -150,6 +150,7 @@ export function normaliseFalco(alert: FalcoAlert, ctx: NormaliseContext): Normal
     identitySource: identity.identitySource,
     node,
     pod: identity.identitySource === 'host' ? null : podOf(f),
+    run: identity.run,
     containerId,
     image: imageOf(f),
     containerStart: null,

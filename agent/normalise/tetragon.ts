@@ -302,6 +302,7 @@ function common(
     identitySource: identity.identitySource,
     node,
     pod: p.pod?.name || null,
+    run: identity.run,
     containerId: rec.containerId,
     image: imageOf(container?.image),
     containerStart: timestampToMs(container?.start_time),

@@ -19,7 +19,9 @@ import type { BaselineItemRecord, ItemPhase } from '../store/baselines.js';
 import type { Repositories } from '../store/contract.js';
 import type { StoredDeviation } from '../store/deviations.js';
 import type { BaselineLifecycle } from './lifecycle.js';
+import type { RunLearning } from './runs.js';
 import { itemRecordDetail, prefixGroupOf, rebuildPrefixGroups, type BaselineView } from './view.js';
+import { learningCap, learningEnd } from './windows.js';
 
 export interface LearnerOptions {
   /** Cap on a baseline's items; past it new items are not learned and one overflow deviation says so. */
@@ -36,6 +38,7 @@ export class Learner {
     private readonly lifecycle: BaselineLifecycle,
     private readonly evaluator: DeviationEvaluator,
     private readonly opts: LearnerOptions,
+    private readonly runs: RunLearning,
   ) {}
 
   /** Does this observation still belong to the learning window of its baseline? */
@@ -45,10 +48,11 @@ export class Learner {
     if (b.phase === 'learning' && b.learningUntilMs === null) {
       // A relearn or reject starts a generation whose window opens with its first observation.
       b.learningStartMs = obs.time;
-      b.learningUntilMs = obs.time + this.lifecycle.windows.windowMs;
+      b.learningUntilMs = learningEnd(this.lifecycle.windows, view.workload, obs.time);
       await tx.baselines.update(b.id, { learningStartMs: b.learningStartMs, learningUntilMs: b.learningUntilMs });
     }
     if (b.learningStartMs !== null && obs.time < b.learningStartMs) await this.moveStart(tx, view, obs.time, changes);
+    if (this.runs.applies(view)) return this.runs.learns(tx, view, obs, changes);
     return b.learningUntilMs !== null && obs.time < b.learningUntilMs;
   }
 
@@ -125,15 +129,16 @@ export class Learner {
    * arrives later still).
    */
   private async moveStart(tx: Repositories, view: BaselineView, startMs: number, changes: ChangeSet): Promise<void> {
-    const { windowMs, maxWindowMs, extensionMs } = this.lifecycle.windows;
+    if (this.runs.applies(view)) return this.runs.moveStart(tx, view, startMs);
+    const windows = this.lifecycle.windows;
     const b = view.b;
     b.learningStartMs = startMs;
-    const cap = startMs + maxWindowMs;
-    let until = Math.min(cap, startMs + windowMs);
+    const cap = learningCap(windows, startMs);
+    let until = learningEnd(windows, view.workload, startMs);
     const learned = [...view.items.values()].filter((i) => i.origin === 'learned').sort((x, y) => x.firstSeenMs - y.firstSeenMs);
     const late: BaselineItemRecord[] = [];
     for (const it of learned) {
-      if (it.firstSeenMs < until) until = Math.min(cap, Math.max(until, it.firstSeenMs + extensionMs));
+      if (it.firstSeenMs < until) until = Math.min(cap, Math.max(until, it.firstSeenMs + windows.extensionMs));
       else late.push(it);
     }
     b.learningUntilMs = until;
@@ -166,9 +171,10 @@ export class Learner {
   /** A new item moves the window end forward (never back), up to start + maxWindow. */
   private async extendWindow(tx: Repositories, view: BaselineView, firstSeenMs: number, changes: ChangeSet): Promise<void> {
     const b = view.b;
-    if (b.learningStartMs === null || b.learningUntilMs === null) return;
-    const { maxWindowMs, extensionMs } = this.lifecycle.windows;
-    const until = Math.min(b.learningStartMs + maxWindowMs, Math.max(b.learningUntilMs, firstSeenMs + extensionMs));
+    // Runs, not new items, end a run-to-completion workload's learning (runs.ts).
+    if (b.learningStartMs === null || b.learningUntilMs === null || this.runs.applies(view)) return;
+    const windows = this.lifecycle.windows;
+    const until = Math.min(learningCap(windows, b.learningStartMs), Math.max(b.learningUntilMs, firstSeenMs + windows.extensionMs));
     if (until <= b.learningUntilMs) return;
     b.learningUntilMs = until;
     await tx.baselines.update(b.id, { learningUntilMs: until });

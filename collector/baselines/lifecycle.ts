@@ -5,7 +5,7 @@
  */
 import type { BaselinePhase } from '../../common/deviations.js';
 import { imageKey } from '../../common/items/keys.js';
-import type { Observation } from '../../common/model.js';
+import { isRunToCompletion, type Observation } from '../../common/model.js';
 import type { ChangeSet } from '../changes.js';
 import { FIXED_SEVERITY } from '../deviations/severity.js';
 import type { DeviationEvaluator } from '../deviations/evaluate.js';
@@ -14,11 +14,12 @@ import type { Repositories } from '../store/contract.js';
 import type { ImagePolicy } from '../store/workloads.js';
 import type { EffectiveDeclared } from './declared.js';
 import { emptyView, type BaselineView, type BaselineViews } from './view.js';
+import { learningEnd, type WindowSettings } from './windows.js';
 
-export interface LearningWindows {
-  windowMs: number;
-  maxWindowMs: number;
+export interface LearningWindows extends WindowSettings {
   extensionMs: number;
+  /** Runs a run-to-completion workload learns from (runs.ts). */
+  runs: number;
   graceMs: number;
   imagePolicy: ImagePolicy;
 }
@@ -51,6 +52,8 @@ export class BaselineLifecycle {
   }
 
   isStartup(obs: Observation): boolean {
+    // A run is learned as a whole (runs.ts): a short run would otherwise be start-up only.
+    if (isRunToCompletion(obs.workload.kind)) return false;
     return obs.containerStart !== null && obs.time >= obs.containerStart && obs.time - obs.containerStart <= this.windows.graceMs;
   }
 
@@ -104,7 +107,7 @@ export class BaselineLifecycle {
       completeness,
       version: 1,
       learningStartMs: startMs,
-      learningUntilMs: startMs === null ? null : startMs + this.windows.windowMs,
+      learningUntilMs: startMs === null ? null : learningEnd(this.windows, view.workload, startMs),
       lastNewItemMs: null,
     });
     const next = this.views.putCurrent(emptyView(view.workloadId, view.workload, b, startMs ?? 0));
@@ -129,7 +132,7 @@ export class BaselineLifecycle {
       completeness: this.isFresh(obs, obs.time) ? 'full' : 'partial',
       version: 1,
       learningStartMs: obs.time,
-      learningUntilMs: obs.time + this.windows.windowMs,
+      learningUntilMs: learningEnd(this.windows, obs.workload, obs.time),
       lastNewItemMs: null,
     });
     const view = this.views.putCurrent(emptyView(workloadId, { ...obs.workload }, b, obs.time));

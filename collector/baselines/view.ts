@@ -27,6 +27,8 @@ export interface BaselineView {
   maxSeenMs: number;
   /** Digests of older generations → their baseline id (0 = none): pods of a rollout in progress. */
   olderDigests: Map<string, number>;
+  /** Run-to-completion workloads: the runs this generation learns from → first seen (loaded on first use, runs.ts). */
+  learningRuns?: Map<string, number>;
 }
 
 export class BaselineViews {

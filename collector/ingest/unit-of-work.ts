@@ -14,6 +14,7 @@ import type { Observation } from '../../common/model.js';
 import type { DeclaredBaselines } from '../baselines/declared.js';
 import type { Learner } from '../baselines/learn.js';
 import type { BaselineLifecycle } from '../baselines/lifecycle.js';
+import type { HandStartedJobs } from '../baselines/runs.js';
 import { commitChanges, type ChangeRunner, type ChangeSet } from '../changes.js';
 import type { DeviationEvaluator } from '../deviations/evaluate.js';
 import type { SessionTracker } from '../deviations/sessions.js';
@@ -32,6 +33,7 @@ export interface DetectionModules {
   learner: Learner;
   sessions: SessionTracker;
   evaluator: DeviationEvaluator;
+  handStartedJobs: HandStartedJobs;
 }
 
 type Outcome = 'denied' | 'session' | 'learned' | 'allowed' | 'deviation';
@@ -101,9 +103,11 @@ export class IngestUnitOfWork {
     const counts = new Map<Outcome, number>();
     const stored = await commitChanges(this.runner, async (tx, changes) => {
       if (batch.seq <= (await tx.agents.lastSeq(batch.agentInstanceId))) return false;
-      await tx.observations.insertBatch(batch.agentInstanceId, batch.seq, batch.observations);
+      // Stored and evaluated as the workload they belong to: a Job started by hand from a CronJob is its run.
+      const observations = await this.m.handStartedJobs.map(tx, batch.observations);
+      await tx.observations.insertBatch(batch.agentInstanceId, batch.seq, observations);
       let newest = 0;
-      for (const obs of batch.observations) {
+      for (const obs of observations) {
         const outcome = await this.observe(tx, obs, changes);
         counts.set(outcome, (counts.get(outcome) ?? 0) + 1);
         if (obs.time > newest) newest = obs.time;

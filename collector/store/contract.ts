@@ -49,6 +49,22 @@ export interface WorkloadRepository {
   setImagePolicy(id: number, policy: ImagePolicy | null): Promise<void>;
 }
 
+/** A run (Job) a run-to-completion workload's generation learned from. */
+export interface LearningRun {
+  run: string;
+  /** Event time of the run's first observation. */
+  firstSeenMs: number;
+}
+
+/** What learning windows are measured against besides event time (collector/baselines/runs.ts, windows.ts). */
+export interface LearningRepository {
+  /** The runs a generation learned from, first seen first. */
+  runs(baselineId: number): Promise<LearningRun[]>;
+  addRun(baselineId: number, run: LearningRun): Promise<void>;
+  /** When this store was created (its first migration): what `learning.startAt: install` means. */
+  installedAtMs(): Promise<number | null>;
+}
+
 /** Baselines (one row per workload generation) and their items. */
 export interface BaselineRepository {
   get(id: number): Promise<BaselineRecord | undefined>;
@@ -204,6 +220,7 @@ export interface ReportRepository {
 export interface Repositories {
   readonly workloads: WorkloadRepository;
   readonly baselines: BaselineRepository;
+  readonly learning: LearningRepository;
   readonly deviations: DeviationRepository;
   readonly observations: ObservationRepository;
   readonly agents: AgentRepository;

@@ -9,6 +9,7 @@ import { SqlBaselines } from './baselines.js';
 import type { Repositories } from './contract.js';
 import { SqlDeclaredLastGood } from './declared.js';
 import { SqlDeviations } from './deviations.js';
+import { SqlLearning } from './learning.js';
 import { SqlObservations } from './observations.js';
 import { SqlOutbox } from './outbox.js';
 import { SqlConsoleQueries } from './queries.js';
@@ -37,6 +38,7 @@ export function sqlRepositories(db: SqlExecutor, opts: RepositoryOptions): SqlRe
   return {
     workloads,
     baselines: new SqlBaselines(db),
+    learning: new SqlLearning(db),
     deviations: new SqlDeviations(db),
     observations: new SqlObservations(db, workloads),
     agents,

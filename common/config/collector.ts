@@ -79,6 +79,17 @@ export function collectorSection<S extends TSchema>(sink: S) {
           extension: duration({ default: '6h' }),
           /** While learning, an agent sends each distinct item at most once per this much event time. */
           edgeDedupWindow: duration({ default: '10m' }),
+          /**
+           * Jobs and CronJobs learn from their first this many runs (a later run ends learning), within
+           * maxWindow: three runs of a daily CronJob fit in the default 72 h. See README.
+           */
+          runs: Type.Integer({ minimum: 1, default: 3 }),
+          /**
+           * A cluster-wide learning period: every generation that starts learning before
+           * `startAt + window` learns until then at least. An ISO 8601 time, or `install` (when this
+           * store was created). Unset: each workload's window starts with its first event.
+           */
+          startAt: Type.Optional(Type.String({ pattern: '^(install|\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2}))$' })),
         },
         section,
       ),

@@ -37,6 +37,35 @@ export function cronJobOfJob(jobName: string): string | null {
   return CRONJOB_RUN.exec(jobName)?.[1] ?? null;
 }
 
+/** Labels the Job controller puts on its pods (the `batch.kubernetes.io/` ones since Kubernetes 1.27). */
+const JOB_UID_LABELS = ['batch.kubernetes.io/controller-uid', 'controller-uid'] as const;
+const JOB_NAME_LABELS = ['batch.kubernetes.io/job-name', 'job-name'] as const;
+
+/**
+ * The run a Job's pod belongs to: the Job's uid (a Job deleted and created again under the same
+ * name is another run), else the Job's name, else the pod name without the `-<5>` suffix the Job
+ * controller adds (all of one run's pods — retries, parallel pods — share it).
+ */
+export function jobRunOf(labels: PodLabels | null | undefined, podName: string): string {
+  for (const k of JOB_UID_LABELS) if (labels?.[k]) return labels[k];
+  for (const k of JOB_NAME_LABELS) if (labels?.[k]) return labels[k];
+  return FIVE_CHAR_SUFFIX.exec(podName)?.[1] ?? /^(.+)-[a-z0-9]{5}$/.exec(podName)?.[1] ?? podName;
+}
+
+/**
+ * The CronJob a Job was started from by hand (`kubectl create job <cronjob>-<suffix>
+ * --from=cronjob/<cronjob>`) when only its name is known: the longest `<prefix>` at a `-` boundary
+ * that names a known CronJob. Limits: the CronJob must already be known (seen running), the Job
+ * must be named after it, and an unrelated Job named `<cronjob>-…` is taken for one of its runs.
+ */
+export function cronJobByNamePrefix(jobName: string, isCronJob: (name: string) => boolean): string | null {
+  for (let i = jobName.lastIndexOf('-'); i > 0; i = jobName.lastIndexOf('-', i - 1)) {
+    const prefix = jobName.slice(0, i);
+    if (isCronJob(prefix)) return prefix;
+  }
+  return null;
+}
+
 /** A ReplicaSet's Deployment when only its name and the pod's hash label are known. */
 export function deploymentOfReplicaSet(rsName: string, podTemplateHash: string | undefined): string | null {
   if (podTemplateHash && rsName.endsWith(`-${podTemplateHash}`)) return rsName.slice(0, -podTemplateHash.length - 1);

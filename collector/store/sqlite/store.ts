@@ -63,6 +63,10 @@ export class SqliteStore implements Store {
   get baselines(): Repositories['baselines'] {
     return this.outside.baselines;
   }
+
+  get learning(): Repositories['learning'] {
+    return this.outside.learning;
+  }
   get deviations(): Repositories['deviations'] {
     return this.outside.deviations;
   }
