@@ -3,8 +3,10 @@
  * - a long-running workload learns `window` from its first event;
  * - a run-to-completion workload (Job, CronJob) learns from its first `learning.runs` runs
  *   (runs.ts); time only bounds it, at `maxWindow`, so a rare CronJob is not learning forever;
- * - with a cluster-wide learning period (`learning.startAt`), a generation that starts learning
- *   before the period ends learns at least until its end, whatever it is.
+ * - with a cluster-wide learning period (`learning.startAt` for `window`), a generation that starts
+ *   learning before the period ends learns until its end: one go-live for everything running then
+ *   (new items near the end still extend it, up to the generation's own maxWindow); a Job or
+ *   CronJob learns every run that starts inside the period, and at least `learning.runs`.
  */
 import { isRunToCompletion, type WorkloadId } from '../../common/model.js';
 
@@ -18,7 +20,7 @@ export interface WindowSettings {
 /** The learning end of a generation that starts learning at `startMs`, before extensions. */
 export function learningEnd(w: WindowSettings, workload: WorkloadId, startMs: number): number {
   if (isRunToCompletion(workload.kind)) return learningCap(w, startMs);
-  return Math.max(startMs + w.windowMs, clusterEndFor(w, startMs));
+  return inClusterWindow(w, startMs) ? w.clusterWindowEndMs! : startMs + w.windowMs;
 }
 
 /** How far extensions (and runs) may carry learning: maxWindow, or the cluster-wide period if it ends later. */
