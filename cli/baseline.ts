@@ -148,6 +148,27 @@ export function register(program: Command): void {
       process.stdout.write(`baseline ${b.id} v${b.version} ${terminalSafe(workloadText(b))}: ${b.phase}\n`);
     });
 
+  withClientOptions(cmd.command('relearn').description("start learning a workload's baseline again (a new generation), or every enforced baseline of a namespace").argument('[id]'))
+    .option('--namespace <ns>', 'every active or approved current baseline of this namespace')
+    .option('--dry-run', 'with --namespace: list what would learn again')
+    .requiredOption('-m, --comment <text>', 'why (required, kept in the audit log; collector.api.minReasonLength characters at least)')
+    .action(async (id: string | undefined, opts: ClientOptions & { namespace?: string; dryRun?: boolean; comment: string }) => {
+      const format = outputFormat(opts);
+      const client = clientFrom(opts);
+      if ((id === undefined) === (opts.namespace === undefined)) throw new Error('relearn needs a baseline id or --namespace (one of them)');
+      if (opts.namespace !== undefined) {
+        const r = await client.post<{ relearning: Baseline[]; skipped: { id: number; message: string }[]; dryRun: boolean }>('/baselines/relearn-namespace', { namespace: opts.namespace, comment: opts.comment, dryRun: opts.dryRun === true });
+        if (printStructured(format, r)) return;
+        for (const b of r.relearning) process.stdout.write(`${r.dryRun ? 'would relearn' : 'learning again:'} baseline ${b.id} ${terminalSafe(workloadText(b))}\n`);
+        for (const s of r.skipped) process.stdout.write(`skipped baseline ${s.id}: ${terminalSafe(s.message)}\n`);
+        process.stdout.write(`${r.relearning.length} baseline(s)${r.dryRun ? ' (dry run)' : ''}\n`);
+        return;
+      }
+      const b = await client.post<Baseline>(`/baselines/${encodeURIComponent(id!)}/relearn`, { comment: opts.comment });
+      if (printStructured(format, b)) return;
+      process.stdout.write(`baseline ${b.id} ${terminalSafe(workloadText(b))}: ${b.phase} (generation ${b.generation})\n`);
+    });
+
   withClientOptions(
     cmd.command('export').description('an approved baseline as declared-baseline YAML, a NetworkPolicy, Falco rules or a Tetragon TracingPolicy').argument('<id>'),
     { output: false },

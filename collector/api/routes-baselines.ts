@@ -1,5 +1,8 @@
 import type { BaselinePhase } from '../../common/deviations.js';
 import { exportBaseline, EXPORT_FORMATS, TETRAGON_ACTIONS, type ExportFormat, type TetragonAction } from '../exports/index.js';
+import type { ChangeSet } from '../changes.js';
+import type { AuditInput } from '../store/audit.js';
+import type { Repositories } from '../store/contract.js';
 import type { BaselineItemView, BaselineView } from '../store/queries.js';
 import { actorOf, inScope, requireScope, visibleOr404 } from './auth.js';
 import { diffLearnedDeclared } from './declared-diff.js';
@@ -256,50 +259,88 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
   decide('approve');
   decide('reject');
 
+  const namespaceBody = (dryRunMeans: string) => ({
+    type: 'object',
+    additionalProperties: false,
+    required: ['namespace', 'comment'],
+    properties: {
+      namespace: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 },
+      comment: reasonBody.properties.comment,
+      dryRun: { type: 'boolean', default: false, description: dryRunMeans },
+    },
+  });
+
+  /**
+   * A decision on every current baseline of a namespace in one of `phases`: one transaction per
+   * baseline, not one for all, so a baseline that changed meanwhile is skipped and reported, and
+   * nothing the engine already applied is rolled back under it. Each is audited on its own.
+   */
+  const bulk = async (
+    input: RouteInput,
+    phases: readonly BaselinePhase[],
+    decide: (tx: Repositories, changes: ChangeSet, before: BaselineView, actor: string, comment: string) => Promise<{ after: BaselineView; audit: AuditInput }>,
+  ): Promise<{ done: BaselineView[]; skipped: { id: number; code: string; message: string }[]; dryRun: boolean }> => {
+    const { namespace, dryRun } = input.body as { namespace: string; dryRun: boolean };
+    requireScope(input.principal, namespace);
+    const comment = reasonOf(input.body, ctx.settings.minReasonLength);
+    const candidates: BaselineView[] = [];
+    for (const phase of phases) candidates.push(...(await ctx.store.queries.currentBaselinesIn(namespace, phase)));
+    if (dryRun) return { done: candidates, skipped: [], dryRun };
+    const actor = actorOf(input.principal);
+    const done: BaselineView[] = [];
+    const skipped: { id: number; code: string; message: string }[] = [];
+    for (const before of candidates) {
+      try {
+        done.push(
+          await ctx.reviews.change(async (tx, changes) => {
+            const { after, audit } = await mutate(() => decide(tx, changes, before, actor, comment));
+            await tx.audit.append(audit);
+            return after;
+          }),
+        );
+      } catch (err) {
+        if (!(err instanceof ApiError)) throw err;
+        skipped.push({ id: before.id, code: err.code, message: err.message });
+      }
+    }
+    return { done, skipped, dryRun };
+  };
+
   register({
     method: 'POST',
     path: '/baselines/approve-namespace',
     summary: 'Approve every active (learned, not yet decided) current baseline of a namespace',
     tag: 'baselines',
     role: 'approver',
-    body: {
-      type: 'object',
-      additionalProperties: false,
-      required: ['namespace', 'comment'],
-      properties: {
-        namespace: { type: 'string', pattern: '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$', maxLength: 63 },
-        comment: reasonBody.properties.comment,
-        dryRun: { type: 'boolean', default: false },
-      },
-    },
+    body: namespaceBody('List what would be approved.'),
     returns: '{ approved: Baseline[], skipped: [{ id, code, message }], dryRun }',
-    handler: async ({ body, principal }) => {
-      const { namespace, dryRun } = body as { namespace: string; dryRun: boolean };
-      requireScope(principal, namespace);
-      const comment = reasonOf(body, ctx.settings.minReasonLength);
-      const candidates = await ctx.store.queries.currentBaselinesIn(namespace, 'active');
-      if (dryRun) return { approved: candidates, skipped: [], dryRun };
-      const actor = actorOf(principal);
-      // One transaction per baseline, not one for all: a baseline that changed meanwhile is
-      // skipped and reported, and nothing the engine already applied is rolled back under it.
-      const approved: BaselineView[] = [];
-      const skipped: { id: number; code: string; message: string }[] = [];
-      for (const before of candidates) {
-        try {
-          approved.push(
-            await ctx.reviews.change(async (tx, changes) => {
-              await mutate(() => ctx.reviews.baselineReview.approve(tx, changes, before.id, before.version, actor, comment));
-              const after = (await tx.queries.baselineView(before.id))!;
-              await tx.audit.append({ actor, action: 'baseline.approve', targetType: 'baseline', targetId: before.id, namespace, comment, before: decisionState(before), after: { ...decisionState(after), bulk: true } });
-              return after;
-            }),
-          );
-        } catch (err) {
-          if (!(err instanceof ApiError)) throw err;
-          skipped.push({ id: before.id, code: err.code, message: err.message });
-        }
-      }
-      return { approved, skipped, dryRun };
+    handler: async (input) => {
+      const { done, skipped, dryRun } = await bulk(input, ['active'], async (tx, changes, before, actor, comment) => {
+        await ctx.reviews.baselineReview.approve(tx, changes, before.id, before.version, actor, comment);
+        const after = (await tx.queries.baselineView(before.id))!;
+        const audit: AuditInput = { actor, action: 'baseline.approve', targetType: 'baseline', targetId: before.id, namespace: before.workload.namespace, comment, before: decisionState(before), after: { ...decisionState(after), bulk: true } };
+        return { after, audit };
+      });
+      return { approved: done, skipped, dryRun };
+    },
+  });
+
+  register({
+    method: 'POST',
+    path: '/baselines/relearn-namespace',
+    summary: 'Start learning again every enforced (active or approved) current baseline of a namespace',
+    tag: 'baselines',
+    role: 'approver',
+    body: namespaceBody('List what would learn again.'),
+    returns: '{ relearning: Baseline[] (the new generations; with dryRun the current ones), skipped: [{ id, code, message }], dryRun }',
+    handler: async (input) => {
+      const { done, skipped, dryRun } = await bulk(input, ['active', 'approved'], async (tx, changes, before, actor, comment) => {
+        const created = await ctx.reviews.baselineReview.relearn(tx, changes, before.workload);
+        const after = (await tx.queries.baselineView(created.id))!;
+        const audit: AuditInput = { actor, action: 'baseline.relearn', targetType: 'baseline', targetId: before.id, namespace: before.workload.namespace, comment, before: decisionState(before), after: { ...decisionState(after), baselineId: after.id, bulk: true } };
+        return { after, audit };
+      });
+      return { relearning: done, skipped, dryRun };
     },
   });
 

@@ -66,6 +66,7 @@ const MATRIX: Record<string, Entry> = {
   'POST /baselines/{id}/reject': { target: 'baseline', body: () => ({ version: 1, comment: REASON }) },
   'POST /baselines/{id}/relearn': { target: 'baseline', body: () => ({ comment: REASON }) },
   'POST /baselines/approve-namespace': { bodyNamespace: true, body: (ns) => ({ namespace: ns, comment: REASON, dryRun: true }) },
+  'POST /baselines/relearn-namespace': { bodyNamespace: true, body: (ns) => ({ namespace: ns, comment: REASON, dryRun: true }) },
   'GET /deviations': { shows: (b) => b.items.map((d: Deviation) => d.workload.namespace) },
   'GET /deviations/{id}': { target: 'deviation' },
   'POST /deviations/{id}/ack': { target: 'deviation', body: () => ({ comment: REASON }) },

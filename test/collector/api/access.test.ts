@@ -71,6 +71,7 @@ t.test('namespace-scoped tokens see and change only their namespaces', async (t)
   const workerWorkload = (await h.store.workloads.find(worker))!;
   await unseen('GET', `/api/v1/workloads/${workerWorkload}/baselines`, scoped, `no workload ${workerWorkload}`);
   t.equal((await h.call('POST', '/api/v1/baselines/approve-namespace', { token: scoped, body: { namespace: 'team-b', comment: 'x' } })).status, 403);
+  t.equal((await h.call('POST', '/api/v1/baselines/relearn-namespace', { token: scoped, body: { namespace: 'team-b', comment: 'learn it all again' } })).status, 403, 'nor relearn another namespace');
   const workloads = await h.call('GET', '/api/v1/workloads', { token: scoped });
   t.same(
     workloads.body.items.map((w: { workload: { namespace: string } }) => w.workload.namespace),

@@ -120,6 +120,25 @@ t.test('bulk approval of a namespace', async (t) => {
   t.equal((await h.call('GET', '/api/v1/workloads?namespace=team-b&phase=active')).body.items.length, 1, 'other namespaces untouched');
 });
 
+t.test('relearn a namespace: every enforced current baseline learns again, each audited', async (t) => {
+  const h = await startHarness(t);
+  await learnScene(h);
+  const api = workload('team-a', 'api');
+  await h.ingest(proc(api, T0 + 10, '/app/server'));
+  await h.endLearning();
+  const apiBaseline = await h.baselineOf(api);
+  await h.call('POST', `/api/v1/baselines/${apiBaseline}/approve`, { body: { version: 1, comment: 'reviewed the items' } });
+  const dry = await h.call('POST', '/api/v1/baselines/relearn-namespace', { token: h.tokens.approver, body: { namespace: 'team-a', comment: 'SEC-12 learn the new jobs', dryRun: true } });
+  t.same(dry.body.relearning.map((b: { workload: { name: string }; phase: string }) => `${b.workload.name} ${b.phase}`).sort(), ['api approved', 'web active'], 'active and approved ones');
+  t.equal((await h.call('GET', '/api/v1/workloads?phase=learning')).body.items.length, 0, 'a dry run changes nothing');
+  const done = await h.call('POST', '/api/v1/baselines/relearn-namespace', { token: h.tokens.approver, body: { namespace: 'team-a', comment: 'SEC-12 learn the new jobs' } });
+  t.same(done.body.relearning.map((b: { phase: string; generation: number }) => `${b.phase} ${b.generation}`), ['learning 2', 'learning 2'], 'new generations, learning');
+  const audit = (await h.call('GET', '/api/v1/audit?action=baseline.relearn')).body.items;
+  t.same(audit.map((e: { namespace: string; comment: string; after: { bulk: boolean } }) => `${e.namespace} ${e.comment} ${e.after.bulk}`), ['team-a SEC-12 learn the new jobs true', 'team-a SEC-12 learn the new jobs true']);
+  t.equal((await h.call('GET', '/api/v1/workloads?namespace=team-b&phase=active')).body.items.length, 1, 'other namespaces untouched');
+  t.equal((await h.call('POST', '/api/v1/baselines/relearn-namespace', { body: { namespace: 'team-a', comment: 'too short' } })).status, 400, 'a reason is required');
+});
+
 t.test('diffs: versions, previous, approved, learned vs declared', async (t) => {
   const h = await startHarness(t, { baselines: { 'web.yaml': DECLARED } });
   const { web } = await learnScene(h);
