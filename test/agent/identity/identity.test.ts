@@ -3,7 +3,7 @@
  * server that speaks list + watch (CronJob runs map to the CronJob; ReplicaSet → Deployment).
  */
 import t from 'tap';
-import { inferWorkload } from '../../../common/kube/naming.js';
+import { cronJobByNamePrefix, inferWorkload, jobRunOf } from '../../../common/kube/naming.js';
 import { createIdentityResolver, IdentityResolver, type IdentityInput } from '../../../agent/identity/resolver.js';
 import { silentLogger } from '../../../common/logger.js';
 import type { AgentConfig } from '../../../common/config/schema.js';
@@ -43,13 +43,14 @@ const input = (over: Partial<IdentityInput>): IdentityInput => ({
 t.test('resolver: source first, host identity, shared frozen ids', async (t) => {
   const r = new IdentityResolver(null);
   const a = r.resolve(input({ pod: 'deathstar-6f87496b94-qdlh8', workload: 'deathstar', workloadKind: 'Deployment' }));
-  t.same(a, { workload: { cluster: 'c1', namespace: 'default', kind: 'Deployment', name: 'deathstar', container: 'main' }, identitySource: 'source' });
+  t.same(a, { workload: { cluster: 'c1', namespace: 'default', kind: 'Deployment', name: 'deathstar', container: 'main' }, identitySource: 'source', run: null });
   t.equal(r.resolve(input({ pod: 'deathstar-6f87496b94-qdlh8', workload: 'deathstar', workloadKind: 'Deployment' })).workload, a.workload, 'interned');
   t.ok(Object.isFrozen(a.workload));
   const job = r.resolve(input({ pod: 'backup-28391234-x7k2p', workload: 'backup-28391234', workloadKind: 'Job' }));
   t.match(job.workload, { kind: 'CronJob', name: 'backup' }, 'a Job named like a CronJob run maps to the CronJob');
+  t.equal(job.run, 'backup-28391234', 'its run: the Job (from the pod name when the source gave no labels)');
   const host = r.resolve(input({ namespace: null, pod: null, container: null }));
-  t.same(host, { workload: { cluster: 'c1', namespace: '', kind: 'Host', name: 'node-a', container: '' }, identitySource: 'host' });
+  t.same(host, { workload: { cluster: 'c1', namespace: '', kind: 'Host', name: 'node-a', container: '' }, identitySource: 'host', run: null });
   const falcoDocker = r.resolve(input({ pod: 'web-0', container: 'k8s_nginx_web-0_default_uid_0' }));
   t.match(falcoDocker, { workload: { kind: 'StatefulSet', name: 'web', container: 'nginx' }, identitySource: 'inferred' });
   t.equal(r.readiness().ready, true);
@@ -140,4 +141,45 @@ t.test('kubernetes API on demand: events that name their workload and container 
   await until(() => falco().identitySource === 'kubernetes-api', 10_000, 'the pod watch answers');
   t.ok(api.requests.length > 0);
   t.equal(resolver.readiness().ready, true);
+});
+
+t.test('a Job started by hand from a CronJob: the source names the Job, the API its CronJob; the run comes from the pod labels', async (t) => {
+  const api = new FakeKubeApi();
+  await api.start();
+  t.teardown(() => api.stop());
+  // What `kubectl create job nightly-manual-x7k2p --from=cronjob/nightly` creates.
+  api.addJob({
+    metadata: {
+      namespace: 'ops',
+      name: 'nightly-manual-x7k2p',
+      annotations: { 'cronjob.kubernetes.io/instantiate': 'manual' },
+      ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: 'nightly', uid: 'cj1', controller: true }],
+    },
+  });
+  api.addJob({ metadata: { namespace: 'ops', name: 'restore-db' } });
+  const jobLabels = (job: string, uid: string) => ({ 'batch.kubernetes.io/job-name': job, 'job-name': job, 'batch.kubernetes.io/controller-uid': uid, 'controller-uid': uid });
+  api.putPod(fakePod({ namespace: 'ops', name: 'nightly-manual-x7k2p-b8k2d', node: 'node-a', labels: jobLabels('nightly-manual-x7k2p', 'uid-run-m'), owner: { kind: 'Job', name: 'nightly-manual-x7k2p', apiVersion: 'batch/v1' } }));
+  api.putPod(fakePod({ namespace: 'ops', name: 'restore-db-w2c4f', node: 'node-a', labels: jobLabels('restore-db', 'uid-run-r'), owner: { kind: 'Job', name: 'restore-db', apiVersion: 'batch/v1' } }));
+  const resolver = createIdentityResolver(agentConfig, silentLogger(), { kubeConfig: fakeKubeConfig(api.url) });
+  await resolver.start();
+  t.teardown(() => resolver.close());
+  // What Tetragon sends: its workload is the pod's owner, the Job.
+  const tetragon = (pod: string, job: string, labels: Record<string, string>) =>
+    resolver.resolve(input({ namespace: 'ops', pod, container: 'main', workload: job, workloadKind: 'Job', labels }));
+  const manual = () => tetragon('nightly-manual-x7k2p-b8k2d', 'nightly-manual-x7k2p', jobLabels('nightly-manual-x7k2p', 'uid-run-m'));
+  t.match(manual(), { workload: { kind: 'Job', name: 'nightly-manual-x7k2p' }, identitySource: 'source', run: 'uid-run-m' }, 'the source meanwhile');
+  await until(() => manual().identitySource === 'kubernetes-api', 10_000, 'the pod watch answers');
+  t.match(manual(), { workload: { kind: 'CronJob', name: 'nightly', container: 'main' }, run: 'uid-run-m' }, 'a run of its CronJob');
+  const restore = () => tetragon('restore-db-w2c4f', 'restore-db', jobLabels('restore-db', 'uid-run-r'));
+  await until(() => restore().identitySource === 'kubernetes-api', 10_000, 'the pod watch answers');
+  t.match(restore(), { workload: { kind: 'Job', name: 'restore-db' }, run: 'uid-run-r' }, 'a Job of its own stays one (and says so: the collector does not guess)');
+  t.equal(resolver.resolve(input({ namespace: 'shop', pod: 'cart-7c9f8d6b5-x7k2p', container: 'main', workload: 'cart', workloadKind: 'Deployment' })).run, null, 'no run for a Deployment');
+});
+
+t.test('the run of a Job pod: the Job uid, else its name, else the pod name without the controller suffix', async (t) => {
+  t.equal(jobRunOf({ 'controller-uid': 'u1', 'job-name': 'j' }, 'j-b8k2d'), 'u1');
+  t.equal(jobRunOf({ 'batch.kubernetes.io/job-name': 'nightly-29410560' }, 'nightly-29410560-b8k2d'), 'nightly-29410560');
+  t.equal(jobRunOf(null, 'nightly-29410560-b8k2d'), 'nightly-29410560');
+  t.equal(cronJobByNamePrefix('db-backup-manual-1', (n) => n === 'db' || n === 'db-backup'), 'db-backup', 'the longest known prefix');
+  t.equal(cronJobByNamePrefix('restore', () => true), null, 'no prefix, no CronJob');
 });
