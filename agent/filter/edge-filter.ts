@@ -10,6 +10,8 @@
  *   the peer's resolved name (`dns|<name>`), loopback, or "no peer" (listen) in the allow set.
  * - An image digest the baseline does not cover is always sent (it may start a new generation).
  * - A workload without a pushed baseline: everything is sent.
+ * - The first observation of each run of a Job or CronJob (`Observation.run`) is sent even when
+ *   allowed: the collector counts runs to end their learning (collector/baselines/runs.ts).
  * While learning, each distinct raw item (exe; direction/protocol/port/peer address) is sent at
  * most once per `learningDedupWindowMs` of event time; the rest is dropped and counted. Exes the
  * baseline lists in `alwaysSend` are never deduplicated: a declared rule decides their runs by
@@ -117,6 +119,9 @@ export interface EdgeFilterOptions {
   maxWorkloads?: number;
 }
 
+/** Runs remembered as sent; far more than the Job pods one node runs between two clears. */
+const MAX_RUNS_SENT = 4096;
+
 export class EdgeFilter {
   private readonly weak = new WeakMap<WorkloadId, Slot>();
   /** namespace → name → container → kind → cluster → slot. */
@@ -129,6 +134,8 @@ export class EdgeFilter {
   private readonly maxWorkloads: number;
   private readonly counters = { matched: 0, deduplicated: 0, sent: 0 };
   private readonly hasher = new ItemHasher();
+  /** Runs whose first observation was sent (cleared when full: a run's first observation is then sent again, harmless). */
+  private readonly runsSent = new Set<string>();
 
   constructor(opts: EdgeFilterOptions = {}) {
     this.maxDedup = opts.maxDedupEntriesPerWorkload ?? 4096;
@@ -176,6 +183,11 @@ export class EdgeFilter {
     const slot = this.weak.get(obs.workload) ?? this.lookup(obs.workload);
     const b = slot?.baseline;
     if (!slot || !b) return this.send();
+    if (obs.run && !this.runsSent.has(obs.run)) {
+      if (this.runsSent.size >= MAX_RUNS_SENT) this.runsSent.clear();
+      this.runsSent.add(obs.run);
+      return this.send();
+    }
     const digest = obs.image.digest;
     if (digest !== null && b.images.size > 0 && !b.images.has(digest)) return this.send();
     if (obs.kind === 'process') {

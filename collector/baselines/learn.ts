@@ -52,7 +52,11 @@ export class Learner {
       await tx.baselines.update(b.id, { learningStartMs: b.learningStartMs, learningUntilMs: b.learningUntilMs });
     }
     if (b.learningStartMs !== null && obs.time < b.learningStartMs) await this.moveStart(tx, view, obs.time, changes);
-    if (this.runs.applies(view)) return this.runs.learns(tx, view, obs, changes);
+    if (this.runs.applies(view)) {
+      const verdict = await this.runs.learns(tx, view, obs, changes);
+      if (verdict.unlearnFromMs !== null) await this.unlearnFrom(tx, view, verdict.unlearnFromMs, changes);
+      return verdict.learns;
+    }
     return b.learningUntilMs !== null && obs.time < b.learningUntilMs;
   }
 
@@ -129,7 +133,11 @@ export class Learner {
    * arrives later still).
    */
   private async moveStart(tx: Repositories, view: BaselineView, startMs: number, changes: ChangeSet): Promise<void> {
-    if (this.runs.applies(view)) return this.runs.moveStart(tx, view, startMs);
+    if (this.runs.applies(view)) {
+      const unlearnFromMs = await this.runs.moveStart(tx, view, startMs, changes);
+      if (unlearnFromMs !== null) await this.unlearnFrom(tx, view, unlearnFromMs, changes);
+      return;
+    }
     const windows = this.lifecycle.windows;
     const b = view.b;
     b.learningStartMs = startMs;
@@ -143,14 +151,24 @@ export class Learner {
     }
     b.learningUntilMs = until;
     await tx.baselines.update(b.id, { learningStartMs: startMs, learningUntilMs: until });
-    for (const it of late) {
+    await this.unlearn(tx, view, late, changes);
+    if (b.phase === 'learning' && view.maxSeenMs >= until) await this.lifecycle.activate(tx, view, changes);
+  }
+
+  /** Learned items first seen at or after `fromMs` are not part of learning after all (runs.ts). */
+  private unlearnFrom(tx: Repositories, view: BaselineView, fromMs: number, changes: ChangeSet): Promise<void> {
+    return this.unlearn(tx, view, [...view.items.values()].filter((i) => i.origin === 'learned' && i.firstSeenMs >= fromMs), changes);
+  }
+
+  /** Takes items out of the baseline; each becomes a deviation (resolved again if an earlier sighting arrives). */
+  private async unlearn(tx: Repositories, view: BaselineView, items: readonly BaselineItemRecord[], changes: ChangeSet): Promise<void> {
+    for (const it of items) {
       await tx.baselines.deleteItem(it.id);
       view.items.delete(it.key);
       changes.edgeWorkloads.add(view.workloadId);
       await this.evaluator.raiseUnlearned(tx, view, it, changes);
     }
-    if (late.length) rebuildPrefixGroups(view);
-    if (b.phase === 'learning' && view.maxSeenMs >= until) await this.lifecycle.activate(tx, view, changes);
+    if (items.length) rebuildPrefixGroups(view);
   }
 
   private async generalise(tx: Repositories, view: BaselineView, item: NetworkItem, phase: ItemPhase, timeMs: number, changes: ChangeSet): Promise<void> {

@@ -2,10 +2,12 @@
  * Run-to-completion workloads (Jobs, CronJob runs) learn per run, not per start-up:
  * - a run is learned as a whole: no start-up/steady split inside it (lifecycle `isStartup`), so what
  *   a short run did within the start-up grace is allowed in a later, longer run too;
- * - a generation learns from the first `learning.runs` runs it sees (by the order in which their
- *   first observations arrive); the first observation of a later run ends learning, and time only
- *   bounds it (windows.ts: maxWindow, or the cluster-wide period). An observation of one of the
- *   learning runs is learned whenever it arrives, also after a later run ended learning;
+ * - a generation learns from its first `learning.runs` runs by the event time they started; the start
+ *   of the next run ends learning, and time only bounds it (windows.ts: maxWindow, or the
+ *   cluster-wide period). An observation of a learning run is learned whenever it arrives, also
+ *   after a later run ended learning; a run that arrives late (another node's stream) but started
+ *   before a learning run takes that run's place, and what was first seen from that run's start on
+ *   is un-learned (learned again when an earlier sighting arrives), as when a window's start moves;
  * - a run is the pod's Job (`Observation.run`, set by the agent from the Job's uid or name; from
  *   older agents, the pod name without its `-<5>` suffix).
  *
@@ -28,6 +30,13 @@ export function runOf(obs: Observation): string {
   return obs.run ?? jobRunOf(null, obs.pod ?? '');
 }
 
+/** What a run-to-completion observation means for learning. */
+export interface RunVerdict {
+  learns: boolean;
+  /** Learned items first seen at or after this time came from a run that is no longer a learning run. */
+  unlearnFromMs: number | null;
+}
+
 export class RunLearning {
   constructor(private readonly lifecycle: BaselineLifecycle) {}
 
@@ -35,33 +44,76 @@ export class RunLearning {
     return isRunToCompletion(view.workload.kind);
   }
 
-  /** Does this observation belong to one of the runs the generation learns from? */
-  async learns(tx: Repositories, view: BaselineView, obs: Observation, changes: ChangeSet): Promise<boolean> {
+  /**
+   * Does this observation belong to one of the runs the generation learns from: the first
+   * `learning.runs` by the event time they started (and every run starting inside the cluster-wide
+   * period)? A run that arrives late but started earlier than a learning run takes its place.
+   */
+  async learns(tx: Repositories, view: BaselineView, obs: Observation, changes: ChangeSet): Promise<RunVerdict> {
     const b = view.b;
     const w = this.lifecycle.windows;
-    if (b.learningStartMs === null || obs.time >= learningCap(w, b.learningStartMs)) return false;
+    const no: RunVerdict = { learns: false, unlearnFromMs: null };
+    if (b.learningStartMs === null || b.learningUntilMs === null || obs.time >= learningCap(w, b.learningStartMs)) return no;
     const runs = await this.learningRuns(tx, view);
     const run = runOf(obs);
-    if (runs.has(run)) return true;
-    if (b.phase !== 'learning') return false;
-    if (runs.size < w.runs || inClusterWindow(w, obs.time)) {
-      runs.set(run, obs.time);
-      await tx.learning.addRun(b.id, { run, firstSeenMs: obs.time });
-      return true;
+    const known = runs.get(run);
+    if (known !== undefined) {
+      if (obs.time < known) await this.setRun(tx, view, run, obs.time);
+      return { learns: true, unlearnFromMs: null };
     }
-    // The first observation of a run past the learning runs: learning ends here.
-    b.learningUntilMs = obs.time;
-    await tx.baselines.update(b.id, { learningUntilMs: obs.time });
+    // A run that started after learning ended (in event time) is enforced.
+    if (obs.time >= b.learningUntilMs) return no;
+    if (runs.size < w.runs || inClusterWindow(w, obs.time)) {
+      await this.setRun(tx, view, run, obs.time);
+      return { learns: true, unlearnFromMs: null };
+    }
+    const [latest, latestStart] = [...runs].reduce((a, r) => (r[1] > a[1] ? r : a));
+    let verdict: RunVerdict;
+    let endMs: number;
+    if (obs.time < latestStart) {
+      // Started before the latest learning run: it is one of the first runs, that one is not.
+      runs.delete(latest);
+      await tx.learning.removeRun(b.id, latest);
+      await this.setRun(tx, view, run, obs.time);
+      verdict = { learns: true, unlearnFromMs: latestStart };
+      endMs = latestStart;
+    } else {
+      verdict = no;
+      endMs = obs.time;
+    }
+    // Learning ends where the first run past the learning runs started.
+    b.learningUntilMs = endMs;
+    await tx.baselines.update(b.id, { learningUntilMs: endMs });
     await this.lifecycle.activate(tx, view, changes);
-    return false;
+    return verdict;
   }
 
-  /** Another node shows the generation earlier: it starts there; its runs, not time, decide what it learned. */
-  async moveStart(tx: Repositories, view: BaselineView, startMs: number): Promise<void> {
+  /**
+   * Another node shows the generation earlier: it starts there, so its time bound comes earlier
+   * too. Runs that started past the new bound are no learning runs; the returned time is where
+   * learned items stop being part of learning (null: nothing changes).
+   */
+  async moveStart(tx: Repositories, view: BaselineView, startMs: number, changes: ChangeSet): Promise<number | null> {
     const b = view.b;
+    const cap = learningCap(this.lifecycle.windows, startMs);
     b.learningStartMs = startMs;
-    if (b.phase === 'learning') b.learningUntilMs = learningCap(this.lifecycle.windows, startMs);
+    const ends = b.learningUntilMs === null || cap < b.learningUntilMs;
+    if (ends) b.learningUntilMs = cap;
     await tx.baselines.update(b.id, { learningStartMs: b.learningStartMs, learningUntilMs: b.learningUntilMs });
+    if (!ends || view.maxSeenMs < cap) return null;
+    const runs = await this.learningRuns(tx, view);
+    for (const [run, first] of runs) {
+      if (first < cap) continue;
+      runs.delete(run);
+      await tx.learning.removeRun(b.id, run);
+    }
+    await this.lifecycle.activate(tx, view, changes);
+    return cap;
+  }
+
+  private async setRun(tx: Repositories, view: BaselineView, run: string, firstSeenMs: number): Promise<void> {
+    view.learningRuns!.set(run, firstSeenMs);
+    await tx.learning.putRun(view.b.id, { run, firstSeenMs });
   }
 
   private async learningRuns(tx: Repositories, view: BaselineView): Promise<Map<string, number>> {

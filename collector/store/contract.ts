@@ -60,7 +60,9 @@ export interface LearningRun {
 export interface LearningRepository {
   /** The runs a generation learned from, first seen first. */
   runs(baselineId: number): Promise<LearningRun[]>;
-  addRun(baselineId: number, run: LearningRun): Promise<void>;
+  /** Adds a run, or sets when an already known one was first seen. */
+  putRun(baselineId: number, run: LearningRun): Promise<void>;
+  removeRun(baselineId: number, run: string): Promise<void>;
   /** When this store was created (its first migration): what `learning.startAt: install` means. */
   installedAtMs(): Promise<number | null>;
 }

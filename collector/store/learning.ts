@@ -11,12 +11,16 @@ export class SqlLearning implements LearningRepository {
     );
   }
 
-  async addRun(baselineId: number, run: LearningRun): Promise<void> {
-    await this.db.run('INSERT INTO baseline_runs (baseline_id, run, first_seen_ms) VALUES (@baselineId, @run, @firstSeenMs) ON CONFLICT (baseline_id, run) DO NOTHING', {
-      baselineId,
-      run: run.run,
-      firstSeenMs: run.firstSeenMs,
-    });
+  async putRun(baselineId: number, run: LearningRun): Promise<void> {
+    await this.db.run(
+      `INSERT INTO baseline_runs (baseline_id, run, first_seen_ms) VALUES (@baselineId, @run, @firstSeenMs)
+       ON CONFLICT (baseline_id, run) DO UPDATE SET first_seen_ms = excluded.first_seen_ms`,
+      { baselineId, run: run.run, firstSeenMs: run.firstSeenMs },
+    );
+  }
+
+  async removeRun(baselineId: number, run: string): Promise<void> {
+    await this.db.run('DELETE FROM baseline_runs WHERE baseline_id = @baselineId AND run = @run', { baselineId, run });
   }
 
   async installedAtMs(): Promise<number | null> {

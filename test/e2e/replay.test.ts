@@ -67,8 +67,8 @@ t.test('the recording has the shape of the real Tetragon events', async (t) => {
 t.test('demo/recording/driftwatch.yaml holds the settings the recording is made for', async (t) => {
   const config = loadConfig({ file: packagePath('demo', 'recording', 'driftwatch.yaml'), env: {} });
   t.equal(config.cluster, CLUSTER);
-  t.same(config.collector.learning, SCENARIO_COLLECTOR.learning);
   // The settings the scenario relies on (defaults of newer keys may be there too).
+  t.match(config.collector.learning, SCENARIO_COLLECTOR.learning);
   t.match(config.collector.network, SCENARIO_COLLECTOR.network);
 });
 
