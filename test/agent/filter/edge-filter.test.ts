@@ -145,3 +145,14 @@ t.test('items equal in every field but one are different items', async (t) => {
   t.notOk(f.shouldSend({ ...net('egress', { time: T0, peer: '10.96.0.2', port: 1 }), peerPort: null }), 'unknown port matches only the * item');
   t.ok(f.shouldSend(net('egress', { time: T0, peer: '10.96.0.2', port: 0 })), 'port 0 is not the unknown port');
 });
+
+t.test('the first observation of each Job run is sent even when allowed: the collector counts runs', async (t) => {
+  const job = { ...WEB, kind: 'CronJob' as const, name: 'nightly', container: 'report' };
+  const f = new EdgeFilter();
+  f.replaceAll([baseline(['p|/app/report'], 'active', job)]);
+  const inRun = (run: string, time: number) => ({ ...exec('/app/report', { time, workload: job }), run });
+  t.equal(f.shouldSend(inRun('nightly-1', T0)), true, 'a new run: sent');
+  t.equal(f.shouldSend(inRun('nightly-1', T0 + MIN)), false, 'the rest of that run: allowed, dropped');
+  t.equal(f.shouldSend(inRun('nightly-2', T0 + 60 * MIN)), true, 'the next run: sent');
+  t.equal(f.shouldSend(exec('/app/report', { time: T0, workload: job })), false, 'no run (an older agent path): as before');
+});

@@ -90,3 +90,19 @@ t.test('learning.startAt: one cluster-wide learning period; `install` is when th
   await g.feed(exec('/app/fresh', { time: installed + 10 * HOUR, workload: w }));
   t.equal((await g.engine.currentBaseline(w))!.learningUntilMs, installed + DAY, 'learns until install + window');
 });
+
+t.test("the first runs by start time, whatever the order of the nodes' streams", async (t) => {
+  const f = await fixture({ overrides: SHIPPED });
+  t.teardown(() => f.close());
+  // Node c's stream arrives first: a run of day 3, with a binary the earlier runs never ran.
+  await f.feed({ ...inRun('nightly-d3', T0 + 3 * DAY, 1000, '/app/report'), node: 'node-c' }, { ...inRun('nightly-d3', T0 + 3 * DAY, 2000, '/usr/bin/strace'), node: 'node-c' });
+  await f.feed(inRun('nightly-d1', T0 + DAY, 1000, '/app/report'), inRun('nightly-d2', T0 + 2 * DAY, 1000, '/app/report'));
+  t.same(itemKeys(f), ['p|/app/report steady', 'p|/usr/bin/strace steady'], 'so far, three runs');
+  await f.feed(inRun('nightly-d0', T0 + 1000, 1000, '/app/report'));
+  t.same(itemKeys(f), ['p|/app/report steady'], 'an earlier run arrived: the day-3 run is not a learning run any more');
+  t.same(deviationList(f), ['process p|/usr/bin/strace medium open'], 'what only it did is a deviation');
+  t.same(
+    f.store.connection.all<{ run: string }>('SELECT run FROM baseline_runs ORDER BY first_seen_ms').map((r) => r.run),
+    ['nightly-d0', 'nightly-d1', 'nightly-d2'],
+  );
+});
