@@ -218,7 +218,11 @@ t.test('a daily CronJob and Jobs started from it by hand: runs of any length are
     [`CronJob/${CRONJOB}`],
     'the Jobs started by hand are runs of the CronJob, not workloads of their own',
   );
-  t.equal((db.prepare('SELECT COUNT(*) AS n FROM baseline_runs').get() as { n: number }).n, 3, 'learned from three runs (the first Job started by hand was one)');
+  t.same(
+    (db.prepare('SELECT run FROM baseline_runs ORDER BY first_seen_ms').all() as { run: string }[]).map((r) => r.run),
+    ['5f1c2d3e-0000-4000-8000-eeeeeeeeeee1', '5f1c2d3e-0000-4000-8000-eeeeeeeeeee2', '5f1c2d3e-0000-4000-8000-eeeeeeeeeee3'],
+    'learned from three runs, the Job uids the agent read from the pod labels (the first Job started by hand was one)',
+  );
   t.equal(await agent.stop(), 0);
   t.equal(await collector.stop(), 0);
 });

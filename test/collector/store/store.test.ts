@@ -111,3 +111,26 @@ t.test('agents: keyset pages in (node, instance id) order, and counts by health'
   t.equal(last.next, null, 'no next after the last page');
   t.same(await store.agents.countByHealth(new Date(now - 120_000).toISOString()), { ok: 3, stale: 1, disconnected: 1 });
 });
+
+t.test('migration 008: what Jobs and CronJobs learned as start-up only becomes steady (a run is learned whole)', async (t) => {
+  const dir = t.testdir();
+  const old = new SqliteConnection({ dataDir: dir, targetVersion: 6 });
+  const at = '2026-12-01T00:00:00Z';
+  for (const [id, kind] of [[1, 'CronJob'], [2, 'Deployment']] as const) {
+    old.run(`INSERT INTO workloads (id, cluster, namespace, kind, name, container, created_at) VALUES (${id}, 'c', 'ns', '${kind}', 'w${id}', 'main', '${at}')`);
+    old.run(`INSERT INTO baselines (id, workload_id, generation, phase, created_at, updated_at) VALUES (${id}, ${id}, 1, 'active', '${at}', '${at}')`);
+    old.run(`INSERT INTO baseline_items (baseline_id, kind, item_key, origin, phase, detail, first_seen_ms, last_seen_ms) VALUES (${id}, 'process', 'p|/bin/sh', 'learned', 'startup', '{}', 1, 1)`);
+  }
+  old.close();
+  const db = new SqliteConnection({ dataDir: dir });
+  t.teardown(() => db.close());
+  t.same(
+    db.all<{ baseline_id: number; phase: string }>('SELECT baseline_id, phase FROM baseline_items ORDER BY baseline_id'),
+    [
+      { baseline_id: 1, phase: 'steady' },
+      { baseline_id: 2, phase: 'startup' },
+    ],
+    "the CronJob's item is steady, the Deployment's stays start-up only",
+  );
+  t.same(db.all('SELECT * FROM baseline_runs'), [], 'no runs recorded before: a generation that was learning keeps the end it had');
+});
