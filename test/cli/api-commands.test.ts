@@ -41,6 +41,23 @@ t.test('deviations list / show / ack / resolve, with attacker strings made inert
   t.same(JSON.parse(filtered.out).items.map((i: { id: number }) => i.id), [d.id]);
 });
 
+t.test('baseline relearn: one baseline, or every enforced one of a namespace', async (t) => {
+  const h = await startHarness(t);
+  const { web, worker } = await learnScene(h);
+  const dry = await run(h, ['baseline', 'relearn', '--namespace', 'team-a', '--dry-run', '-m', 'SEC-12 new job images'], h.tokens.approver);
+  t.equal(dry.code, 0, dry.err);
+  t.match(dry.out, /would relearn baseline \d+ team-a\/web\/app\n1 baseline\(s\) \(dry run\)\n$/);
+  const done = await run(h, ['baseline', 'relearn', '--namespace', 'team-a', '-m', 'SEC-12 new job images'], h.tokens.approver);
+  t.match(done.out, /learning again: baseline \d+ team-a\/web\/app\n1 baseline\(s\)\n$/);
+  t.equal((await h.engine.currentBaseline(web))!.phase, 'learning');
+  t.equal((await run(h, ['baseline', 'relearn', '-m', 'SEC-12 new job images'])).code, 1, 'an id or --namespace');
+  const one = await run(h, ['baseline', 'relearn', String(await h.baselineOf(worker)), '-m', 'learned during an incident'], h.tokens.approver);
+  t.match(one.out, /team-b\/worker\/app: learning \(generation 2\)\n$/);
+  const refused = await run(h, ['baseline', 'relearn', '--namespace', 'team-b', '-m', 'SEC-12 new job images'], h.tokens.scopedAnalyst);
+  t.equal(refused.code, 1, 'refused (scopes per namespace: test/faults/authz-matrix.test.ts)');
+  t.match(refused.err, /DW_ERR_FORBIDDEN/);
+});
+
 t.test('baseline list / show / diff / approve / reject / export', async (t) => {
   const h = await startHarness(t);
   const { web, worker } = await learnScene(h);
