@@ -1,18 +1,23 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { Mutex } from 'async-mutex';
+import { Mutex, withTimeout, type MutexInterface } from 'async-mutex';
 import { StorageUnavailableError, type RetentionPolicy, type Repositories, type StorageState, type Store, type Transaction } from '../contract.js';
-import { sqlRepositories, type SqlRepositories } from '../repositories.js';
+import { sqlRepositories, type RepositoryOptions, type SqlRepositories } from '../repositories.js';
 import type { SqlExecutor, SqlParams } from '../sql.js';
 import { SqliteConnection, type OpenOptions } from './database.js';
 import { roomShortfall, storageFailureOf } from './storage.js';
 
 export interface SqliteStoreOptions extends OpenOptions {
   now?: () => number;
+  /** How long to wait for the running transaction before failing (default 120 s; tests shorten it). */
+  transactionWaitMs?: number;
 }
 
-/** Marks the async context of a running transaction; `open` turns false when it ends. */
+/**
+ * One running transaction. Its repositories are built for it and bound to it (no async-context
+ * lookup: Node 20's AsyncLocalStorage puts a hook on every promise in the process, which cost the
+ * ingest path ~10 % of its CPU); `ended` turns true when it commits or rolls back.
+ */
 interface TransactionContext {
-  open: boolean;
+  ended: boolean;
   /**
    * The storage failed inside this transaction. SQLite may have rolled the whole transaction back
    * already (it does on SQLITE_FULL); statements after that would each commit on their own, so
@@ -20,6 +25,14 @@ interface TransactionContext {
    */
   failed?: StorageUnavailableError;
 }
+
+/**
+ * How long a transaction, or a call outside one, waits for the running transaction. A batch takes
+ * milliseconds and the largest retention prune seconds; waiting this long means a deadlock — code
+ * inside a transaction that called the store directly instead of its `tx` — which then fails with
+ * an error that says so instead of stalling ingest forever.
+ */
+const TRANSACTION_WAIT_MS = 120_000;
 
 /** Bytes the storage probe commits: more than a one-page write, which may fit where none else does. */
 const PROBE_BYTES = 64 * 1024;
@@ -35,10 +48,11 @@ export class SqliteStore implements Store {
   readonly backend = 'sqlite';
   /** The raw connection, for migrations tests and benchmarks only. */
   readonly connection: SqliteConnection;
-  private readonly mutex = new Mutex();
-  private readonly context = new AsyncLocalStorage<TransactionContext>();
+  /** Held by the running transaction; `close()` takes it without the deadlock timeout. */
+  private readonly lock = new Mutex();
+  private readonly mutex: MutexInterface;
   private readonly workloadIds = new Map<string, number>();
-  private readonly tx: SqlRepositories & Transaction;
+  private readonly repoOptions: RepositoryOptions;
   private savepoints = 0;
   private readonly outside: SqlRepositories;
   private closed = false;
@@ -47,10 +61,11 @@ export class SqliteStore implements Store {
 
   constructor(private readonly opts: SqliteStoreOptions) {
     this.now = opts.now ?? Date.now;
+    const waitMs = opts.transactionWaitMs ?? TRANSACTION_WAIT_MS;
+    this.mutex = withTimeout(this.lock, waitMs, new Error(`store: waited ${waitMs} ms for the running transaction — a store call inside a transaction deadlocks (use its tx)`));
     this.connection = new SqliteConnection(opts);
-    const repoOptions = { workloadIds: this.workloadIds, now: this.now };
-    this.tx = { ...sqlRepositories(this.inTransaction(), repoOptions), savepoint: (fn) => this.savepoint(fn) };
-    this.outside = sqlRepositories(this.outsideTransactions(), repoOptions);
+    this.repoOptions = { workloadIds: this.workloadIds, now: this.now };
+    this.outside = sqlRepositories(this.outsideTransactions(), this.repoOptions);
   }
 
   get schemaVersion(): number {
@@ -96,42 +111,44 @@ export class SqliteStore implements Store {
   }
 
   async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
-    if (this.context.getStore()?.open) throw new Error('store: a transaction is already open in this context (use its tx)');
-    return this.mutex.runExclusive(() => {
-      const ctx: TransactionContext = { open: true };
-      return this.context.run(ctx, async () => {
-        if (this.closed) throw new Error('store: closed');
-        this.statement(() => this.connection.exec('BEGIN IMMEDIATE'));
-        try {
-          const result = await fn(this.tx);
-          if (ctx.failed) throw ctx.failed;
-          this.statement(() => this.connection.exec('COMMIT'));
-          return result;
-        } catch (err) {
-          this.rollback();
-          // Ids handed out inside the rolled-back transaction may not exist (and may be reused).
-          this.workloadIds.clear();
-          throw ctx.failed ?? err;
-        } finally {
-          ctx.open = false;
-        }
-      });
+    return this.runTransaction((tx) => fn(tx));
+  }
+
+  /** A transaction whose function also gets its context, for raw statements of the store itself. */
+  private runTransaction<T>(fn: (tx: SqlRepositories & Transaction, ctx: TransactionContext) => Promise<T>): Promise<T> {
+    return this.mutex.runExclusive(async () => {
+      if (this.closed) throw new Error('store: closed');
+      const ctx: TransactionContext = { ended: false };
+      const tx: SqlRepositories & Transaction = { ...sqlRepositories(this.inTransaction(ctx), this.repoOptions), savepoint: (f) => this.savepoint(ctx, f) };
+      this.statement(ctx, () => this.connection.exec('BEGIN IMMEDIATE'));
+      try {
+        const result = await fn(tx, ctx);
+        if (ctx.failed) throw ctx.failed;
+        this.statement(ctx, () => this.connection.exec('COMMIT'));
+        return result;
+      } catch (err) {
+        this.rollback();
+        // Ids handed out inside the rolled-back transaction may not exist (and may be reused).
+        this.workloadIds.clear();
+        throw ctx.failed ?? err;
+      } finally {
+        ctx.ended = true;
+      }
     });
   }
 
-  private async savepoint<T>(fn: () => Promise<T>): Promise<T> {
+  private async savepoint<T>(ctx: TransactionContext, fn: () => Promise<T>): Promise<T> {
     const name = `sp${++this.savepoints}`;
-    this.statement(() => this.connection.exec(`SAVEPOINT ${name}`));
+    this.statement(ctx, () => this.connection.exec(`SAVEPOINT ${name}`));
     try {
       const result = await fn();
-      this.statement(() => this.connection.exec(`RELEASE ${name}`));
+      this.statement(ctx, () => this.connection.exec(`RELEASE ${name}`));
       return result;
     } catch (err) {
       // After a storage failure the transaction is lost as a whole: no savepoint to return to.
-      const failed = this.context.getStore()?.failed;
-      if (failed) throw failed;
-      this.statement(() => this.connection.exec(`ROLLBACK TO ${name}`));
-      this.statement(() => this.connection.exec(`RELEASE ${name}`));
+      if (ctx.failed) throw ctx.failed;
+      this.statement(ctx, () => this.connection.exec(`ROLLBACK TO ${name}`));
+      this.statement(ctx, () => this.connection.exec(`RELEASE ${name}`));
       throw err;
     }
   }
@@ -149,16 +166,16 @@ export class SqliteStore implements Store {
    * Runs one statement on the connection: a storage failure becomes StorageUnavailableError,
    * makes the store unavailable and, inside a transaction, fails that transaction as a whole.
    */
-  private statement<T>(run: () => T): T {
-    const ctx = this.context.getStore();
-    if (ctx?.open && ctx.failed) throw ctx.failed;
+  /** Runs one statement; a storage failure marks the store unavailable and fails `ctx` as a whole. */
+  private statement<T>(ctx: TransactionContext | undefined, run: () => T): T {
+    if (ctx?.failed) throw ctx.failed;
     try {
       return run();
     } catch (err) {
       const failure = storageFailureOf(err);
       if (!failure) throw err;
       if (this.state.available) this.state = { available: false, failure: failure.failure, code: failure.code, message: failure.message, sinceMs: this.now() };
-      if (ctx?.open) ctx.failed = failure;
+      if (ctx) ctx.failed = failure;
       throw failure;
     }
   }
@@ -181,15 +198,15 @@ export class SqliteStore implements Store {
       return this.state;
     }
     try {
-      await this.transaction(async () => {
+      await this.runTransaction(async (_tx, ctx) => {
         const c = this.connection;
-        this.statement(() =>
+        this.statement(ctx, () =>
           c.run(
             "INSERT INTO storage_probe (id, probed_at_ms, room) VALUES (1, @now, printf('%.*c', @bytes, 'x')) ON CONFLICT (id) DO UPDATE SET probed_at_ms = excluded.probed_at_ms, room = excluded.room",
             { now: this.now(), bytes: PROBE_BYTES },
           ),
         );
-        this.statement(() => c.run('UPDATE storage_probe SET room = NULL WHERE id = 1'));
+        this.statement(ctx, () => c.run('UPDATE storage_probe SET room = NULL WHERE id = 1'));
       });
       this.state = { available: true };
     } catch (err) {
@@ -202,9 +219,9 @@ export class SqliteStore implements Store {
   }
 
   async prune(policy: RetentionPolicy, nowMs: number): Promise<{ observations: number; agents: number }> {
-    return this.transaction(async () => ({
-      observations: await this.tx.observations.prune(policy.observationsMs),
-      agents: await this.tx.agents.prune(policy.agentsMs, nowMs),
+    return this.runTransaction(async (tx) => ({
+      observations: await tx.observations.prune(policy.observationsMs),
+      agents: await tx.agents.prune(policy.agentsMs, nowMs),
     }));
   }
 
@@ -212,16 +229,20 @@ export class SqliteStore implements Store {
     if (this.closed) return;
     this.closed = true;
     // A running transaction finishes first.
-    await this.mutex.runExclusive(() => this.connection.close());
+    await this.lock.runExclusive(() => this.connection.close());
   }
 
-  /** Statements of the running transaction (the mutex is ours). */
-  private inTransaction(): SqlExecutor {
+  /** Statements of this transaction (the mutex is ours while it runs). */
+  private inTransaction(ctx: TransactionContext): SqlExecutor {
     const c = this.connection;
+    const live = (): TransactionContext => {
+      if (ctx.ended) throw new Error('store: a transaction\'s tx used after the transaction ended');
+      return ctx;
+    };
     return {
-      run: async (sql: string, params?: SqlParams) => this.statement(() => c.run(sql, params)),
-      get: async <T>(sql: string, params?: SqlParams) => this.statement(() => c.get<T>(sql, params)),
-      all: async <T>(sql: string, params?: SqlParams) => this.statement(() => c.all<T>(sql, params)),
+      run: async (sql: string, params?: SqlParams) => this.statement(live(), () => c.run(sql, params)),
+      get: async <T>(sql: string, params?: SqlParams) => this.statement(live(), () => c.get<T>(sql, params)),
+      all: async <T>(sql: string, params?: SqlParams) => this.statement(live(), () => c.all<T>(sql, params)),
     };
   }
 
@@ -229,16 +250,13 @@ export class SqliteStore implements Store {
   private outsideTransactions(): SqlExecutor {
     const c = this.connection;
     const ready = async (): Promise<void> => {
-      while (this.mutex.isLocked()) {
-        if (this.context.getStore()?.open) throw new Error('store: used directly inside a transaction (use its tx): that would deadlock');
-        await this.mutex.waitForUnlock();
-      }
+      while (this.mutex.isLocked()) await this.mutex.waitForUnlock();
       if (this.closed) throw new Error('store: closed');
     };
     return {
-      run: async (sql: string, params?: SqlParams) => (await ready(), this.statement(() => c.run(sql, params))),
-      get: async <T>(sql: string, params?: SqlParams) => (await ready(), this.statement(() => c.get<T>(sql, params))),
-      all: async <T>(sql: string, params?: SqlParams) => (await ready(), this.statement(() => c.all<T>(sql, params))),
+      run: async (sql: string, params?: SqlParams) => (await ready(), this.statement(undefined, () => c.run(sql, params))),
+      get: async <T>(sql: string, params?: SqlParams) => (await ready(), this.statement(undefined, () => c.get<T>(sql, params))),
+      all: async <T>(sql: string, params?: SqlParams) => (await ready(), this.statement(undefined, () => c.all<T>(sql, params))),
     };
   }
 }
