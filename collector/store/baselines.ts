@@ -184,6 +184,11 @@ export class SqlBaselines implements BaselineRepository {
     );
   }
 
+  /** Takes an item out of the baseline from `version` on (earlier versions keep showing it). */
+  async removeItem(id: number, version: number): Promise<void> {
+    await this.db.run('UPDATE baseline_items SET removed_in_version = @version WHERE id = @id AND removed_in_version IS NULL', { id, version });
+  }
+
   /** Removes an item that turned out not to belong to the learning window (never a person's addition). */
   async deleteItem(id: number): Promise<void> {
     await this.db.run("DELETE FROM baseline_items WHERE id = @id AND origin = 'learned'", { id });
