@@ -6,9 +6,9 @@
  * a later version updates the same file, and the token travels only in the forge's header.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { DeclaredBaselines } from '../../collector/baselines/declared.js';
 import { packagePath } from '../../common/paths.js';
 import { fenced } from '../../cli/propose.js';
@@ -17,7 +17,8 @@ import { HOUR, learnScene, proc, startHarness, T0, type Harness } from '../helpe
 import { run } from '../helpers/cli-run.js';
 
 const TOKEN = 'ghp_forgeSecret0123456789';
-const TICKS = 'rm -rf /data ```\n# injected heading\n<img src=x onerror=alert(1)>';
+/** A path (paths are what the declared file keeps) that tries to end the Markdown code block. */
+const TICKS = '/tmp/x```\n# injected heading\n<img src=x onerror=alert(1)>';
 
 function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', ['-c', 'user.name=test', '-c', 'user.email=test@driftwatch.invalid', ...args], { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
@@ -34,8 +35,7 @@ async function inRepo<T>(repo: string, fn: () => Promise<T>): Promise<T> {
 }
 
 /** The collector's loader over a branch's baselines/ files. */
-function loads(t: Test, files: Map<string, string>): string[] {
-  const dir = t.testdir({});
+function loads(dir: string, files: Map<string, string>): string[] {
   for (const [path, text] of files) {
     mkdirSync(dirname(join(dir, path)), { recursive: true });
     writeFileSync(join(dir, path), text);
@@ -53,7 +53,7 @@ for (const kind of ['github', 'gitlab'] as const) {
     git(repo, 'init', '-q');
     git(repo, 'add', 'baselines');
     git(repo, 'commit', '-qm', 'baselines');
-    const seed = Object.fromEntries(readdirSync(join(repo, 'baselines')).map((f) => [`baselines/${f}`, readFileSync(join(repo, 'baselines', f), 'utf8')]));
+    const seed = Object.fromEntries((readdirSync(join(repo, 'baselines'), { recursive: true }) as string[]).filter((f) => statSync(join(repo, 'baselines', f)).isFile()).map((f) => [`baselines/${f}`, readFileSync(join(repo, 'baselines', f), 'utf8')]));
     const forge = new FakeForge(kind, kind === 'github' ? 'acme/platform' : 'acme/infra/platform', TOKEN, seed);
     await forge.start();
     t.teardown(() => forge.close());
@@ -70,25 +70,25 @@ for (const kind of ['github', 'gitlab'] as const) {
     git(repo, 'apply', 'change.patch');
     const branch = forge.files(change.head)!;
     t.equal(branch.get('baselines/team-a-web-app.yaml'), readFileSync(join(repo, 'baselines/team-a-web-app.yaml'), 'utf8'), 'the branch has what git apply gives');
-    t.same(loads(t, branch), [], 'the collector accepts the branch');
+    t.same(loads(join(repo, 'checked', '1'), branch), [], 'the collector accepts the branch');
     t.equal(forge.files('main')!.has('baselines/team-a-web-app.yaml'), false, 'the base branch is untouched');
     // The description: evidence and the patch itself.
     t.match(change.body, /workload\s+team-a\/web\/app/);
-    t.match(change.body, `console          ${h.base}/ui/baselines/${id}`);
+    t.match(change.body, new RegExp(`console\\s+http://\\S+/ui/baselines/${id}\\n`), 'and a link to it');
     t.match(change.body, '```diff\n' + first.out);
     git(repo, 'add', 'baselines');
     git(repo, 'commit', '-qm', 'web baseline');
     forge.merge(change);
 
     // A person adds an item whose arguments try to end the Markdown code block: v2 updates the file.
-    const d = await h.raise(proc(web, T0 + 3 * HOUR, '/usr/local/bin/migrate', TICKS));
+    const d = await h.raise(proc(web, T0 + 3 * HOUR, TICKS));
     await h.call('POST', `/api/v1/deviations/${d.id}/add-to-baseline`, { body: { comment: 'migrations ```run``` at every release' } });
     const second = await propose();
     t.equal(second.code, 0, second.err);
     const update = forge.changes[1]!;
     t.equal(update.head, 'driftwatch/team-a-web-app-v2');
     const updated = forge.files(update.head)!.get('baselines/team-a-web-app.yaml')!;
-    t.match(updated, '/usr/local/bin/migrate', 'the same file, updated');
+    t.match(updated, '/tmp/x```', 'the same file, updated');
     // Refusals say why: a wrong token, a branch that exists, no token at all.
     writeFileSync(join(repo, 'wrong-token'), 'glpat-wrong');
     const wrong = await inRepo(repo, () => run(h, ['baseline', 'propose', String(id), '--open-pr', '--forge', kind, '--forge-url', forge.apiUrl, '--repo', forge.repo, '--forge-token-file', 'wrong-token', '--branch', 'other']));
@@ -101,9 +101,8 @@ for (const kind of ['github', 'gitlab'] as const) {
     writeFileSync(join(repo, 'second.patch'), second.out);
     git(repo, 'apply', 'second.patch');
     t.equal(updated, readFileSync(join(repo, 'baselines/team-a-web-app.yaml'), 'utf8'));
-    t.same(loads(t, forge.files(update.head)!), []);
-    const blocks = update.body.match(/^`{3,}[a-z]*$/gm) ?? [];
-    t.ok(blocks.every((f) => f.startsWith('````')), `code blocks are fenced longer than the backticks inside (${blocks.join(' ')})`);
+    t.same(loads(join(repo, 'checked', '2'), forge.files(update.head)!), []);
+    t.match(update.body, '\n````diff\n' + second.out + '````\n', 'the patch holds ``` (the path): its block is fenced with four');
     t.notMatch(update.body, /^# injected heading$/m, 'no line of attacker text escapes into Markdown');
     if (kind === 'github') {
       const put = forge.requests.filter((r) => r.method === 'PUT');
