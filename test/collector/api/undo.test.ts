@@ -45,12 +45,19 @@ t.test('a status change, an addition to the baseline and an approval are undone,
   await h.ingest(proc(web, T0 + 4 * HOUR, '/usr/bin/extra'));
   t.equal((await h.call('GET', `/api/v1/deviations/${d.id}`)).body.deviation.count, 2, 'a deviation again after the undo');
 
+  // Added again after the undo: in the baseline from the new version on.
+  t.equal((await h.call('POST', `/api/v1/deviations/${d.id}/add-to-baseline`, { body: { comment: REASON } })).status, 200, 'added again');
+  t.ok((await keys(4)).includes('p|/usr/bin/extra'), 'in v4');
+  t.notOk((await keys(3)).includes('p|/usr/bin/extra'), 'not in v3');
+  const again = await lastAudit('deviation', d.id);
+  t.equal((await h.call('POST', `/api/v1/audit/${again.id}/undo`, { body: {} })).status, 200, 'and undone again');
+
   // Approve, then undo: active again, with the decision it had before.
-  t.equal((await h.call('POST', `/api/v1/baselines/${id}/approve`, { body: { version: 3, comment: REASON } })).status, 200);
+  t.equal((await h.call('POST', `/api/v1/baselines/${id}/approve`, { body: { version: 5, comment: REASON } })).status, 200);
   const approval = await lastAudit('baseline', id);
   const unapproved = await h.call('POST', `/api/v1/audit/${approval.id}/undo`, { body: { comment: 'approved the wrong workload' } });
   t.equal(unapproved.status, 200, JSON.stringify(unapproved.body));
-  t.match((await h.call('GET', `/api/v1/baselines/${id}`)).body, { phase: 'active', version: 3, decidedBy: null, decisionComment: null });
+  t.match((await h.call('GET', `/api/v1/baselines/${id}`)).body, { phase: 'active', version: 5, decidedBy: null, decisionComment: null });
   t.match(await lastAudit('baseline', id), { action: 'baseline.approve.undo', before: { phase: 'approved' }, after: { phase: 'active', undoes: approval.id } });
 });
 
