@@ -11,9 +11,12 @@ import t from 'tap';
 import type { Page } from 'playwright-core';
 import { packagePath } from '../../common/paths.js';
 import { launchBrowser, NEEDS_CHROMIUM } from '../helpers/browser.js';
-import { spawnCli } from '../helpers/processes.js';
+import { startDemo } from '../helpers/demo.js';
 
 const UPDATE = process.env.DW_UPDATE_SCREENSHOTS === '1';
+// The demo replays its recording first (about a minute on a quiet machine, more beside the e2e demo
+// test): this file gets more than the suite's 120 s.
+t.setTimeout(300_000);
 const README = packagePath('README.md');
 const SHOTS = 'docs/screenshots';
 /** Above this a picture is not worth its weight in the repository. */
@@ -59,19 +62,7 @@ function readmeTable(text: string): string | null {
 
 t.test('every page of the demo, as a new user sees it', NEEDS_CHROMIUM, async (t) => {
   const dir = UPDATE ? packagePath(SHOTS) : t.testdir();
-  const data = t.testdir();
-  const demo = spawnCli(['demo', '--http-port', '0', '--data-dir', join(data, 'data')]);
-  t.teardown(() => demo.stop('SIGKILL'));
-  let out = '';
-  demo.child.stdout!.setEncoding('utf8');
-  demo.child.stdout!.on('data', (c: string) => (out += c));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`demo did not finish:\n${out}\n${demo.stderr()}`)), 120_000);
-    demo.child.stdout!.on('data', () => /Ctrl-C to stop/.test(out) && (clearTimeout(timer), resolve()));
-    demo.child.once('exit', (code) => reject(new Error(`demo exited ${code}:\n${out}\n${demo.stderr()}`)));
-  });
-  const url = /running: (http:\/\/localhost:\d+)\/ui\//.exec(out)![1]!;
-  const token = /token: (dw_[A-Za-z0-9_-]+)/.exec(out)![1]!;
+  const { process: demo, url, token } = await startDemo(t, t.testdir());
   const get = async <T>(path: string): Promise<T> => (await fetch(`${url}/api/v1${path}`, { headers: { authorization: `Bearer ${token}` } })).json() as Promise<T>;
   const session = (await get<{ items: { id: number }[] }>('/deviations?kind=interactive-session&limit=1')).items[0]!;
   const web = (await get<{ items: { workload: { name: string }; baseline: { id: number } | null }[] }>('/workloads?q=web')).items.find((w) => w.workload.name === 'web')!;
