@@ -24,6 +24,10 @@ t.test('a status change, an addition to the baseline and an approval are undone,
   t.equal(undone.status, 200, JSON.stringify(undone.body));
   t.equal((await h.call('GET', `/api/v1/deviations/${d.id}`)).body.deviation.status, 'open');
   t.match(await lastAudit('deviation', d.id), { action: 'deviation.ack.undo', actor: 'token:analyst', comment: 'wrong deviation', before: { status: 'acknowledged' }, after: { status: 'open', undoes: ack.id } });
+  // The audit report does not count an undone acknowledgement as the deviation's handling.
+  const report = (await h.call('GET', `/api/v1/reports/audit?namespace=team-a&from=0&to=${Date.now() + HOUR}`)).body;
+  t.equal(report.handling[d.severity].acknowledged, 0, 'an undone acknowledgement is no acknowledgement');
+  t.equal(report.actions['deviation.ack.undo'], 1, 'the undo is a decision of its own');
   const twice = await h.call('POST', `/api/v1/audit/${ack.id}/undo`, { body: {} });
   t.same([twice.status, twice.body.message], [409, `audit entry ${ack.id} was already undone`]);
 
