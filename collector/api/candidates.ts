@@ -22,14 +22,8 @@ export function createCandidateEvaluator(scope: NetworkScope): CandidateEvaluato
           return deriver.candidateKeys(item).some((k) => allowed.has(k)) ? null : item.key;
         };
       }
-      const parsed = parseDeclaredFile('candidate.yaml', candidate.yaml);
-      if ('errors' in parsed) throw new Error(parsed.errors.map(formatDeclaredError).join('; '));
-      // The candidate is evaluated as this workload's declared baseline: its selectors are not consulted.
-      const matching = parsed.baselines;
-      if (matching.length === 0) throw new Error('candidate.yaml: no baseline document in it');
-      const replace = matching.some((b) => b.mode === 'replace');
-      const allow = { processes: matching.flatMap((b) => b.allow.processes), network: matching.flatMap((b) => b.allow.network) };
-      const deny = { processes: matching.flatMap((b) => b.deny.processes), network: matching.flatMap((b) => b.deny.network) };
+      const { allow, deny, mode } = candidateDeclared(candidate.yaml);
+      const replace = mode === 'replace';
       return (obs: Observation) => {
         const item = deriver.derive(obs);
         if (matchRules(deny, obs, item) !== null) return item.key;
@@ -38,6 +32,25 @@ export function createCandidateEvaluator(scope: NetworkScope): CandidateEvaluato
         return item.key;
       };
     },
+  };
+}
+
+/**
+ * A candidate declared baseline (YAML in the baselines/ format) as the declared baselines in force
+ * for the workload it is tried on: its selectors are not consulted; any document in `replace` mode
+ * makes it replace what was learned. Throws an Error naming line and problem.
+ */
+export function candidateDeclared(yaml: string): EffectiveDeclared {
+  const parsed = parseDeclaredFile('candidate.yaml', yaml);
+  if ('errors' in parsed) throw new Error(parsed.errors.map(formatDeclaredError).join('; '));
+  const docs = parsed.baselines;
+  if (docs.length === 0) throw new Error('candidate.yaml: no baseline document in it');
+  return {
+    sources: docs.map((b) => `candidate.yaml#${b.name}`),
+    mode: docs.some((b) => b.mode === 'replace') ? 'replace' : 'extend',
+    imagePolicy: null,
+    allow: { processes: docs.flatMap((b) => b.allow.processes), network: docs.flatMap((b) => b.allow.network) },
+    deny: { processes: docs.flatMap((b) => b.deny.processes), network: docs.flatMap((b) => b.deny.network) },
   };
 }
 

@@ -5,6 +5,7 @@ import type { AuditInput } from '../store/audit.js';
 import type { Repositories } from '../store/contract.js';
 import type { BaselineItemView, BaselineView } from '../store/queries.js';
 import { actorOf, inScope, requireScope, visibleOr404 } from './auth.js';
+import { candidateDeclared } from './candidates.js';
 import { diffLearnedDeclared } from './declared-diff.js';
 import { diffItems } from './diff.js';
 import { ApiError } from './errors.js';
@@ -194,6 +195,43 @@ export function registerBaselineRoutes(register: (r: RouteSpec) => void, ctx: Ap
         from: { label: from.label, baselineId: from.baselineId, version: from.version },
         to: { label: to.label, baselineId: to.baselineId, version: to.version },
         ...d,
+      };
+    },
+  });
+
+  register({
+    method: 'POST',
+    path: '/baselines/{id}/candidate-diff',
+    summary: 'Diff of a baseline version against a candidate declared baseline (YAML): learned items it would not allow, rules it adds that nothing used',
+    tag: 'baselines',
+    role: 'viewer',
+    params: idParams,
+    body: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['yaml'],
+      properties: {
+        yaml: { type: 'string', maxLength: 512 * 1024, description: 'A declared baseline document (the baselines/ format).' },
+        version: { type: 'integer', minimum: 1, description: 'The version to compare (default: current).' },
+      },
+    },
+    returns: '{ from: {label}, to: {label, baselineId, version}, added: BaselineItem[] (learned, not allowed by the candidate), removed: BaselineItem[] (candidate rules no learned item uses), unchanged }',
+    handler: async ({ params, body, principal }) => {
+      const b = await load(Number(params.id), principal);
+      const input = body as { yaml: string; version?: number };
+      const version = input.version ?? b.version;
+      if (version > b.version) throw new ApiError('DW_ERR_NOT_FOUND', `baseline ${b.id} has no version ${version}`);
+      let candidate: ReturnType<typeof candidateDeclared>;
+      try {
+        candidate = candidateDeclared(input.yaml);
+      } catch (err) {
+        throw new ApiError('DW_ERR_BAD_BASELINE', (err as Error).message);
+      }
+      const learned = await ctx.store.queries.baselineItems(b.id, version);
+      return {
+        from: { label: `candidate (${candidate.sources.map((s) => s.replace('candidate.yaml#', '')).join(', ')}, ${candidate.mode})`, baselineId: null, version: null },
+        to: { label: `v${version}`, baselineId: b.id, version },
+        ...diffLearnedDeclared(learned, candidate, b.workload),
       };
     },
   });

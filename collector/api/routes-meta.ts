@@ -1,3 +1,4 @@
+import { parseDuration } from '../../common/duration.js';
 import { isRole, ROLES, type Principal, type Role, type TokenInfo } from '../store/tokens.js';
 import { actorOf, requireScope, visibleOr404 } from './auth.js';
 import { ApiError } from './errors.js';
@@ -36,8 +37,15 @@ export function registerMetaRoutes(register: (r: RouteSpec) => void, ctx: ApiCon
     summary: 'The calling token: name, role and namespace scope',
     tag: 'meta',
     role: 'viewer',
-    returns: '{ name, role, namespaces, cluster, minReasonLength } (minReasonLength: characters a decision\'s reason needs)',
-    handler: ({ principal }) => ({ name: principal.name, role: principal.role, namespaces: principal.namespaces, cluster: ctx.cluster, minReasonLength: ctx.settings.minReasonLength }),
+    returns: "{ name, role, namespaces, cluster, minReasonLength, undoWindowMs } (minReasonLength: characters a decision's reason needs; undoWindowMs: how long a decision can be undone)",
+    handler: ({ principal }) => ({
+      name: principal.name,
+      role: principal.role,
+      namespaces: principal.namespaces,
+      cluster: ctx.cluster,
+      minReasonLength: ctx.settings.minReasonLength,
+      undoWindowMs: parseDuration(ctx.settings.undoWindow),
+    }),
   });
 
   register({

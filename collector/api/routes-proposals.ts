@@ -1,4 +1,5 @@
 import { exportBaseline } from '../exports/index.js';
+import { baselineUrl } from '../links.js';
 import { dnsLabel } from '../exports/keys.js';
 import { inScope, visibleOr404 } from './auth.js';
 import { ApiError } from './errors.js';
@@ -21,7 +22,7 @@ export function registerProposalRoutes(register: (r: RouteSpec) => void, ctx: Ap
     tag: 'baselines',
     role: 'viewer',
     params: idParams,
-    returns: '{ name, file, yaml, baseline: { id, version, phase }, items } — `name` is metadata.name, `file` the suggested file name.',
+    returns: '{ name, file, yaml, baseline: { id, version, phase }, items, link } — `name` is metadata.name, `file` the suggested file name, `link` the baseline in the console.',
     handler: async ({ params, principal }) => {
       const id = Number(params.id);
       // Another namespace's baseline is answered as absent: a 403 would tell that the id exists.
@@ -30,7 +31,7 @@ export function registerProposalRoutes(register: (r: RouteSpec) => void, ctx: Ap
       const items = await ctx.store.queries.baselineItems(b.id, b.version);
       const yaml = exportBaseline('yaml', b, items, ctx.network);
       const name = dnsLabel(b.workload.namespace, b.workload.name, b.workload.container);
-      return { name, file: `${name}.yaml`, yaml, baseline: { id: b.id, version: b.version, phase: b.phase }, items: items.length };
+      return { name, file: `${name}.yaml`, yaml, baseline: { id: b.id, version: b.version, phase: b.phase }, items: items.length, link: baselineUrl(ctx.uiBase, b.id) };
     },
   });
 }

@@ -21,6 +21,7 @@ import { registerDeviationRoutes } from './routes-deviations.js';
 import { registerMetaRoutes } from './routes-meta.js';
 import { registerProposalRoutes } from './routes-proposals.js';
 import { registerReportRoutes } from './routes-reports.js';
+import { registerUndoRoutes } from './routes-undo.js';
 import { attachStream, type Stream } from './stream.js';
 import { uiHashRedirect } from './ui-links.js';
 import type { CandidateEvaluator } from './whatif.js';
@@ -188,6 +189,7 @@ export function createApi(opts: ApiOptions): Api {
   registerBaselineRoutes(register, ctx);
   registerReportRoutes(register, ctx);
   registerProposalRoutes(register, ctx);
+  registerUndoRoutes(register, ctx);
 
   if (settings.ui) {
     void app.register(fastifyStatic, { root: packagePath('ui'), prefix: '/ui/', index: false, cacheControl: false, etag: true, serveDotFiles: false });

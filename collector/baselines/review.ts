@@ -21,6 +21,14 @@ export class ReviewError extends Error {
   }
 }
 
+/** What an approval replaced: restored when it is undone. */
+export interface EarlierDecision {
+  phase: 'learning' | 'active';
+  decidedBy: string | null;
+  decidedAt: string | null;
+  decisionComment: string | null;
+}
+
 export class BaselineReview {
   constructor(
     private readonly views: BaselineViews,
@@ -33,6 +41,23 @@ export class BaselineReview {
 
   reject(tx: Repositories, changes: ChangeSet, id: number, version: number, actor: string, comment: string): Promise<BaselineSummary> {
     return this.decide(tx, changes, id, version, actor, comment, 'rejected');
+  }
+
+  /**
+   * Undoes an approval: the baseline goes back to the phase and decision it had before (`earlier`),
+   * provided it is still the approved current generation at the version that was approved.
+   */
+  async unapprove(tx: Repositories, changes: ChangeSet, id: number, version: number, earlier: EarlierDecision): Promise<BaselineSummary> {
+    const view = await this.requireCurrent(tx, id);
+    if (view.b.phase !== 'approved' || view.b.version !== version) {
+      throw new ReviewError('DW_ERR_CONFLICT', `baseline ${id} is ${view.b.phase} at version ${view.b.version} now, not approved at version ${version}: the approval cannot be undone`);
+    }
+    const decision = { decidedBy: earlier.decidedBy, decidedAt: earlier.decidedAt, decisionComment: earlier.decisionComment };
+    Object.assign(view.b, decision);
+    await tx.baselines.update(id, decision);
+    // The phase last: its announcement carries the restored decision.
+    await this.lifecycle.setPhase(tx, view, earlier.phase, changes);
+    return (await tx.baselines.summary(id))!;
   }
 
   /** A new generation of the workload's baseline, learning from its next observation. */

@@ -48,4 +48,25 @@ export class DeviationReview {
     await this.lifecycle.announce(tx, view.b.id, view.b.phase, changes);
     return (await tx.deviations.get(id))!.deviation;
   }
+
+  /**
+   * Undoes an addition to the baseline: the item leaves the baseline in a new version (earlier
+   * versions still show it) and the deviation gets back the status it had (`status`).
+   */
+  async removeFromBaseline(tx: Repositories, changes: ChangeSet, id: number, status: Exclude<DeviationStatus, 'added-to-baseline'>, actor: string, comment: string): Promise<Deviation> {
+    const d = (await tx.deviations.get(id))?.deviation;
+    if (!d) throw new ReviewError('DW_ERR_NOT_FOUND', `no deviation ${id}`);
+    if (d.status !== 'added-to-baseline') throw new ReviewError('DW_ERR_CONFLICT', `deviation ${id} is ${d.status}, not added to the baseline`);
+    const view = await this.views.get(tx, d.baselineId);
+    const item = view?.items.get(d.itemKey);
+    if (!view || item?.origin !== 'manual') throw new ReviewError('DW_ERR_CONFLICT', `the baseline no longer holds ${d.itemKey} as a person's addition`);
+    view.b.version++;
+    await tx.baselines.update(view.b.id, { version: view.b.version });
+    await tx.baselines.removeItem(item.id, view.b.version);
+    view.items.delete(d.itemKey);
+    await setDeviationStatus(tx, d, status, actor, comment, changes);
+    changes.edgeWorkloads.add(view.workloadId);
+    await this.lifecycle.announce(tx, view.b.id, view.b.phase, changes);
+    return (await tx.deviations.get(id))!.deviation;
+  }
 }

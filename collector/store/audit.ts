@@ -28,6 +28,8 @@ export interface AuditInput {
 }
 
 export interface AuditFilter {
+  /** One entry by its id (an undo names the entry it undoes). */
+  id?: number;
   actor?: string;
   action?: string;
   targetType?: string;
@@ -92,6 +94,7 @@ export class SqlAudit implements AuditRepository {
   async list(f: AuditFilter): Promise<AuditEntry[]> {
     const where: string[] = [];
     const params: Record<string, string | number> = { limit: f.limit };
+    if (f.id !== undefined) (where.push('id = @id'), (params.id = f.id));
     if (f.actor !== undefined) (where.push('actor = @actor'), (params.actor = f.actor));
     if (f.action !== undefined) (where.push('action = @action'), (params.action = f.action));
     if (f.targetType !== undefined) (where.push('target_type = @tt'), (params.tt = f.targetType));

@@ -158,8 +158,15 @@ export class SqlBaselines implements BaselineRepository {
 
   async insertItem(i: Omit<BaselineItemRecord, 'id'>): Promise<BaselineItemRecord> {
     const res = await this.db.get<{ id: number }>(
+      // An item taken out (an undone addition) and added again takes its row back from this
+      // version on: one row per baseline and item key.
       `INSERT INTO baseline_items (baseline_id, kind, item_key, origin, phase, detail, count, first_seen_ms, last_seen_ms, added_in_version)
-       VALUES (@baselineId, @kind, @key, @origin, @phase, @detail, @count, @firstSeenMs, @lastSeenMs, @addedInVersion) RETURNING id`,
+       VALUES (@baselineId, @kind, @key, @origin, @phase, @detail, @count, @firstSeenMs, @lastSeenMs, @addedInVersion)
+       ON CONFLICT (baseline_id, item_key) DO UPDATE SET kind = excluded.kind, origin = excluded.origin, phase = excluded.phase, detail = excluded.detail,
+         count = excluded.count, first_seen_ms = excluded.first_seen_ms, last_seen_ms = excluded.last_seen_ms,
+         added_in_version = excluded.added_in_version, removed_in_version = NULL
+       WHERE baseline_items.removed_in_version IS NOT NULL
+       RETURNING id`,
       {
         baselineId: i.baselineId,
         kind: i.kind,
@@ -173,7 +180,8 @@ export class SqlBaselines implements BaselineRepository {
         addedInVersion: i.addedInVersion,
       },
     );
-    return { ...i, id: res!.id };
+    if (!res) throw new Error(`baseline ${i.baselineId} already holds ${i.key}`);
+    return { ...i, id: res.id };
   }
 
   async updateItem(i: BaselineItemRecord): Promise<void> {
@@ -182,6 +190,11 @@ export class SqlBaselines implements BaselineRepository {
        WHERE id = @id`,
       { id: i.id, phase: i.phase, detail: JSON.stringify(i.detail), count: i.count, firstSeenMs: i.firstSeenMs, lastSeenMs: i.lastSeenMs },
     );
+  }
+
+  /** Takes an item out of the baseline from `version` on (earlier versions keep showing it). */
+  async removeItem(id: number, version: number): Promise<void> {
+    await this.db.run('UPDATE baseline_items SET removed_in_version = @version WHERE id = @id AND removed_in_version IS NULL', { id, version });
   }
 
   /** Removes an item that turned out not to belong to the learning window (never a person's addition). */

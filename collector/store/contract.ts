@@ -81,6 +81,8 @@ export interface BaselineRepository {
   items(baselineId: number): Promise<BaselineItemRecord[]>;
   insertItem(i: Omit<BaselineItemRecord, 'id'>): Promise<BaselineItemRecord>;
   updateItem(i: BaselineItemRecord): Promise<void>;
+  /** Takes an item out from baseline version `version` on (an undone addition); history keeps it. */
+  removeItem(id: number, version: number): Promise<void>;
   /** Removes a learned item (never a person's addition). */
   deleteItem(id: number): Promise<void>;
   summary(id: number): Promise<BaselineSummary | undefined>;

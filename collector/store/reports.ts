@@ -63,8 +63,16 @@ export interface HandlingRow {
 }
 
 /** The first audit entry of these actions on a deviation (target ids are stored as text). */
+/**
+ * When a deviation was first acknowledged / resolved: the first such audit entry that was not
+ * undone. An undo (`<action>.undo`) undoes the latest entry of its action before it (the API
+ * refuses it once anything changed since), so an entry is undone when an undo follows it with no
+ * entry of the same action in between.
+ */
 function firstAudit(actions: string): string {
-  return `(SELECT MIN(a.at) FROM audit_log a WHERE a.target_type = 'deviation' AND a.target_id = CAST(d.id AS TEXT) AND a.action IN (${actions}))`;
+  return `(SELECT MIN(a.at) FROM audit_log a WHERE a.target_type = 'deviation' AND a.target_id = CAST(d.id AS TEXT) AND a.action IN (${actions})
+     AND NOT EXISTS (SELECT 1 FROM audit_log u WHERE u.target_type = 'deviation' AND u.target_id = a.target_id AND u.action = a.action || '.undo' AND u.id > a.id
+       AND NOT EXISTS (SELECT 1 FROM audit_log b WHERE b.target_type = 'deviation' AND b.target_id = a.target_id AND b.action = a.action AND b.id > a.id AND b.id < u.id)))`;
 }
 
 function zeroSeverities(): Record<Severity, number> {

@@ -149,6 +149,12 @@ export function collectorSection<S extends TSchema>(sink: S) {
            * a ticket and a word ("SEC-1234 cron").
            */
           minReasonLength: Type.Integer({ minimum: 1, maximum: 500, default: 10 }),
+          /**
+           * How long an approval, an addition to a baseline or a status change can be undone: long
+           * enough to notice a wrong click and read the confirmation again, short enough that
+           * nobody builds on a decision that may still vanish.
+           */
+          undoWindow: duration({ default: '15m' }),
           /** Failed authentications per client address per minute before 429. */
           authFailuresPerMinute: Type.Integer({ minimum: 1, default: 30 }),
           stream: Type.Object({ maxClients: Type.Integer({ minimum: 1, default: 200 }), maxBufferedBytes: Type.Integer({ minimum: 65536, default: 4194304 }) }, section),

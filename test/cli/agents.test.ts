@@ -1,5 +1,6 @@
 /** `driftwatch agents list` follows the API's pages: one page with a `more:` hint, or every page with --all. */
 import t from 'tap';
+import { parse as parseYaml } from 'yaml';
 import { startHarness } from '../helpers/api-harness.js';
 import { run } from '../helpers/cli-run.js';
 
@@ -22,4 +23,11 @@ t.test('agents list: a page and the way on; --all walks every page, each agent o
   t.equal(names.length, 25);
   t.equal(new Set(names).size, 25, 'every agent exactly once across the pages');
   t.notMatch(all.out, /more:/);
+
+  // -o json | yaml parse, and carry the page's cursor.
+  const json = JSON.parse((await run(h, ['agents', 'list', '--limit', '10', '-o', 'json'])).out) as { items: { node: string }[]; next: string | null };
+  t.equal(json.items.length, 10);
+  t.ok(json.next, 'the JSON names the next page');
+  const yaml = parseYaml((await run(h, ['agents', 'list', '--all', '-o', 'yaml'])).out) as { items: { node: string }[] };
+  t.equal(new Set(yaml.items.map((a) => a.node)).size, 25, 'YAML of every page parses, each agent once');
 });

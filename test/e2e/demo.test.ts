@@ -6,30 +6,19 @@
 import t from 'tap';
 import { existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { startDemo } from '../helpers/demo.js';
 import { spawnCli } from '../helpers/processes.js';
+
+// Replaying the recording takes about a minute on a quiet machine, more beside the screenshots
+// test (test/ui/screenshots.test.ts, another demo): more than the suite's 120 s.
+t.setTimeout(300_000);
 
 t.test('the demo ends with a serving collector that lists workloads, learned baselines and deviations', async (t) => {
   const dir = t.testdir();
   const scratchBefore = readdirSync(tmpdir());
-  const demo = spawnCli(['demo', '--http-port', '0', '--data-dir', join(dir, 'data')]);
-  t.teardown(() => demo.stop('SIGKILL'));
-  let out = '';
-  demo.child.stdout!.setEncoding('utf8');
-  demo.child.stdout!.on('data', (c: string) => (out += c));
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`demo did not finish:\n${out}\n${demo.stderr()}`)), 90_000);
-    demo.child.stdout!.on('data', () => {
-      if (/Ctrl-C to stop/.test(out)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    demo.child.once('exit', (code) => reject(new Error(`demo exited ${code}:\n${out}\n${demo.stderr()}`)));
-  });
+  const { process: demo, url, token, out: printed } = await startDemo(t, dir);
+  const out = printed();
   for (const phase of ['[1/4]', '[2/4]', '[3/4]', '[4/4]']) t.ok(out.includes(phase), `progress line ${phase}`);
-  const url = /running: (http:\/\/localhost:\d+)\/ui\//.exec(out)![1]!;
-  const token = /token: (dw_[A-Za-z0-9_-]+)/.exec(out)![1]!;
   const get = async (path: string): Promise<unknown> => {
     const r = await fetch(`${url}/api/v1${path}`, { headers: { authorization: `Bearer ${token}` } });
     t.equal(r.status, 200, `GET ${path}`);

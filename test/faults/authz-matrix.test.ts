@@ -17,7 +17,7 @@ import { HOUR, learnScene, proc, startHarness, T0, type Harness, type Reply } fr
 import { eventually } from '../helpers/processes.js';
 
 type Namespace = 'team-a' | 'team-b';
-type Target = 'deviation' | 'baseline' | 'workload' | 'token';
+type Target = 'deviation' | 'baseline' | 'workload' | 'token' | 'audit';
 
 interface Caller {
   name: string;
@@ -42,6 +42,7 @@ interface Entry {
 }
 
 const REASON = 'reviewed in the authorisation matrix';
+const CANDIDATE = 'apiVersion: driftwatch.dev/v1\nkind: Baseline\nmetadata: { name: matrix }\nspec:\n  selector: { namespace: team-a }\n  allow:\n    processes: [{ path: /usr/sbin/nginx }]\n';
 const byNs = (items: { namespace?: string | null }[]): string[] => items.map((i) => i.namespace ?? '(cluster)');
 
 /** Every route, by `METHOD path` as the OpenAPI document names it. */
@@ -62,6 +63,8 @@ const MATRIX: Record<string, Entry> = {
   'GET /baselines/{id}/export': { target: 'baseline' },
   'GET /baselines/{id}/proposal': { target: 'baseline' },
   'POST /baselines/{id}/what-if': { target: 'baseline', body: () => ({ items: [] }) },
+  'POST /baselines/{id}/candidate-diff': { target: 'baseline', body: () => ({ yaml: CANDIDATE }) },
+  'POST /audit/{id}/undo': { target: 'audit', body: () => ({ comment: REASON }) },
   'POST /baselines/{id}/approve': { target: 'baseline', body: () => ({ version: 1, comment: REASON }) },
   'POST /baselines/{id}/reject': { target: 'baseline', body: () => ({ version: 1, comment: REASON }) },
   'POST /baselines/{id}/relearn': { target: 'baseline', body: () => ({ comment: REASON }) },
@@ -107,9 +110,11 @@ async function scene(t: Test, h: Harness): Promise<Scene> {
   const w = { 'team-a': web, 'team-b': worker };
   // Something of each namespace in every list (deviations, the overview, the audit log), so that a
   // list showing another namespace would be seen.
-  for (const workload of [web, worker]) {
+  const acks = {} as Record<Namespace, number>;
+  for (const [ns, workload] of Object.entries(w) as [Namespace, typeof web][]) {
     const d = await h.raise(proc(workload, T0 + 3 * HOUR, '/usr/bin/listed'));
     t.equal((await h.call('POST', `/api/v1/deviations/${d.id}/ack`, { body: { comment: REASON } })).status, 200);
+    acks[ns] = (await h.call('GET', `/api/v1/audit?targetType=deviation&targetId=${d.id}&limit=1`)).body.items[0].id;
     await h.raise(proc(workload, T0 + 3 * HOUR, '/usr/bin/still-open'));
   }
   let n = 0;
@@ -121,6 +126,8 @@ async function scene(t: Test, h: Harness): Promise<Scene> {
       baseline: async (ns) => h.baselineOf(w[ns]),
       workload: async (ns) => (await h.store.workloads.find(w[ns]))!,
       token: async (ns) => (await h.store.tokens.create({ name: `victim-${++n}`, role: 'viewer', namespaces: [ns], createdBy: 'matrix' })).info.tokenId,
+      // The scene's acknowledgement: the first caller allowed undoes it, the next ones get 409.
+      audit: async (ns) => acks[ns],
     },
   };
 }

@@ -1,34 +1,21 @@
 /**
  * The web console in headless Chromium, against a real API, engine and store: sign in, filter,
  * a deviation arriving live, its page, approving a baseline from its diff, the audit log — and
- * attacker-controlled strings rendered as inert text. Saves screenshots to docs/screenshots/.
+ * attacker-controlled strings rendered as inert text. (The README's screenshots come from the demo:
+ * test/ui/screenshots.test.ts.)
  */
-import { mkdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import t from 'tap';
 import { launchBrowser, NEEDS_CHROMIUM } from '../helpers/browser.js';
-import type { Page } from 'playwright-core';
-import { packagePath } from '../../common/paths.js';
 import { HOUR, net, proc, startHarness, workload, type Harness } from '../helpers/api-harness.js';
 
 // The browser globals the page functions below touch (the project compiles without the DOM lib).
 declare const document: {
-  getElementById(id: string): { replaceChildren(): void } | null;
   querySelectorAll(selector: string): Iterable<{ textContent: string | null }> & { length: number };
 };
 declare const window: Record<string, unknown>;
 declare const sessionStorage: { getItem(key: string): string | null };
 declare const localStorage: { length: number };
 
-/**
- * The README's screenshots come from this test: `DW_UPDATE_SCREENSHOTS=1 npx tap test/ui` writes
- * them to docs/screenshots/; an ordinary run writes them beside the test's other files, so
- * `npm test` never changes tracked files.
- */
-const SHOTS = process.env.DW_UPDATE_SCREENSHOTS ? packagePath('docs', 'screenshots') : join(tmpdir(), `driftwatch-screenshots-${process.pid}`);
-mkdirSync(SHOTS, { recursive: true });
-if (!process.env.DW_UPDATE_SCREENSHOTS) t.teardown(() => rmSync(SHOTS, { recursive: true, force: true }));
 const EVIL_POD = 'web-"><img src=x onerror="window.__xss=3">';
 const EVIL = '<script>window.__xss=1</script> "><img src=x onerror="window.__xss=2"> \u001b[31mred\u001b[0m';
 
@@ -79,12 +66,6 @@ async function scene(h: Harness): Promise<{ api: ReturnType<typeof workload>; ap
   return { api, apiGen2: await h.baselineOf(api) };
 }
 
-async function shot(page: Page, name: string): Promise<void> {
-  await page.waitForLoadState('networkidle');
-  await page.evaluate(() => document.getElementById('toast')?.replaceChildren());
-  await page.screenshot({ path: `${SHOTS}/${name}.png`, fullPage: false });
-}
-
 t.test('the console in Chromium', NEEDS_CHROMIUM, async (t) => {
   const h = await startHarness(t);
   const { apiGen2 } = await scene(h);
@@ -105,7 +86,7 @@ t.test('the console in Chromium', NEEDS_CHROMIUM, async (t) => {
   // Sign in.
   await page.goto(`${h.base}/ui/`);
   await page.waitForSelector('form.signin');
-  await shot(page, 'signin');
+  await page.waitForLoadState('networkidle');
   await page.fill('#token', 'dw_wrong');
   await page.click('form.signin button[type=submit]');
   await page.waitForSelector('form.signin .error:not(:empty)');
@@ -116,7 +97,7 @@ t.test('the console in Chromium', NEEDS_CHROMIUM, async (t) => {
   t.equal(await page.textContent('#who'), 'admin (admin)');
   t.equal(await page.evaluate(() => sessionStorage.getItem('driftwatch.token')?.startsWith('dw_')), true, 'the token is kept in sessionStorage');
   t.equal(await page.evaluate(() => localStorage.length), 0, 'and nowhere else');
-  await shot(page, 'overview');
+  await page.waitForLoadState('networkidle');
 
   // Deviations, filtered through the form: the filters go into the URL.
   await page.click('a[data-nav=deviations]');
@@ -151,7 +132,7 @@ t.test('the console in Chromium', NEEDS_CHROMIUM, async (t) => {
   t.equal(await page.locator('table.grid img').count(), 0, 'no injected element');
   const evilRow = page.locator('table.grid tbody tr', { hasText: '/tmp/.x/kworker' });
   t.match(await evilRow.textContent(), '<script>window.__xss=*</script> "><img src=x onerror="window.__xss=*">', 'the markup shows as text');
-  await shot(page, 'deviations');
+  await page.waitForLoadState('networkidle');
 
   // A new deviation arrives live, without a reload.
   await page.evaluate(() => (window.__marker = 42));
@@ -181,7 +162,7 @@ t.test('the console in Chromium', NEEDS_CHROMIUM, async (t) => {
   t.match(await page.locator('section:has(h2:text("Pods"))').textContent(), EVIL_POD, 'a pod name that is markup shows as text');
   t.equal(await page.locator('main img').count(), 0);
   t.equal(await page.evaluate(() => window.__xss), undefined);
-  await shot(page, 'deviation');
+  await page.waitForLoadState('networkidle');
   await page.fill('#comment', 'investigating with the shop team');
   await page.click('button[data-action=ack]');
   await page.waitForSelector('.badge.status-acknowledged');
@@ -193,7 +174,7 @@ t.test('the console in Chromium', NEEDS_CHROMIUM, async (t) => {
   const removed = await page.locator('ul.diff li.removed code').allTextContents();
   t.ok(added.includes('n|egress|tcp|8443|ip|10.96.14.2'), `added: ${added.join(' ')}`);
   t.ok(removed.includes('p|/usr/bin/python3'), `removed: ${removed.join(' ')}`);
-  await shot(page, 'baseline-diff');
+  await page.waitForLoadState('networkidle');
   // What-if: a stricter candidate, evaluated over the stored observations.
   await page.click('details summary:text("What if")');
   await page.fill('#whatif-yaml', 'apiVersion: driftwatch.dev/v1\nkind: Baseline\nmetadata: { name: strict }\nspec:\n  selector: { namespace: shop }\n  mode: replace\n  allow:\n    processes: [{ path: /app/server }]\n');
@@ -214,14 +195,14 @@ t.test('the console in Chromium', NEEDS_CHROMIUM, async (t) => {
   t.equal(await approval.count(), 1);
   t.match(await approval.textContent(), 'payments client is expected in release 42');
   t.match(await approval.textContent(), 'token:admin');
-  await shot(page, 'audit');
+  await page.waitForLoadState('networkidle');
 
   await page.click('a[data-nav=workloads]');
   await page.waitForSelector('table.grid tbody tr');
-  await shot(page, 'workloads');
+  await page.waitForLoadState('networkidle');
   await page.click('a[data-nav=agents]');
   await page.waitForSelector('table.grid tbody tr');
-  await shot(page, 'agents');
+  await page.waitForLoadState('networkidle');
 
   // A scoped viewer sees its namespace only, and no action buttons.
   await page.click('#signout');

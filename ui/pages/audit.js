@@ -1,5 +1,6 @@
 import { api, query } from '../api.js';
 import { fill, fmtTime, h, visible } from '../dom.js';
+import { auditReport } from './audit-report.js';
 
 function targetLink(e) {
   if (e.targetType === 'deviation') return h('a', { href: `#/deviations/${Number(e.targetId)}`, text: `deviation ${e.targetId}` });
@@ -33,7 +34,23 @@ export async function render(main, ctx) {
       h(
         'select',
         { name: 'action' },
-        ['', 'baseline.approve', 'baseline.reject', 'baseline.relearn', 'deviation.ack', 'deviation.resolve', 'deviation.reopen', 'deviation.add-to-baseline', 'token.create', 'token.revoke'].map((a) =>
+        [
+          '',
+          'baseline.approve',
+          'baseline.approve.undo',
+          'baseline.reject',
+          'baseline.relearn',
+          'deviation.ack',
+          'deviation.ack.undo',
+          'deviation.resolve',
+          'deviation.resolve.undo',
+          'deviation.reopen',
+          'deviation.reopen.undo',
+          'deviation.add-to-baseline',
+          'deviation.add-to-baseline.undo',
+          'token.create',
+          'token.revoke',
+        ].map((a) =>
           h('option', { value: a, text: a || 'Any', selected: a === f.action }),
         ),
       ),
@@ -47,6 +64,7 @@ export async function render(main, ctx) {
   const page = await api('GET', `/audit${query({ ...f, cursor, limit: 100 })}`);
   fill(main, 
     h('h1', { text: 'Audit log' }),
+    auditReport(),
     form,
     h(
       'table',

@@ -2,6 +2,7 @@ import { api, query } from '../api.js';
 import { confirmation, reasonField } from '../decision.js';
 import { append, badge, fill, fmtTime, h, visible, workloadName } from '../dom.js';
 import { itemView } from '../items.js';
+import { undoCard } from '../undo.js';
 
 /** What "partial" means, said where it is shown (lifecycle.ts decides it). */
 const PARTIAL =
@@ -60,19 +61,49 @@ function whatIf(b) {
       },
       h('label', { for: 'whatif-yaml', text: 'Declared baseline (YAML)' }),
       yaml,
-      h('p', {}, h('label', { for: 'whatif-days', text: 'Days ' }), days, ' ', h('button', { type: 'submit', text: 'Evaluate' })),
+      h(
+        'p',
+        {},
+        h('label', { for: 'whatif-days', text: 'Days ' }),
+        days,
+        ' ',
+        h('button', { type: 'submit', text: 'Evaluate' }),
+        ' ',
+        h('button', { type: 'button', text: `Diff against v${b.version}`, dataset: { action: 'candidate-diff' }, onclick: () => candidateDiff(b, yaml.value, out) }),
+      ),
     ),
     out,
   );
 }
 
+/** The baseline's items against the candidate's rules: what it would stop allowing, what it adds. */
+async function candidateDiff(b, yaml, out) {
+  fill(out, h('p', { class: 'muted', text: 'Comparing…' }));
+  try {
+    const d = await api('POST', `/baselines/${b.id}/candidate-diff`, { yaml });
+    fill(
+      out,
+      h('section', { class: 'candidate-diff', 'aria-label': 'Candidate diff' },
+        h('p', { text: visible(`${d.to.label} → ${d.from.label}: ${d.added.length} learned items the candidate does not allow, ${d.removed.length} candidate rules nothing used, ${d.unchanged} allowed by both.`) }),
+        h('h3', { text: 'Learned, not allowed by the candidate (deviations under it in replace mode)' }),
+        d.added.length ? h('ul', { class: 'diff' }, d.added.map((i) => itemRow(i, 'removed'))) : h('p', { class: 'muted', text: 'None.' }),
+        h('h3', { text: 'Allowed by the candidate, never seen' }),
+        d.removed.length ? h('ul', { class: 'diff' }, d.removed.map((i) => h('li', { class: 'item added' }, h('span', { class: 'mark', 'aria-hidden': 'true', text: '+' }), h('code', { text: visible(i.key) })))) : h('p', { class: 'muted', text: 'None.' }),
+      ),
+    );
+  } catch (err) {
+    fill(out, h('p', { class: 'error', text: err.message }));
+  }
+}
+
 export async function render(main, ctx) {
   const against = ctx.params.get('against') ?? 'previous';
   const b = await api('GET', `/baselines/${ctx.id}`);
-  const [items, diff, generations] = await Promise.all([
+  const [items, diff, generations, history] = await Promise.all([
     api('GET', `/baselines/${b.id}/items`),
     api('GET', `/baselines/${b.id}/diff${query({ against })}`).catch((err) => ({ error: err.message })),
     api('GET', `/workloads/${b.workloadId}/baselines`),
+    api('GET', `/audit${query({ targetType: 'baseline', targetId: String(b.id), limit: 1 })}`).catch(() => ({ items: [] })),
   ]);
   const canDecide = ctx.me.role === 'approver' || ctx.me.role === 'admin';
   const reason = reasonField('decision-comment', ctx.me, 'Reason for the decision');
@@ -195,6 +226,10 @@ export async function render(main, ctx) {
       h(
         'div',
         {},
+        undoCard(history.items[0], ctx, () => {
+          acting = true;
+          ctx.navigate(`#/baselines/${b.id}?t=${Date.now()}`);
+        }),
         decision,
         h(
           'section',

@@ -1,6 +1,7 @@
 import { api, query } from '../api.js';
 import { confirmation, reasonField } from '../decision.js';
 import { append, badge, fill, fmtTime, h, visible, workloadName } from '../dom.js';
+import { undoCard } from '../undo.js';
 import { related, whatHappened, whyDeviation } from './deviation-story.js';
 
 const RANK = { viewer: 0, analyst: 1, approver: 2, admin: 3 };
@@ -209,6 +210,10 @@ export async function render(main, ctx) {
       h(
         'div',
         {},
+        undoCard(history.items[0], ctx, () => {
+          acting = true;
+          ctx.navigate(`#/deviations/${d.id}?t=${Date.now()}`);
+        }),
         actions,
         h('section', { class: 'card' }, h('h2', { text: 'Pods' }), h('ul', { class: 'mono' }, d.pods.map((p) => h('li', { text: visible(p) })))),
         h('section', { class: 'card' }, h('h2', { text: 'Nodes' }), h('ul', { class: 'mono' }, d.nodes.map((n) => h('li', { text: visible(n) })))),
