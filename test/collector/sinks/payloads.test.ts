@@ -37,6 +37,7 @@ function evilNotification(): AlertNotification {
     health: null,
     heldBack: 0,
     decidedAtMs: T0 + 5,
+    sequence: 1,
   };
 }
 
