@@ -25,7 +25,7 @@ import type { AlertingMetrics } from './metrics.js';
 import { Mutex } from 'async-mutex';
 import { StorageUnavailableError, type Store } from '../store/contract.js';
 import type { AlertSnapshot, AlertState } from '../store/outbox.js';
-import { type AlerterSettings, DRAIN_BATCH, MAX_WAITING_EVENTS, STORE_RETRY_MS, HEALTH_ALERTNAMES, NOTIFIED_PHASES, OPEN_PHASES, type RoutedSink, SWEEP_BATCH, asWorkload, type DecisionRun } from './decision.js';
+import { type AlerterSettings, DRAIN_BATCH, MAX_WAITING_EVENTS, HEALTH_ALERTNAMES, NOTIFIED_PHASES, OPEN_PHASES, type RoutedSink, SWEEP_BATCH, asWorkload, type DecisionRun } from './decision.js';
 import { EventClock } from './event-clock.js';
 import { Grouping } from './grouping.js';
 import { Notifier } from './notifier.js';
@@ -95,7 +95,7 @@ export class Alerter {
         // The store refuses writes (full disk): the events wait for a later drain (the sweep) instead of being lost.
         if (err instanceof StorageUnavailableError && this.inbox.length < MAX_WAITING_EVENTS) {
           this.inbox.unshift(...batch);
-          this.onNextDecision(this.now() + STORE_RETRY_MS);
+          this.onNextDecision(this.now() + this.s.storeRetryMs);
           return;
         }
         this.errors.inc(batch.length);

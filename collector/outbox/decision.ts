@@ -33,6 +33,8 @@ export interface AlerterSettings {
   updateIntervalMs: number;
   rateMax: number;
   ratePerMs: number;
+  /** While the store refuses writes, kept events are tried again this often. */
+  storeRetryMs: number;
 }
 
 export const OPEN_PHASES = new Set(['held', 'firing', 'acknowledged']);
@@ -40,8 +42,6 @@ export const NOTIFIED_PHASES = new Set(['firing', 'acknowledged']);
 export const SWEEP_BATCH = 500;
 /** Events decided per transaction. */
 export const DRAIN_BATCH = 1000;
-/** While the store refuses writes, kept events are tried again this often. */
-export const STORE_RETRY_MS = 1000;
 /** Events kept for a later decision while the store refuses writes (a full disk); beyond, they are counted as errors. */
 export const MAX_WAITING_EVENTS = 10_000;
 /**

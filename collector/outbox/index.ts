@@ -131,6 +131,7 @@ export function createAlerting(opts: AlertingOptions): AlertingComponent {
       updateIntervalMs: parseDuration(cfg.updateInterval),
       rateMax: cfg.rateLimit.max,
       ratePerMs,
+      storeRetryMs: idlePollMs,
     },
     now,
     metrics,
@@ -184,7 +185,7 @@ export function createAlerting(opts: AlertingOptions): AlertingComponent {
       metrics.errors.inc();
       opts.logger.error('alert sweep failed', { error: (err as Error).message });
       // The decisions stay due in the store: look again after a retry delay rather than never.
-      if (!decisionTimer) armDecisionTimer(now() + retry.initialMs);
+      if (!decisionTimer) armDecisionTimer(now() + idlePollMs);
     }
   };
 
