@@ -70,10 +70,16 @@ export class Alerter {
     if (this.inbox.length === 1) setImmediate(() => void this.drain());
   }
 
-  /** Decides every queued event now (also called by sweep and at close). */
+  /**
+   * Decides the events queued when it is called (also called by sweep and at close). Events that
+   * arrive meanwhile get a drain of their own, after the decisions already waiting (a sweep's due
+   * notification must not wait for a busy bus to fall silent).
+   */
   async drain(): Promise<void> {
-    while (this.inbox.length > 0) {
-      const batch = this.inbox.splice(0, DRAIN_BATCH);
+    let left = this.inbox.length;
+    while (this.inbox.length > 0 && left > 0) {
+      const batch = this.inbox.splice(0, Math.min(DRAIN_BATCH, left));
+      left -= batch.length;
       this.deciding += batch.length;
       try {
         await this.run(async (r) => {
@@ -103,6 +109,7 @@ export class Alerter {
         this.deciding -= batch.length;
       }
     }
+    if (this.inbox.length > 0 && left <= 0) setImmediate(() => void this.drain());
   }
 
   /** Bus events received and not yet decided (queued, or in a decision not yet committed). */
