@@ -21,23 +21,13 @@ import { readAlertFile } from '../helpers/alerting.js';
 import { run } from '../helpers/cli-run.js';
 import { eventually, freePort, spawnCli } from '../helpers/processes.js';
 import { ClusterRecorder, IMAGES, T0 } from '../helpers/scenario.js';
+import { SESSION_COMMANDS } from '../helpers/session-commands.js';
 
 const MIN = 60_000;
 const at = (minutes: number, seconds = 0): number => T0 + minutes * MIN + seconds * 1000;
 
-const SESSION: readonly (readonly [string, string])[] = [
-  ['/usr/bin/id', ''],
-  ['/usr/bin/whoami', ''],
-  ['/bin/cat', '/etc/passwd'],
-  ['/bin/ls', '-la /var/lib/postgresql/data'],
-  ['/bin/ps', 'aux'],
-  ['/usr/bin/env', ''],
-  ['/bin/uname', '-a'],
-  ['/bin/df', '-h'],
-  ['/bin/hostname', ''],
-  ['/bin/cat', '/proc/1/environ'],
-  ['/usr/bin/psql', '-U postgres -c select usename, passwd from pg_shadow'],
-];
+/** The commands typed after the session's shell. */
+const SESSION = SESSION_COMMANDS.slice(1);
 
 function recording(): { jsonl: string; sessionTimes: number[] } {
   const r = new ClusterRecorder();

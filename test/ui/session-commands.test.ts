@@ -6,21 +6,9 @@ import t from 'tap';
 import type { ProcessObservation } from '../../common/model.js';
 import { launchBrowser, NEEDS_CHROMIUM, signIn } from '../helpers/browser.js';
 import { HOUR, learnScene, proc, startHarness, T0 } from '../helpers/api-harness.js';
+import { SESSION_COMMANDS } from '../helpers/session-commands.js';
 
-const COMMANDS: readonly (readonly [string, string])[] = [
-  ['/bin/bash', ''],
-  ['/usr/bin/id', ''],
-  ['/usr/bin/whoami', ''],
-  ['/bin/cat', '/etc/passwd'],
-  ['/bin/ls', '-la /srv'],
-  ['/bin/ps', 'aux'],
-  ['/usr/bin/env', ''],
-  ['/bin/uname', '-a'],
-  ['/bin/df', '-h'],
-  ['/bin/hostname', ''],
-  ['/bin/cat', '/proc/1/environ'],
-  ['/usr/bin/curl', '-s http://10.96.0.1/'],
-];
+const COMMANDS = SESSION_COMMANDS;
 
 /** A command typed into a `kubectl exec` shell: outside the init tree, one session id. */
 function typed(at: number, exe: string, args: string, w: Parameters<typeof proc>[0]): ProcessObservation {
