@@ -3,7 +3,7 @@
  * machine minutes apart. Prints JSON; BENCHMARKS.md records the results with machine and date.
  */
 import { cpus, totalmem } from 'node:os';
-import { benchAlerts } from './alerts.js';
+import { benchAlertLatency, benchAlerts } from './alerts.js';
 import { benchApi } from './api.js';
 import { benchE2e } from './e2e.js';
 import { benchEngine } from './engine.js';
@@ -17,6 +17,7 @@ const benches: Bench[] = [
   ['engine', benchEngine],
   ['agent→collector', () => benchShip()],
   ['alerts', benchAlerts],
+  ['alerts-latency', benchAlertLatency],
   ['api', benchApi],
   // Real processes, minutes long: only when asked for (`npm run bench -- e2e [50,500,1000]`).
   ['e2e', () => benchE2e(process.argv[3]?.split(',').map(Number))],

@@ -8,7 +8,8 @@
  * clock follows the newest event shipped, so a grouping wait or the rate limit covers the same
  * stretch of the recording as it would have live, and days replay in seconds. Decisions are
  * swept after every batch. At the end of the input the clock runs on from the last event (in
- * steps of the grouping wait while deviations wait for a decision, then in wall time while the
+ * steps of the grouping wait (or the update interval) while deviations wait for a decision or
+ * alerts for their update, then in wall time while the
  * outbox delivers), so the replay ends exactly when the completion signal says idle.
  */
 import { randomUUID } from 'node:crypto';
@@ -112,7 +113,7 @@ export class ReplayPipeline {
     this.alerting = createAlerting({ store: this.store, bus: this.bus, config, logger, registry: this.registry, clock: this.clock, ...(opts.stdout ? { stdout: opts.stdout } : {}) });
     this.lineage = createLineage(config.agent, { now: () => this.clock.lastEventMs });
     const a = config.collector.alerting;
-    this.stepMs = Math.max(parseDuration(a.grouping.wait), parseDuration(a.rateLimit.per) / a.rateLimit.max, 1000);
+    this.stepMs = Math.max(parseDuration(a.grouping.wait), parseDuration(a.rateLimit.per) / a.rateLimit.max, parseDuration(a.updateInterval), 1000);
     this.detection.edge.onChange((changed) => {
       for (const agent of this.agents.values()) agent.filter.upsert(changed);
     });
@@ -204,7 +205,7 @@ export class ReplayPipeline {
       await this.alerting.sweep();
       const s = await this.status();
       if (s.idle || Date.now() >= deadline) return s;
-      if (s.alerting.grouping > 0 || s.alerting.heldBack > 0) this.clock.jump(this.stepMs);
+      if (s.alerting.grouping > 0 || s.alerting.heldBack > 0 || s.alerting.updates > 0) this.clock.jump(this.stepMs);
       else await new Promise((resolve) => setTimeout(resolve, DELIVERY_POLL_MS));
     }
   }

@@ -36,7 +36,7 @@ export function printStatus(s: PipelineStatus, out: NodeJS.WritableStream = proc
     ['STAGE', 'PENDING', 'DETAIL'],
     [
       ['ingest', s.ingest.batches, `${s.ingest.observations} observations received, not stored`],
-      ['alerting', s.alerting.undecidedEvents + s.alerting.grouping + s.alerting.heldBack, `${s.alerting.undecidedEvents} events undecided, ${s.alerting.grouping} deviations in a grouping wait, ${s.alerting.heldBack} held back by the rate limit`],
+      ['alerting', s.alerting.undecidedEvents + s.alerting.grouping + s.alerting.heldBack + s.alerting.updates, `${s.alerting.undecidedEvents} events undecided, ${s.alerting.grouping} deviations in a grouping wait, ${s.alerting.heldBack} held back by the rate limit, ${s.alerting.updates} updates waiting`],
       ['outbox', s.outbox.pending, sinks ? `undelivered per sink: ${sinks}` : 'no sinks'],
     ],
     out,

@@ -8,7 +8,7 @@
  * - ingest: batches received from agents (or handed to the unit of work by a replay) and not yet
  *   committed;
  * - alerting: bus events not yet decided, deviations in a grouping wait, notifications held back
- *   by the rate limit;
+ *   by the rate limit, notified alerts whose grown content waits for its update;
  * - outbox: notifications queued per sink and not yet delivered.
  *
  * Each stage is read after the one before it, so work moving forward while the status is read is
@@ -20,7 +20,7 @@ import type { AlertingPending } from './outbox/index.js';
 export interface PipelineStatus {
   idle: boolean;
   ingest: IngestPending;
-  alerting: { undecidedEvents: number; grouping: number; heldBack: number };
+  alerting: { undecidedEvents: number; grouping: number; heldBack: number; updates: number };
   outbox: { pending: number; sinks: Record<string, number> };
 }
 
@@ -34,7 +34,7 @@ export async function readPipelineStatus(s: StatusSources): Promise<PipelineStat
   const ingest = s.ingest.pending();
   const a = await s.alerting.pending();
   const outboxPending = Object.values(a.outbox).reduce((sum, n) => sum + n, 0);
-  const alerting = { undecidedEvents: a.undecidedEvents, grouping: a.grouping, heldBack: a.heldBack };
-  const idle = ingest.batches === 0 && alerting.undecidedEvents === 0 && alerting.grouping === 0 && alerting.heldBack === 0 && outboxPending === 0;
+  const alerting = { undecidedEvents: a.undecidedEvents, grouping: a.grouping, heldBack: a.heldBack, updates: a.updates };
+  const idle = ingest.batches === 0 && alerting.undecidedEvents === 0 && alerting.grouping === 0 && alerting.heldBack === 0 && alerting.updates === 0 && outboxPending === 0;
   return { idle, ingest, alerting, outbox: { pending: outboxPending, sinks: a.outbox } };
 }

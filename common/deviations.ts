@@ -30,6 +30,21 @@ export type DeviationKind = (typeof DEVIATION_KINDS)[number];
 export const DEVIATION_STATUSES = ['open', 'acknowledged', 'resolved', 'added-to-baseline'] as const;
 export type DeviationStatus = (typeof DEVIATION_STATUSES)[number];
 
+/**
+ * A session keeps its first commands in full; every later one is counted (`commandsOmitted`), so
+ * a scripted loop in a shell cannot grow the row without bound and nobody is told "that was all".
+ */
+export const MAX_SESSION_COMMANDS = 100;
+
+/** One command of an interactive session, with its own event time and process ancestry. */
+export interface SessionCommand {
+  exe: string;
+  args: string;
+  timeMs: number;
+  /** Its parents, nearest first, `exe args` each (bounded); absent in sessions stored before it was kept. */
+  lineage?: string[];
+}
+
 export interface Deviation {
   id: number;
   baselineId: number;
@@ -53,8 +68,10 @@ export interface Deviation {
   image: string | null;
   /** A few sample observations with their full process lineage. */
   samples: Observation[];
-  /** For interactive sessions: the commands run, in order (bounded). */
-  commands?: { exe: string; args: string; timeMs: number }[];
+  /** For interactive sessions: the commands run, in event-time order (the first MAX_SESSION_COMMANDS). */
+  commands?: SessionCommand[];
+  /** For interactive sessions: commands run beyond those listed in `commands` (counted, not kept). */
+  commandsOmitted?: number;
   statusBy: string | null;
   statusAt: string | null;
   statusComment: string | null;

@@ -191,13 +191,15 @@ export class TetragonTraffic {
 
   /**
    * The lifecycle (w, j): exec → tcp_connect → exit, at event time `timeMs` (+1, +2 ms). `variant`
-   * makes a different executable and peer than the baseline's (a new item: a deviation).
+   * makes a different executable and peer than the baseline's (a new item: a deviation), run from
+   * `variantDir` (`/tmp`: a writable path, a high-severity deviation; the workload's own bin
+   * directory: a medium one, which waits for the grouping decision).
    */
-  lifecycle(w: number, j: number, generation: number, timeMs: number, variant?: string): Lifecycle {
+  lifecycle(w: number, j: number, generation: number, timeMs: number, variant?: string, variantDir = '/tmp'): Lifecycle {
     const wl = this.workload(w);
     const pid = 200_000 + ((w * LIFECYCLES_PER_WORKLOAD + j) % 800_000);
     const execId = execIdOf(generation, pid);
-    const binary = variant ? `/tmp/${variant}` : exePath(w, j);
+    const binary = variant ? `${variantDir}/${variant}` : exePath(w, j);
     const parentExe = `/opt/svc-${w}/bin/server`;
     const process = this.processBytes(wl, { execId, pid, binary, args: `--job ${j} --config /etc/svc-${w}/config.yaml`, parentExecId: wl.entrypointExecId, containerPid: 40 + j });
     const parent = this.processBytes(wl, { execId: wl.entrypointExecId, pid: wl.entrypointPid, binary: parentExe, args: '--listen :8080', parentExecId: '', containerPid: 1 });

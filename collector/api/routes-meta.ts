@@ -72,7 +72,7 @@ export function registerMetaRoutes(register: (r: RouteSpec) => void, ctx: ApiCon
     tag: 'meta',
     role: 'viewer',
     returns:
-      '{ idle, ingest: { batches, observations }, alerting: { undecidedEvents, grouping, heldBack }, outbox: { pending, sinks: { <sink>: n } } }: batches received and not stored, deviation events not decided, deviations waiting for grouping, notifications held back by the rate limit, notifications not delivered per sink.',
+      '{ idle, ingest: { batches, observations }, alerting: { undecidedEvents, grouping, heldBack, updates }, outbox: { pending, sinks: { <sink>: n } } }: batches received and not stored, deviation events not decided, deviations waiting for grouping, notifications held back by the rate limit, updates of grown alerts waiting for their interval, notifications not delivered per sink.',
     handler: ({ principal }) => {
       // The queues are shared by every namespace and a batch mixes namespaces: a count or an
       // "idle" narrowed to some namespaces would be wrong, so only a cluster-wide token asks.

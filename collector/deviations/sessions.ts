@@ -7,16 +7,22 @@
  */
 import type { ItemDeriver } from '../../common/items/derive.js';
 import type { Item } from '../../common/items/keys.js';
-import type { Observation, ProcessContext } from '../../common/model.js';
+import { MAX_SESSION_COMMANDS, type SessionCommand } from '../../common/deviations.js';
+import type { Ancestor, Observation, ProcessContext } from '../../common/model.js';
 import type { EffectiveDeclared } from '../baselines/declared.js';
 import { allows, type BaselineView } from '../baselines/view.js';
 import type { ChangeSet } from '../changes.js';
 import type { Repositories } from '../store/contract.js';
-import type { SessionCommand } from '../store/deviations.js';
 import type { DeviationEvaluator } from './evaluate.js';
 import { FIXED_SEVERITY, isShell } from './severity.js';
 
-const MAX_COMMANDS = 100;
+/** Parents kept per command: enough to tell `kubectl exec` → bash → sudo from a script's loop. */
+const MAX_COMMAND_LINEAGE = 8;
+
+/** `exe args`, as alerts and the console show a process. */
+export function commandLine(p: Pick<Ancestor, 'exe' | 'args'>): string {
+  return p.args ? `${p.exe} ${p.args}` : p.exe;
+}
 
 export class SessionTracker {
   constructor(
@@ -42,9 +48,12 @@ export class SessionTracker {
     const sessionKey = `s|${obs.process.sessionId}`;
     const existing = await tx.deviations.find(view.b.id, sessionKey);
     if (existing || isInteractiveShell(obs.process) || (enforced && !allows(this.deriver, view, item, obs, decl, startup))) {
-      const commands: SessionCommand[] = [...(existing?.deviation.commands ?? []), { exe: obs.process.exe, args: obs.process.args, timeMs: obs.time }]
-        .sort((a, b) => a.timeMs - b.timeMs || a.exe.localeCompare(b.exe) || a.args.localeCompare(b.args))
-        .slice(0, MAX_COMMANDS);
+      const command: SessionCommand = { exe: obs.process.exe, args: obs.process.args, timeMs: obs.time, lineage: obs.process.ancestors.slice(0, MAX_COMMAND_LINEAGE).map(commandLine) };
+      const all = [...(existing?.deviation.commands ?? []), command].sort((a, b) => a.timeMs - b.timeMs || a.exe.localeCompare(b.exe) || a.args.localeCompare(b.args));
+      // The earliest commands are kept (event time: the same whatever order they arrive in); the rest counted.
+      const commands = all.slice(0, MAX_SESSION_COMMANDS);
+      const omitted = (existing?.deviation.commandsOmitted ?? 0) + (all.length - commands.length);
+      const total = commands.length + omitted;
       const names = [...new Set(commands.map((c) => c.exe))];
       await this.evaluator.raiseFixed(
         tx,
@@ -54,8 +63,8 @@ export class SessionTracker {
           itemKey: sessionKey,
           kind: 'interactive-session',
           verdict: FIXED_SEVERITY.interactiveSession,
-          summary: `interactive session: ${commands.length} command${commands.length === 1 ? '' : 's'} (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''})`,
-          detail: { sessionId: obs.process.sessionId, entry: commands[0]?.exe ?? obs.process.exe },
+          summary: `interactive session: ${total} command${total === 1 ? '' : 's'} (${names.slice(0, 5).join(', ')}${names.length > 5 ? ', …' : ''})`,
+          detail: { sessionId: obs.process.sessionId, entry: commands[0]?.exe ?? obs.process.exe, engine: { commandsOmitted: omitted } },
           commands,
         },
         changes,

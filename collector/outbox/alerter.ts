@@ -3,51 +3,60 @@
  * state → notifications queued per sink in the outbox. A decision and its outbox rows are
  * written together (events of one event-loop turn share a transaction, each in its own
  * savepoint), so a restart resumes exactly where the last commit left off; nothing that matters
- * lives only in memory (the rate-limit bucket and the held-back count are allowed to reset).
+ * lives only in memory (the rate-limit bucket, the event clock and the held-back count are allowed
+ * to reset).
  *
- * - one notification per new deviation (`deviation:<id>`), re-notified while open per sink interval;
- * - grouping: a workload's new deviations wait `grouping.wait`; if more than `threshold` fall
- *   within `window` (event time), one `group:` alert lists them, and later ones within the window
- *   join it silently — unless one raises the group's severity (the group is notified again at
- *   once); a group takes members for GROUP_LIFETIME_WINDOWS windows, then a new one starts;
- *   `denied` and `interactive-session` deviations are never grouped, each is notified on its own;
- * - a global token bucket on new notifications; what it holds back is counted and sent when
- *   tokens return (health alerts and resolutions are never held back);
+ * Event-driven: bus events are decided on the next turn of the event loop, and after every decision
+ * run the alerter reports when the next one comes due (a grouping wait's wall-clock bound, a
+ * held-back alert, an update, a re-notification) — collector/outbox/index.ts sets one timer to it.
+ * No periodic sweep rounds a decision up to a tick.
+ *
+ * - deviations: grouping and immediate notification (collector/outbox/grouping.ts), one
+ *   notification per new deviation (`deviation:<id>`) or group, re-notified while open per sink
+ *   interval; an interactive session's alert is updated as its commands grow;
+ * - notifications, the rate limit (event time) and updates: collector/outbox/notifier.ts;
  * - resolution (resolved / added to baseline) ends the alert on every sink that heard of it.
  */
-import { severityRank, type CollectorEvent, type Deviation, type HealthEvent } from '../../common/deviations.js';
+import type { CollectorEvent, Deviation, HealthEvent } from '../../common/deviations.js';
 import { workloadKey } from '../../common/model.js';
-import type { AlertNotification, NotifyReason } from '../sinks/types.js';
 import { toBrief } from './brief.js';
-import { deviationUrl, workloadDeviationsUrl } from '../links.js';
+import { deviationUrl } from '../links.js';
 import type { AlertingMetrics } from './metrics.js';
-import { TokenBucket } from './rate-limit.js';
 import { Mutex } from 'async-mutex';
 import { StorageUnavailableError, type Store } from '../store/contract.js';
 import type { AlertSnapshot, AlertState } from '../store/outbox.js';
-import { type AlerterSettings, DRAIN_BATCH, MAX_WAITING_EVENTS, GROUP_LIFETIME_WINDOWS, HEALTH_ALERTNAMES, NEVER_GROUPED, NOTIFIED_PHASES, OPEN_PHASES, type RoutedSink, SWEEP_BATCH, asWorkload, groupSummary, idempotencyKey, maxSeverity, type DecisionRun } from './decision.js';
+import { type AlerterSettings, DRAIN_BATCH, MAX_WAITING_EVENTS, HEALTH_ALERTNAMES, NOTIFIED_PHASES, OPEN_PHASES, type RoutedSink, SWEEP_BATCH, asWorkload, type DecisionRun } from './decision.js';
+import { EventClock } from './event-clock.js';
+import { Grouping } from './grouping.js';
+import { Notifier } from './notifier.js';
 export type { AlerterSettings, RoutedSink } from './decision.js';
 export { idempotencyKey } from './decision.js';
 
 export class Alerter {
-  private readonly bucket: TokenBucket;
-  /** New notifications held back since the last one that went out (reported in the next). */
-  private heldBack = 0;
   private readonly inbox: CollectorEvent[] = [];
   /** Events taken from the inbox whose decision has not committed yet. */
   private deciding = 0;
   /** Decision runs one at a time: each reads the state the previous one left. */
   private readonly serial = new Mutex();
+  private readonly eventClock: EventClock;
+  private readonly notifier: Notifier;
+  private readonly grouping: Grouping;
+  private readonly errors: AlertingMetrics['errors'];
 
   constructor(
     private readonly store: Store,
-    private readonly sinks: readonly RoutedSink[],
+    sinks: readonly RoutedSink[],
     private readonly s: AlerterSettings,
     private readonly now: () => number,
-    private readonly metrics: AlertingMetrics,
+    metrics: AlertingMetrics,
     private readonly onQueued: (sinks: ReadonlySet<string>) => void,
+    /** After each decision run: when the next decision comes due (wall clock), undefined when none waits. */
+    private readonly onNextDecision: (atMs: number | undefined) => void = () => undefined,
   ) {
-    this.bucket = new TokenBucket(s.rateMax, s.ratePerMs, now());
+    this.errors = metrics.errors;
+    this.eventClock = new EventClock(now);
+    this.notifier = new Notifier(sinks, s, now, () => this.eventClock.now(), metrics);
+    this.grouping = new Grouping(this.notifier, s, now);
   }
 
   /**
@@ -61,10 +70,16 @@ export class Alerter {
     if (this.inbox.length === 1) setImmediate(() => void this.drain());
   }
 
-  /** Decides every queued event now (also called by sweep and at close). */
+  /**
+   * Decides the events queued when it is called (also called by sweep and at close). Events that
+   * arrive meanwhile get a drain of their own, after the decisions already waiting (a sweep's due
+   * notification must not wait for a busy bus to fall silent).
+   */
   async drain(): Promise<void> {
-    while (this.inbox.length > 0) {
-      const batch = this.inbox.splice(0, DRAIN_BATCH);
+    let left = this.inbox.length;
+    while (this.inbox.length > 0 && left > 0) {
+      const batch = this.inbox.splice(0, Math.min(DRAIN_BATCH, left));
+      left -= batch.length;
       this.deciding += batch.length;
       try {
         await this.run(async (r) => {
@@ -76,18 +91,25 @@ export class Alerter {
                 else if (e.type === 'deviation.created' || e.type === 'deviation.updated' || e.type === 'deviation.status') await this.onDeviation(e.deviation, r);
               });
             } catch {
-              this.metrics.errors.inc();
+              this.errors.inc();
             }
           }
+          // Event time moved on: tokens it refilled go to what the rate limit held back.
+          await this.notifier.releaseHeld(r);
         });
       } catch (err) {
         // The store refuses writes (full disk): the events wait for a later drain (the sweep) instead of being lost.
-        if (err instanceof StorageUnavailableError && this.inbox.length < MAX_WAITING_EVENTS) return void this.inbox.unshift(...batch);
-        this.metrics.errors.inc(batch.length);
+        if (err instanceof StorageUnavailableError && this.inbox.length < MAX_WAITING_EVENTS) {
+          this.inbox.unshift(...batch);
+          this.onNextDecision(this.now() + this.s.storeRetryMs);
+          return;
+        }
+        this.errors.inc(batch.length);
       } finally {
         this.deciding -= batch.length;
       }
     }
+    if (this.inbox.length > 0 && left <= 0) setImmediate(() => void this.drain());
   }
 
   /** Bus events received and not yet decided (queued, or in a decision not yet committed). */
@@ -110,23 +132,27 @@ export class Alerter {
     return ids.length;
   }
 
-  /** Due grouping decisions, held-back notifications, re-notifications. */
+  /** Takes the decisions that are due: grouping waits at their wall-clock bound, held-back alerts, updates, re-notifications. */
   async sweep(): Promise<void> {
     await this.drain();
     await this.run(async (r) => {
       const now = this.now();
       // Held-back alerts are older than pending ones: they get the returning tokens first.
-      for (const st of await r.o.due('held', now, SWEEP_BATCH)) if (!(await this.decideNew(st, r, false))) break;
-      const workloads = new Set((await r.o.due('pending', now, SWEEP_BATCH)).map((st) => st.workloadKey ?? ''));
-      for (const wk of workloads) await this.flushWorkload(wk, r);
-      for (const phase of ['firing', 'acknowledged'] as const) for (const st of await r.o.due(phase, now, SWEEP_BATCH)) await this.renotify(st, r);
+      await this.notifier.releaseHeld(r);
+      for (const wk of await r.o.workloadsDue(now, SWEEP_BATCH)) await this.grouping.decideDue(wk, r);
+      for (const st of await r.o.dueUpdates(now, SWEEP_BATCH)) await this.notifier.sendUpdate(st, r);
+      for (const phase of ['firing', 'acknowledged'] as const) for (const st of await r.o.due(phase, now, SWEEP_BATCH)) await this.notifier.renotify(st, r);
     });
   }
 
   private async run(fn: (r: DecisionRun) => Promise<void>): Promise<void> {
     const queued = new Set<string>();
-    await this.serial.runExclusive(() => this.store.transaction((tx) => fn({ o: tx.outbox, q: queued, savepoint: tx.savepoint })));
+    const next = await this.serial.runExclusive(async () => {
+      await this.store.transaction((tx) => fn({ o: tx.outbox, q: queued, savepoint: tx.savepoint }));
+      return this.store.outbox.nextDecisionMs();
+    });
     if (queued.size > 0) this.onQueued(queued);
+    this.onNextDecision(next);
   }
 
   // ---- deviations ----
@@ -134,6 +160,7 @@ export class Alerter {
   private async onDeviation(d: Deviation, r: DecisionRun): Promise<void> {
     // The health monitor raises a full baseline as a health alert (same sinks, one page, not two).
     if (d.kind === 'baseline-overflow') return;
+    this.eventClock.observe(d.lastSeenMs);
     const state = await r.o.get(`deviation:${d.id}`);
     if (!state) {
       if (d.status === 'open') await this.admit(d, r, 0);
@@ -152,7 +179,7 @@ export class Alerter {
       const statusChanged = state.alert.deviations[0]?.status !== d.status;
       await r.o.put({ ...state, alert: snapshot, severity: d.severity, lastEventMs: d.lastSeenMs }, now);
       // Seen-again updates are frequent; only a status change can move the group.
-      if (statusChanged && state.groupKey) await this.recomputeGroup(state.groupKey, r);
+      if (statusChanged && state.groupKey) await this.grouping.recomputeGroup(state.groupKey, r);
       return;
     }
     if (state.phase === 'resolved') {
@@ -161,7 +188,7 @@ export class Alerter {
     }
     const next: AlertState = { ...state, alert: snapshot, severity: d.severity, lastEventMs: d.lastSeenMs };
     if (d.status === 'resolved' || d.status === 'added-to-baseline') {
-      if (NOTIFIED_PHASES.has(state.phase)) await this.notifyResolved(next, r);
+      if (NOTIFIED_PHASES.has(state.phase)) await this.notifier.notifyResolved(next, r);
       next.phase = 'resolved';
       next.dueMs = null;
     } else if (d.status === 'acknowledged' && state.phase === 'firing') {
@@ -170,6 +197,8 @@ export class Alerter {
       next.phase = 'firing';
       next.dueMs = now;
     }
+    // A session that ran more commands since its last notification owes its receivers an update.
+    if (next.phase !== 'resolved' && commandCount(snapshot) !== commandCount(state.alert)) await this.notifier.owesUpdate(next, r, false);
     await r.o.put(next, now);
   }
 
@@ -190,139 +219,29 @@ export class Alerter {
     };
   }
 
-  /**
-   * A new (or re-opened) deviation: notified on its own when its kind is never grouped, else joins
-   * its workload's open group, or waits for the grouping decision.
-   */
+  /** A new (or re-opened) deviation: its alert state, handed to the grouping decisions. */
   private async admit(d: Deviation, r: DecisionRun, notifyCount: number): Promise<void> {
-    const now = this.now();
-    const wk = workloadKey(d.workload);
     const snapshot = this.deviationSnapshot(d);
-    const state: AlertState = {
-      alertKey: snapshot.alertKey,
-      kind: 'deviation',
-      workloadKey: wk,
-      deviationId: d.id,
-      groupKey: null,
-      phase: 'pending',
-      severity: d.severity,
-      eventMs: d.firstSeenMs,
-      lastEventMs: d.lastSeenMs,
-      dueMs: now + this.s.groupWaitMs,
-      notifyCount,
-      alert: snapshot,
-    };
-    if (NEVER_GROUPED.has(d.kind)) {
-      await this.decideNew(state, r, true);
-      return;
-    }
-    const group = await r.o.openGroup(wk, d.firstSeenMs - this.s.groupWindowMs, d.firstSeenMs - GROUP_LIFETIME_WINDOWS * this.s.groupWindowMs);
-    if (group) {
-      await r.o.put({ ...state, phase: 'grouped', groupKey: group.alertKey, dueMs: null }, now);
-      await this.joinGroup(group, state, now, r);
-      return;
-    }
-    await r.o.put(state, now);
-    if (this.s.groupWaitMs <= 0) await this.flushWorkload(wk, r);
-  }
-
-  private async joinGroup(group: AlertState, member: AlertState, now: number, r: DecisionRun): Promise<void> {
-    const alert = { ...group.alert };
-    const brief = member.alert.deviations[0];
-    const raises = severityRank(member.severity) > severityRank(alert.severity);
-    // Most severe first: a member that raises the group heads the list (and is never the one cut).
-    if (brief) alert.deviations = raises ? [brief, ...alert.deviations] : [...alert.deviations, brief];
-    else alert.truncated += 1;
-    const over = alert.deviations.length - this.s.maxListed;
-    if (over > 0) {
-      alert.deviations = alert.deviations.slice(0, this.s.maxListed);
-      alert.truncated += over;
-    }
-    alert.severity = maxSeverity(alert.severity, member.severity);
-    alert.summary = groupSummary(alert, this.s.groupWindowMs);
-    // A new open member wakes an acknowledged group up again (re-notified at its interval).
-    const next: AlertState = { ...group, alert, phase: group.phase === 'acknowledged' ? 'firing' : group.phase, severity: alert.severity, lastEventMs: Math.max(group.lastEventMs, member.eventMs) };
-    // A member more severe than the group so far is news: every sink the group now routes to (a
-    // minSeverity route may take it for the first time) hears at once, not at the next interval.
-    // At most one such re-notification per severity level and group. A held group is not yet
-    // notified: its first notification carries the new severity.
-    if (raises && NOTIFIED_PHASES.has(group.phase)) {
-      const sinks = this.routed(alert);
-      next.dueMs = this.nextDue(sinks, now);
-      if (sinks.length > 0) await this.notify(next, 'firing', 'renotify', sinks, r);
-    }
-    await r.o.put(next, now);
-  }
-
-  /** The grouping decision for a workload's pending deviations. */
-  private async flushWorkload(wk: string, r: DecisionRun): Promise<void> {
-    const pending = await r.o.pendingOfWorkload(wk);
-    if (pending.length === 0) return;
-    const now = this.now();
-    const earliest = pending[0]!.eventMs;
-    const earlier = await r.o.countDecidedSince(wk, earliest - this.s.groupWindowMs);
-    if (pending.length + earlier <= this.s.groupThreshold) {
-      for (const st of pending) await this.decideNew(st, r, true);
-      return;
-    }
-    const ordered = [...pending].sort((a, b) => severityRank(b.severity) - severityRank(a.severity) || a.eventMs - b.eventMs);
-    let key = `group:${wk}:${Math.round(earliest)}`;
-    if (await r.o.get(key)) key = `${key}-${now}`;
-    const severity = ordered.map((m) => m.severity).reduce(maxSeverity);
-    const listed = ordered.slice(0, this.s.maxListed).flatMap((m) => m.alert.deviations);
-    const alert: AlertSnapshot = {
-      alertKey: key,
-      kind: 'group',
-      alertname: 'DriftwatchDeviationGroup',
-      severity,
-      cluster: pending[0]!.alert.cluster,
-      summary: '',
-      startsAtMs: earliest,
-      url: workloadDeviationsUrl(this.s.baseUrl, pending[0]!.alert.workload),
-      workload: pending[0]!.alert.workload,
-      deviations: listed,
-      truncated: ordered.length - listed.length,
-      health: null,
-    };
-    alert.summary = groupSummary(alert, this.s.groupWindowMs);
-    const group: AlertState = {
-      alertKey: key,
-      kind: 'group',
-      workloadKey: wk,
-      deviationId: null,
-      groupKey: null,
-      phase: 'pending',
-      severity,
-      eventMs: earliest,
-      lastEventMs: Math.max(...pending.map((m) => m.eventMs)),
-      dueMs: null,
-      notifyCount: 0,
-      alert,
-    };
-    for (const m of pending) await r.o.put({ ...m, phase: 'grouped', groupKey: key, dueMs: null }, now);
-    await this.decideNew(group, r, true);
-  }
-
-  /** The group's phase follows its members: open while any is open, ended when none is. */
-  private async recomputeGroup(groupKey: string, r: DecisionRun): Promise<void> {
-    const group = await r.o.get(groupKey);
-    if (!group || group.phase === 'resolved') return;
-    const now = this.now();
-    const members = await r.o.members(groupKey);
-    const statusById = new Map(members.flatMap((m) => m.alert.deviations.map((d) => [d.id, d.status] as const)));
-    const statuses = [...statusById.values()];
-    const alert = { ...group.alert, deviations: group.alert.deviations.map((d) => ({ ...d, status: statusById.get(d.id) ?? d.status })) };
-    const next: AlertState = { ...group, alert };
-    if (statuses.some((st) => st === 'open')) {
-      if (group.phase === 'acknowledged') next.phase = 'firing';
-    } else if (statuses.some((st) => st === 'acknowledged')) {
-      if (group.phase === 'firing') next.phase = 'acknowledged';
-    } else {
-      if (NOTIFIED_PHASES.has(group.phase)) await this.notifyResolved(next, r);
-      next.phase = 'resolved';
-      next.dueMs = null;
-    }
-    await r.o.put(next, now);
+    await this.grouping.admit(
+      d,
+      {
+        alertKey: snapshot.alertKey,
+        kind: 'deviation',
+        workloadKey: workloadKey(d.workload),
+        deviationId: d.id,
+        groupKey: null,
+        phase: 'pending',
+        severity: d.severity,
+        eventMs: d.firstSeenMs,
+        lastEventMs: d.lastSeenMs,
+        // The wall-clock bound of the grouping wait (event time decides earlier when it moves faster).
+        dueMs: this.now() + this.s.groupWaitMs,
+        updateDueMs: null,
+        notifyCount,
+        alert: snapshot,
+      },
+      r,
+    );
   }
 
   // ---- health ----
@@ -362,89 +281,22 @@ export class Alerter {
         eventMs: h.atMs,
         lastEventMs: h.atMs,
         dueMs: null,
+        updateDueMs: null,
         notifyCount: state?.notifyCount ?? 0,
         alert,
       };
-      await this.decideNew(fresh, r, true);
+      await this.notifier.decideNew(fresh, r, true);
       return;
     }
     if (!state || !OPEN_PHASES.has(state.phase)) return;
     const ended: AlertState = { ...state, alert: { ...alert, severity: state.alert.severity }, phase: 'resolved', dueMs: null };
-    if (NOTIFIED_PHASES.has(state.phase)) await this.notifyResolved(ended, r);
+    if (NOTIFIED_PHASES.has(state.phase)) await this.notifier.notifyResolved(ended, r);
     await r.o.put(ended, now);
-  }
-
-  // ---- notifications ----
-
-  private routed(alert: AlertSnapshot): RoutedSink[] {
-    return this.sinks.filter((s) => s.route(alert));
-  }
-
-  private nextDue(sinks: readonly RoutedSink[], now: number): number {
-    return now + (sinks.length ? Math.min(...sinks.map((s) => s.intervalMs)) : this.s.renotifyMs);
-  }
-
-  /** First notification of an alert, unless the rate limit holds it back. Returns false when held. */
-  private async decideNew(state: AlertState, r: DecisionRun, firstAttempt: boolean): Promise<boolean> {
-    const now = this.now();
-    const sinks = this.routed(state.alert);
-    if (sinks.length > 0 && state.kind !== 'health' && !this.bucket.take(now)) {
-      if (firstAttempt) {
-        this.heldBack += 1;
-        this.metrics.heldBack.inc();
-      }
-      await r.o.put({ ...state, phase: 'held', dueMs: this.bucket.nextAt(now) }, now);
-      return false;
-    }
-    const next: AlertState = { ...state, phase: 'firing', dueMs: this.nextDue(sinks, now) };
-    if (sinks.length > 0) await this.notify(next, 'firing', 'new', sinks, r);
-    await r.o.put(next, now);
-    return true;
-  }
-
-  private async renotify(state: AlertState, r: DecisionRun): Promise<void> {
-    const now = this.now();
-    const last = await r.o.lastQueued(state.alertKey);
-    const due: RoutedSink[] = [];
-    let next = Infinity;
-    for (const s of this.routed(state.alert)) {
-      if (state.phase === 'acknowledged' && !s.keepAlive) continue;
-      const dueAt = (last.get(s.name) ?? 0) + s.intervalMs;
-      if (dueAt <= now) {
-        // A notification still waiting in the queue already carries the news: no pile-up.
-        if (!await r.o.hasPending(s.name, state.alertKey)) due.push(s);
-        next = Math.min(next, now + s.intervalMs);
-      } else next = Math.min(next, dueAt);
-    }
-    const updated: AlertState = { ...state, dueMs: Number.isFinite(next) ? next : now + this.s.renotifyMs };
-    if (due.length > 0) await this.notify(updated, 'firing', 'renotify', due, r);
-    await r.o.put(updated, now);
-  }
-
-  /** Ends the alert on every configured sink that was told about it. */
-  private async notifyResolved(state: AlertState, r: DecisionRun): Promise<void> {
-    const told = await r.o.lastQueued(state.alertKey);
-    const sinks = this.sinks.filter((s) => told.has(s.name));
-    if (sinks.length > 0) await this.notify(state, 'resolved', 'resolved', sinks, r);
-  }
-
-  /** Mutates state.notifyCount; the caller stores the state in the same transaction. */
-  private async notify(state: AlertState, status: AlertNotification['status'], reason: NotifyReason, sinks: readonly RoutedSink[], r: DecisionRun): Promise<void> {
-    const now = this.now();
-    state.notifyCount += 1;
-    const heldBack = reason === 'new' ? this.heldBack : 0;
-    if (reason === 'new') this.heldBack = 0;
-    const n: AlertNotification = {
-      ...state.alert,
-      idempotencyKey: idempotencyKey(state.alert.cluster, state.alertKey, status, state.notifyCount),
-      status,
-      reason,
-      endsAtMs: status === 'resolved' ? now : null,
-      heldBack,
-      decidedAtMs: now,
-    };
-    for (const s of sinks) if (await r.o.enqueue(s.name, n, now)) r.q.add(s.name);
-    this.metrics.notifications.inc({ kind: state.kind, reason });
   }
 }
 
+/** Commands an interactive session's alert shows (listed and counted); 0 for any other alert. */
+function commandCount(a: AlertSnapshot): number {
+  const d = a.deviations[0];
+  return (d?.commands?.length ?? 0) + (d?.commandsMore ?? 0);
+}

@@ -3,18 +3,21 @@ import type { Deviation } from '../../common/deviations.js';
 import type { Observation } from '../../common/model.js';
 import type { DeviationBrief } from '../sinks/types.js';
 import { deviationUrl } from '../links.js';
+import { commandLine } from '../deviations/sessions.js';
 
 const MAX_LINEAGE = 8;
 const MAX_LISTED = 50;
-
-function commandLine(exe: string, args: string | null): string {
-  return args ? `${exe} ${args}` : exe;
-}
+/**
+ * Commands an alert lists of a session (each with its time, arguments and lineage); the rest are
+ * counted (`commandsMore`): a receiver's message limits (Slack, Alertmanager annotations) are met and
+ * the console shows them all.
+ */
+export const MAX_ALERT_COMMANDS = 50;
 
 function lineageOf(samples: readonly Observation[]): string[] {
   const s = samples[0];
   if (!s) return [];
-  const chain = [commandLine(s.process.exe, s.process.args), ...s.process.ancestors.map((a) => commandLine(a.exe, a.args))];
+  const chain = [commandLine(s.process), ...s.process.ancestors.map(commandLine)];
   return chain.slice(0, MAX_LINEAGE);
 }
 
@@ -30,7 +33,7 @@ function peerOf(d: Deviation): string | null {
 }
 
 export function toBrief(d: Deviation, base: string): DeviationBrief {
-  return {
+  const brief: DeviationBrief = {
     id: d.id,
     kind: d.kind,
     severity: d.severity,
@@ -49,4 +52,9 @@ export function toBrief(d: Deviation, base: string): DeviationBrief {
     image: d.image,
     url: deviationUrl(base, d.id),
   };
+  if (d.commands) {
+    brief.commands = d.commands.slice(0, MAX_ALERT_COMMANDS);
+    brief.commandsMore = d.commands.length - brief.commands.length + (d.commandsOmitted ?? 0);
+  }
+  return brief;
 }

@@ -27,8 +27,14 @@ export interface AlerterSettings {
   groupWindowMs: number;
   groupWaitMs: number;
   maxListed: number;
+  /** A deviation at least this severe, in a workload with no open group, is notified at once; null: never. */
+  immediateSeverity: Severity | null;
+  /** At most one update (grown content) per alert per this interval. */
+  updateIntervalMs: number;
   rateMax: number;
   ratePerMs: number;
+  /** While the store refuses writes, kept events are tried again this often. */
+  storeRetryMs: number;
 }
 
 export const OPEN_PHASES = new Set(['held', 'firing', 'acknowledged']);
@@ -85,8 +91,12 @@ export function idempotencyKey(cluster: string, alertKey: string, status: string
   return createHash('sha256').update(`${cluster}\u0000${alertKey}\u0000${status}\u0000${seq}`).digest('hex').slice(0, 32);
 }
 
-/** The one-line summary of a group alert: how many deviations of which workload within the window. */
+/**
+ * The one-line summary of a group alert: how many deviations of which workload within the window;
+ * a group of one (notified at once for its severity) says what that one is.
+ */
 export function groupSummary(alert: AlertSnapshot, groupWindowMs: number): string {
   const n = alert.deviations.length + alert.truncated;
+  if (n === 1 && alert.deviations[0]) return alert.deviations[0].summary;
   return `${n} new deviations in ${alert.workload ? workloadLabel(alert.workload) : 'one workload'} within ${Math.round(groupWindowMs / 1000)} s`;
 }

@@ -46,7 +46,7 @@ export interface AlertingComponent extends Component {
   readiness(): Readiness[];
   /** What alerting has not finished: undecided deviations and undelivered notifications per sink. */
   pending(): Promise<AlertingPending>;
-  /** Runs due decisions (grouping, held back, re-notify) now instead of at the next tick. */
+  /** Runs due decisions (grouping, held back, updates, re-notify) now instead of at their time. */
   sweep(): Promise<void>;
   /** Runs the health checks now. */
   checkHealth(): Promise<void>;
@@ -62,11 +62,15 @@ export interface AlertingPending {
   grouping: number;
   /** Notifications held back by the rate limit (sent when tokens return). */
   heldBack: number;
+  /** Notified alerts whose grown content (new commands, new members) waits for its update. */
+  updates: number;
   /** Notifications in the outbox not yet delivered (nor failed for good, nor expired), per sink. */
   outbox: Record<string, number>;
 }
 
 const HOUSEKEEPING_MS = 60_000;
+/** The decision timer is set at most this far ahead (setTimeout's own limit is ~24.8 days); it is set again when it fires. */
+const MAX_TIMER_MS = 3_600_000;
 
 function clamp(v: number, lo: number, hi: number): number {
   return Math.min(hi, Math.max(lo, v));
@@ -123,14 +127,18 @@ export function createAlerting(opts: AlertingOptions): AlertingComponent {
       groupWindowMs: parseDuration(cfg.grouping.window),
       groupWaitMs,
       maxListed: cfg.grouping.maxListed,
+      immediateSeverity: cfg.grouping.immediateSeverity === 'none' ? null : cfg.grouping.immediateSeverity,
+      updateIntervalMs: parseDuration(cfg.updateInterval),
       rateMax: cfg.rateLimit.max,
       ratePerMs,
+      storeRetryMs: idlePollMs,
     },
     now,
     metrics,
     (sinks) => {
       for (const name of sinks) dispatchers.get(name)?.wake();
     },
+    (atMs) => armDecisionTimer(atMs),
   );
 
   const h = cfg.health;
@@ -153,10 +161,6 @@ export function createAlerting(opts: AlertingOptions): AlertingComponent {
     },
   });
 
-  // Decisions are due at the grouping wait, the rate-limit refill or a re-notify interval: look
-  // often enough for the shortest of them, never more than every 10 ms or less than every second.
-  const shortest = Math.min(groupWaitMs || 1000, ratePerMs / cfg.rateLimit.max, ...routed.map((r) => r.intervalMs));
-  const sweepMs = clamp(shortest / 2, 10, 1000);
   const timers: NodeJS.Timeout[] = [];
   let unsubscribe: (() => void) | undefined;
 
@@ -180,14 +184,33 @@ export function createAlerting(opts: AlertingOptions): AlertingComponent {
     } catch (err) {
       metrics.errors.inc();
       opts.logger.error('alert sweep failed', { error: (err as Error).message });
+      // The decisions stay due in the store: look again after a retry delay rather than never.
+      if (!decisionTimer) armDecisionTimer(now() + idlePollMs);
     }
   };
+
+  // One timer, set after each decision run to the next decision it reports (read from the store,
+  // so always the earliest): a notification leaves when its grouping wait, update interval or
+  // re-notify interval ends, not at a later tick.
+  let decisionTimer: NodeJS.Timeout | undefined;
+  let accepting = false;
+  function armDecisionTimer(atMs: number | undefined): void {
+    clearTimeout(decisionTimer);
+    decisionTimer = undefined;
+    if (!accepting || atMs === undefined) return;
+    decisionTimer = setTimeout(() => {
+      decisionTimer = undefined;
+      void sweep();
+    }, clamp(atMs - now(), 0, MAX_TIMER_MS));
+    decisionTimer.unref();
+  }
 
   return {
     name: 'alerting',
     outbox,
     async start() {
       if (!cfg.enabled) return;
+      accepting = true;
       unsubscribe = opts.bus.subscribe((e) => alerter.handle(e));
       await housekeeping();
       {
@@ -201,7 +224,7 @@ export function createAlerting(opts: AlertingOptions): AlertingComponent {
         }
       }
       for (const d of dispatchers.values()) d.start();
-      timers.push(setInterval(() => void sweep(), sweepMs), setInterval(() => void housekeeping(), clamp(maxAgeMs / 4, 10, HOUSEKEEPING_MS)));
+      timers.push(setInterval(() => void housekeeping(), clamp(maxAgeMs / 4, 10, HOUSEKEEPING_MS)));
       for (const t of timers) t.unref();
       await health.start();
       await sweep();
@@ -222,6 +245,8 @@ export function createAlerting(opts: AlertingOptions): AlertingComponent {
     close: once(async () => {
       unsubscribe?.();
       await alerter.drain();
+      accepting = false;
+      armDecisionTimer(undefined);
       for (const t of timers) clearInterval(t);
       await health.close();
       await Promise.all([...dispatchers.values()].map((d) => d.close()));

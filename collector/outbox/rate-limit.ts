@@ -1,21 +1,23 @@
-/** A token bucket over wall-clock time: `max` notifications per `perMs`, refilled continuously. */
+/**
+ * A token bucket: `max` notifications per `perMs`, refilled continuously. Its clock is the caller's
+ * (alerting passes event time, collector/outbox/event-clock.ts); it starts full at the first time
+ * it is asked, and a time earlier than one already seen refills nothing.
+ */
 export class TokenBucket {
   private tokens: number;
-  private last: number;
+  private last: number | null = null;
 
   constructor(
     private readonly max: number,
     private readonly perMs: number,
-    nowMs: number,
   ) {
     this.tokens = max;
-    this.last = nowMs;
   }
 
   private refill(nowMs: number): void {
-    const elapsed = Math.max(0, nowMs - this.last);
+    const elapsed = this.last === null ? 0 : Math.max(0, nowMs - this.last);
     this.tokens = Math.min(this.max, this.tokens + (elapsed * this.max) / this.perMs);
-    this.last = nowMs;
+    this.last = Math.max(this.last ?? nowMs, nowMs);
   }
 
   take(nowMs: number): boolean {
@@ -25,9 +27,9 @@ export class TokenBucket {
     return true;
   }
 
-  /** When the next token will be available. */
-  nextAt(nowMs: number): number {
+  /** How long (on the bucket's clock) until the next token. */
+  waitMs(nowMs: number): number {
     this.refill(nowMs);
-    return this.tokens >= 1 ? nowMs : nowMs + Math.ceil(((1 - this.tokens) * this.perMs) / this.max);
+    return this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) * this.perMs) / this.max);
   }
 }

@@ -45,5 +45,6 @@ export function sampleNotification(opts: { cluster: string; baseUrl: string; now
     health: null,
     heldBack: 0,
     decidedAtMs: opts.nowMs,
+    sequence: 1,
   };
 }

@@ -52,8 +52,8 @@ export function toAlertmanagerAlerts(batch: readonly AlertNotification[], opts: 
       labels.deviation_kind = n.deviations[0].kind;
       labels.deviation_id = String(n.deviations[0].id);
     } else if (n.kind === 'group') {
-      const kinds = new Set(n.deviations.map((d) => d.kind));
-      labels.deviation_kind = kinds.size === 1 ? [...kinds][0]! : 'mixed';
+      // Labels identify the alert and must not change as members join (an update is the same
+      // alert with new annotations): the kinds of the members are an annotation.
       labels.deviation_group = n.alertKey.slice(n.alertKey.lastIndexOf(':') + 1);
     } else if (n.health) {
       labels.health_kind = n.health.kind;
@@ -62,6 +62,9 @@ export function toAlertmanagerAlerts(batch: readonly AlertNotification[], opts: 
     }
     const annotations: Record<string, string> = { summary: n.summary, description: describe(n) };
     put(annotations, 'url', n.url);
+    if (n.kind === 'group') annotations.deviation_kinds = [...new Set(n.deviations.map((d) => d.kind))].sort().join(',');
+    // Which version of the alert's content this is (updates re-post the same labels).
+    if (n.sequence) annotations.sequence = String(n.sequence);
     if (n.deviations[0] && n.kind === 'deviation') annotations.severity_reason = n.deviations[0].severityReason;
     const endsAtMs = n.status === 'resolved' ? (n.endsAtMs ?? opts.nowMs) : opts.nowMs + ENDS_AT_INTERVALS * opts.refreshMs;
     const alert: AlertmanagerAlert = { labels, annotations, startsAt: isoTime(n.startsAtMs), endsAt: isoTime(endsAtMs) };

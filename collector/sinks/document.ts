@@ -26,10 +26,20 @@ export interface AlertDocumentV1 {
   endsAt: string | null;
   url: string | null;
   workload: WorkloadId | null;
-  deviations: (Omit<DeviationBrief, 'firstSeenMs' | 'lastSeenMs'> & { firstSeen: string; lastSeen: string })[];
+  deviations: (Omit<DeviationBrief, 'firstSeenMs' | 'lastSeenMs' | 'commands'> & { firstSeen: string; lastSeen: string; commands?: DocumentCommand[] })[];
   truncated: number;
   health: Pick<HealthEvent, 'kind' | 'key' | 'node' | 'summary' | 'detail'> | null;
   heldBack: number;
+  /** 1 for the alert's first notification, +1 for each later one: keep the highest per `key`. */
+  sequence: number;
+}
+
+/** A session's command in the document: its time as RFC 3339. */
+export interface DocumentCommand {
+  time: string;
+  exe: string;
+  args: string;
+  lineage: string[];
 }
 
 export function toAlertDocument(n: AlertNotification, sentAtMs: number): AlertDocumentV1 {
@@ -49,10 +59,17 @@ export function toAlertDocument(n: AlertNotification, sentAtMs: number): AlertDo
     endsAt: n.endsAtMs === null ? null : isoTime(n.endsAtMs),
     url: n.url,
     workload: n.workload,
-    deviations: n.deviations.map(({ firstSeenMs, lastSeenMs, ...d }) => ({ ...d, firstSeen: isoTime(firstSeenMs), lastSeen: isoTime(lastSeenMs) })),
+    deviations: n.deviations.map(({ firstSeenMs, lastSeenMs, commands, ...d }) => ({
+      ...d,
+      firstSeen: isoTime(firstSeenMs),
+      lastSeen: isoTime(lastSeenMs),
+      ...(commands ? { commands: commands.map((c) => ({ time: isoTime(c.timeMs), exe: c.exe, args: c.args, lineage: c.lineage ?? [] })) } : {}),
+    })),
     truncated: n.truncated,
     health: n.health ? { kind: n.health.kind, key: n.health.key, node: n.health.node, summary: n.health.summary, detail: n.health.detail } : null,
     heldBack: n.heldBack,
+    // Rows queued before the field existed are first notifications or later ones alike: 0 = unknown.
+    sequence: n.sequence ?? 0,
   };
 }
 

@@ -6,12 +6,12 @@
  */
 import type { Severity } from '../../common/deviations.js';
 import { jsonRequest, PostEachSink, postEachSinkFields, sinkHttpClient } from './http.js';
-import { deviationFacts, isoTime, listSome, workloadLabel } from './text.js';
+import { commandText, deviationFacts, isoTime, listSome, workloadLabel } from './text.js';
 import { defineSink, type AlertNotification } from './types.js';
 
 /**
  * Slack refuses (HTTP 400, never delivered) a section text over 3000 characters and a message
- * over 50 blocks. This message has at most five blocks; every section text is kept under
+ * over 50 blocks. This message has at most six blocks; every section text is kept under
  * MAX_SECTION_CHARS, whatever the workload put into its arguments.
  */
 const MAX_CODE_CHARS = 300;
@@ -83,7 +83,9 @@ function mrkdwn(text: string): Record<string, unknown> {
 export function toSlackMessage(n: AlertNotification): SlackMessage {
   const resolved = n.status === 'resolved';
   const what = n.kind === 'health' ? 'health alert' : n.kind === 'group' ? 'grouped deviations' : 'deviation';
-  const title = `${resolved ? 'Resolved' : n.severity.toUpperCase()}: driftwatch ${what}`;
+  // Incoming webhooks cannot edit a message: an update is a new message that says which alert it updates.
+  const update = n.reason === 'update' ? ` (update #${n.sequence})` : '';
+  const title = `${resolved ? 'Resolved' : n.severity.toUpperCase()}: driftwatch ${what}${update}`;
   const blocks: Record<string, unknown>[] = [
     { type: 'header', text: { type: 'plain_text', text: title, emoji: true } },
     { type: 'section', text: mrkdwn(`${resolved ? ':white_check_mark:' : SEVERITY_ICON[n.severity]} ${codeSpan(n.summary)}`) },
@@ -94,8 +96,13 @@ export function toSlackMessage(n: AlertNotification): SlackMessage {
   blocks.push({ type: 'section', fields: fields.map(mrkdwn) });
 
   if (n.kind === 'deviation' && n.deviations[0]) {
-    const lines = deviationFacts(n.deviations[0]).map(([k, v]) => `*${k}*: ${codeSpan(v)}`);
+    const d = n.deviations[0];
+    const lines = deviationFacts(d).map(([k, v]) => `*${k}*: ${codeSpan(v)}`);
     blocks.push({ type: 'section', text: mrkdwn(fitLines(null, lines, (k) => `… ${k} more in driftwatch`)) });
+    if (d.commands?.length) {
+      const commands = d.commands.map((c) => `• ${codeSpan(commandText(c), 200)}`);
+      blocks.push({ type: 'section', text: mrkdwn(fitLines('*Commands*', commands, (k) => `• … and ${k} more in driftwatch`, d.commandsMore ?? 0)) });
+    }
   } else if (n.kind === 'group') {
     const total = n.deviations.length + n.truncated;
     const shown = n.deviations.slice(0, MAX_GROUP_LINES);

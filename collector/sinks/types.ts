@@ -3,7 +3,7 @@
  * notifications into its receiver's format (a pure function, tested without network) and says
  * how the attempt went. Retries, backoff and metrics belong to the outbox dispatcher.
  */
-import type { Deviation, HealthEvent, Severity } from '../../common/deviations.js';
+import type { Deviation, HealthEvent, SessionCommand, Severity } from '../../common/deviations.js';
 import type { WorkloadId } from '../../common/model.js';
 import type { Static, TObject, TProperties } from '@sinclair/typebox';
 import type { SinkConfig } from '../../common/config/schema.js';
@@ -19,10 +19,18 @@ export interface DeviationBrief
   /** Network deviations: the peer, `ip:port` or `name (ip:port)`; null otherwise. */
   peer: string | null;
   url: string;
+  /** Interactive sessions: the commands, each with its event time, arguments and lineage (the first ones, bounded). */
+  commands?: SessionCommand[];
+  /** Interactive sessions: commands run and not listed in `commands` (say "N more"). */
+  commandsMore?: number;
 }
 
 export type AlertKind = 'deviation' | 'group' | 'health';
-export type NotifyReason = 'new' | 'renotify' | 'resolved' | 'test';
+/**
+ * new: first notification · update: the same alert, its content grown (a session's commands, a
+ * group's members), sent again under its key · renotify: still open · resolved: ended.
+ */
+export type NotifyReason = 'new' | 'update' | 'renotify' | 'resolved' | 'test';
 
 /** One notification of one alert, as queued in the outbox (one row per sink). */
 export interface AlertNotification {
@@ -52,6 +60,11 @@ export interface AlertNotification {
   heldBack: number;
   /** When driftwatch decided this notification (wall clock). */
   decidedAtMs: number;
+  /**
+   * 1 for an alert's first notification, +1 for each later one (update, re-notify, resolution):
+   * a receiver keeps the highest per `alertKey` and ignores a late, older one.
+   */
+  sequence: number;
 }
 
 export type SendVerdict =

@@ -172,9 +172,15 @@ export interface OutboxRepository {
   get(alertKey: string): Promise<AlertState | undefined>;
   put(s: AlertState, nowMs: number): Promise<void>;
   due(phase: AlertPhase, nowMs: number, limit: number): Promise<AlertState[]>;
+  /** Notified alerts whose update (grown content) is due. */
+  dueUpdates(nowMs: number, limit: number): Promise<AlertState[]>;
+  /** The earliest wall-clock due time of any decision (grouping bound, held, re-notify, update). */
+  nextDecisionMs(): Promise<number | undefined>;
+  /** Workloads whose grouping wait has reached its wall-clock bound. */
+  workloadsDue(nowMs: number, limit: number): Promise<string[]>;
   pendingOfWorkload(workloadKey: string): Promise<AlertState[]>;
-  countDecidedSince(workloadKey: string, sinceEventMs: number): Promise<number>;
-  openGroup(workloadKey: string, sinceEventMs: number, startedSinceMs: number): Promise<AlertState | undefined>;
+  countDecidedWithin(workloadKey: string, fromEventMs: number, toEventMs: number): Promise<number>;
+  openGroup(workloadKey: string, eventMs: number, windowMs: number, lifetimeMs: number): Promise<AlertState | undefined>;
   members(groupKey: string): Promise<AlertState[]>;
   openHealthKeys(): Promise<string[]>;
   /** Open deviations changed since `sinceIso` that alerting has no state for (a crash between commits). */

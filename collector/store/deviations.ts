@@ -1,10 +1,10 @@
-import type { Deviation, DeviationKind, DeviationStatus, Severity } from '../../common/deviations.js';
+import type { Deviation, DeviationKind, DeviationStatus, SessionCommand, Severity } from '../../common/deviations.js';
 import type { Observation } from '../../common/model.js';
 import type { DeviationRepository } from './contract.js';
 import type { SqlExecutor } from './sql.js';
 import { JOINED_WORKLOAD_COLUMNS, joinedWorkload, type JoinedWorkloadColumns } from './workloads.js';
 
-export type SessionCommand = NonNullable<Deviation['commands']>[number];
+export type { SessionCommand } from '../../common/deviations.js';
 
 /** What the engine writes; everything but ids and wall-clock stamps. */
 export interface DeviationWrite
@@ -165,7 +165,7 @@ function toStored(r: DeviationRow): StoredDeviation {
 
 /** `detail`: the row's detail already parsed, when the caller needs it too (engine bookkeeping included). */
 export function toDeviation(r: DeviationRow, detail = JSON.parse(r.detail) as Record<string, unknown>): Deviation {
-  const { engine: _engine, ...item } = detail;
+  const { engine, ...item } = detail;
   const deviation: Deviation = {
     id: r.id,
     baselineId: r.baseline_id,
@@ -190,6 +190,11 @@ export function toDeviation(r: DeviationRow, detail = JSON.parse(r.detail) as Re
     createdAt: r.created_at,
     updatedAt: r.updated_at,
   };
-  if (r.commands !== null) deviation.commands = JSON.parse(r.commands) as SessionCommand[];
+  if (r.commands !== null) {
+    deviation.commands = JSON.parse(r.commands) as SessionCommand[];
+    // Kept with the engine's bookkeeping (sessions.ts): no column of its own.
+    const omitted = (engine as { commandsOmitted?: unknown } | undefined)?.commandsOmitted;
+    if (typeof omitted === 'number' && omitted > 0) deviation.commandsOmitted = omitted;
+  }
   return deviation;
 }

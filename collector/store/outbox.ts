@@ -15,7 +15,7 @@ import type { AlertKind, AlertNotification } from '../sinks/types.js';
 export type AlertPhase = 'pending' | 'held' | 'firing' | 'acknowledged' | 'grouped' | 'resolved';
 
 /** The content of an alert; a notification is this plus the decision (status, reason, key). */
-export type AlertSnapshot = Omit<AlertNotification, 'idempotencyKey' | 'status' | 'reason' | 'endsAtMs' | 'heldBack' | 'decidedAtMs'>;
+export type AlertSnapshot = Omit<AlertNotification, 'idempotencyKey' | 'status' | 'reason' | 'endsAtMs' | 'heldBack' | 'decidedAtMs' | 'sequence'>;
 
 export interface AlertState {
   alertKey: string;
@@ -28,6 +28,8 @@ export interface AlertState {
   eventMs: number;
   lastEventMs: number;
   dueMs: number | null;
+  /** When the grown content of a notified alert is sent as an update (wall clock); null: nothing to tell. */
+  updateDueMs: number | null;
   notifyCount: number;
   alert: AlertSnapshot;
 }
@@ -43,6 +45,7 @@ interface StateRow {
   event_ms: number;
   last_event_ms: number;
   due_ms: number | null;
+  update_due_ms: number | null;
   notify_count: number;
   alert: string;
 }
@@ -59,6 +62,7 @@ function toState(r: StateRow): AlertState {
     eventMs: r.event_ms,
     lastEventMs: r.last_event_ms,
     dueMs: r.due_ms,
+    updateDueMs: r.update_due_ms,
     notifyCount: r.notify_count,
     alert: JSON.parse(r.alert) as AlertSnapshot,
   };
@@ -84,6 +88,8 @@ export interface UndecidedAlerts {
   grouping: number;
   /** Alerts decided to notify but held back by the rate limit. */
   heldBack: number;
+  /** Notified alerts whose grown content waits for its update (`alerting.updateInterval`). */
+  updates: number;
 }
 
 export class SqlOutbox implements OutboxRepository {
@@ -99,10 +105,10 @@ export class SqlOutbox implements OutboxRepository {
   /** Inserts or replaces the whole state of an alert. */
   async put(s: AlertState, nowMs: number): Promise<void> {
     await this.db.run(
-      `INSERT INTO alert_state (alert_key, kind, workload_key, deviation_id, group_key, phase, severity, event_ms, last_event_ms, due_ms, notify_count, alert, created_ms, updated_ms)
-       VALUES (@alert_key, @kind, @workload_key, @deviation_id, @group_key, @phase, @severity, @event_ms, @last_event_ms, @due_ms, @notify_count, @alert, @now, @now)
+      `INSERT INTO alert_state (alert_key, kind, workload_key, deviation_id, group_key, phase, severity, event_ms, last_event_ms, due_ms, update_due_ms, notify_count, alert, created_ms, updated_ms)
+       VALUES (@alert_key, @kind, @workload_key, @deviation_id, @group_key, @phase, @severity, @event_ms, @last_event_ms, @due_ms, @update_due_ms, @notify_count, @alert, @now, @now)
        ON CONFLICT (alert_key) DO UPDATE SET group_key = @group_key, phase = @phase, severity = @severity, last_event_ms = @last_event_ms,
-         due_ms = @due_ms, notify_count = @notify_count, alert = @alert, updated_ms = @now`,
+         due_ms = @due_ms, update_due_ms = @update_due_ms, notify_count = @notify_count, alert = @alert, updated_ms = @now`,
       {
         alert_key: s.alertKey,
         kind: s.kind,
@@ -114,6 +120,7 @@ export class SqlOutbox implements OutboxRepository {
         event_ms: s.eventMs,
         last_event_ms: s.lastEventMs,
         due_ms: s.dueMs,
+        update_due_ms: s.updateDueMs,
         notify_count: s.notifyCount,
         alert: JSON.stringify(s.alert),
         now: nowMs,
@@ -128,25 +135,59 @@ export class SqlOutbox implements OutboxRepository {
       .map(toState);
   }
 
+  /** Notified alerts whose update is due, oldest due first. */
+  async dueUpdates(nowMs: number, limit: number): Promise<AlertState[]> {
+    return (await this.db.all<StateRow>('SELECT * FROM alert_state WHERE update_due_ms <= @now ORDER BY update_due_ms LIMIT @limit', { now: nowMs, limit })).map(toState);
+  }
+
+  /**
+   * The earliest wall-clock time any decision comes due (a grouping wait's bound, a held alert, a
+   * re-notification, an update); undefined when none is waiting. The alerter sets its one timer to it.
+   */
+  async nextDecisionMs(): Promise<number | undefined> {
+    // One indexed MIN per phase (alert_state_due is (phase, due_ms)), not a scan of every open alert.
+    const r = await this.db.get<{ t: number | null }>(
+      `SELECT MIN(t) AS t FROM (
+         SELECT MIN(due_ms) AS t FROM alert_state WHERE phase = 'pending'
+         UNION ALL SELECT MIN(due_ms) FROM alert_state WHERE phase = 'held'
+         UNION ALL SELECT MIN(due_ms) FROM alert_state WHERE phase = 'firing'
+         UNION ALL SELECT MIN(due_ms) FROM alert_state WHERE phase = 'acknowledged'
+         UNION ALL SELECT MIN(update_due_ms) FROM alert_state) due`,
+    );
+    return r?.t ?? undefined;
+  }
+
+  /** Workloads with deviations waiting for their grouping decision whose wall-clock bound has come. */
+  async workloadsDue(nowMs: number, limit: number): Promise<string[]> {
+    return (await this.db
+      .all<{ w: string }>("SELECT DISTINCT workload_key AS w FROM alert_state WHERE phase = 'pending' AND due_ms <= @now AND workload_key IS NOT NULL LIMIT @limit", { now: nowMs, limit }))
+      .map((r) => r.w);
+  }
+
   async pendingOfWorkload(workloadKey: string): Promise<AlertState[]> {
     return (await this.db.all<StateRow>("SELECT * FROM alert_state WHERE workload_key = @w AND phase = 'pending' ORDER BY event_ms", { w: workloadKey })).map(toState);
   }
 
-  /** Deviations of a workload already decided on individually since `sinceEventMs` (event time). */
-  async countDecidedSince(workloadKey: string, sinceEventMs: number): Promise<number> {
+  /** Deviations of a workload already decided on individually with an event time in [fromEventMs, toEventMs]. */
+  async countDecidedWithin(workloadKey: string, fromEventMs: number, toEventMs: number): Promise<number> {
     return (
       (await this.db.get<{ n: number }>(
-        "SELECT COUNT(*) AS n FROM alert_state WHERE workload_key = @w AND kind = 'deviation' AND phase IN ('held', 'firing', 'acknowledged', 'resolved') AND event_ms >= @since",
-        { w: workloadKey, since: sinceEventMs },
+        "SELECT COUNT(*) AS n FROM alert_state WHERE workload_key = @w AND kind = 'deviation' AND phase IN ('held', 'firing', 'acknowledged', 'resolved') AND event_ms >= @from AND event_ms <= @to",
+        { w: workloadKey, from: fromEventMs, to: toEventMs },
       ))?.n ?? 0
     );
   }
 
-  /** The workload's open group whose latest member is at or after `sinceEventMs` and that began at or after `startedSinceMs` (event time). */
-  async openGroup(workloadKey: string, sinceEventMs: number, startedSinceMs: number): Promise<AlertState | undefined> {
+  /**
+   * The workload's open group a deviation at `eventMs` belongs to (event time): its latest member
+   * within `windowMs` before, its first member no more than `windowMs` after (a delayed node's old
+   * deviation does not join a later group) and no more than `lifetimeMs` before.
+   */
+  async openGroup(workloadKey: string, eventMs: number, windowMs: number, lifetimeMs: number): Promise<AlertState | undefined> {
     const r = await this.db.get<StateRow>(
-      "SELECT * FROM alert_state WHERE workload_key = @w AND kind = 'group' AND phase IN ('held', 'firing', 'acknowledged') AND last_event_ms >= @since AND event_ms >= @started ORDER BY last_event_ms DESC LIMIT 1",
-      { w: workloadKey, since: sinceEventMs, started: startedSinceMs },
+      `SELECT * FROM alert_state WHERE workload_key = @w AND kind = 'group' AND phase IN ('held', 'firing', 'acknowledged')
+         AND last_event_ms >= @since AND event_ms <= @until AND event_ms >= @started ORDER BY last_event_ms DESC LIMIT 1`,
+      { w: workloadKey, since: eventMs - windowMs, until: eventMs + windowMs, started: eventMs - lifetimeMs },
     );
     return r ? toState(r) : undefined;
   }
@@ -273,7 +314,8 @@ export class SqlOutbox implements OutboxRepository {
   async undecided(): Promise<UndecidedAlerts> {
     const rows = await this.db.all<{ phase: AlertPhase; n: number }>("SELECT phase, COUNT(*) AS n FROM alert_state WHERE phase IN ('pending', 'held') GROUP BY phase");
     const n = (phase: AlertPhase): number => rows.find((r) => r.phase === phase)?.n ?? 0;
-    return { grouping: n('pending'), heldBack: n('held') };
+    const updates = (await this.db.get<{ n: number }>('SELECT COUNT(*) AS n FROM alert_state WHERE update_due_ms IS NOT NULL'))?.n ?? 0;
+    return { grouping: n('pending'), heldBack: n('held'), updates };
   }
 
   /** For tests and the CLI: every row of one alert. */

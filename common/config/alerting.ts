@@ -38,14 +38,27 @@ export function alertingSection<S extends TSchema>(sink: S) {
         {
           threshold: Type.Integer({ minimum: 1, default: 5 }),
           window: duration({ default: '2m' }),
-          /** Wall-clock wait before a workload's first notification, so that a burst is seen as one. */
+          /**
+           * How long a workload's first deviation waits for a burst to follow, in event time (a
+           * replay decides as the live stream did); the same span of wall time bounds the wait.
+           */
           wait: duration({ default: '10s' }),
+          /**
+           * A deviation at least this severe in a workload with no open group is notified at once,
+           * as a group that later deviations join as updates; `none` = every deviation waits.
+           */
+          immediateSeverity: oneOf([...SEVERITIES, 'none'], { default: 'high' }),
           /** Deviations listed in one grouped notification; the rest are counted (`truncated`). */
           maxListed: Type.Integer({ minimum: 1, maximum: 200, default: 25 }),
         },
         section,
       ),
-      /** Global cap on new firing notifications; what exceeds it is held back (counted) and sent later. */
+      /**
+       * A notified alert whose content grows (a session's commands, a group's members) is sent again,
+       * same key, as an update: at most once per this interval per alert.
+       */
+      updateInterval: duration({ default: '30s' }),
+      /** Global cap on new firing notifications (refilled in event time); what exceeds it is held back (counted) and sent later. */
       rateLimit: Type.Object({ max: Type.Integer({ minimum: 1, default: 30 }), per: duration({ default: '1m' }) }, section),
       /** Per-sink delivery retries: exponential backoff from `initial` to `max`; rows older than `maxAge` expire. */
       retry: Type.Object({ initial: duration({ default: '1s' }), max: duration({ default: '5m' }), maxAge: duration({ default: '24h' }) }, section),

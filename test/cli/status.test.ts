@@ -10,7 +10,7 @@ const WEB = workload('team-a', 'web');
 t.test('prints every stage, idle or not, and waits for idle with --wait', async (t) => {
   // Alerting on a clock the test moves: the deviation waits for its grouping decision until it says.
   const clock = { ms: Date.now(), now: () => clock.ms };
-  const h = await startHarness(t, { alerting: { clock }, overrides: { 'collector.alerting': { ...FAST, grouping: { ...FAST.grouping, wait: '1m' } } } });
+  const h = await startHarness(t, { alerting: { clock }, overrides: { 'collector.alerting': { ...FAST, grouping: { ...FAST.grouping, wait: '1m', immediateSeverity: 'none' } } } });
 
   let r = await run(h, ['status']);
   t.equal(r.code, 0, r.err);
@@ -23,7 +23,7 @@ t.test('prints every stage, idle or not, and waits for idle with --wait', async 
   r = await run(h, ['status', '-o', 'json']);
   const busy = JSON.parse(r.out) as PipelineStatus;
   t.equal(busy.idle, false);
-  t.same(busy.alerting, { undecidedEvents: 0, grouping: 1, heldBack: 0 }, 'the deviation waits for its grouping decision');
+  t.same(busy.alerting, { undecidedEvents: 0, grouping: 1, heldBack: 0, updates: 0 }, 'the deviation waits for its grouping decision');
   t.match((await run(h, ['status', '-o', 'yaml'])).out, /^idle: false$/m);
 
   r = await run(h, ['status', '--wait', '--timeout', '300ms']);

@@ -99,6 +99,13 @@ export async function httpSinkContract(t: Test, subject: HttpSinkSubject): Promi
     }
   });
 
+  await t.test('an update of an alert is delivered like any notification', async (t) => {
+    const before = receiver.requests.length;
+    const n = sampleNotification({ cluster: 'test', baseUrl: 'https://d.example', nowMs: Date.now() });
+    t.same(await sink.send([{ ...n, reason: 'update', sequence: 2 }]), { result: 'ok' });
+    t.ok(receiver.requests.length > before, 'sent');
+  });
+
   await t.test('connection refused is a retry without secrets', async (t) => {
     const dead = new Receiver();
     await dead.start();
@@ -127,6 +134,11 @@ export async function lineSinkContract(t: Test, subject: { type: 'stdout' | 'fil
   t.equal(lines.length, 2, 'one line per notification');
   t.notMatch(text, /<script|<img/i);
   for (const l of lines) t.match(JSON.parse(l), { schema: 'driftwatch.alert.v1' });
+  // An update of the same alert: its own line, saying so, with a higher sequence.
+  const first = scriptNotification();
+  t.same(await sink.send([{ ...first, reason: 'update', sequence: 2, idempotencyKey: `${first.idempotencyKey}-2` }]), { result: 'ok' });
+  const after = subject.type === 'file' ? readFileSync(path, 'utf8') : Buffer.concat(chunks).toString('utf8');
+  t.match(JSON.parse(after.trimEnd().split('\n').at(-1)!), { key: first.alertKey, reason: 'update', sequence: 2 }, 'an update line with its sequence');
 }
 
 export { SECRET as CONTRACT_SECRET };

@@ -57,7 +57,8 @@ export function deviation(over: Partial<Deviation> = {}): Deviation {
     workload: WORKLOAD,
     itemKey: `process:${exe}`,
     kind: 'process',
-    severity: 'high',
+    // Below grouping.immediateSeverity (high): such a deviation waits for the grouping decision.
+    severity: 'medium',
     severityReason: 'new executable in an active baseline',
     status: 'open',
     summary: `new process ${exe} in payments/api`,
@@ -92,6 +93,7 @@ export const FAST = {
   grouping: { threshold: 5, window: '1m', wait: '30ms', maxListed: 50 },
   retry: { initial: '20ms', max: '100ms', maxAge: '1h' },
   rateLimit: { max: 1000, per: '1m' },
+  updateInterval: '100ms',
   unreadyAfter: '50ms',
 };
 

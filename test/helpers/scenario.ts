@@ -87,7 +87,7 @@ interface Image {
   name: string;
 }
 
-interface Pod {
+export interface Pod {
   namespace: string;
   name: string;
   workload: string;
@@ -100,7 +100,7 @@ interface Pod {
   containerStart: number;
 }
 
-interface Proc {
+export interface Proc {
   execId: string;
   pid: number;
   binary: string;
@@ -117,7 +117,7 @@ interface Proc {
 
 export type TetragonJson = Record<string, unknown>;
 
-const IMAGES = {
+export const IMAGES = {
   nginx: { id: 'docker.io/library/nginx@sha256:2d194184b067db3598771b4cf326cfe6ad5051937ba1132b8b7d4b0184e0d0a6', name: 'docker.io/library/nginx:1.27.2' },
   api: { id: 'ghcr.io/example/shop-api@sha256:6f1c3e0a9b8d7c6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e', name: 'ghcr.io/example/shop-api:2.3.1' },
   postgres: { id: 'docker.io/library/postgres@sha256:4ec37d2a07a0067f176fdcc9d4bb633a5724d2cc4f892c7a2046d054bb6939e5', name: 'docker.io/library/postgres:16.4' },
@@ -128,7 +128,8 @@ const IMAGES = {
 const NODES = ['node-a', 'node-b', 'node-c'] as const;
 const SVC = { kubernetes: '10.96.0.1', api: '10.96.12.40', db: '10.96.30.5', logs: '10.96.40.7' };
 
-class ClusterRecorder {
+/** Writes Tetragon events of pods and processes (deterministic); scenario tests compose their own recordings with it. */
+export class ClusterRecorder {
   private readonly rand = prng(20261130);
   private readonly events: { time: number; seq: number; json: TetragonJson }[] = [];
   private seq = 0;

@@ -202,9 +202,7 @@ export async function render(main, ctx) {
           ]),
         ),
         detail,
-        d.commands?.length
-          ? h('section', { class: 'card' }, h('h2', { text: 'Commands in this session' }), h('ol', { class: 'mono' }, d.commands.map((c) => h('li', { text: `${fmtTime(c.timeMs)}  ${visible(c.exe)} ${visible(c.args)}` }))))
-          : null,
+        d.commands?.length ? sessionCommands(d) : null,
         d.samples?.length ? h('section', { class: 'card' }, h('h2', { text: 'Sample events' }), samplesTable(d.samples)) : null,
       ),
       h(
@@ -229,4 +227,25 @@ export async function render(main, ctx) {
   ctx.onEvent((e) => {
     if (!acting && e.deviation?.id === d.id && e.type !== 'deviation.created') ctx.toast('This deviation changed: reload to see it.', 'info');
   });
+}
+
+/** Every command of a session with its own time, arguments and parents; what was not kept is counted. */
+function sessionCommands(d) {
+  const items = d.commands.map((c) =>
+    h(
+      'li',
+      {},
+      h('time', { datetime: new Date(c.timeMs).toISOString(), text: fmtTime(c.timeMs) }),
+      h('span', { class: 'command', text: `  ${visible(c.exe)}${c.args ? ` ${visible(c.args)}` : ''}` }),
+      c.lineage?.length ? h('span', { class: 'lineage muted', text: `  ← ${c.lineage.map(visible).join(' ← ')}` }) : null,
+    ),
+  );
+  const omitted = d.commandsOmitted ?? 0;
+  return h(
+    'section',
+    { class: 'card', 'aria-label': 'Commands in this session' },
+    h('h2', { text: `Commands in this session (${d.commands.length + omitted})` }),
+    h('ol', { class: 'mono' }, items),
+    omitted > 0 ? h('p', { class: 'muted', text: `… and ${omitted} more command${omitted === 1 ? '' : 's'}, counted but not kept` }) : null,
+  );
 }

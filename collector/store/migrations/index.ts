@@ -5,6 +5,7 @@ import { m004 } from './004-api.js';
 import { m005 } from './005-declared-last-good.js';
 import { m006 } from './006-storage-probe.js';
 import { m008 } from './008-learning-runs.js';
+import { m009 } from './009-alert-updates.js';
 
 /** A schema change. Append only: never edit a migration that has been released. */
 export interface Migration {
@@ -14,4 +15,4 @@ export interface Migration {
   up: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m008];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m008, m009];

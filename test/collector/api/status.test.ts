@@ -25,7 +25,7 @@ async function scene(t: Test): Promise<{ h: Harness; receiver: Receiver; clock: 
   const h = await startHarness(t, {
     alerting: { clock },
     overrides: {
-      'collector.alerting': { ...FAST, grouping: { ...FAST.grouping, wait: '1m' }, sinks: [{ name: 'hook', type: 'webhook', url: `${receiver.url}/hook`, secret: 's'.repeat(32) }] },
+      'collector.alerting': { ...FAST, grouping: { ...FAST.grouping, wait: '1m', immediateSeverity: 'none' }, sinks: [{ name: 'hook', type: 'webhook', url: `${receiver.url}/hook`, secret: 's'.repeat(32) }] },
     },
   });
   return { h, receiver, clock };
@@ -33,7 +33,7 @@ async function scene(t: Test): Promise<{ h: Harness; receiver: Receiver; clock: 
 
 t.test('counts move as a deviation waits for grouping, is decided and its notification delivered', async (t) => {
   const { h, receiver, clock } = await scene(t);
-  t.same(await status(h), { idle: true, ingest: { batches: 0, observations: 0 }, alerting: { undecidedEvents: 0, grouping: 0, heldBack: 0 }, outbox: { pending: 0, sinks: { hook: 0 } } }, 'idle at start, every configured sink listed');
+  t.same(await status(h), { idle: true, ingest: { batches: 0, observations: 0 }, alerting: { undecidedEvents: 0, grouping: 0, heldBack: 0, updates: 0 }, outbox: { pending: 0, sinks: { hook: 0 } } }, 'idle at start, every configured sink listed');
 
   await h.ingest(proc(WEB, T0, '/usr/sbin/nginx'));
   await h.endLearning();
@@ -41,13 +41,13 @@ t.test('counts move as a deviation waits for grouping, is decided and its notifi
   await until(async () => (await status(h)).alerting.grouping === 1);
   let s = await status(h);
   t.equal(s.idle, false, 'a deviation in its grouping wait is not done');
-  t.same(s.alerting, { undecidedEvents: 0, grouping: 1, heldBack: 0 });
+  t.same(s.alerting, { undecidedEvents: 0, grouping: 1, heldBack: 0, updates: 0 });
   t.equal(s.outbox.pending, 0, 'nothing decided, nothing queued');
 
   clock.ms += 61_000;
   await h.alerting.sweep();
   s = await status(h);
-  t.same(s.alerting, { undecidedEvents: 0, grouping: 0, heldBack: 0 }, 'decided once the grouping wait is over');
+  t.same(s.alerting, { undecidedEvents: 0, grouping: 0, heldBack: 0, updates: 0 }, 'decided once the grouping wait is over');
   t.same(s.outbox, { pending: 1, sinks: { hook: 1 } }, 'its notification waits in the outbox');
   await receiver.waitFor(1);
   t.equal((await status(h)).outbox.pending, 1, 'a refused delivery stays pending (it will be retried)');

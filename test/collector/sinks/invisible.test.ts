@@ -24,7 +24,7 @@ const NODE = 'node\u3164-1';
 function notification(kind: 'deviation' | 'health'): AlertNotification {
   const d = deviation({ id: 9, summary: `new process ${EXE} ${ARGS}`, item: { exe: EXE, args: ARGS }, pods: [POD], nodes: [NODE], samples: [processSample(EXE, ARGS, T0)] });
   const brief = toBrief(d, 'https://driftwatch.example');
-  const base = { idempotencyKey: `k-${kind}`, alertKey: `${kind}:9`, status: 'firing' as const, reason: 'new' as const, severity: 'high' as const, cluster: 'test', startsAtMs: T0, endsAtMs: null, url: brief.url, workload: WORKLOAD, truncated: 0, heldBack: 0, decidedAtMs: T0 };
+  const base = { idempotencyKey: `k-${kind}`, alertKey: `${kind}:9`, status: 'firing' as const, reason: 'new' as const, severity: 'high' as const, cluster: 'test', startsAtMs: T0, endsAtMs: null, url: brief.url, workload: WORKLOAD, truncated: 0, heldBack: 0, decidedAtMs: T0, sequence: 1 };
   if (kind === 'deviation') return { ...base, kind, alertname: 'DriftwatchDeviation', summary: d.summary, deviations: [brief], health: null };
   return {
     ...base,

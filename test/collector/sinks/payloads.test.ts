@@ -37,6 +37,7 @@ function evilNotification(): AlertNotification {
     health: null,
     heldBack: 0,
     decidedAtMs: T0 + 5,
+    sequence: 1,
   };
 }
 
@@ -193,4 +194,46 @@ t.test('sample notification is a valid deviation alert', async (t) => {
   const n = sampleNotification({ cluster: 'c', baseUrl: BASE, nowMs: T0 });
   t.equal(n.reason, 'test');
   t.ok(toAlertmanagerAlerts([n], { nowMs: T0, refreshMs: 1000 })[0]!.labels.alertname);
+});
+
+/** An interactive session's alert, updated: its commands with their times and parents, a higher sequence. */
+function sessionUpdate(): AlertNotification {
+  const commands = Array.from({ length: 12 }, (_v, i) => ({ exe: i === 0 ? '/bin/bash' : `/usr/bin/cmd-${i}`, args: i === 3 ? '<script>x</script>' : '', timeMs: T0 + i * 10_000, lineage: i === 0 ? ['/usr/bin/runc exec'] : ['/bin/bash', '/usr/bin/runc exec'] }));
+  const d = deviation({ id: 9, kind: 'interactive-session', summary: 'interactive session: 64 commands (/bin/bash, …)', commands, commandsOmitted: 52 });
+  const brief = toBrief(d, BASE);
+  return { ...evilNotification(), alertKey: 'deviation:9', summary: d.summary, deviations: [brief], reason: 'update', sequence: 3, idempotencyKey: 'k-9' };
+}
+
+t.test('a session update: each sink says it is an update of the same alert and lists the commands with their times', async (t) => {
+  const n = sessionUpdate();
+  t.equal(n.deviations[0]!.commands!.length, 12);
+  t.equal(n.deviations[0]!.commandsMore, 52);
+
+  const doc = toAlertDocument(n, T0);
+  t.match(doc, { key: 'deviation:9', reason: 'update', sequence: 3 });
+  t.same(doc.deviations[0]!.commands![1], { time: new Date(T0 + 10_000).toISOString(), exe: '/usr/bin/cmd-1', args: '', lineage: ['/bin/bash', '/usr/bin/runc exec'] });
+  t.equal(doc.deviations[0]!.commandsMore, 52);
+
+  const [am] = toAlertmanagerAlerts([n], { nowMs: T0, refreshMs: 60_000 });
+  const [amFirst] = toAlertmanagerAlerts([{ ...n, reason: 'new', sequence: 1 }], { nowMs: T0, refreshMs: 60_000 });
+  t.same(am!.labels, amFirst!.labels, 'alertmanager: the same labels, so the same alert …');
+  t.equal(am!.annotations.sequence, '3', '… with its version in the annotations');
+  t.match(am!.annotations.description, `${new Date(T0 + 20_000).toISOString()}  /usr/bin/cmd-2  (← /bin/bash ← /usr/bin/runc exec)`, 'every command with its time and parents');
+  t.match(am!.annotations.description, '… 52 more commands in driftwatch');
+
+  const slack = toSlackMessage(n);
+  t.match(slack.blocks[0], { text: { text: /\(update #3\)$/ } }, 'slack: an update message, said in its header');
+  const commands = JSON.stringify(slack.blocks.find((b) => JSON.stringify(b).includes('*Commands*')));
+  t.match(commands, new Date(T0 + 110_000).toISOString(), 'the commands, with their times');
+  t.match(commands, /and 52 more in driftwatch/);
+  t.notMatch(commands, /<script/, 'escaped');
+});
+
+t.test('a group update keeps its Alertmanager labels as members of other kinds join', async (t) => {
+  const member = (id: number, kind: 'process' | 'network') => toBrief(deviation({ id, kind }), BASE);
+  const group: AlertNotification = { ...evilNotification(), kind: 'group', alertKey: 'group:test/payments/Deployment/api/app:1000', alertname: 'DriftwatchDeviationGroup', deviations: [member(1, 'process')] };
+  const grown: AlertNotification = { ...group, reason: 'update', sequence: 2, deviations: [member(1, 'process'), member(2, 'network')] };
+  const [a, b] = toAlertmanagerAlerts([group, grown], { nowMs: T0, refreshMs: 60_000 });
+  t.same(b!.labels, a!.labels);
+  t.equal(b!.annotations.deviation_kinds, 'network,process');
 });
