@@ -44,6 +44,7 @@ export interface DetectionOptions {
 export class Detection implements Component, ChangeRunner {
   readonly name = 'detection';
   readonly store: Store;
+  private readonly stopExternalWrites: () => void;
   readonly declared: DeclaredBaselines;
   readonly edge: EdgeBaselines;
   readonly unitOfWork: IngestUnitOfWork;
@@ -102,6 +103,8 @@ export class Detection implements Component, ChangeRunner {
     const learner = new Learner(deriver, lifecycle, evaluator, { maxItems: c.learning.maxItemsPerBaseline, generaliseAfter: c.network.generaliseAfter ?? 1 });
     this.edge = new EdgeBaselines(this.store, this.views, this.declared, deriver, parseDuration(c.learning.edgeDedupWindow ?? '10m'));
     this.unitOfWork = new IngestUnitOfWork(this, { deriver, declared: this.declared, lifecycle, learner, sessions: new SessionTracker(deriver, evaluator), evaluator }, opts.registry);
+    // Another replica on the database wrote: the views may hold what it changed since.
+    this.stopExternalWrites = this.store.onExternalWrite(() => this.views.discard());
     this.baselineReview = new BaselineReview(this.views, lifecycle);
     this.deviationReview = new DeviationReview(this.views, lifecycle, learner);
     this.created = new Counter({
@@ -127,6 +130,7 @@ export class Detection implements Component, ChangeRunner {
   }
 
   close = once(async () => {
+    this.stopExternalWrites();
     await this.declaredNames?.close();
     this.declared.close();
     await this.declared.saved();

@@ -13,7 +13,7 @@ import { StorageMonitor } from './health/storage.js';
 import { IngestServer } from './ingest/server.js';
 import { createPeerResolver } from './kubernetes/peer-resolver.js';
 import { Detection } from './detection.js';
-import { openStore, type Store } from './store/index.js';
+import { openStore, redactedUrl, type Store } from './store/index.js';
 import { registerStateMetrics } from './state-metrics.js';
 import { readPipelineStatus } from './status.js';
 
@@ -46,7 +46,8 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
   if (!opts.registry) collectDefaultMetrics({ register: registry });
   const c = config.collector;
 
-  const store = openStore({ dataDir: c.dataDir });
+  const store = await openStore({ dataDir: c.dataDir, store: c.store });
+  if (store.backend === 'postgres') logger.info('store: PostgreSQL', { url: redactedUrl(c.store.url ?? '') });
   registerStateMetrics(registry, store.reports);
   const bus = new CollectorBus();
   const closers: (() => Promise<void> | void)[] = [() => store.close()];
@@ -77,6 +78,8 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
     closers.unshift(() => ingest.close());
     const retention = { observationsMs: parseDuration(c.retention.observations), agentsMs: parseDuration(c.retention.agents) };
     const prune = async (): Promise<void> => {
+      // Of several replicas on one database, the leader alone applies retention.
+      if (!store.leadership.isLeader()) return;
       try {
         const n = await store.prune(retention, Date.now());
         if (n.observations || n.agents) logger.info('retention: pruned', n);

@@ -1,7 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Mutex } from 'async-mutex';
-import { StorageUnavailableError, type RetentionPolicy, type Repositories, type StorageState, type Store, type Transaction } from '../contract.js';
+import { SOLE_LEADER, StorageUnavailableError, type RetentionPolicy, type Repositories, type StorageState, type Store, type Transaction } from '../contract.js';
 import { sqlRepositories, type SqlRepositories } from '../repositories.js';
+import { pruneRetention } from '../retention.js';
 import type { SqlExecutor, SqlParams } from '../sql.js';
 import { SqliteConnection, type OpenOptions } from './database.js';
 import { roomShortfall, storageFailureOf } from './storage.js';
@@ -33,6 +34,7 @@ const LOW_FREE_SPACE = 'LOW_FREE_SPACE';
  */
 export class SqliteStore implements Store {
   readonly backend = 'sqlite';
+  readonly leadership = SOLE_LEADER;
   /** The raw connection, for migrations tests and benchmarks only. */
   readonly connection: SqliteConnection;
   private readonly mutex = new Mutex();
@@ -159,6 +161,11 @@ export class SqliteStore implements Store {
     }
   }
 
+  /** One collector per database file: no other process writes what the caches hold. */
+  onExternalWrite(): () => void {
+    return () => undefined;
+  }
+
   storage(): StorageState {
     return this.state;
   }
@@ -198,10 +205,7 @@ export class SqliteStore implements Store {
   }
 
   async prune(policy: RetentionPolicy, nowMs: number): Promise<{ observations: number; agents: number }> {
-    return this.transaction(async () => ({
-      observations: await this.tx.observations.prune(policy.observationsMs),
-      agents: await this.tx.agents.prune(policy.agentsMs, nowMs),
-    }));
+    return this.transaction(() => pruneRetention(this.tx, policy, nowMs));
   }
 
   async close(): Promise<void> {
