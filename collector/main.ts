@@ -1,4 +1,4 @@
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DriftwatchConfig } from '../common/config/schema.js';
 import { parseDuration } from '../common/duration.js';
 import { once } from '../common/lifecycle.js';
@@ -52,6 +52,7 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
   const bus = new CollectorBus();
   const closers: (() => Promise<void> | void)[] = [() => store.close()];
   try {
+    closers.unshift(watchLeadership(store, registry, logger));
     // A full or failing database volume makes the collector not ready, never stops it.
     const storage = new StorageMonitor({ store, logger: logger.child({ component: 'storage' }), registry });
     await storage.start();
@@ -130,4 +131,22 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
     for (const close of closers) await close();
     throw err;
   }
+}
+
+/**
+ * Leadership (several replicas on one PostgreSQL database) as a gauge and a log line on every
+ * change: which replica does the periodic work. Returns the unsubscribe.
+ */
+function watchLeadership(store: Store, registry: Registry, logger: Logger): () => void {
+  const gauge = new Gauge({
+    name: 'driftwatch_collector_leader',
+    help: '1 while this collector does the periodic work (alert sweeps, outbox delivery, retention); one replica on a database at a time',
+    registers: [registry],
+  });
+  gauge.set(store.leadership.isLeader() ? 1 : 0);
+  if (store.backend === 'postgres' && store.leadership.isLeader()) logger.info('leadership: this replica does the periodic work');
+  return store.leadership.onChange((leading) => {
+    gauge.set(leading ? 1 : 0);
+    logger.info(leading ? 'leadership: this replica does the periodic work' : 'leadership: lost; another replica does the periodic work');
+  });
 }
