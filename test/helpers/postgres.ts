@@ -96,8 +96,9 @@ export async function startPostgres(): Promise<PostgresCluster | { unavailable: 
     return { unavailable: `initdb failed: ${(err as Error).message.split('\n')[0]}` };
   }
   const port = await freePort();
-  // No durability needed for a throwaway cluster: fsync off keeps the suite fast on a shared disk.
-  const options = `-c listen_addresses=127.0.0.1 -p ${port} -k ${sockets} -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
+  // fsync off keeps the suite fast on a shared disk and survives a killed server (the OS keeps the
+  // writes); synchronous_commit stays on: a commit acknowledged must survive kill().
+  const options = `-c listen_addresses=127.0.0.1 -p ${port} -k ${sockets} -c fsync=off -c full_page_writes=off -c max_connections=200`;
   const start = async (): Promise<void> => {
     await pgCommand('pg_ctl', ['-D', data, '-l', log, '-o', options, '-w', '-t', '60', 'start']);
   };
