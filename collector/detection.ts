@@ -20,6 +20,7 @@ import { BaselineViews } from './baselines/view.js';
 import { loadAddressSetsDir, type AddressSets } from './addresses/address-sets.js';
 import { DeclaredNameHistory } from './addresses/declared-names.js';
 import { commitChanges, type ChangeRunner, type ChangeSet } from './changes.js';
+import { applyReplicaMessage, replicaMessages } from './replicas.js';
 import { DeviationEvaluator } from './deviations/evaluate.js';
 import { DeviationReview } from './deviations/review.js';
 import { SessionTracker } from './deviations/sessions.js';
@@ -45,6 +46,7 @@ export class Detection implements Component, ChangeRunner {
   readonly name = 'detection';
   readonly store: Store;
   private readonly stopExternalWrites: () => void;
+  private readonly stopReplicas: () => void;
   readonly declared: DeclaredBaselines;
   readonly edge: EdgeBaselines;
   readonly unitOfWork: IngestUnitOfWork;
@@ -105,6 +107,10 @@ export class Detection implements Component, ChangeRunner {
     this.unitOfWork = new IngestUnitOfWork(this, { deriver, declared: this.declared, lifecycle, learner, sessions: new SessionTracker(deriver, evaluator), evaluator }, opts.registry);
     // Another replica on the database wrote: the views may hold what it changed since.
     this.stopExternalWrites = this.store.onExternalWrite(() => this.views.discard());
+    const receiver = { store: this.store, bus: opts.bus, discard: () => this.views.discard(), edgeChanged: (ids: number[]) => this.edge.changed(ids) };
+    this.stopReplicas = this.store.replicas.subscribe((message) => {
+      applyReplicaMessage(message, receiver).catch((err: unknown) => opts.logger.warn('a change from another replica could not be applied', { error: (err as Error).message }));
+    });
     this.baselineReview = new BaselineReview(this.views, lifecycle);
     this.deviationReview = new DeviationReview(this.views, lifecycle, learner);
     this.created = new Counter({
@@ -131,6 +137,7 @@ export class Detection implements Component, ChangeRunner {
 
   close = once(async () => {
     this.stopExternalWrites();
+    this.stopReplicas();
     await this.declaredNames?.close();
     this.declared.close();
     await this.declared.saved();
@@ -185,6 +192,10 @@ export class Detection implements Component, ChangeRunner {
     }
     for (const kind of changes.createdKinds) this.created.inc({ kind });
     await this.edge.changed(changes.edgeWorkloads);
+    if (this.store.backend === 'sqlite') return;
+    for (const message of replicaMessages(changes)) {
+      await this.store.replicas.publish(message).catch((err: unknown) => this.opts.logger.warn('other replicas could not be told of a change', { error: (err as Error).message }));
+    }
   }
 
   // One-call forms of the reviews, each its own transaction (the CLI, tests and the demo use them).

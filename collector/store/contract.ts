@@ -259,12 +259,30 @@ export interface Leadership {
   onChange(listener: (leading: boolean) => void): () => void;
 }
 
+/**
+ * Messages between the collector replicas on one database (what a committed transaction changed,
+ * so that every replica pushes edge baselines and streams events promptly). Best effort: nothing
+ * durable travels this way. Each replica hears the others, never itself.
+ */
+export interface ReplicaChannel {
+  /** At most MAX_REPLICA_MESSAGE_BYTES of UTF-8. */
+  publish(message: string): Promise<void>;
+  subscribe(listener: (message: string) => void): () => void;
+}
+
+/** Room for one replica message (PostgreSQL's NOTIFY takes under 8000 bytes, with the sender's id). */
+export const MAX_REPLICA_MESSAGE_BYTES = 7800;
+
+/** One collector on its database (SQLite): nobody to tell. */
+export const NO_REPLICAS: ReplicaChannel = { publish: async () => undefined, subscribe: () => () => undefined };
+
 /** The one process on its database (SQLite: one collector per file) always leads. */
 export const SOLE_LEADER: Leadership = { isLeader: () => true, onChange: () => () => undefined };
 
 export interface Store extends Repositories {
   readonly backend: 'sqlite' | 'postgres';
   readonly leadership: Leadership;
+  readonly replicas: ReplicaChannel;
   readonly schemaVersion: number;
   /** Whether writes currently fail (since the first that failed, until a probe succeeds). */
   storage(): StorageState;

@@ -6,7 +6,8 @@ import { pruneRetention } from '../retention.js';
 import type { RunResult, SqlExecutor, SqlParams } from '../sql.js';
 import { LOCK_CLASS, LOCKS, migrate, poolConfig, type PostgresOpenOptions } from './database.js';
 import { positionalValues, StatementCache } from './dialect.js';
-import { AdvisoryLeadership } from './leader.js';
+import { AdvisoryLeadership, LEADER_RETRY_MS } from './leader.js';
+import { NotifyChannel } from './notify.js';
 import { storageFailureOf } from './storage.js';
 
 export interface PostgresStoreOptions extends PostgresOpenOptions {
@@ -41,6 +42,7 @@ export class PostgresStore implements Store {
   readonly backend = 'postgres';
   readonly pool: pg.Pool;
   readonly leadership: AdvisoryLeadership;
+  readonly replicas: NotifyChannel;
   private readonly context = new AsyncLocalStorage<TransactionContext>();
   private readonly statements = new StatementCache();
   private readonly workloadIds = new Map<string, number>();
@@ -58,6 +60,7 @@ export class PostgresStore implements Store {
     const config = poolConfig(opts);
     this.pool = new pg.Pool(config);
     this.leadership = new AdvisoryLeadership(config, opts.leaderRetryMs);
+    this.replicas = new NotifyChannel(this.pool, config, opts.leaderRetryMs ?? LEADER_RETRY_MS);
     // An idle pooled connection the server drops (restart, failover) must not crash the process.
     this.pool.on('error', (err) => this.noteFailure(err));
     this.outside = sqlRepositories(this.executor(undefined), this.repoOptions());
@@ -67,6 +70,7 @@ export class PostgresStore implements Store {
   async init(opts: PostgresOpenOptions): Promise<void> {
     this.version = await migrate(this.pool, opts.migrations, opts.targetVersion);
     await this.leadership.start();
+    await this.replicas.start();
   }
 
   get schemaVersion(): number {
@@ -251,6 +255,7 @@ export class PostgresStore implements Store {
     if (this.closed) return;
     this.closed = true;
     await this.leadership.close();
+    await this.replicas.close();
     // Waits for checked-out connections (running transactions) to be released.
     await this.pool.end();
   }

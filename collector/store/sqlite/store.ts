@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Mutex } from 'async-mutex';
-import { SOLE_LEADER, StorageUnavailableError, type RetentionPolicy, type Repositories, type StorageState, type Store, type Transaction } from '../contract.js';
+import { NO_REPLICAS, SOLE_LEADER, StorageUnavailableError, type RetentionPolicy, type Repositories, type StorageState, type Store, type Transaction } from '../contract.js';
 import { sqlRepositories, type SqlRepositories } from '../repositories.js';
 import { pruneRetention } from '../retention.js';
 import type { SqlExecutor, SqlParams } from '../sql.js';
@@ -35,6 +35,7 @@ const LOW_FREE_SPACE = 'LOW_FREE_SPACE';
 export class SqliteStore implements Store {
   readonly backend = 'sqlite';
   readonly leadership = SOLE_LEADER;
+  readonly replicas = NO_REPLICAS;
   /** The raw connection, for migrations tests and benchmarks only. */
   readonly connection: SqliteConnection;
   private readonly mutex = new Mutex();

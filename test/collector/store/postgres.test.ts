@@ -12,6 +12,7 @@ import { postgresDdl, toPositional } from '../../../collector/store/postgres/dia
 import { openPostgresStore } from '../../../collector/store/postgres/store.js';
 import { exec, fixtureOn, MIN, T0 } from '../../helpers/detection.js';
 import { postgresCluster } from '../../helpers/postgres.js';
+import { eventually } from '../../helpers/processes.js';
 
 t.test('named parameters become positional ones; quoted text is left alone', async (t) => {
   const st = toPositional(`SELECT '@not' AS "x@y", a FROM t WHERE a = @a AND (b, c) > (@b, @a) AND d LIKE @text ESCAPE '\\'`);
@@ -64,6 +65,21 @@ t.test('on a server', async (t) => {
     await a.feed(exec('/b', { time: T0 + 3 * 60 * MIN }), exec('/c', { time: T0 + 3 * 60 * MIN }));
     const raised = (await a.store.queries.listDeviations({ sort: 'created', descending: false, limit: 10, scope: null })).items.map((d) => d.itemKey);
     t.same(raised, ['p|/c'], 'only what neither replica learned is a deviation');
+  });
+
+  t.test("replicas: one replica's changes reach the other's agents (edge push) and live stream, not its alerting", async (t) => {
+    const db = await cluster.database();
+    const a = await fixtureOn(await openPostgresStore(db));
+    t.teardown(() => a.close());
+    const b = await fixtureOn(await openPostgresStore(db));
+    t.teardown(() => b.close());
+    const streamed: string[] = [];
+    b.bus.subscribe((e) => streamed.push(e.type === 'baseline.changed' ? `${e.type} ${e.baseline.phase}` : e.type), { replicas: true });
+    await a.feed(exec('/a', { time: T0 }));
+    await a.feed(exec('/a', { time: T0 + 3 * 60 * MIN }), exec('/c', { time: T0 + 3 * 60 * MIN }));
+    await eventually(() => streamed.includes('deviation.created') && b.edges.flat().some((e) => e.phase === 'active'), "replica b hears replica a's changes", 10_000);
+    t.match(streamed, ['baseline.changed learning', 'baseline.changed active', 'deviation.created'], 'in commit order');
+    t.same(b.events, [], "b's own subscribers (alerting) hear nothing: the change was made, and alerted, on a");
   });
 
   t.test('transactions of two replicas are serial: no lost update', async (t) => {
