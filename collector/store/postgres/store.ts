@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
-import type { RetentionPolicy, Repositories, StorageState, Store, Transaction } from '../contract.js';
-import { sqlRepositories, type SqlRepositories } from '../repositories.js';
+import type { RetentionPolicy, StorageState, Store, Transaction } from '../contract.js';
+import { sqlRepositories, StoreRepositories, type SqlRepositories } from '../repositories.js';
 import { pruneRetention } from '../retention.js';
 import type { RunResult, SqlExecutor, SqlParams } from '../sql.js';
 import { LOCK_CLASS, LOCKS, migrate, poolConfig, type PostgresOpenOptions } from './database.js';
@@ -38,7 +38,7 @@ const PROBE_BYTES = 64 * 1024;
  * while reads (API, WebSocket, edge pushes) run in parallel on every replica. Open with
  * `openPostgresStore` (migrations are asynchronous).
  */
-export class PostgresStore implements Store {
+export class PostgresStore extends StoreRepositories implements Store {
   readonly backend = 'postgres';
   readonly pool: pg.Pool;
   readonly leadership: AdvisoryLeadership;
@@ -46,7 +46,7 @@ export class PostgresStore implements Store {
   private readonly context = new AsyncLocalStorage<TransactionContext>();
   private readonly statements = new StatementCache();
   private readonly workloadIds = new Map<string, number>();
-  private readonly outside: SqlRepositories;
+  protected readonly outside: SqlRepositories;
   private readonly now: () => number;
   private state: StorageState = { available: true };
   private version = 0;
@@ -56,6 +56,7 @@ export class PostgresStore implements Store {
   private closed = false;
 
   constructor(opts: PostgresStoreOptions) {
+    super();
     this.now = opts.now ?? Date.now;
     const config = poolConfig(opts);
     this.pool = new pg.Pool(config);
@@ -77,39 +78,6 @@ export class PostgresStore implements Store {
     return this.version;
   }
 
-  get workloads(): SqlRepositories['workloads'] {
-    return this.outside.workloads;
-  }
-  get baselines(): Repositories['baselines'] {
-    return this.outside.baselines;
-  }
-  get deviations(): Repositories['deviations'] {
-    return this.outside.deviations;
-  }
-  get observations(): SqlRepositories['observations'] {
-    return this.outside.observations;
-  }
-  get agents(): SqlRepositories['agents'] {
-    return this.outside.agents;
-  }
-  get declared(): Repositories['declared'] {
-    return this.outside.declared;
-  }
-  get tokens(): Repositories['tokens'] {
-    return this.outside.tokens;
-  }
-  get audit(): Repositories['audit'] {
-    return this.outside.audit;
-  }
-  get outbox(): SqlRepositories['outbox'] {
-    return this.outside.outbox;
-  }
-  get queries(): Repositories['queries'] {
-    return this.outside.queries;
-  }
-  get reports(): Repositories['reports'] {
-    return this.outside.reports;
-  }
 
   transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
     return this.sqlTransaction(fn);

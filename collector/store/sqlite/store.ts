@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { Mutex } from 'async-mutex';
-import { NO_REPLICAS, SOLE_LEADER, StorageUnavailableError, type RetentionPolicy, type Repositories, type StorageState, type Store, type Transaction } from '../contract.js';
-import { sqlRepositories, type SqlRepositories } from '../repositories.js';
+import { NO_REPLICAS, SOLE_LEADER, StorageUnavailableError, type RetentionPolicy, type StorageState, type Store, type Transaction } from '../contract.js';
+import { sqlRepositories, StoreRepositories, type SqlRepositories } from '../repositories.js';
 import { pruneRetention } from '../retention.js';
 import type { SqlExecutor, SqlParams } from '../sql.js';
 import { SqliteConnection, type OpenOptions } from './database.js';
@@ -32,7 +32,7 @@ const LOW_FREE_SPACE = 'LOW_FREE_SPACE';
  * contract. Transactions are serialised by a mutex and hold it across their awaits; calls on the
  * store outside a transaction wait until none is running, so they never see uncommitted rows.
  */
-export class SqliteStore implements Store {
+export class SqliteStore extends StoreRepositories implements Store {
   readonly backend = 'sqlite';
   readonly leadership = SOLE_LEADER;
   readonly replicas = NO_REPLICAS;
@@ -43,12 +43,13 @@ export class SqliteStore implements Store {
   private readonly workloadIds = new Map<string, number>();
   private readonly tx: SqlRepositories & Transaction;
   private savepoints = 0;
-  private readonly outside: SqlRepositories;
+  protected readonly outside: SqlRepositories;
   private closed = false;
   private state: StorageState = { available: true };
   private readonly now: () => number;
 
   constructor(private readonly opts: SqliteStoreOptions) {
+    super();
     this.now = opts.now ?? Date.now;
     this.connection = new SqliteConnection(opts);
     const repoOptions = { workloadIds: this.workloadIds, now: this.now };
@@ -60,39 +61,6 @@ export class SqliteStore implements Store {
     return this.connection.schemaVersion;
   }
 
-  get workloads(): SqlRepositories['workloads'] {
-    return this.outside.workloads;
-  }
-  get baselines(): Repositories['baselines'] {
-    return this.outside.baselines;
-  }
-  get deviations(): Repositories['deviations'] {
-    return this.outside.deviations;
-  }
-  get observations(): SqlRepositories['observations'] {
-    return this.outside.observations;
-  }
-  get agents(): SqlRepositories['agents'] {
-    return this.outside.agents;
-  }
-  get declared(): Repositories['declared'] {
-    return this.outside.declared;
-  }
-  get tokens(): Repositories['tokens'] {
-    return this.outside.tokens;
-  }
-  get audit(): Repositories['audit'] {
-    return this.outside.audit;
-  }
-  get outbox(): SqlRepositories['outbox'] {
-    return this.outside.outbox;
-  }
-  get queries(): Repositories['queries'] {
-    return this.outside.queries;
-  }
-  get reports(): Repositories['reports'] {
-    return this.outside.reports;
-  }
 
   async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
     if (this.context.getStore()?.open) throw new Error('store: a transaction is already open in this context (use its tx)');
