@@ -280,3 +280,23 @@ t.test('with several collector addresses the agent moves to the next replica whe
   t.equal(await replicas[1]!.store.observations.count(), 250, 'each observation stored exactly once');
   t.equal(await replicas[1]!.store.agents.lastSeq('n1-replicas'), 25);
 });
+
+t.test('a replica that starts leaves the agents connected to another replica connected', async (t) => {
+  const cluster = await postgresCluster(t);
+  if (!cluster) return;
+  const db = await cluster.database();
+  const [portA, portB] = [await freePort(), await freePort()];
+  const storeA = await openPostgresStore(db);
+  const serverA = ingest(storeA, portA, new RecordingEngine(storeA));
+  await serverA.start();
+  t.teardown(async () => (await serverA.close(), await storeA.close()));
+  const shipper = shipperFor(config(portA).agent, { instanceId: 'n1-on-a' });
+  await shipper.start();
+  t.teardown(() => shipper.close());
+  await eventually(async () => (await storeA.agents.get('n1-on-a'))?.connected === true, 'connected to replica a');
+  const storeB = await openPostgresStore(db);
+  const serverB = ingest(storeB, portB, new RecordingEngine(storeB));
+  await serverB.start();
+  t.teardown(async () => (await serverB.close(), await storeB.close()));
+  t.equal((await storeB.agents.get('n1-on-a'))?.connected, true, 'still connected (to replica a)');
+});
