@@ -135,7 +135,7 @@ export async function startAgent(config: Readonly<DriftwatchConfig>, opts: Start
     for (const c of started.reverse()) await c.close();
     throw err;
   }
-  logger.info('agent started', { node: a.node, sources: sources.map((s) => s.name), collector: a.collector.address, instance: shipper.instanceId });
+  logger.info('agent started', { node: a.node, sources: sources.map((s) => s.name), collector: a.collector.addresses ?? [a.collector.address], instance: shipper.instanceId });
 
   return {
     httpPort: ops.port,

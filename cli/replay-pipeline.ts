@@ -27,7 +27,8 @@ import { Detection } from '../collector/detection.js';
 import { CollectorBus } from '../collector/events.js';
 import { createAlerting, type AlertingComponent } from '../collector/outbox/index.js';
 import { readPipelineStatus, type PipelineStatus } from '../collector/status.js';
-import { openStore, type Store } from '../collector/store/index.js';
+import type { Store } from '../collector/store/index.js';
+import { openSqliteStore } from '../collector/store/sqlite/store.js';
 import type { DeviationCursor, DeviationListItem } from '../collector/store/queries.js';
 
 export type RecordingKind = 'tetragon-json' | 'falco-json';
@@ -108,7 +109,8 @@ export class ReplayPipeline {
     opts: { logger?: Logger; stdout?: Writable } = {},
   ) {
     const logger = opts.logger ?? silentLogger();
-    this.store = openStore({ dataDir: config.collector.dataDir });
+    // A replay is one process in event time: the embedded store, whatever collector.store says.
+    this.store = openSqliteStore({ dataDir: config.collector.dataDir });
     this.detection = new Detection({ store: this.store, bus: this.bus, config: config.collector, logger });
     this.alerting = createAlerting({ store: this.store, bus: this.bus, config, logger, registry: this.registry, clock: this.clock, ...(opts.stdout ? { stdout: opts.stdout } : {}) });
     this.lineage = createLineage(config.agent, { now: () => this.clock.lastEventMs });

@@ -1,7 +1,7 @@
 import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import type { Transaction } from '../collector/store/contract.js';
-import { openStore, storeLocation } from '../collector/store/index.js';
+import { openStore, redactedUrl, storeLocation, type StoreOptions } from '../collector/store/index.js';
 import { isRole, ROLES } from '../collector/store/tokens.js';
 import { parseDuration } from '../common/duration.js';
 import { terminalSafe } from '../common/text.js';
@@ -16,8 +16,7 @@ import { configFrom } from './serve.js';
 export function register(program: Command): void {
   const cmd = program.command('token').description('API tokens for the console and the CLI (run where the collector database is)');
   const withDb = async <T>(opts: DbOptions, fn: (tx: Transaction) => Promise<T>): Promise<T> => {
-    const dataDir = await collectorDataDir(opts);
-    const store = openStore({ dataDir });
+    const store = await openStore(await collectorStore(opts));
     try {
       return await store.transaction(fn);
     } finally {
@@ -112,13 +111,19 @@ interface DbOptions {
  * a missing database is refused, never created (a token in a new ./data would fail with 401),
  * and the one used is named on stderr.
  */
-async function collectorDataDir(opts: DbOptions): Promise<string> {
+/** The collector's store: its PostgreSQL database (collector.store in --config), else its SQLite file, which must exist. */
+async function collectorStore(opts: DbOptions): Promise<StoreOptions> {
   if (opts.config !== undefined && opts.dataDir !== undefined) throw new Error('give --config or --data-dir, not both');
-  const dataDir = opts.dataDir ?? (await configFrom(opts)).config.collector.dataDir;
+  const collector = opts.dataDir === undefined ? (await configFrom(opts)).config.collector : undefined;
+  if (collector?.store.kind === 'postgres') {
+    process.stderr.write(`using the collector database ${redactedUrl(collector.store.url ?? '')} (collector.store in ${opts.config ?? 'the configuration'})\n`);
+    return { dataDir: collector.dataDir, store: collector.store };
+  }
+  const dataDir = opts.dataDir ?? collector!.dataDir;
   const from = opts.dataDir !== undefined ? '--data-dir' : opts.config !== undefined ? `collector.dataDir in ${opts.config}` : 'the default collector.dataDir (no --config given)';
   const { path: file, exists } = storeLocation(dataDir);
   if (!exists)
     throw new Error(`no collector database at ${file} (${from}): point --config at the running collector's configuration or --data-dir at its data directory (the collector creates the database when it starts; \`driftwatch demo\` prints its directory)`);
   process.stderr.write(`using the collector database ${file} (${from})\n`);
-  return dataDir;
+  return { dataDir };
 }

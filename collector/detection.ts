@@ -22,6 +22,7 @@ import { clusterWindowStart } from './baselines/windows.js';
 import { loadAddressSetsDir, type AddressSets } from './addresses/address-sets.js';
 import { DeclaredNameHistory } from './addresses/declared-names.js';
 import { commitChanges, type ChangeRunner, type ChangeSet } from './changes.js';
+import { applyReplicaMessage, replicaMessages } from './replicas.js';
 import { DeviationEvaluator } from './deviations/evaluate.js';
 import { DeviationReview } from './deviations/review.js';
 import { SessionTracker } from './deviations/sessions.js';
@@ -46,6 +47,8 @@ export interface DetectionOptions {
 export class Detection implements Component, ChangeRunner {
   readonly name = 'detection';
   readonly store: Store;
+  private readonly stopExternalWrites: () => void;
+  private readonly stopReplicas: () => void;
   readonly declared: DeclaredBaselines;
   readonly edge: EdgeBaselines;
   readonly unitOfWork: IngestUnitOfWork;
@@ -109,6 +112,12 @@ export class Detection implements Component, ChangeRunner {
     const learner = new Learner(deriver, lifecycle, evaluator, { maxItems: c.learning.maxItemsPerBaseline, generaliseAfter: c.network.generaliseAfter ?? 1 }, new RunLearning(lifecycle));
     this.edge = new EdgeBaselines(this.store, this.views, this.declared, deriver, parseDuration(c.learning.edgeDedupWindow ?? '10m'));
     this.unitOfWork = new IngestUnitOfWork(this, { deriver, declared: this.declared, lifecycle, learner, sessions: new SessionTracker(deriver, evaluator), evaluator, handStartedJobs: new HandStartedJobs() }, opts.registry);
+    // Another replica on the database wrote: the views may hold what it changed since.
+    this.stopExternalWrites = this.store.onExternalWrite(() => this.views.discard());
+    const receiver = { store: this.store, bus: opts.bus, discard: () => this.views.discard(), edgeChanged: (ids: number[]) => this.edge.changed(ids) };
+    this.stopReplicas = this.store.replicas.subscribe((message) => {
+      applyReplicaMessage(message, receiver).catch((err: unknown) => opts.logger.warn('a change from another replica could not be applied', { error: (err as Error).message }));
+    });
     this.baselineReview = new BaselineReview(this.views, lifecycle);
     this.deviationReview = new DeviationReview(this.views, lifecycle, learner);
     this.created = new Counter({
@@ -136,6 +145,8 @@ export class Detection implements Component, ChangeRunner {
   }
 
   close = once(async () => {
+    this.stopExternalWrites();
+    this.stopReplicas();
     await this.declaredNames?.close();
     this.declared.close();
     await this.declared.saved();
@@ -190,6 +201,10 @@ export class Detection implements Component, ChangeRunner {
     }
     for (const kind of changes.createdKinds) this.created.inc({ kind });
     await this.edge.changed(changes.edgeWorkloads);
+    if (this.store.backend === 'sqlite') return;
+    for (const message of replicaMessages(changes)) {
+      await this.store.replicas.publish(message).catch((err: unknown) => this.opts.logger.warn('other replicas could not be told of a change', { error: (err as Error).message }));
+    }
   }
 
   // One-call forms of the reviews, each its own transaction (the CLI, tests and the demo use them).

@@ -13,11 +13,16 @@ export class CollectorBus {
     this.emitter.setMaxListeners(100);
   }
 
-  emit(event: CollectorEvent): void {
-    this.emitter.emit('event', event);
+  /**
+   * `replica`: another collector replica on the same database committed it (collector/replicas.ts);
+   * only listeners that asked for replicas' events hear it (the live stream, not alerting, which
+   * ran where the change was made).
+   */
+  emit(event: CollectorEvent, from: 'here' | 'replica' = 'here'): void {
+    this.emitter.emit(from, event);
   }
 
-  subscribe(listener: (event: CollectorEvent) => void): () => void {
+  subscribe(listener: (event: CollectorEvent) => void, opts: { replicas?: boolean } = {}): () => void {
     const safe = (e: CollectorEvent): void => {
       try {
         listener(e);
@@ -25,7 +30,11 @@ export class CollectorBus {
         // A broken consumer must never break ingestion; consumers count their own failures.
       }
     };
-    this.emitter.on('event', safe);
-    return () => this.emitter.off('event', safe);
+    this.emitter.on('here', safe);
+    if (opts.replicas) this.emitter.on('replica', safe);
+    return () => {
+      this.emitter.off('here', safe);
+      this.emitter.off('replica', safe);
+    };
   }
 }

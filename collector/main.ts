@@ -1,4 +1,4 @@
-import { Registry, collectDefaultMetrics } from 'prom-client';
+import { Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { DriftwatchConfig } from '../common/config/schema.js';
 import { parseDuration } from '../common/duration.js';
 import { once } from '../common/lifecycle.js';
@@ -13,7 +13,7 @@ import { StorageMonitor } from './health/storage.js';
 import { IngestServer } from './ingest/server.js';
 import { createPeerResolver } from './kubernetes/peer-resolver.js';
 import { Detection } from './detection.js';
-import { openStore, type Store } from './store/index.js';
+import { openStore, redactedUrl, type Store } from './store/index.js';
 import { registerStateMetrics } from './state-metrics.js';
 import { readPipelineStatus } from './status.js';
 
@@ -46,11 +46,13 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
   if (!opts.registry) collectDefaultMetrics({ register: registry });
   const c = config.collector;
 
-  const store = openStore({ dataDir: c.dataDir });
+  const store = await openStore({ dataDir: c.dataDir, store: c.store });
+  if (store.backend === 'postgres') logger.info('store: PostgreSQL', { url: redactedUrl(c.store.url ?? '') });
   registerStateMetrics(registry, store.reports);
   const bus = new CollectorBus();
   const closers: (() => Promise<void> | void)[] = [() => store.close()];
   try {
+    closers.unshift(watchLeadership(store, registry, logger));
     // A full or failing database volume makes the collector not ready, never stops it.
     const storage = new StorageMonitor({ store, logger: logger.child({ component: 'storage' }), registry });
     await storage.start();
@@ -77,6 +79,8 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
     closers.unshift(() => ingest.close());
     const retention = { observationsMs: parseDuration(c.retention.observations), agentsMs: parseDuration(c.retention.agents) };
     const prune = async (): Promise<void> => {
+      // Of several replicas on one database, the leader alone applies retention.
+      if (!store.leadership.isLeader()) return;
       try {
         const n = await store.prune(retention, Date.now());
         if (n.observations || n.agents) logger.info('retention: pruned', n);
@@ -127,4 +131,22 @@ export async function startCollector(config: Readonly<DriftwatchConfig>, opts: S
     for (const close of closers) await close();
     throw err;
   }
+}
+
+/**
+ * Leadership (several replicas on one PostgreSQL database) as a gauge and a log line on every
+ * change: which replica does the periodic work. Returns the unsubscribe.
+ */
+function watchLeadership(store: Store, registry: Registry, logger: Logger): () => void {
+  const gauge = new Gauge({
+    name: 'driftwatch_collector_leader',
+    help: '1 while this collector does the periodic work (alert sweeps, outbox delivery, retention); one replica on a database at a time',
+    registers: [registry],
+  });
+  gauge.set(store.leadership.isLeader() ? 1 : 0);
+  if (store.backend === 'postgres' && store.leadership.isLeader()) logger.info('leadership: this replica does the periodic work');
+  return store.leadership.onChange((leading) => {
+    gauge.set(leading ? 1 : 0);
+    logger.info(leading ? 'leadership: this replica does the periodic work' : 'leadership: lost; another replica does the periodic work');
+  });
 }

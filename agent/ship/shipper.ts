@@ -95,7 +95,9 @@ export class Shipper implements Component {
   private writable = true;
   private nextSeq = 1;
   private call: Call | undefined;
-  private client: grpc.Client | undefined;
+  /** One client per collector address; `current` streams, the next takes over when it fails. */
+  private clients: { target: string; client: grpc.Client }[] = [];
+  private current = 0;
   private connected = false;
   private closing = false;
   private readonly abort = new AbortController();
@@ -211,15 +213,18 @@ export class Shipper implements Component {
 
   async start(): Promise<void> {
     // Credentials first: a missing certificate is a start-up error, not a reconnect loop.
-    const { address, tls, insecure } = this.opts.config.collector;
-    const { credentials, options } = grpcClientCredentials(address, tls, insecure);
-    this.client = new IngestClient(address, credentials, {
-      ...options,
-      'grpc.keepalive_time_ms': 30_000,
-      'grpc.keepalive_timeout_ms': 10_000,
-      // The collector's edge messages grow with workloads × items on the node (1,000 × 200 ≈ 7 MB
-      // in one snapshot or activation delta): gRPC's 4 MiB default would break the link for good.
-      'grpc.max_receive_message_length': MAX_COLLECTOR_MESSAGE_BYTES,
+    const { address, addresses, tls, insecure } = this.opts.config.collector;
+    this.clients = (addresses ?? [address]).map((target) => {
+      const { credentials, options } = grpcClientCredentials(target, tls, insecure);
+      const client = new IngestClient(target, credentials, {
+        ...options,
+        'grpc.keepalive_time_ms': 30_000,
+        'grpc.keepalive_timeout_ms': 10_000,
+        // The collector's edge messages grow with workloads × items on the node (1,000 × 200 ≈ 7 MB
+        // in one snapshot or activation delta): gRPC's 4 MiB default would break the link for good.
+        'grpc.max_receive_message_length': MAX_COLLECTOR_MESSAGE_BYTES,
+      });
+      return { target, client };
     });
     this.flushTimer = setInterval(() => this.flush(), this.flushIntervalMs);
     this.countersTimer = setInterval(() => this.sendCounters(), parseDuration(this.opts.config.ship.countersInterval));
@@ -233,6 +238,8 @@ export class Shipper implements Component {
       this.metrics.reconnects.inc();
       await this.session();
       if (this.closing) break;
+      // The stream failed or ended: the next replica (every unacknowledged batch goes there).
+      this.current = (this.current + 1) % this.clients.length;
       const delay = this.backoff.next();
       this.opts.logger.debug('collector stream closed; reconnecting', { inMs: delay });
       await sleep(delay, this.abort.signal);
@@ -242,7 +249,8 @@ export class Shipper implements Component {
   /** One stream's lifetime: resolves when the stream ends for whatever reason. */
   private session(): Promise<void> {
     return new Promise<void>((resolve) => {
-      const call = (this.client as unknown as { connect(): Call }).connect();
+      const { client, target } = this.clients[this.current]!;
+      const call = (client as unknown as { connect(): Call }).connect();
       this.call = call;
       let done = false;
       const finish = (why: string, err?: Error): void => {
@@ -260,7 +268,7 @@ export class Shipper implements Component {
           this.connected = true;
           this.metrics.connected.set(1);
           this.backoff.reset();
-          this.opts.logger.info('connected to collector', { address: this.opts.config.collector.address, instance: this.instanceId });
+          this.opts.logger.info('connected to collector', { address: target, instance: this.instanceId });
         }
         this.onMessage(msg);
       });
@@ -393,6 +401,6 @@ export class Shipper implements Component {
     this.call?.cancel();
     for (const w of this.capacityWaiters.splice(0)) w();
     await this.loop;
-    this.client?.close();
+    for (const { client } of this.clients) client.close();
   });
 }

@@ -141,7 +141,8 @@ export function attachStream(server: Server, deps: { ctx: ApiContext; limiter: A
       if (!c.principal || !mayReceive(c.principal, event)) continue;
       send(c, (payload ??= JSON.stringify(wireEvent(event))));
     }
-  });
+    // Other replicas' changes too: a console connected here sees the whole collector set.
+  }, { replicas: true });
 
   const address = (req: IncomingMessage): string => req.socket.remoteAddress ?? 'unknown';
 

@@ -183,7 +183,10 @@ export class IngestServer implements Component {
   }
 
   async start(): Promise<void> {
-    await this.presence.reset();
+    // The only collector on its database (SQLite): no agent is connected to anything yet. Replicas
+    // on one PostgreSQL database must not reset the others' agents (one of a replica that died
+    // reconnects to another within seconds, and its hello marks it connected there).
+    if (this.opts.store.backend === 'sqlite') await this.presence.reset();
     const { listen, tls, insecure } = this.opts.config;
     const credentials = grpcServerCredentials(listen, tls, insecure);
     this.server.addService(INGEST_SERVICE, { connect: (call: Stream) => this.onConnect(call) });

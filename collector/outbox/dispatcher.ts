@@ -35,6 +35,12 @@ export interface DispatcherOptions {
   unreadyAfterMs: number;
   /** Longest sleep of an idle loop between looks at its queue (rows queued by others wake it). */
   idlePollMs: number;
+  /**
+   * Whether this collector delivers now: of several replicas on one database only the leader does
+   * (each row once); the others look again every idle poll, so a new leader takes over within one.
+   * Absent: always (one collector).
+   */
+  leading?: () => boolean;
 }
 
 export class SinkDispatcher {
@@ -105,6 +111,10 @@ export class SinkDispatcher {
     const prefetch = Math.max(this.sink.maxBatch, PREFETCH);
     while (!signal.aborted) {
       this.woken = false;
+      if (this.o.leading && !this.o.leading()) {
+        await this.waitForWork(this.o.idlePollMs);
+        continue;
+      }
       let rows: OutboxRow[];
       try {
         await this.recordUnrecorded();

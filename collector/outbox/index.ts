@@ -80,6 +80,9 @@ export function createAlerting(opts: AlertingOptions): AlertingComponent {
   const cfg = opts.config.collector.alerting;
   const now = opts.clock ? () => opts.clock!.now() : Date.now;
   const outbox = opts.store.outbox;
+  // Several replicas on one database: sweeps (grouping, rate limit, re-notification), delivery and
+  // housekeeping run on the leader only (collector/store/postgres/leader.ts).
+  const leading = (): boolean => opts.store.leadership.isLeader();
   const sinkConfigs = cfg.enabled ? cfg.sinks : [];
   validateSinks(sinkConfigs);
 
@@ -108,7 +111,7 @@ export function createAlerting(opts: AlertingOptions): AlertingComponent {
   try {
     for (const c of sinkConfigs) {
       const sink = createSink(c, ctx);
-      dispatchers.set(c.name, new SinkDispatcher(sink, c.enabled, { store: outbox, metrics, logger: opts.logger, now, retry, unreadyAfterMs: parseDuration(cfg.unreadyAfter), idlePollMs }));
+      dispatchers.set(c.name, new SinkDispatcher(sink, c.enabled, { store: outbox, metrics, logger: opts.logger, now, retry, unreadyAfterMs: parseDuration(cfg.unreadyAfter), idlePollMs, leading }));
     }
   } catch (err) {
     metrics.unregister();
@@ -165,6 +168,7 @@ export function createAlerting(opts: AlertingOptions): AlertingComponent {
   let unsubscribe: (() => void) | undefined;
 
   const housekeeping = async (): Promise<void> => {
+    if (!leading()) return;
     try {
       const t = now();
       for (const [sink, n] of await outbox.expire(t - maxAgeMs, t)) {
@@ -179,6 +183,7 @@ export function createAlerting(opts: AlertingOptions): AlertingComponent {
   };
 
   const sweep = async (): Promise<void> => {
+    if (!leading()) return;
     try {
       await alerter.sweep();
     } catch (err) {

@@ -255,8 +255,11 @@ export interface RetentionPolicy {
   agentsMs: number;
 }
 
-/** Why writes fail: the volume is full, the device errs, or the volume or file is read-only. */
-export type StorageFailure = 'disk-full' | 'io-error' | 'read-only';
+/**
+ * Why writes fail: the volume is full, the device errs, the volume, file or database is read-only,
+ * or the database server cannot be reached (PostgreSQL).
+ */
+export type StorageFailure = 'disk-full' | 'io-error' | 'read-only' | 'unreachable';
 
 /** A write the storage could not take. Retryable: nothing of it was stored. */
 export class StorageUnavailableError extends Error {
@@ -273,13 +276,51 @@ export class StorageUnavailableError extends Error {
 
 export type StorageState = { available: true } | { available: false; failure: StorageFailure; code: string; message: string; sinceMs: number };
 
+/**
+ * Whether this process does the periodic work every collector on one database shares (alert
+ * sweeps and re-notification, outbox delivery and housekeeping, retention): exactly one at a time.
+ */
+export interface Leadership {
+  isLeader(): boolean;
+  /** Called when this process takes or loses the lead; returns the unsubscribe. */
+  onChange(listener: (leading: boolean) => void): () => void;
+}
+
+/**
+ * Messages between the collector replicas on one database (what a committed transaction changed,
+ * so that every replica pushes edge baselines and streams events promptly). Best effort: nothing
+ * durable travels this way. Each replica hears the others, never itself.
+ */
+export interface ReplicaChannel {
+  /** At most MAX_REPLICA_MESSAGE_BYTES of UTF-8. */
+  publish(message: string): Promise<void>;
+  subscribe(listener: (message: string) => void): () => void;
+}
+
+/** Room for one replica message (PostgreSQL's NOTIFY takes under 8000 bytes, with the sender's id). */
+export const MAX_REPLICA_MESSAGE_BYTES = 7800;
+
+/** One collector on its database (SQLite): nobody to tell. */
+export const NO_REPLICAS: ReplicaChannel = { publish: async () => undefined, subscribe: () => () => undefined };
+
+/** The one process on its database (SQLite: one collector per file) always leads. */
+export const SOLE_LEADER: Leadership = { isLeader: () => true, onChange: () => () => undefined };
+
 export interface Store extends Repositories {
   readonly backend: 'sqlite' | 'postgres';
+  readonly leadership: Leadership;
+  readonly replicas: ReplicaChannel;
   readonly schemaVersion: number;
   /** Whether writes currently fail (since the first that failed, until a probe succeeds). */
   storage(): StorageState;
   /** Checks that the volume has room and a write commits (the only way back to available); returns the new state. */
   probeStorage(): Promise<StorageState>;
+  /**
+   * Registers a listener called at the start of a transaction, before its function, when another
+   * process committed to the database since this store's previous transaction (replicas on one
+   * PostgreSQL database): caches over the store must be read again. Returns the unsubscribe.
+   */
+  onExternalWrite(listener: () => void): () => void;
   /** Runs `fn` in one transaction: everything it wrote commits together, or nothing (it rethrows). */
   transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T>;
   /** Applies the retention policy; returns what was deleted. */

@@ -56,6 +56,8 @@ const SELECT_SLIM = `SELECT ${SCALAR_COLUMNS}, d.detail, d.commands, '[]' AS sam
  * A DeviationRow for lists (collector/store/queries.ts, `FROM deviations d JOIN workloads w`): a
  * list shows no item, samples or commands, so a page does not read those documents.
  */
+/** Ids per statement of getMany. */
+const IDS_PER_READ = 500;
 export const DEVIATION_LIST_COLUMNS = `${SCALAR_COLUMNS}, '{}' AS detail, NULL AS commands, '[]' AS samples`;
 
 export interface StoredDeviation {
@@ -76,8 +78,13 @@ export class SqlDeviations implements DeviationRepository {
   async getMany(ids: readonly number[]): Promise<Map<number, StoredDeviation>> {
     const out = new Map<number, StoredDeviation>();
     if (ids.length === 0) return out;
-    const rows = await this.db.all<DeviationRow>(`${SELECT} WHERE d.id IN (SELECT value FROM json_each(@ids))`, { ids: JSON.stringify(ids) });
-    for (const r of rows) out.set(r.id, toStored(r));
+    // One parameter per id (portable, unlike json_each), in chunks far below either engine's limit.
+    for (let start = 0; start < ids.length; start += IDS_PER_READ) {
+      const chunk = ids.slice(start, start + IDS_PER_READ);
+      const params = Object.fromEntries(chunk.map((id, i) => [`id${i}`, id]));
+      const rows = await this.db.all<DeviationRow>(`${SELECT} WHERE d.id IN (${chunk.map((_id, i) => `@id${i}`).join(', ')})`, params);
+      for (const r of rows) out.set(r.id, toStored(r));
+    }
     return out;
   }
 

@@ -1,7 +1,15 @@
 import type { Observation } from '../../common/model.js';
 import type { ObservationRepository } from './contract.js';
-import type { SqlExecutor } from './sql.js';
+import type { SqlExecutor, SqlParams } from './sql.js';
 import type { SqlWorkloads } from './workloads.js';
+
+/**
+ * Rows per INSERT of a batch: 8 parameters each stays far below SQLite's 32,766 and PostgreSQL's
+ * 65,535 parameters per statement, and a 500-observation batch is 4 statements.
+ */
+const ROWS_PER_INSERT = 128;
+/** The parameters of one row, in the column order of the INSERT. */
+const OBSERVATION_FIELDS = ['agent', 'seq', 'idx', 'wid', 'kind', 'time', 'node', 'data'] as const;
 
 /**
  * Stored observations: what agents sent (after edge filtering, so mostly what was new). Kept for
@@ -14,12 +22,22 @@ export class SqlObservations implements ObservationRepository {
     private readonly workloads: SqlWorkloads,
   ) {}
 
+  /** Multi-row INSERTs of up to ROWS_PER_INSERT rows: one statement (and round trip) per chunk, not per observation. */
   async insertBatch(agent: string, seq: number, observations: readonly Observation[]): Promise<void> {
+    const rows: SqlParams[] = [];
     for (const [idx, o] of observations.entries()) {
+      rows.push({ agent, seq, idx, wid: await this.workloads.idOf(o.workload), kind: o.kind, time: o.time, node: o.node, data: JSON.stringify(o) });
+    }
+    for (let start = 0; start < rows.length; start += ROWS_PER_INSERT) {
+      const chunk = rows.slice(start, start + ROWS_PER_INSERT);
+      const params: SqlParams = {};
+      const values = chunk.map((row, i) => {
+        for (const [name, value] of Object.entries(row)) params[`${name}${i}`] = value;
+        return `(${OBSERVATION_FIELDS.map((name) => `@${name}${i}`).join(', ')})`;
+      });
       await this.db.run(
-        `INSERT INTO observations (agent, seq, idx, workload_id, kind, time_ms, node, data)
-         VALUES (@agent, @seq, @idx, @wid, @kind, @time, @node, @data) ON CONFLICT (agent, seq, idx) DO NOTHING`,
-        { agent, seq, idx, wid: await this.workloads.idOf(o.workload), kind: o.kind, time: o.time, node: o.node, data: JSON.stringify(o) },
+        `INSERT INTO observations (agent, seq, idx, workload_id, kind, time_ms, node, data) VALUES ${values.join(', ')} ON CONFLICT (agent, seq, idx) DO NOTHING`,
+        params,
       );
     }
   }

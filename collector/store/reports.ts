@@ -127,10 +127,11 @@ export class SqlReports implements ReportRepository {
     const and = seriesWhere.map((c) => ` AND ${c}`).join('');
     const series = Object.fromEntries(SEVERITIES.map((s) => [s, new Array<number>(opts.buckets).fill(0)])) as Record<Severity, number[]>;
     const rows = await this.db.all<{ b: number; severity: string; n: number }>(
-      `SELECT CAST((d.first_seen_ms - @fromMs) / @bucketMs AS INTEGER) AS b, d.severity, COUNT(*) AS n
+      // FLOOR, not CAST … AS INTEGER: SQLite's cast truncates, PostgreSQL's rounds.
+      `SELECT FLOOR((d.first_seen_ms - @fromMs) / @bucketMs) AS b, d.severity, COUNT(*) AS n
        FROM deviations d JOIN workloads w ON w.id = d.workload_id
        WHERE d.first_seen_ms >= @fromMs AND d.first_seen_ms < @toMs${and}
-       GROUP BY CAST((d.first_seen_ms - @fromMs) / @bucketMs AS INTEGER), d.severity`,
+       GROUP BY FLOOR((d.first_seen_ms - @fromMs) / @bucketMs), d.severity`,
       params,
     );
     for (const r of rows) {

@@ -50,3 +50,48 @@ export function sqlRepositories(db: SqlExecutor, opts: RepositoryOptions): SqlRe
     reports: new SqlReports(db, agents),
   };
 }
+
+/**
+ * A backend's repositories outside transactions (each statement on its own), as the store's own
+ * properties: `store.workloads`, `store.deviations`, …
+ */
+export abstract class StoreRepositories implements Repositories {
+  protected abstract readonly outside: SqlRepositories;
+
+  get workloads(): SqlRepositories['workloads'] {
+    return this.outside.workloads;
+  }
+  get baselines(): Repositories['baselines'] {
+    return this.outside.baselines;
+  }
+  get learning(): Repositories['learning'] {
+    return this.outside.learning;
+  }
+  get deviations(): Repositories['deviations'] {
+    return this.outside.deviations;
+  }
+  get observations(): SqlRepositories['observations'] {
+    return this.outside.observations;
+  }
+  get agents(): SqlRepositories['agents'] {
+    return this.outside.agents;
+  }
+  get declared(): Repositories['declared'] {
+    return this.outside.declared;
+  }
+  get tokens(): Repositories['tokens'] {
+    return this.outside.tokens;
+  }
+  get audit(): Repositories['audit'] {
+    return this.outside.audit;
+  }
+  get outbox(): SqlRepositories['outbox'] {
+    return this.outside.outbox;
+  }
+  get queries(): Repositories['queries'] {
+    return this.outside.queries;
+  }
+  get reports(): Repositories['reports'] {
+    return this.outside.reports;
+  }
+}

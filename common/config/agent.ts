@@ -26,6 +26,12 @@ export function agentSection<S extends TSchema>(source: S) {
       collector: Type.Object(
         {
           address: hostPort({ default: '127.0.0.1:7443' }),
+          /**
+           * Several collector replicas (instead of `address`): the agent streams to one and moves
+           * to the next when its stream fails or ends. A DNS name that resolves to several
+           * addresses needs no list: gRPC tries each address it resolves to.
+           */
+          addresses: Type.Optional(Type.Array(hostPort(), { minItems: 1 })),
           tls: Type.Optional(tlsSchema),
           /** Allow plaintext to a non-loopback collector. Never in production. */
           insecure: Type.Boolean({ default: false }),

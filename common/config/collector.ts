@@ -22,6 +22,20 @@ export function collectorSection<S extends TSchema>(sink: S) {
   return Type.Object(
     {
       dataDir: Type.String({ minLength: 1, default: './data' }),
+      /**
+       * `sqlite` (embedded, in `dataDir`) or `postgres` (one database for several collector
+       * replicas). The password is never part of `url`: it comes from `passwordFile` or PGPASSWORD.
+       */
+      store: Type.Object(
+        {
+          kind: oneOf(['sqlite', 'postgres'], { default: 'sqlite' }),
+          url: Type.Optional(Type.String({ pattern: '^postgres(ql)?://' })),
+          passwordFile: Type.Optional(Type.String({ minLength: 1 })),
+          /** Connections per collector replica: ingest transactions, API reads, the outbox, LISTEN. */
+          maxConnections: Type.Integer({ minimum: 2, default: 10 }),
+        },
+        section,
+      ),
       grpc: Type.Object(
         {
           listen: hostPort({ default: '127.0.0.1:7443' }),

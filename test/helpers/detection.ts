@@ -6,6 +6,7 @@ import type { NetworkObservation, Observation, ProcessContext, ProcessObservatio
 import type { EdgeBaseline } from '../../common/edge-baseline.js';
 import { Detection, type DetectionOptions } from '../../collector/detection.js';
 import { CollectorBus } from '../../collector/events.js';
+import type { Store } from '../../collector/store/contract.js';
 import { SqliteStore } from '../../collector/store/sqlite/store.js';
 import type { PeerResolver } from '../../common/items/derive.js';
 
@@ -67,9 +68,9 @@ export function net(
   };
 }
 
-export interface Fixture {
+export interface Fixture<S extends Store = SqliteStore> {
   engine: Detection;
-  store: SqliteStore;
+  store: S;
   bus: CollectorBus;
   events: CollectorEvent[];
   edges: EdgeBaseline[][];
@@ -78,9 +79,19 @@ export interface Fixture {
   close(): Promise<void>;
 }
 
-export async function fixture(
-  opts: { overrides?: Record<string, unknown>; baselinesDir?: string; resolver?: PeerResolver; engine?: Partial<DetectionOptions> } = {},
-): Promise<Fixture> {
+export interface FixtureOptions {
+  overrides?: Record<string, unknown>;
+  baselinesDir?: string;
+  resolver?: PeerResolver;
+  engine?: Partial<DetectionOptions>;
+}
+
+export function fixture(opts: FixtureOptions = {}): Promise<Fixture> {
+  return fixtureOn(new SqliteStore({ dataDir: ':memory:' }), opts);
+}
+
+/** The engine on a given store (the backends' parity tests). */
+export async function fixtureOn<S extends Store>(store: S, opts: FixtureOptions = {}): Promise<Fixture<S>> {
   const config = loadConfig({
     env: {},
     overrides: {
@@ -94,7 +105,6 @@ export async function fixture(
       ...opts.overrides,
     },
   });
-  const store = new SqliteStore({ dataDir: ':memory:' });
   const bus = new CollectorBus();
   const events: CollectorEvent[] = [];
   bus.subscribe((e) => events.push(e));

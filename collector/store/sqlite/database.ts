@@ -96,6 +96,7 @@ function migrate(db: SqliteConnection, migrations: readonly Migration[], target?
     db.exec('BEGIN IMMEDIATE');
     try {
       db.exec(m.up);
+      if (m.sqlite) db.exec(m.sqlite);
       db.run('INSERT INTO schema_migrations (version, name, applied_at) VALUES (@v, @n, @at)', { v: m.version, n: m.name, at: new Date().toISOString() });
       db.exec('COMMIT');
     } catch (err) {

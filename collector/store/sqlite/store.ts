@@ -1,6 +1,7 @@
 import { Mutex, withTimeout, type MutexInterface } from 'async-mutex';
-import { StorageUnavailableError, type RetentionPolicy, type Repositories, type StorageState, type Store, type Transaction } from '../contract.js';
-import { sqlRepositories, type RepositoryOptions, type SqlRepositories } from '../repositories.js';
+import { NO_REPLICAS, SOLE_LEADER, StorageUnavailableError, type RetentionPolicy, type StorageState, type Store, type Transaction } from '../contract.js';
+import { sqlRepositories, StoreRepositories, type RepositoryOptions, type SqlRepositories } from '../repositories.js';
+import { pruneRetention } from '../retention.js';
 import type { SqlExecutor, SqlParams } from '../sql.js';
 import { SqliteConnection, type OpenOptions } from './database.js';
 import { roomShortfall, storageFailureOf } from './storage.js';
@@ -44,8 +45,10 @@ const LOW_FREE_SPACE = 'LOW_FREE_SPACE';
  * contract. Transactions are serialised by a mutex and hold it across their awaits; calls on the
  * store outside a transaction wait until none is running, so they never see uncommitted rows.
  */
-export class SqliteStore implements Store {
+export class SqliteStore extends StoreRepositories implements Store {
   readonly backend = 'sqlite';
+  readonly leadership = SOLE_LEADER;
+  readonly replicas = NO_REPLICAS;
   /** The raw connection, for migrations tests and benchmarks only. */
   readonly connection: SqliteConnection;
   /** Held by the running transaction; `close()` takes it without the deadlock timeout. */
@@ -54,12 +57,13 @@ export class SqliteStore implements Store {
   private readonly workloadIds = new Map<string, number>();
   private readonly repoOptions: RepositoryOptions;
   private savepoints = 0;
-  private readonly outside: SqlRepositories;
+  protected readonly outside: SqlRepositories;
   private closed = false;
   private state: StorageState = { available: true };
   private readonly now: () => number;
 
   constructor(private readonly opts: SqliteStoreOptions) {
+    super();
     this.now = opts.now ?? Date.now;
     const waitMs = opts.transactionWaitMs ?? TRANSACTION_WAIT_MS;
     this.mutex = withTimeout(this.lock, waitMs, new Error(`store: waited ${waitMs} ms for the running transaction — a store call inside a transaction deadlocks (use its tx)`));
@@ -72,43 +76,6 @@ export class SqliteStore implements Store {
     return this.connection.schemaVersion;
   }
 
-  get workloads(): SqlRepositories['workloads'] {
-    return this.outside.workloads;
-  }
-  get baselines(): Repositories['baselines'] {
-    return this.outside.baselines;
-  }
-
-  get learning(): Repositories['learning'] {
-    return this.outside.learning;
-  }
-  get deviations(): Repositories['deviations'] {
-    return this.outside.deviations;
-  }
-  get observations(): SqlRepositories['observations'] {
-    return this.outside.observations;
-  }
-  get agents(): SqlRepositories['agents'] {
-    return this.outside.agents;
-  }
-  get declared(): Repositories['declared'] {
-    return this.outside.declared;
-  }
-  get tokens(): Repositories['tokens'] {
-    return this.outside.tokens;
-  }
-  get audit(): Repositories['audit'] {
-    return this.outside.audit;
-  }
-  get outbox(): SqlRepositories['outbox'] {
-    return this.outside.outbox;
-  }
-  get queries(): Repositories['queries'] {
-    return this.outside.queries;
-  }
-  get reports(): Repositories['reports'] {
-    return this.outside.reports;
-  }
 
   async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<T> {
     return this.runTransaction((tx) => fn(tx));
@@ -180,6 +147,11 @@ export class SqliteStore implements Store {
     }
   }
 
+  /** One collector per database file: no other process writes what the caches hold. */
+  onExternalWrite(): () => void {
+    return () => undefined;
+  }
+
   storage(): StorageState {
     return this.state;
   }
@@ -219,10 +191,7 @@ export class SqliteStore implements Store {
   }
 
   async prune(policy: RetentionPolicy, nowMs: number): Promise<{ observations: number; agents: number }> {
-    return this.runTransaction(async (tx) => ({
-      observations: await tx.observations.prune(policy.observationsMs),
-      agents: await tx.agents.prune(policy.agentsMs, nowMs),
-    }));
+    return this.runTransaction((tx) => pruneRetention(tx, policy, nowMs));
   }
 
   async close(): Promise<void> {

@@ -6,12 +6,15 @@ import { silentLogger } from '../../../common/logger.js';
 import type { EdgeBaseline } from '../../../common/edge-baseline.js';
 import { CollectorBus } from '../../../collector/events.js';
 import { IngestServer } from '../../../collector/ingest/server.js';
+import type { Store } from '../../../collector/store/contract.js';
 import { SqliteStore } from '../../../collector/store/sqlite/store.js';
 import { Shipper, type ShipperOptions } from '../../../agent/ship/shipper.js';
 import { INGEST_SERVICE, decodeAgentMessage, encodeAgentMessage, encodeBatchMessage, encodeObservationMessage, observationToWire, toNumber, type AgentMessage, type CollectorMessage } from '../../../common/wire.js';
 import { RecordingEngine } from '../../helpers/null-engine.js';
 import { processObservation } from '../../helpers/observations.js';
 import { eventually, freePort, reservePort } from '../../helpers/processes.js';
+import { postgresCluster } from '../../helpers/postgres.js';
+import { openPostgresStore } from '../../../collector/store/postgres/store.js';
 
 const workload = { cluster: 'c', namespace: 'ns', kind: 'Deployment' as const, name: 'web', container: 'nginx' };
 
@@ -55,7 +58,7 @@ class EdgeEngine extends RecordingEngine {
   }
 }
 
-function ingest(store: SqliteStore, port: number, engine: RecordingEngine): IngestServer {
+function ingest(store: Store, port: number, engine: RecordingEngine): IngestServer {
   return new IngestServer({ config: config(port).collector.grpc, cluster: 'c', store, unitOfWork: engine, edge: engine, bus: new CollectorBus(), logger: silentLogger(), registry: new Registry() });
 }
 
@@ -244,4 +247,56 @@ t.test('a missing client certificate fails start-up with a clear error, not a re
   const shipper = shipperFor({ ...c.agent, collector: { ...c.agent.collector, tls: { ca: '/nonexistent/ca.crt', cert: '/nonexistent/tls.crt', key: '/nonexistent/tls.key' } } });
   await t.rejects(shipper.start(), /cannot read CA \/nonexistent\/ca\.crt: ENOENT/);
   await shipper.close();
+});
+
+t.test('with several collector addresses the agent moves to the next replica when its own goes away: every observation stored once', async (t) => {
+  const cluster = await postgresCluster(t);
+  if (!cluster) return;
+  const db = await cluster.database();
+  const [portA, portB] = [await freePort(), await freePort()];
+  const replicas = await Promise.all(
+    [portA, portB].map(async (port) => {
+      const store = await openPostgresStore(db);
+      const engine = new RecordingEngine(store);
+      const server = ingest(store, port, engine);
+      await server.start();
+      t.teardown(async () => (await server.close(), await store.close()));
+      return { store, engine, server };
+    }),
+  );
+  const agent = loadConfig({ env: {}, overrides: { 'agent.node': 'n1', 'agent.collector.addresses': [`127.0.0.1:${portA}`, `127.0.0.1:${portB}`], 'agent.ship.batchSize': 10, 'agent.ship.flushInterval': 5 } }).agent;
+  const shipper = shipperFor(agent, { instanceId: 'n1-replicas' });
+  await shipper.start();
+  t.teardown(() => shipper.close());
+  await eventually(() => shipper.isConnected, 'connected');
+  for (let i = 0; i < 100; i++) shipper.enqueue(obs(i));
+  await eventually(() => shipper.queued === 0, 'first 100 acknowledged');
+  t.equal(replicas[0]!.engine.seen.length, 100, 'the first address streams');
+  // Mid-stream: batches queued and in flight when the replica goes.
+  for (let i = 100; i < 250; i++) shipper.enqueue(obs(i));
+  await replicas[0]!.server.close();
+  await eventually(() => shipper.queued === 0, 'everything acknowledged by the other replica', 20_000);
+  t.ok(replicas[1]!.engine.seen.length > 0, 'the second replica took over');
+  t.equal(await replicas[1]!.store.observations.count(), 250, 'each observation stored exactly once');
+  t.equal(await replicas[1]!.store.agents.lastSeq('n1-replicas'), 25);
+});
+
+t.test('a replica that starts leaves the agents connected to another replica connected', async (t) => {
+  const cluster = await postgresCluster(t);
+  if (!cluster) return;
+  const db = await cluster.database();
+  const [portA, portB] = [await freePort(), await freePort()];
+  const storeA = await openPostgresStore(db);
+  const serverA = ingest(storeA, portA, new RecordingEngine(storeA));
+  await serverA.start();
+  t.teardown(async () => (await serverA.close(), await storeA.close()));
+  const shipper = shipperFor(config(portA).agent, { instanceId: 'n1-on-a' });
+  await shipper.start();
+  t.teardown(() => shipper.close());
+  await eventually(async () => (await storeA.agents.get('n1-on-a'))?.connected === true, 'connected to replica a');
+  const storeB = await openPostgresStore(db);
+  const serverB = ingest(storeB, portB, new RecordingEngine(storeB));
+  await serverB.start();
+  t.teardown(async () => (await serverB.close(), await storeB.close()));
+  t.equal((await storeB.agents.get('n1-on-a'))?.connected, true, 'still connected (to replica a)');
 });
