@@ -55,11 +55,23 @@ export interface Deviation {
   samples: Observation[];
   /** For interactive sessions: the commands run, in order (bounded). */
   commands?: { exe: string; args: string; timeMs: number }[];
+  /** "New in this release": what a new image does beyond its predecessor (`carry-forward`). */
+  release?: ReleaseNote;
   statusBy: string | null;
   statusAt: string | null;
   statusComment: string | null;
   createdAt: string;
   updatedAt: string;
+}
+
+/** The image change a "new in this release" deviation came with (images as `name@digest`). */
+export interface ReleaseNote {
+  fromBaselineId: number;
+  toBaselineId: number;
+  from: string;
+  to: string;
+  /** Event time of the new image's first observation. */
+  releasedAtMs: number;
 }
 
 export const BASELINE_PHASES = ['learning', 'active', 'approved', 'rejected', 'superseded'] as const;
@@ -74,6 +86,10 @@ export interface BaselineSummary {
   phase: BaselinePhase;
   completeness: BaselineCompleteness;
   imageDigest: string | null;
+  /** The image as the workload named it (tag), for display. */
+  imageName: string | null;
+  /** The generation this one started as a copy of (a release under `carry-forward`); null: learned. */
+  carriedFrom: number | null;
   learningStartMs: number | null;
   learningUntilMs: number | null;
   itemCount: number;

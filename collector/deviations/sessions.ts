@@ -7,14 +7,14 @@
  */
 import type { ItemDeriver } from '../../common/items/derive.js';
 import type { Item } from '../../common/items/keys.js';
-import type { Observation, ProcessContext } from '../../common/model.js';
+import type { Observation } from '../../common/model.js';
 import type { EffectiveDeclared } from '../baselines/declared.js';
 import { allows, type BaselineView } from '../baselines/view.js';
 import type { ChangeSet } from '../changes.js';
 import type { Repositories } from '../store/contract.js';
 import type { SessionCommand } from '../store/deviations.js';
 import type { DeviationEvaluator } from './evaluate.js';
-import { FIXED_SEVERITY, isShell } from './severity.js';
+import { FIXED_SEVERITY, isInteractiveShell } from './severity.js';
 
 const MAX_COMMANDS = 100;
 
@@ -64,9 +64,4 @@ export class SessionTracker {
     }
     return enforced ? 'allowed' : null;
   }
-}
-
-/** A shell started without a command (`bash`, `sh -i`, `bash -il`): someone typing. */
-export function isInteractiveShell(p: ProcessContext): boolean {
-  return isShell(p.exe) && !/(^|\s)-[a-z]*c/.test(p.args);
 }

@@ -25,7 +25,7 @@ import { TokenBucket } from './rate-limit.js';
 import { Mutex } from 'async-mutex';
 import { StorageUnavailableError, type Store } from '../store/contract.js';
 import type { AlertSnapshot, AlertState } from '../store/outbox.js';
-import { type AlerterSettings, DRAIN_BATCH, MAX_WAITING_EVENTS, GROUP_LIFETIME_WINDOWS, HEALTH_ALERTNAMES, NEVER_GROUPED, NOTIFIED_PHASES, OPEN_PHASES, type RoutedSink, SWEEP_BATCH, asWorkload, groupSummary, idempotencyKey, maxSeverity, type DecisionRun } from './decision.js';
+import { type AlerterSettings, DRAIN_BATCH, MAX_WAITING_EVENTS, GROUP_LIFETIME_WINDOWS, groupingKey, groupThresholdOf, HEALTH_ALERTNAMES, NEVER_GROUPED, NOTIFIED_PHASES, OPEN_PHASES, type RoutedSink, SWEEP_BATCH, asWorkload, groupSummary, idempotencyKey, maxSeverity, type DecisionRun } from './decision.js';
 export type { AlerterSettings, RoutedSink } from './decision.js';
 export { idempotencyKey } from './decision.js';
 
@@ -196,7 +196,7 @@ export class Alerter {
    */
   private async admit(d: Deviation, r: DecisionRun, notifyCount: number): Promise<void> {
     const now = this.now();
-    const wk = workloadKey(d.workload);
+    const wk = groupingKey(d);
     const snapshot = this.deviationSnapshot(d);
     const state: AlertState = {
       alertKey: snapshot.alertKey,
@@ -261,7 +261,7 @@ export class Alerter {
     const now = this.now();
     const earliest = pending[0]!.eventMs;
     const earlier = await r.o.countDecidedSince(wk, earliest - this.s.groupWindowMs);
-    if (pending.length + earlier <= this.s.groupThreshold) {
+    if (pending.length + earlier <= groupThresholdOf(wk, this.s)) {
       for (const st of pending) await this.decideNew(st, r, true);
       return;
     }

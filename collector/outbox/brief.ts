@@ -30,7 +30,7 @@ function peerOf(d: Deviation): string | null {
 }
 
 export function toBrief(d: Deviation, base: string): DeviationBrief {
-  return {
+  const brief: DeviationBrief = {
     id: d.id,
     kind: d.kind,
     severity: d.severity,
@@ -49,4 +49,6 @@ export function toBrief(d: Deviation, base: string): DeviationBrief {
     image: d.image,
     url: deviationUrl(base, d.id),
   };
+  if (d.release) brief.release = d.release;
+  return brief;
 }
