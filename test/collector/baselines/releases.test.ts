@@ -1,4 +1,5 @@
 import t from 'tap';
+import { EdgeFilter } from '../../../agent/filter/edge-filter.js';
 import type { Deviation } from '../../../common/deviations.js';
 import type { Observation } from '../../../common/model.js';
 import { DIGEST, MIN, T0, WEB, deviationList, exec, fixture, itemKeys, net, type Fixture } from '../../helpers/detection.js';
@@ -113,4 +114,21 @@ spec:
   await f.feed(exec('/usr/sbin/nginx', { time: T0 + 3 * HOUR, digest: V2 }));
   const v2 = (await f.engine.currentBaseline(WEB))!;
   t.same([v2.generation, v2.phase, v2.carriedFrom, v2.itemCount], [2, 'learning', null, 1], 'a fresh learning generation');
+});
+
+t.test('the edge: a new image is sent until the carried baseline arrives for it, then filtered like its predecessor', async (t) => {
+  const f = await fixture();
+  t.teardown(() => f.close());
+  await learned(f);
+  await f.feed(exec('/usr/sbin/nginx', { time: T0 + 2 * HOUR + 1 }));
+  const filter = new EdgeFilter();
+  filter.replaceAll(await f.engine.edge.forWorkloads([WEB]));
+  const first = exec('/usr/bin/find', { time: T0 + 3 * HOUR, digest: V2 });
+  t.ok(filter.shouldSend(first), 'an image the agent was not told about: sent (it may start a release, or be a rollback)');
+  t.notOk(filter.shouldSend(exec('/usr/bin/find', { time: T0 + 3 * HOUR })), 'the known image: filtered');
+  await f.feed(first);
+  filter.replaceAll(await f.engine.edge.forWorkloads([WEB]));
+  t.notOk(filter.shouldSend(exec('/usr/bin/find', { time: T0 + 3 * HOUR + 1, digest: V2 })), 'after the push, the release is filtered with the carried items');
+  t.ok(filter.shouldSend(exec('/usr/local/bin/new', { time: T0 + 3 * HOUR + 2, digest: V2 })), 'what the release adds reaches the collector');
+  t.ok(filter.shouldSend(exec('/usr/bin/find', { time: T0 + 3 * HOUR + 3 })), 'the earlier image (a rollback) is judged centrally by its own generation');
 });
