@@ -28,7 +28,7 @@ t.test('the baseline page lists each release with what it added and removed', NE
   await signIn(page, `${h.base}/ui/baselines/${await h.baselineOf(web)}`, h.tokens.viewer);
   const releases = page.locator('section[aria-label="Releases"] li.release');
   await releases.first().waitFor();
-  t.same(await releases.evaluateAll((els) => els.map((e) => (e as HTMLElement).dataset.generation)), ['3', '2', '1'], 'newest first');
+  t.same(await releases.evaluateAll((els) => els.map((e) => e.getAttribute('data-generation'))), ['3', '2', '1'], 'newest first');
   const third = (await releases.nth(0).textContent()) ?? '';
   t.match(third, 'generation 3 (this one)');
   t.match(third, 'registry.local/web:3');
