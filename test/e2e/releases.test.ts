@@ -14,12 +14,12 @@
  */
 import t from 'tap';
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import type { AlertDocumentV1 } from '../../collector/sinks/document.js';
 import { EndpointRecorder, type Workload } from '../helpers/endpoint-scenario.js';
-import { eventually, freePort, spawnCli } from '../helpers/processes.js';
+import { eventually } from '../helpers/processes.js';
+import { startRecordingPipeline } from '../helpers/recording-pipeline.js';
 
 const T0 = Date.UTC(2026, 10, 20, 8, 0, 0);
 const MIN = 60_000;
@@ -90,76 +90,17 @@ function recording(): string {
   return r.jsonl();
 }
 
-function deviationCount(dataDir: string): number {
-  if (!existsSync(join(dataDir, 'driftwatch.db'))) return 0;
-  const db = new Database(join(dataDir, 'driftwatch.db'), { readonly: true, fileMustExist: true });
-  try {
-    return (db.prepare('SELECT COUNT(*) AS n FROM deviations').get() as { n: number }).n;
-  } catch {
-    return 0;
-  } finally {
-    db.close();
-  }
-}
-
-function deviationAlerts(path: string): AlertDocumentV1[] {
-  if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as AlertDocumentV1)
-    .filter((a) => a.kind === 'deviation' || a.kind === 'group');
-}
-
 t.test('daily releases: silent when nothing is added, one notification for what a release adds, an attack after a rollout alerted, a rollback silent; relearn alerts a package manager while learning', async (t) => {
-  const dir = t.testdir();
-  const dataDir = join(dir, 'data');
-  const baselinesDir = join(dir, 'baselines');
-  mkdirSync(baselinesDir, { recursive: true });
   // What a user would configure: one namespace keeps relearning on every new image.
-  writeFileSync(
-    join(baselinesDir, 'legacy.yaml'),
-    stringify({ apiVersion: 'driftwatch.dev/v1', kind: 'Baseline', metadata: { name: 'legacy-relearns' }, spec: { selector: { namespace: 'legacy' }, imagePolicy: 'relearn' } }),
-  );
-  const events = join(dir, 'events.jsonl');
-  writeFileSync(events, recording());
-  const alerts = join(dir, 'alerts.jsonl');
-  const grpcPort = await freePort();
-  const configFile = join(dir, 'driftwatch.yaml');
-  writeFileSync(
-    configFile,
-    stringify({
-      cluster: 'test',
-      log: { level: 'info', format: 'json' },
-      collector: {
-        dataDir,
-        baselinesDir,
-        grpc: { listen: `127.0.0.1:${grpcPort}` },
-        http: { listen: '127.0.0.1:0' },
-        alerting: { sinks: [{ name: 'file', type: 'file', path: alerts }] },
-      },
-      agent: {
-        node: 'node-a',
-        collector: { address: `127.0.0.1:${grpcPort}` },
-        sources: [{ kind: 'tetragon-json', address: events }],
-        http: { listen: '127.0.0.1:0' },
-        kubernetes: { mode: 'off' },
-      },
-    }),
-  );
-  const collector = spawnCli(['collector', '--config', configFile]);
-  let agent: ReturnType<typeof spawnCli> | undefined;
-  t.teardown(async () => {
-    await agent?.stop('SIGKILL');
-    await collector.stop('SIGKILL');
-  });
-  await collector.waitForLog(/collector ready/, 120_000);
-  agent = spawnCli(['agent', '--config', configFile]);
+  const declared = stringify({ apiVersion: 'driftwatch.dev/v1', kind: 'Baseline', metadata: { name: 'legacy-relearns' }, spec: { selector: { namespace: 'legacy' }, imagePolicy: 'relearn' } });
+  const pipeline = await startRecordingPipeline(t, recording(), {}, ({ baselinesDir }) => writeFileSync(join(baselinesDir, 'legacy.yaml'), declared));
+  const { deviationAlerts, deviationRows } = pipeline;
+  pipeline.startAgent();
 
-  await eventually(() => deviationAlerts(alerts).some((a) => a.deviations.some((d) => d.itemKey === 'p|/usr/bin/apt-get')), 'the last event’s alert', 120_000);
-  await eventually(() => deviationAlerts(alerts).reduce((n, a) => n + a.deviations.length, 0) >= deviationCount(dataDir), 'an alert for every deviation', 60_000);
+  await eventually(() => deviationAlerts().some((a) => a.deviations.some((d) => d.itemKey === 'p|/usr/bin/apt-get')), 'the last event’s alert', 120_000);
+  await eventually(() => deviationAlerts().reduce((n, a) => n + a.deviations.length, 0) >= deviationRows().length, 'an alert for every deviation', 60_000);
 
-  const sent = deviationAlerts(alerts);
+  const sent = deviationAlerts();
   t.same(
     sent.map((a) => `${a.workload?.name} ${a.kind} ${a.deviations.map((d) => d.itemKey).join(',')}`).sort(),
     ['billing deviation p|/usr/bin/apt-get', 'catalog deviation n|egress|tcp|80|ip|169.254.169.254', 'catalog deviation p|/tmp/.x/kworkerd', 'catalog group p|/app/bin/thumbnailer'],
@@ -180,7 +121,7 @@ t.test('daily releases: silent when nothing is added, one notification for what 
   const apt = sent.find((a) => a.workload?.name === 'billing')!.deviations[0]!;
   t.same([apt.severity, apt.severityReason], ['high', 'package manager'], 'relearn is not silent while it learns');
 
-  const db = new Database(join(dataDir, 'driftwatch.db'), { readonly: true, fileMustExist: true });
+  const db = new Database(join(pipeline.dataDir, 'driftwatch.db'), { readonly: true, fileMustExist: true });
   t.teardown(() => db.close());
   const generations = db
     .prepare("SELECT b.generation, b.image_name, b.phase FROM baselines b JOIN workloads w ON w.id = b.workload_id WHERE w.name = 'catalog' ORDER BY b.generation")
@@ -190,6 +131,5 @@ t.test('daily releases: silent when nothing is added, one notification for what 
     ['1 registry.example/catalog:1 superseded', '2 registry.example/catalog:2 superseded', '3 registry.example/catalog:3 superseded', '4 registry.example/catalog:4 active'],
     'one generation per image; the rollback reuses release 3’s',
   );
-  t.equal(await agent.stop(), 0);
-  t.equal(await collector.stop(), 0);
+  t.same(await pipeline.stop(), [0, 0], 'both exit cleanly');
 });
