@@ -96,7 +96,7 @@ export class Detection implements Component, ChangeRunner {
       lastGood: opts.store.declared,
       onSaveError: (file, err) => opts.logger.error('saving the last good content of a declared baseline file failed: after a restart with a broken file it would not be in force', { file, error: String(err) }),
     });
-    const evaluator = new DeviationEvaluator(deriver, new SeverityRules({ serviceCidrs: c.network.serviceCidrs }));
+    const evaluator = new DeviationEvaluator(deriver, new SeverityRules({ serviceCidrs: c.network.serviceCidrs }), windowMs);
     const lifecycle = new BaselineLifecycle(this.views, evaluator, {
       windowMs,
       maxWindowMs: Math.max(windowMs, parseDuration(c.learning.maxWindow)),

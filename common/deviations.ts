@@ -72,11 +72,23 @@ export interface Deviation {
   commands?: SessionCommand[];
   /** For interactive sessions: commands run beyond those listed in `commands` (counted, not kept). */
   commandsOmitted?: number;
+  /** "New in this release": what a new image does beyond its predecessor (`carry-forward`). */
+  release?: ReleaseNote;
   statusBy: string | null;
   statusAt: string | null;
   statusComment: string | null;
   createdAt: string;
   updatedAt: string;
+}
+
+/** The image change a "new in this release" deviation came with (images as `name@digest`). */
+export interface ReleaseNote {
+  fromBaselineId: number;
+  toBaselineId: number;
+  from: string;
+  to: string;
+  /** Event time of the new image's first observation. */
+  releasedAtMs: number;
 }
 
 export const BASELINE_PHASES = ['learning', 'active', 'approved', 'rejected', 'superseded'] as const;
@@ -91,6 +103,10 @@ export interface BaselineSummary {
   phase: BaselinePhase;
   completeness: BaselineCompleteness;
   imageDigest: string | null;
+  /** The image as the workload named it (tag), for display. */
+  imageName: string | null;
+  /** The generation this one started as a copy of (a release under `carry-forward`); null: learned. */
+  carriedFrom: number | null;
   learningStartMs: number | null;
   learningUntilMs: number | null;
   itemCount: number;

@@ -1,7 +1,7 @@
 // Baseline items as people read them. A key (`n|egress|tcp|443|net|203.0.113.0/24`) is exact but
 // cryptic; the sentence says the same ("connects out to external range 203.0.113.0/24 on tcp/443"),
 // and the key stays beside it for search and copy. Every value from the cluster goes in as text.
-import { h, visible } from './dom.js';
+import { fmtTime, h, visible } from './dom.js';
 
 function unescapeField(s) {
   return s.replace(/%7C/g, '|').replace(/%25/g, '%');
@@ -71,4 +71,16 @@ export function itemView(i, { version } = {}) {
   }
   if (version !== undefined && i.addedInVersion !== undefined && i.addedInVersion === version && version > 1) badges.push(h('span', { class: 'badge item-new', title: `added in version ${version}`, text: `new in v${version}` }));
   return [h('span', { class: 'readable', text: visible(describeItem(i.key, i.detail)) }), ' ', badges, ' ', h('code', { class: 'key', text: visible(i.key) })];
+}
+
+/** One item in a list of items or of changes (`mark`: added, removed, same). */
+export function itemRow(i, mark, version) {
+  return h(
+    'li',
+    { class: `item ${mark}` },
+    h('span', { class: 'mark', 'aria-hidden': 'true', text: mark === 'added' ? '+' : mark === 'removed' ? '−' : ' ' }),
+    h('span', { class: 'sr-only', text: mark === 'added' ? 'added: ' : mark === 'removed' ? 'removed: ' : '' }),
+    itemView(i, { version }),
+    h('span', { class: 'muted', text: ` · seen ${i.count}× · first ${fmtTime(i.firstSeenMs)}` }),
+  );
 }

@@ -29,6 +29,8 @@ export function registerReportRoutes(register: (r: RouteSpec) => void, ctx: ApiC
     handler: async ({ query, principal }) => {
       const fromMs = query.from as number;
       const toMs = query.to as number;
+      // `1e309` passes the schema's number check as Infinity (the query-string coercion), and no Date holds it.
+      if (!Number.isFinite(fromMs) || !Number.isFinite(toMs)) throw new ApiError('DW_ERR_VALIDATION', 'from and to must be finite ms since the epoch');
       if (fromMs >= toMs) throw new ApiError('DW_ERR_VALIDATION', 'from must be before to');
       const namespace = (query.namespace as string | undefined) ?? null;
       if (namespace) requireScope(principal, namespace);

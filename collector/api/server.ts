@@ -17,6 +17,7 @@ import { ApiError, API_ERRORS, isApiErrorCode } from './errors.js';
 import { buildOpenApi, type RouteDoc } from './openapi.js';
 import { registerBaselineRoutes } from './routes-baselines.js';
 import { registerDeclaredRoutes } from './routes-declared.js';
+import { registerReleaseRoutes } from './routes-releases.js';
 import { registerDeviationRoutes } from './routes-deviations.js';
 import { registerMetaRoutes } from './routes-meta.js';
 import { registerProposalRoutes } from './routes-proposals.js';
@@ -187,6 +188,7 @@ export function createApi(opts: ApiOptions): Api {
   registerDeviationRoutes(register, ctx);
   registerDeclaredRoutes(register, ctx);
   registerBaselineRoutes(register, ctx);
+  registerReleaseRoutes(register, ctx);
   registerReportRoutes(register, ctx);
   registerProposalRoutes(register, ctx);
   registerUndoRoutes(register, ctx);

@@ -2,6 +2,7 @@
  * Parsing and validation of one declared-baseline file (schema: baselines/schema.json): YAML with
  * any number of `---` documents, all-or-nothing, every problem named by file:line:column.
  */
+import type { ImagePolicy } from '../store/workloads.js';
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject } from 'ajv/dist/2020.js';
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
@@ -36,7 +37,7 @@ interface BaselineDoc {
   spec: {
     selector: { cluster?: string; namespace?: string; kind?: WorkloadKind; workload?: string; container?: string };
     mode?: DeclaredMode;
-    imagePolicy?: 'relearn' | 'inherit' | 'alert';
+    imagePolicy?: ImagePolicy;
     allow?: RulesDoc;
     deny?: RulesDoc;
   };

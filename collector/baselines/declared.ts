@@ -9,6 +9,7 @@
  * problem: far more often a truncated write or a broken checkout than an intent. Deleting the file
  * removes its baselines; so does a file that says so (only comments, or an empty `---` document).
  */
+import type { ImagePolicy } from '../store/workloads.js';
 import { readFileSync, readdirSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { join } from 'node:path';
 import type { Glob } from '../../common/glob.js';
@@ -62,7 +63,7 @@ export interface DeclaredBaseline {
   name: string;
   file: string;
   mode: DeclaredMode;
-  imagePolicy: 'relearn' | 'inherit' | 'alert' | null;
+  imagePolicy: ImagePolicy | null;
   selector: { cluster: Glob | null; namespace: Glob | null; kind: WorkloadKind | null; workload: Glob | null; container: Glob | null };
   allow: RuleSet;
   deny: RuleSet;
@@ -73,7 +74,7 @@ export interface EffectiveDeclared {
   /** Names of the declared baselines that apply (`file#name`). */
   sources: string[];
   mode: DeclaredMode | null;
-  imagePolicy: 'relearn' | 'inherit' | 'alert' | null;
+  imagePolicy: ImagePolicy | null;
   allow: RuleSet;
   deny: RuleSet;
 }

@@ -1,6 +1,6 @@
 /**
  * A baseline's life in event time: generations (a first one per workload container, a new one on
- * relearn, reject or — by policy — a new image), phases (learning → active → approved; superseded,
+ * relearn, reject or — by policy — a new image: a release carried forward, releases.ts), phases (learning → active → approved; superseded,
  * rejected) and completeness. Learning itself (the window, items) is `learn.ts`.
  */
 import type { BaselinePhase } from '../../common/deviations.js';
@@ -13,6 +13,7 @@ import type { BaselineUpdate } from '../store/baselines.js';
 import type { Repositories } from '../store/contract.js';
 import type { ImagePolicy } from '../store/workloads.js';
 import type { EffectiveDeclared } from './declared.js';
+import { carryForward } from './releases.js';
 import { emptyView, type BaselineView, type BaselineViews } from './view.js';
 import { learningEnd, type WindowSettings } from './windows.js';
 
@@ -134,6 +135,7 @@ export class BaselineLifecycle {
       learningStartMs: obs.time,
       learningUntilMs: learningEnd(this.windows, obs.workload, obs.time),
       lastNewItemMs: null,
+      imageName: obs.image.name,
     });
     const view = this.views.putCurrent(emptyView(workloadId, { ...obs.workload }, b, obs.time));
     changes.edgeWorkloads.add(workloadId);
@@ -162,6 +164,7 @@ export class BaselineLifecycle {
     }
     if (olderId !== 0) return (await this.views.get(tx, olderId)) ?? view;
     const policy: ImagePolicy = decl.imagePolicy ?? (await tx.workloads.get(view.workloadId))?.imagePolicy ?? this.windows.imagePolicy;
+    if (policy === 'carry-forward') return carryForward(tx, this, this.views, view, obs, changes);
     if (policy === 'relearn') return this.newGeneration(tx, view, 'superseded', obs.time, [digest], this.isFresh(obs, obs.time) ? 'full' : 'partial', changes);
     await this.addDigest(tx, view, digest, changes);
     if (policy === 'alert') {

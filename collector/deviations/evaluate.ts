@@ -10,6 +10,7 @@ import { severityRank, type Deviation, type DeviationKind, type DeviationStatus 
 import type { ItemDeriver } from '../../common/items/derive.js';
 import { describeItem, type Item } from '../../common/items/keys.js';
 import type { Observation } from '../../common/model.js';
+import { releaseNoteFor } from '../baselines/releases.js';
 import { allows, itemOfRecord, networkDetail, type BaselineView } from '../baselines/view.js';
 import { matchRules, type EffectiveDeclared } from '../baselines/declared.js';
 import type { ChangeSet } from '../changes.js';
@@ -62,9 +63,11 @@ export function sightingOf(obs: Observation): Sighting {
 }
 
 export class DeviationEvaluator {
+  /** `releaseWindowMs`: how long after a release's first event its new items count as "new in this release". */
   constructor(
     private readonly deriver: ItemDeriver,
     private readonly severity: SeverityRules,
+    private readonly releaseWindowMs: number,
   ) {}
 
   /** A declared deny rule matches: always a deviation, learning or not. */
@@ -73,6 +76,26 @@ export class DeviationEvaluator {
     if (rule === null) return false;
     await this.raise(tx, view, obs, item, 'denied', { ...FIXED_SEVERITY.denied, reason: `${FIXED_SEVERITY.denied.reason} (${rule})` }, startup, changes);
     return true;
+  }
+
+  /**
+   * A learning observation that a high-risk rule finds (severity.ts `whileLearning`): a deviation
+   * instead of a learned item — unless this generation already allows it (added by a person) or
+   * the generation before it did (the workload did it before this relearn or release).
+   */
+  async alertWhileLearning(tx: Repositories, view: BaselineView, obs: Observation, item: Item, decl: EffectiveDeclared, startup: boolean, changes: ChangeSet): Promise<boolean> {
+    const verdict = this.severity.whileLearning(item, obs);
+    if (verdict === null || allows(this.deriver, view, item, obs, decl, startup)) return false;
+    if (!(await tx.deviations.find(view.b.id, item.key)) && (await this.previousGenerationHas(tx, view, item))) return false;
+    await this.raise(tx, view, obs, item, item.kind, verdict, startup, changes);
+    return true;
+  }
+
+  private async previousGenerationHas(tx: Repositories, view: BaselineView, item: Item): Promise<boolean> {
+    const previous = (await tx.baselines.generations(view.workloadId)).find((g) => g.generation < view.b.generation && g.phase !== 'rejected');
+    if (!previous) return false;
+    const keys = new Set((await tx.baselines.items(previous.id)).map((i) => i.key));
+    return this.deriver.candidateKeys(item).some((k) => keys.has(k));
   }
 
   /** An enforced observation: allowed by the view, or a deviation. */
@@ -85,12 +108,15 @@ export class DeviationEvaluator {
   async raise(tx: Repositories, view: BaselineView, obs: Observation, item: Item, kind: DeviationKind, verdict: SeverityVerdict, startup: boolean, changes: ChangeSet): Promise<void> {
     const existing = await tx.deviations.find(view.b.id, item.key);
     const book: DeviationBook = { item, steady: !startup || ((existing?.detail.engine as DeviationBook | undefined)?.steady ?? false) };
+    // Decided once, when the deviation is raised: a release's addition stays one when seen again.
+    const release = existing ? existing.deviation.release : await releaseNoteFor(tx, view, verdict.severity, obs.time, this.releaseWindowMs);
     await this.upsert(tx, view, sightingOf(obs), existing, changes, {
       itemKey: item.key,
-      kind: existing?.deviation.kind ?? kind,
+      // A deny hit makes the deviation a denied one (the high-risk rules may have raised it while learning).
+      kind: kind === 'denied' ? kind : (existing?.deviation.kind ?? kind),
       verdict,
-      summary: `${kindLabel(kind)}: ${describeItem(item)}`,
-      detail: { ...deviationDetail(item), engine: book },
+      summary: `${release ? 'new in this release: ' : ''}${kindLabel(kind)}: ${describeItem(item)}`,
+      detail: { ...deviationDetail(item), ...(release ? { release } : {}), engine: book },
       commands: null,
     });
   }

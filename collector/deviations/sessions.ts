@@ -8,13 +8,13 @@
 import type { ItemDeriver } from '../../common/items/derive.js';
 import type { Item } from '../../common/items/keys.js';
 import { MAX_SESSION_COMMANDS, type SessionCommand } from '../../common/deviations.js';
-import type { Ancestor, Observation, ProcessContext } from '../../common/model.js';
+import type { Ancestor, Observation } from '../../common/model.js';
 import type { EffectiveDeclared } from '../baselines/declared.js';
 import { allows, type BaselineView } from '../baselines/view.js';
 import type { ChangeSet } from '../changes.js';
 import type { Repositories } from '../store/contract.js';
 import type { DeviationEvaluator } from './evaluate.js';
-import { FIXED_SEVERITY, isShell } from './severity.js';
+import { FIXED_SEVERITY, isInteractiveShell } from './severity.js';
 
 /** Parents kept per command: enough to tell `kubectl exec` → bash → sudo from a script's loop. */
 const MAX_COMMAND_LINEAGE = 8;
@@ -73,9 +73,4 @@ export class SessionTracker {
     }
     return enforced ? 'allowed' : null;
   }
-}
-
-/** A shell started without a command (`bash`, `sh -i`, `bash -il`): someone typing. */
-export function isInteractiveShell(p: ProcessContext): boolean {
-  return isShell(p.exe) && !/(^|\s)-[a-z]*c/.test(p.args);
 }

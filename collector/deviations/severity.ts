@@ -4,6 +4,7 @@
  */
 import type { Severity } from '../../common/deviations.js';
 import { EXTERNAL_PEER_CLASSES, type Item, type NetworkItem, type ProcessItem } from '../../common/items/keys.js';
+import type { Observation, ProcessContext } from '../../common/model.js';
 import { formatIpv4, parseCidr } from '../../common/cidr.js';
 
 export interface SeverityVerdict {
@@ -18,7 +19,18 @@ const NETWORK_TOOLS = new Set([
   'tshark', 'dig', 'nslookup', 'host', 'ping', 'traceroute', 'kubectl', 'rsync',
 ]);
 const TEMP_DIRS = ['/tmp/', '/dev/shm/', '/var/tmp/', '/run/shm/'];
-const METADATA_IPS = new Set(['169.254.169.254', 'fd00:ec2::254', '100.100.100.200']);
+/**
+ * Other places a process can write an executable to in a typical image (images ship binaries in
+ * /usr, /bin, /opt, /app): home directories, runtime state, message queues, and anonymous memory
+ * (`memfd_create` + `execveat`, shown as /memfd:… or a /proc fd path) — droppers' favourites.
+ */
+const WRITABLE_DIRS = ['/root/', '/home/', '/run/', '/var/run/', '/dev/mqueue/', '/memfd:', '/proc/self/fd/', '/dev/fd/'];
+/** AWS/GCP/Azure/OCI IMDS, its IPv6 form, Alibaba Cloud, and the ECS task metadata endpoint. */
+const METADATA_IPS = new Set(['169.254.169.254', 'fd00:ec2::254', '100.100.100.200', '169.254.170.2']);
+const METADATA_NAMES = new Set(['metadata.google.internal', 'metadata.azure.com', 'instance-data.ec2.internal']);
+
+/** The rules that still alert while a baseline learns: the first things an attacker does. */
+const LEARNING_ALERTS = new Set(['package manager', 'network tool', 'binary in a temporary directory', 'binary from a writable path', 'cloud metadata service', 'Kubernetes API']);
 const KUBE_API_PORTS = new Set([443, 6443]);
 
 export function basename(path: string): string {
@@ -33,6 +45,20 @@ function toolName(exe: string): string {
 
 export function isShell(exe: string): boolean {
   return SHELLS.has(toolName(exe));
+}
+
+/** A shell started without a command (`bash`, `sh -i`, `bash -il`): someone typing. */
+export function isInteractiveShell(p: ProcessContext): boolean {
+  return isShell(p.exe) && !/(^|\s)-[a-z]*c/.test(p.args);
+}
+
+/**
+ * An interactive shell started by the workload's own processes when its entrypoint is not a shell
+ * (a reverse or web shell); a container whose entrypoint is a shell (a toolbox) is left out.
+ */
+function isShellInNonShellWorkload(p: ProcessContext): boolean {
+  const entrypoint = p.ancestors[p.ancestors.length - 1];
+  return p.inInitTree !== false && isInteractiveShell(p) && entrypoint !== undefined && !isShell(entrypoint.exe);
 }
 
 export interface SeverityContext {
@@ -62,12 +88,24 @@ export class SeverityRules {
     if (PACKAGE_MANAGERS.has(name)) return { severity: 'high', reason: 'package manager' };
     if (NETWORK_TOOLS.has(name)) return { severity: 'high', reason: 'network tool' };
     if (TEMP_DIRS.some((d) => item.exe.startsWith(d))) return { severity: 'high', reason: 'binary in a temporary directory' };
+    if (WRITABLE_DIRS.some((d) => item.exe.startsWith(d))) return { severity: 'high', reason: 'binary from a writable path' };
     return { severity: 'medium', reason: 'new executable' };
+  }
+
+  /**
+   * While a baseline learns (the first window, or a release under `relearn`), what these rules
+   * find still alerts instead of being learned: an attacker landing during a learning window must
+   * not become part of the baseline (docs/detection.md). Null: learn it as usual.
+   */
+  whileLearning(item: Item, obs: Observation): SeverityVerdict | null {
+    if (obs.kind === 'process' && isShellInNonShellWorkload(obs.process)) return { severity: 'high', reason: 'interactive shell in a non-shell workload' };
+    const verdict = this.forItem(item, obs.process.exe);
+    return LEARNING_ALERTS.has(verdict.reason) ? verdict : null;
   }
 
   forNetwork(item: NetworkItem, processExe: string | null): SeverityVerdict {
     const ip = item.peer.ip ?? null;
-    if (ip !== null && METADATA_IPS.has(ip)) return { severity: 'high', reason: 'cloud metadata service' };
+    if ((ip !== null && METADATA_IPS.has(ip)) || METADATA_NAMES.has(item.peerName?.toLowerCase() ?? '')) return { severity: 'high', reason: 'cloud metadata service' };
     if (this.isKubernetesApi(item)) return { severity: 'high', reason: 'Kubernetes API' };
     if (item.direction === 'listen') return { severity: 'high', reason: 'new listening port' };
     if (item.direction === 'egress' && processExe !== null && isShell(processExe)) return { severity: 'high', reason: 'shell with a network connection' };

@@ -6,7 +6,8 @@
  *
  * Per observation, in the data's direction: its baseline generation (baselines/lifecycle) → the
  * declared deny list (deviations/evaluate) → learning (baselines/learn) → sessions
- * (deviations/sessions) → evaluation (deviations/evaluate). Nothing below calls back up here.
+ * (deviations/sessions) → the high-risk rules that alert while learning (deviations/evaluate) →
+ * evaluation (deviations/evaluate). Nothing below calls back up here.
  */
 import { Counter, type Registry } from 'prom-client';
 import type { ItemDeriver } from '../../common/items/derive.js';
@@ -137,6 +138,7 @@ export class IngestUnitOfWork {
     const enforced = !learns || decl.mode === 'replace';
     const session = await sessions.observe(tx, view, obs, item, decl, startup, enforced, changes);
     if (session) return session;
+    if (learns && !enforced && (await evaluator.alertWhileLearning(tx, view, obs, item, decl, startup, changes))) return 'deviation';
     if (learns) await learner.learn(tx, view, item, obs, startup, changes);
     if (!enforced) return 'learned';
     return evaluator.evaluate(tx, view, obs, item, decl, startup, changes);

@@ -25,7 +25,7 @@ import type { AlertingMetrics } from './metrics.js';
 import { Mutex } from 'async-mutex';
 import { StorageUnavailableError, type Store } from '../store/contract.js';
 import type { AlertSnapshot, AlertState } from '../store/outbox.js';
-import { type AlerterSettings, DRAIN_BATCH, MAX_WAITING_EVENTS, HEALTH_ALERTNAMES, NOTIFIED_PHASES, OPEN_PHASES, type RoutedSink, SWEEP_BATCH, asWorkload, type DecisionRun } from './decision.js';
+import { type AlerterSettings, DRAIN_BATCH, groupingKey, MAX_WAITING_EVENTS, HEALTH_ALERTNAMES, NOTIFIED_PHASES, OPEN_PHASES, type RoutedSink, SWEEP_BATCH, asWorkload, type DecisionRun } from './decision.js';
 import { EventClock } from './event-clock.js';
 import { Grouping } from './grouping.js';
 import { Notifier } from './notifier.js';
@@ -227,7 +227,7 @@ export class Alerter {
       {
         alertKey: snapshot.alertKey,
         kind: 'deviation',
-        workloadKey: workloadKey(d.workload),
+        workloadKey: groupingKey(d),
         deviationId: d.id,
         groupKey: null,
         phase: 'pending',

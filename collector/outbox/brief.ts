@@ -56,5 +56,6 @@ export function toBrief(d: Deviation, base: string): DeviationBrief {
     brief.commands = d.commands.slice(0, MAX_ALERT_COMMANDS);
     brief.commandsMore = d.commands.length - brief.commands.length + (d.commandsOmitted ?? 0);
   }
+  if (d.release) brief.release = d.release;
   return brief;
 }

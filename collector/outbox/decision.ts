@@ -3,9 +3,9 @@
  * small pure helpers (severity order, workload parsing, idempotency keys).
  */
 import { createHash } from 'node:crypto';
-import type { DeviationKind, HealthEvent, Severity } from '../../common/deviations.js';
+import type { Deviation, DeviationKind, HealthEvent, Severity } from '../../common/deviations.js';
 import { severityRank } from '../../common/deviations.js';
-import { WORKLOAD_KINDS, type WorkloadId } from '../../common/model.js';
+import { WORKLOAD_KINDS, workloadKey, type WorkloadId } from '../../common/model.js';
 import type { Route } from './routing.js';
 import type { AlertSnapshot } from '../store/outbox.js';
 import { workloadLabel } from '../sinks/text.js';
@@ -91,12 +91,31 @@ export function idempotencyKey(cluster: string, alertKey: string, status: string
   return createHash('sha256').update(`${cluster}\u0000${alertKey}\u0000${status}\u0000${seq}`).digest('hex').slice(0, 32);
 }
 
+/** Separates a release's group key from its workload's (workload keys hold no NUL). */
+const RELEASE_GROUP = '\u0000release:';
+
+/**
+ * The key a deviation is grouped under: its workload, or — for what a release added (`carry-forward`)
+ * — its workload and the new image, so that one rollout's additions make one notification.
+ */
+export function groupingKey(d: Deviation): string {
+  return d.release ? `${workloadKey(d.workload)}${RELEASE_GROUP}${d.release.toBaselineId}` : workloadKey(d.workload);
+}
+
+/** A release's additions are always one group, however few (the grouping threshold is for bursts). */
+export function groupThresholdOf(key: string, s: AlerterSettings): number {
+  return key.includes(RELEASE_GROUP) ? 0 : s.groupThreshold;
+}
+
 /**
  * The one-line summary of a group alert: how many deviations of which workload within the window;
- * a group of one (notified at once for its severity) says what that one is.
+ * a release's additions name the image change; a group of one (notified at once for its severity)
+ * says what that one is.
  */
 export function groupSummary(alert: AlertSnapshot, groupWindowMs: number): string {
   const n = alert.deviations.length + alert.truncated;
+  const release = alert.deviations[0]?.release;
+  if (release) return `${n} new in this release of ${alert.workload ? workloadLabel(alert.workload) : 'one workload'}: ${release.from} → ${release.to}`;
   if (n === 1 && alert.deviations[0]) return alert.deviations[0].summary;
   return `${n} new deviations in ${alert.workload ? workloadLabel(alert.workload) : 'one workload'} within ${Math.round(groupWindowMs / 1000)} s`;
 }

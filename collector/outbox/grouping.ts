@@ -17,11 +17,10 @@
  *   from its first; every new member is told to the receivers as an update of the group.
  */
 import { severityRank, type Deviation } from '../../common/deviations.js';
-import { workloadKey } from '../../common/model.js';
 import type { AlertSnapshot, AlertState } from '../store/outbox.js';
 import type { DeviationBrief } from '../sinks/types.js';
 import { workloadDeviationsUrl } from '../links.js';
-import { type AlerterSettings, type DecisionRun, GROUP_LIFETIME_WINDOWS, NEVER_GROUPED, NOTIFIED_PHASES, groupSummary, maxSeverity } from './decision.js';
+import { type AlerterSettings, type DecisionRun, GROUP_LIFETIME_WINDOWS, NEVER_GROUPED, groupingKey, groupThresholdOf, NOTIFIED_PHASES, groupSummary, maxSeverity } from './decision.js';
 import type { Notifier } from './notifier.js';
 
 export class Grouping {
@@ -40,7 +39,7 @@ export class Grouping {
       await this.notifier.decideNew(state, r, true);
       return;
     }
-    const wk = workloadKey(d.workload);
+    const wk = groupingKey(d);
     // This deviation shows how far the workload's event time has come: waits it has passed are decided first.
     await this.decideDue(wk, r, d.firstSeenMs);
     const group = await this.openGroup(wk, d.firstSeenMs, r);
@@ -93,7 +92,7 @@ export class Grouping {
     const first = alone[0]!.eventMs;
     const last = alone[alone.length - 1]!.eventMs;
     const earlier = await r.o.countDecidedWithin(wk, first - this.s.groupWindowMs, last + this.s.groupWindowMs);
-    if (alone.length + earlier <= this.s.groupThreshold) {
+    if (alone.length + earlier <= groupThresholdOf(wk, this.s)) {
       for (const st of alone) await this.notifier.decideNew(st, r, true);
       return;
     }

@@ -26,6 +26,7 @@ export function listSome(values: readonly string[]): string {
 /** The facts of one deviation, one `label: value` per entry (description, Slack fields, Falco). */
 export function deviationFacts(d: DeviationBrief): [string, string][] {
   const facts: [string, string][] = [['item', d.itemKey]];
+  if (d.release) facts.push(['new in this release', `${d.release.from} → ${d.release.to}`]);
   if (d.peer) facts.push(['peer', d.peer]);
   if (d.lineage.length > 0) facts.push(['lineage', d.lineage.join(' ← ')]);
   facts.push(

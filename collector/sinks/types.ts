@@ -13,7 +13,7 @@ export const ALERT_SCHEMA = 'driftwatch.alert.v1';
 
 /** A deviation as alerts show it: plain data, attacker-controlled strings unescaped (sinks escape). */
 export interface DeviationBrief
-  extends Pick<Deviation, 'id' | 'kind' | 'severity' | 'severityReason' | 'status' | 'itemKey' | 'summary' | 'item' | 'firstSeenMs' | 'lastSeenMs' | 'count' | 'pods' | 'nodes' | 'image'> {
+  extends Pick<Deviation, 'id' | 'kind' | 'severity' | 'severityReason' | 'status' | 'itemKey' | 'summary' | 'item' | 'firstSeenMs' | 'lastSeenMs' | 'count' | 'pods' | 'nodes' | 'image' | 'release'> {
   /** Process ancestry of the first sample, the process itself first: `exe args` per element. */
   lineage: string[];
   /** Network deviations: the peer, `ip:port` or `name (ip:port)`; null otherwise. */

@@ -18,6 +18,12 @@ export interface BaselineRecord {
   decidedBy: string | null;
   decidedAt: string | null;
   decisionComment: string | null;
+  /** The image's name (tag) when the generation started: shown with the digest. */
+  imageName: string | null;
+  /** carry-forward: the generation this one started as a copy of. */
+  carriedFromId: number | null;
+  /** carry-forward: event time of the new image's first observation. */
+  releasedAtMs: number | null;
 }
 
 export type ItemOrigin = 'learned' | 'manual';
@@ -52,6 +58,9 @@ interface BaselineRow {
   decided_by: string | null;
   decided_at: string | null;
   decision_comment: string | null;
+  image_name: string | null;
+  carried_from_id: number | null;
+  released_at_ms: number | null;
 }
 
 export interface ItemRow {
@@ -69,10 +78,14 @@ export interface ItemRow {
 }
 
 const COLUMNS = `id, workload_id, generation, image_digest, image_digests, phase, completeness, version, learning_start_ms,
-  learning_until_ms, last_new_item_ms, decided_by, decided_at, decision_comment`;
+  learning_until_ms, last_new_item_ms, decided_by, decided_at, decision_comment, image_name, carried_from_id, released_at_ms`;
 export const ITEM_COLUMNS = 'id, baseline_id, kind, item_key, origin, phase, detail, count, first_seen_ms, last_seen_ms, added_in_version';
 
-export type BaselineUpdate = Partial<Omit<BaselineRecord, 'id' | 'workloadId' | 'generation'>>;
+/** A new generation; the release columns only for generations started by an image. */
+export type BaselineInsert = Omit<BaselineRecord, 'id' | 'decidedBy' | 'decidedAt' | 'decisionComment' | 'imageName' | 'carriedFromId' | 'releasedAtMs'> &
+  Partial<Pick<BaselineRecord, 'imageName' | 'carriedFromId' | 'releasedAtMs'>>;
+
+export type BaselineUpdate = Partial<Omit<BaselineRecord, 'id' | 'workloadId' | 'generation' | 'imageName' | 'carriedFromId' | 'releasedAtMs'>>;
 
 const UPDATE_COLUMNS: Record<keyof BaselineUpdate, string> = {
   imageDigest: 'image_digest',
@@ -107,13 +120,13 @@ export class SqlBaselines implements BaselineRepository {
     return (await this.db.all<BaselineRow>(`SELECT ${COLUMNS} FROM baselines WHERE workload_id = @workloadId ORDER BY generation DESC`, { workloadId })).map(toRecord);
   }
 
-  async insert(b: Omit<BaselineRecord, 'id' | 'decidedBy' | 'decidedAt' | 'decisionComment'>): Promise<BaselineRecord> {
+  async insert(b: BaselineInsert): Promise<BaselineRecord> {
     const at = new Date().toISOString();
     const res = await this.db.get<{ id: number }>(
       `INSERT INTO baselines (workload_id, generation, image_digest, image_digests, phase, completeness, version, learning_start_ms,
-         learning_until_ms, last_new_item_ms, created_at, updated_at)
+         learning_until_ms, last_new_item_ms, image_name, carried_from_id, released_at_ms, created_at, updated_at)
        VALUES (@workloadId, @generation, @imageDigest, @imageDigests, @phase, @completeness, @version, @learningStartMs,
-         @learningUntilMs, @lastNewItemMs, @at, @at) RETURNING id`,
+         @learningUntilMs, @lastNewItemMs, @imageName, @carriedFromId, @releasedAtMs, @at, @at) RETURNING id`,
       {
         workloadId: b.workloadId,
         generation: b.generation,
@@ -125,6 +138,9 @@ export class SqlBaselines implements BaselineRepository {
         learningStartMs: b.learningStartMs,
         learningUntilMs: b.learningUntilMs,
         lastNewItemMs: b.lastNewItemMs,
+        imageName: b.imageName ?? null,
+        carriedFromId: b.carriedFromId ?? null,
+        releasedAtMs: b.releasedAtMs ?? null,
         at,
       },
     );
@@ -205,7 +221,7 @@ export class SqlBaselines implements BaselineRepository {
   async summary(id: number): Promise<BaselineSummary | undefined> {
     const r = await this.db.get<BaselineSummaryRow>(
       `SELECT b.id, b.workload_id, b.generation, b.image_digest, b.image_digests, b.phase, b.completeness, b.version, b.learning_start_ms,
-         b.learning_until_ms, b.last_new_item_ms, b.decided_by, b.decided_at, b.decision_comment, ${JOINED_WORKLOAD_COLUMNS},
+         b.learning_until_ms, b.last_new_item_ms, b.decided_by, b.decided_at, b.decision_comment, b.image_name, b.carried_from_id, ${JOINED_WORKLOAD_COLUMNS},
          (SELECT COUNT(*) FROM baseline_items i WHERE i.baseline_id = b.id AND i.removed_in_version IS NULL) AS item_count,
          (SELECT COUNT(*) FROM deviations d WHERE d.baseline_id = b.id AND d.status = 'open') AS open_deviations
        FROM baselines b JOIN workloads w ON w.id = b.workload_id WHERE b.id = @id`,
@@ -239,6 +255,8 @@ export interface BaselineSummaryRow extends JoinedWorkloadColumns {
   decided_by: string | null;
   decided_at: string | null;
   decision_comment: string | null;
+  image_name: string | null;
+  carried_from_id: number | null;
   item_count: number;
   open_deviations: number;
 }
@@ -252,6 +270,8 @@ export function toSummary(r: BaselineSummaryRow): BaselineSummary {
     phase: r.phase as BaselinePhase,
     completeness: r.completeness as BaselineCompleteness,
     imageDigest: r.image_digest,
+    imageName: r.image_name,
+    carriedFrom: r.carried_from_id,
     learningStartMs: r.learning_start_ms,
     learningUntilMs: r.learning_until_ms,
     itemCount: r.item_count,
@@ -278,6 +298,9 @@ function toRecord(r: BaselineRow): BaselineRecord {
     decidedBy: r.decided_by,
     decidedAt: r.decided_at,
     decisionComment: r.decision_comment,
+    imageName: r.image_name,
+    carriedFromId: r.carried_from_id,
+    releasedAtMs: r.released_at_ms,
   };
 }
 

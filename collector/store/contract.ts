@@ -21,7 +21,7 @@ import type { Observation, WorkloadId } from '../../common/model.js';
 import type { AlertNotification } from '../sinks/types.js';
 import type { AgentCursor } from './agents.js';
 import type { AuditEntry, AuditFilter, AuditInput } from './audit.js';
-import type { BaselineItemRecord, BaselineRecord, BaselineUpdate } from './baselines.js';
+import type { BaselineInsert, BaselineItemRecord, BaselineRecord, BaselineUpdate } from './baselines.js';
 import type { DeviationWrite, StoredDeviation } from './deviations.js';
 import type { AlertPhase, AlertState, OutboxRow, QueueStats, UndecidedAlerts } from './outbox.js';
 import type { AgentView, HandlingQuery, HandlingRow, OpenDeviationCount, Overview, OverviewQuery } from './reports.js';
@@ -74,7 +74,7 @@ export interface BaselineRepository {
   current(workloadId: number): Promise<BaselineRecord | undefined>;
   /** Every generation, newest first. */
   generations(workloadId: number): Promise<BaselineRecord[]>;
-  insert(b: Omit<BaselineRecord, 'id' | 'decidedBy' | 'decidedAt' | 'decisionComment'>): Promise<BaselineRecord>;
+  insert(b: BaselineInsert): Promise<BaselineRecord>;
   update(id: number, changes: BaselineUpdate): Promise<void>;
   /** Learning baselines whose window ended at or before `nowMs` (event time). */
   dueForActivation(nowMs: number): Promise<BaselineRecord[]>;

@@ -1,4 +1,4 @@
-import type { Deviation, DeviationKind, DeviationStatus, SessionCommand, Severity } from '../../common/deviations.js';
+import type { Deviation, DeviationKind, DeviationStatus, ReleaseNote, SessionCommand, Severity } from '../../common/deviations.js';
 import type { Observation } from '../../common/model.js';
 import type { DeviationRepository } from './contract.js';
 import type { SqlExecutor } from './sql.js';
@@ -126,7 +126,7 @@ export class SqlDeviations implements DeviationRepository {
   /** Rewrites what a new sighting changes (the row's identity and status stay). */
   async updateSighting(id: number, d: DeviationWrite): Promise<void> {
     const { samples, ...params } = serialise(d);
-    const set = `severity = @severity, severity_reason = @severityReason, summary = @summary, detail = @detail, first_seen_ms = @firstSeenMs,
+    const set = `kind = @kind, severity = @severity, severity_reason = @severityReason, summary = @summary, detail = @detail, first_seen_ms = @firstSeenMs,
       last_seen_ms = @lastSeenMs, count = @count, pods = @pods, nodes = @nodes, image = @image, commands = @commands, updated_at = @at`;
     const at = new Date().toISOString();
     if (samples === null) (await this.db.run(`UPDATE deviations SET ${set} WHERE id = @id`, { ...params, id, at }));
@@ -172,7 +172,7 @@ function toStored(r: DeviationRow): StoredDeviation {
 
 /** `detail`: the row's detail already parsed, when the caller needs it too (engine bookkeeping included). */
 export function toDeviation(r: DeviationRow, detail = JSON.parse(r.detail) as Record<string, unknown>): Deviation {
-  const { engine, ...item } = detail;
+  const { engine, release, ...item } = detail;
   const deviation: Deviation = {
     id: r.id,
     baselineId: r.baseline_id,
@@ -203,5 +203,6 @@ export function toDeviation(r: DeviationRow, detail = JSON.parse(r.detail) as Re
     const omitted = (engine as { commandsOmitted?: unknown } | undefined)?.commandsOmitted;
     if (typeof omitted === 'number' && omitted > 0) deviation.commandsOmitted = omitted;
   }
+  if (release) deviation.release = release as ReleaseNote;
   return deviation;
 }

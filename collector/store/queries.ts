@@ -93,7 +93,7 @@ interface BaselineRow extends BaselineSummaryRow {
 }
 
 const BASELINE_COLUMNS = `b.id, b.workload_id, b.generation, b.version, b.phase, b.completeness, b.image_digest, b.learning_start_ms,
-  b.learning_until_ms, b.decided_by, b.decided_at, b.decision_comment, b.updated_at, ${JOINED_WORKLOAD_COLUMNS},
+  b.learning_until_ms, b.decided_by, b.decided_at, b.decision_comment, b.image_name, b.carried_from_id, b.updated_at, ${JOINED_WORKLOAD_COLUMNS},
   (SELECT COUNT(*) FROM baseline_items i WHERE i.baseline_id = b.id AND i.added_in_version <= b.version
      AND (i.removed_in_version IS NULL OR i.removed_in_version > b.version)) AS item_count,
   (SELECT COUNT(*) FROM deviations od WHERE od.baseline_id = b.id AND od.status = 'open') AS open_deviations`;

@@ -1,8 +1,9 @@
+import type { IMAGE_POLICIES } from '../../common/config/collector.js';
 import type { WorkloadId, WorkloadKind } from '../../common/model.js';
 import type { WorkloadRepository } from './contract.js';
 import type { SqlExecutor } from './sql.js';
 
-export type ImagePolicy = 'relearn' | 'inherit' | 'alert';
+export type ImagePolicy = (typeof IMAGE_POLICIES)[number];
 
 export interface WorkloadRecord {
   id: number;

@@ -9,6 +9,15 @@ import { closed, connectionLimits, duration, hostPort, httpConnectionLimits, kub
  * collector far from its file-descriptor limit. Headers in 10 s and a whole request in 30 s: API
  * bodies are at most 1 MiB, and Node's 300 s default let slow clients hold connections.
  */
+/**
+ * What a new image of a container does to its baseline. `carry-forward` (default): a new release
+ * starts as a copy of its predecessor's effective baseline and is enforced from its first event —
+ * a service that ships daily must never be in a learning window an attacker can hide in.
+ * `relearn`: a fresh learning generation (the high-risk rules still alert while it learns);
+ * `inherit`: the same generation covers the new digest; `alert`: the same, plus one deviation.
+ */
+export const IMAGE_POLICIES = ['carry-forward', 'relearn', 'inherit', 'alert'] as const;
+
 export const COLLECTOR_HTTP_CONNECTIONS = httpConnectionLimits({ maxConnections: 1024, maxConnectionsPerAddress: 128, idleTimeout: '5s', headersTimeout: '10s', requestTimeout: '30s' });
 /**
  * One connection per agent (a second one briefly while it reconnects): 16 per address leaves
@@ -88,7 +97,7 @@ export function collectorSection<S extends TSchema>(sink: S) {
           maxWindow: duration({ default: '72h' }),
           startupGrace: duration({ default: '2m' }),
           maxItemsPerBaseline: Type.Integer({ minimum: 10, default: 2000 }),
-          imagePolicy: oneOf(['relearn', 'inherit', 'alert'], { default: 'relearn' }),
+          imagePolicy: oneOf(IMAGE_POLICIES, { default: 'carry-forward' }),
           /** Learning ends no earlier than this long (event time) after the last new item (capped by maxWindow). */
           extension: duration({ default: '6h' }),
           /** While learning, an agent sends each distinct item at most once per this much event time. */

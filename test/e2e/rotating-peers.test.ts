@@ -13,14 +13,12 @@
  *   one alert, whatever the number of datagrams.
  */
 import t from 'tap';
-import Database from 'better-sqlite3';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
-import type { AlertDocumentV1 } from '../../collector/sinks/document.js';
 import { writeAddressSetFiles } from '../helpers/address-set-files.js';
 import { EndpointRecorder, type Workload } from '../helpers/endpoint-scenario.js';
-import { eventually, freePort, spawnCli } from '../helpers/processes.js';
+import { eventually } from '../helpers/processes.js';
+import { startRecordingPipeline } from '../helpers/recording-pipeline.js';
 
 const T0 = Date.UTC(2026, 11, 1, 8, 0, 0);
 const MIN = 60_000;
@@ -76,72 +74,23 @@ function recording(): string {
   return r.jsonl();
 }
 
-function deviationRows(dataDir: string): { item_key: string; summary: string }[] {
-  if (!existsSync(join(dataDir, 'driftwatch.db'))) return [];
-  const db = new Database(join(dataDir, 'driftwatch.db'), { readonly: true, fileMustExist: true });
-  try {
-    return db.prepare('SELECT item_key, summary FROM deviations ORDER BY id').all() as { item_key: string; summary: string }[];
-  } catch {
-    return [];
-  } finally {
-    db.close();
-  }
-}
-
-function deviationAlerts(path: string): AlertDocumentV1[] {
-  if (!existsSync(path)) return [];
-  return readFileSync(path, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as AlertDocumentV1)
-    .filter((a) => a.kind === 'deviation' || a.kind === 'group');
-}
-
 t.test('rotating S3 and CDN pools stay silent; an unknown host, a new name on a CDN address and an outside resolver alert once each', async (t) => {
-  const dir = t.testdir();
-  const dataDir = join(dir, 'data');
-  mkdirSync(join(dataDir, 'address-sets'), { recursive: true });
-  writeAddressSetFiles(join(dataDir, 'address-sets'));
-  const events = join(dir, 'events.jsonl');
-  writeFileSync(events, recording());
-  const alerts = join(dir, 'alerts.jsonl');
-  const grpcPort = await freePort();
-  const configFile = join(dir, 'driftwatch.yaml');
-  writeFileSync(
-    configFile,
-    stringify({
-      cluster: 'test',
-      log: { level: 'info', format: 'json' },
-      collector: {
-        dataDir,
-        baselinesDir: join(dir, 'baselines'),
-        grpc: { listen: `127.0.0.1:${grpcPort}` },
-        http: { listen: '127.0.0.1:0' },
-        // The only detection setting changed: a learning window that fits the recording.
-        learning: { window: '30m' },
-        alerting: { sinks: [{ name: 'file', type: 'file', path: alerts }] },
-      },
-      agent: {
-        node: 'node-a',
-        collector: { address: `127.0.0.1:${grpcPort}` },
-        sources: [{ kind: 'tetragon-json', address: events }],
-        http: { listen: '127.0.0.1:0' },
-        kubernetes: { mode: 'off' },
-      },
-    }),
+  const pipeline = await startRecordingPipeline(
+    t,
+    recording(),
+    // The only detection setting changed: a learning window that fits the recording.
+    { learning: { window: '30m' } },
+    ({ dataDir }) => {
+      mkdirSync(join(dataDir, 'address-sets'), { recursive: true });
+      writeAddressSetFiles(join(dataDir, 'address-sets'));
+    },
   );
-  const collector = spawnCli(['collector', '--config', configFile]);
-  let agent: ReturnType<typeof spawnCli> | undefined;
-  t.teardown(async () => {
-    await agent?.stop('SIGKILL');
-    await collector.stop('SIGKILL');
-  });
-  await collector.waitForLog(/collector ready/, 120_000);
-  t.match(collector.stderr(), /address sets loaded/, 'the provider files in the default directory were read');
-  agent = spawnCli(['agent', '--config', configFile]);
+  const { deviationAlerts, deviationRows } = pipeline;
+  t.match(pipeline.collector.stderr(), /address sets loaded/, 'the provider files in the default directory were read');
+  pipeline.startAgent();
 
-  await eventually(() => deviationAlerts(alerts).some((a) => a.deviations.some((d) => d.itemKey === 'p|/usr/bin/curl')), 'the marker alert', 120_000);
-  await eventually(() => deviationAlerts(alerts).length >= deviationRows(dataDir).length, 'an alert for every deviation', 60_000);
+  await eventually(() => deviationAlerts().some((a) => a.deviations.some((d) => d.itemKey === 'p|/usr/bin/curl')), 'the marker alert', 120_000);
+  await eventually(() => deviationAlerts().length >= deviationRows().length, 'an alert for every deviation', 60_000);
 
   const expected = [
     'frontend n|egress|tcp|443|dns|paste.attacker.example',
@@ -149,14 +98,13 @@ t.test('rotating S3 and CDN pools stay silent; an unknown host, a new name on a 
     'uploader p|/usr/bin/curl',
     'worker n|egress|udp|53|ip|203.0.113.53',
   ];
-  const sent = deviationAlerts(alerts);
+  const sent = deviationAlerts();
   t.same(sent.flatMap((a) => a.deviations.map((d) => `${a.workload?.name} ${d.itemKey}`)).sort(), expected, 'exactly these alerts: rotation inside learned names and sets is silent');
-  t.same(deviationRows(dataDir).map((r) => r.item_key).sort(), expected.map((e) => e.split(' ')[1]).sort(), 'and exactly these deviations');
+  t.same(deviationRows().map((r) => r.item_key).sort(), expected.map((e) => e.split(' ')[1]).sort(), 'and exactly these deviations');
   const exfil = sent.find((a) => a.workload?.name === 'frontend')!;
   t.match(exfil.summary, /paste\.attacker\.example \(13\.33\.140\.8\)/, 'the alert names the peer the workload resolved, with its address');
   const tunnel = sent.find((a) => a.workload?.name === 'worker')!.deviations[0]!;
   t.equal(tunnel.count, 20, 'twenty datagrams, one deviation');
   t.equal(tunnel.severity, 'medium');
-  t.equal(await agent.stop(), 0);
-  t.equal(await collector.stop(), 0);
+  t.same(await pipeline.stop(), [0, 0], 'both exit cleanly');
 });

@@ -57,6 +57,7 @@ const MATRIX: Record<string, Entry> = {
   'DELETE /tokens/{id}': { target: 'token' },
   'GET /workloads': { shows: (b) => b.items.map((w: { workload: { namespace: string } }) => w.workload.namespace) },
   'GET /workloads/{id}/baselines': { target: 'workload' },
+  'GET /workloads/{id}/releases': { target: 'workload' },
   'GET /baselines/{id}': { target: 'baseline' },
   'GET /baselines/{id}/items': { target: 'baseline' },
   'GET /baselines/{id}/diff': { target: 'baseline' },

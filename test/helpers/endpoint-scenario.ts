@@ -22,10 +22,14 @@ export interface Workload {
   args: string;
   podIp: string;
   node: string;
+  /** The container image (a release); default: one fixed digest, tag 1.0. */
+  image?: { digest: string; tag: string };
 }
 
 interface Running {
   w: Workload;
+  /** When the pod's main process started (the container's start time is a second before). */
+  startedAt: number;
   pod: string;
   containerId: string;
   execId: string;
@@ -46,6 +50,7 @@ export class EndpointRecorder {
     const n = this.running.size + 1;
     const r: Running = {
       w,
+      startedAt: at,
       pod: `${w.name}-7c9d8f6b5-${'abcde'.slice(0, 5 - (n % 3))}${n}`,
       containerId: n.toString(16).padStart(64, 'c'),
       execId: Buffer.from(`${w.node}:${at}:${this.pid}`).toString('base64'),
@@ -116,7 +121,7 @@ export class EndpointRecorder {
       pod: {
         namespace: w.namespace,
         name: r.pod,
-        container: { id: `containerd://${r.containerId}`, name: w.container, image: { id: `registry.example/${w.name}@${IMAGE_DIGEST}`, name: `registry.example/${w.name}:1.0` }, start_time: new Date(at - 1000).toISOString(), pid: 1 },
+        container: { id: `containerd://${r.containerId}`, name: w.container, image: { id: `registry.example/${w.name}@${w.image?.digest ?? IMAGE_DIGEST}`, name: `registry.example/${w.name}:${w.image?.tag ?? '1.0'}` }, start_time: new Date(r.startedAt - 1000).toISOString(), pid: 1 },
         workload: w.name,
         workload_kind: 'Deployment',
       },

@@ -55,6 +55,7 @@ const WEB = `${CLUSTER}/shop/Deployment/web/nginx`;
 const API = `${CLUSTER}/shop/Deployment/api/api`;
 const DB = `${CLUSTER}/shop/StatefulSet/db/postgres`;
 const REPORT = `${CLUSTER}/batch/CronJob/report/report`;
+const LOG_AGENT = `${CLUSTER}/kube-system/DaemonSet/log-agent/fluent-bit`;
 
 export const EXPECTED_DEVIATIONS: readonly ExpectedDeviation[] = [
   { workload: WEB, kind: 'process', itemKey: 'p|/bin/sh', severity: 'high', why: 'reverse shell: nginx runs sh -c (sh was only learned during container start-up)' },
@@ -66,6 +67,7 @@ export const EXPECTED_DEVIATIONS: readonly ExpectedDeviation[] = [
   { workload: API, kind: 'process', itemKey: 'p|/tmp/.cache/kworkerd', severity: 'high', why: 'dropped binary executed from /tmp' },
   { workload: REPORT, kind: 'process', itemKey: 'p|/usr/bin/apt-get', severity: 'high', why: 'package manager run by the job' },
   { workload: DB, kind: 'interactive-session', itemKey: 's|', severity: 'high', why: 'kubectl exec: bash, id, cat /etc/passwd, psql' },
+  { workload: LOG_AGENT, kind: 'network', itemKey: 'n|egress|tcp|443|ip|10.96.0.1', severity: 'high', why: 'Kubernetes API access while learning: the high-risk rules alert in every learning window (approving it once lets it be)' },
 ];
 
 // ---------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 import { api, query } from '../api.js';
 import { confirmation, reasonField } from '../decision.js';
 import { append, badge, fill, fmtTime, h, visible, workloadName } from '../dom.js';
-import { itemView } from '../items.js';
+import { itemRow } from '../items.js';
 import { undoCard } from '../undo.js';
+import { releasesSection } from './releases.js';
 
 /** What "partial" means, said where it is shown (lifecycle.ts decides it). */
 const PARTIAL =
@@ -14,17 +15,6 @@ const DIFFS = [
   ['approved', 'Last approved'],
   ['declared', 'Declared vs learned'],
 ];
-
-function itemRow(i, mark, version) {
-  return h(
-    'li',
-    { class: `item ${mark}` },
-    h('span', { class: 'mark', 'aria-hidden': 'true', text: mark === 'added' ? '+' : mark === 'removed' ? '−' : ' ' }),
-    h('span', { class: 'sr-only', text: mark === 'added' ? 'added: ' : mark === 'removed' ? 'removed: ' : '' }),
-    itemView(i, { version }),
-    h('span', { class: 'muted', text: ` · seen ${i.count}× · first ${fmtTime(i.firstSeenMs)}` }),
-  );
-}
 
 /** What would a candidate (declared YAML) have raised over the stored observations? */
 function whatIf(b) {
@@ -99,11 +89,12 @@ async function candidateDiff(b, yaml, out) {
 export async function render(main, ctx) {
   const against = ctx.params.get('against') ?? 'previous';
   const b = await api('GET', `/baselines/${ctx.id}`);
-  const [items, diff, generations, history] = await Promise.all([
+  const [items, diff, generations, history, releases] = await Promise.all([
     api('GET', `/baselines/${b.id}/items`),
     api('GET', `/baselines/${b.id}/diff${query({ against })}`).catch((err) => ({ error: err.message })),
     api('GET', `/workloads/${b.workloadId}/baselines`),
     api('GET', `/audit${query({ targetType: 'baseline', targetId: String(b.id), limit: 1 })}`).catch(() => ({ items: [] })),
+    releasesSection(b),
   ]);
   const canDecide = ctx.me.role === 'approver' || ctx.me.role === 'admin';
   const reason = reasonField('decision-comment', ctx.me, 'Reason for the decision');
@@ -215,6 +206,7 @@ export async function render(main, ctx) {
         'div',
         {},
         diffSection,
+        releases,
         h(
           'section',
           { class: 'card' },
@@ -241,7 +233,7 @@ export async function render(main, ctx) {
               ['Generation', String(b.generation)],
               ['Version', String(b.version)],
               ['Completeness', b.completeness === 'partial' ? PARTIAL : 'full: learned from containers that started while driftwatch watched'],
-              ['Image', b.imageDigest ?? '—'],
+              ['Image', b.imageName && b.imageDigest ? `${b.imageName} @ ${b.imageDigest}` : (b.imageDigest ?? b.imageName ?? '—')],
               ['Learning', `${fmtTime(b.learningStartMs)} → ${fmtTime(b.learningUntilMs)}`],
               ['Open deviations', String(b.openDeviations)],
               ['Decided', b.decidedBy ? `${b.decidedBy} at ${fmtTime(b.decidedAt)}` : '—'],

@@ -197,6 +197,7 @@ export async function render(main, ctx) {
             ['Last seen', fmtTime(d.lastSeenMs)],
             ['Count', String(d.count)],
             ['Image', d.image ?? '—'],
+            d.release ? ['New in this release', `${d.release.from} → ${d.release.to} (released ${fmtTime(d.release.releasedAtMs)})`] : null,
             d.statusBy ? ['Status set by', `${d.statusBy} at ${fmtTime(d.statusAt)}`] : null,
             d.statusComment ? ['Comment', d.statusComment] : null,
           ]),

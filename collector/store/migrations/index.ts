@@ -4,6 +4,7 @@ import { m003 } from './003-alerting.js';
 import { m004 } from './004-api.js';
 import { m005 } from './005-declared-last-good.js';
 import { m006 } from './006-storage-probe.js';
+import { m007 } from './007-releases.js';
 import { m008 } from './008-learning-runs.js';
 import { m009 } from './009-alert-updates.js';
 import { m010 } from './010-replicas.js';
@@ -24,4 +25,4 @@ export interface Migration {
   postgres?: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m008, m009, m010];
+export const MIGRATIONS: readonly Migration[] = [m001, m002, m003, m004, m005, m006, m007, m008, m009, m010];

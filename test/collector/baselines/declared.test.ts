@@ -122,6 +122,7 @@ t.test('on the recorded cluster, the shipped examples change the outcome as docu
     .map(deviationKey);
   t.same(open, [
     'demo/batch/CronJob/report/report denied p|/usr/bin/apt-get critical',
+    'demo/kube-system/DaemonSet/log-agent/fluent-bit network n|egress|tcp|443|ip|10.96.0.1 high',
     'demo/shop/Deployment/api/api denied n|egress|tcp|80|ip|169.254.169.254 critical',
     'demo/shop/Deployment/api/api network n|listen|tcp|6060|- high',
     'demo/shop/Deployment/api/api process p|/tmp/.cache/kworkerd high',

@@ -154,3 +154,19 @@ t.test("a delayed node's deviations hours apart in event time are not bundled, h
   const out = await settle(10_000);
   t.same(out.map((x) => x.kind), Array(6).fill('deviation'), 'one notification each, no group');
 });
+
+t.test('what one rollout added is one notification however few, apart from the workload’s other deviations', async (t) => {
+  const { read, emit, settle } = await fileAlerting(t);
+  const release = { fromBaselineId: 1, toBaselineId: 2, from: 'registry.example/api:2.0@sha256:aa', to: 'registry.example/api:2.1@sha256:bb', releasedAtMs: T0 };
+  const added = [0, 1].map((i) => deviation({ firstSeenMs: T0 + i * 1000, severity: 'medium', release }));
+  const attack = deviation({ firstSeenMs: T0 + 1500, severity: 'high' });
+  for (const d of [added[0]!, attack, added[1]!]) emit(d);
+  await until(() => read().length === 2);
+  const sent = await settle();
+  t.equal(sent.length, 2, 'two below the grouping threshold still make one release notification; the attack is its own');
+  const group = sent.find((a) => a.kind === 'group')!;
+  t.same(group.deviations.map((d) => d.id).sort(), added.map((d) => d.id).sort());
+  t.equal(group.summary, `2 new in this release of payments/Deployment/api (container app): ${release.from} → ${release.to}`);
+  t.same(group.deviations[0]!.release, release, 'each listed deviation carries the image change');
+  t.match(sent.find((a) => a.kind === 'deviation'), { deviations: [{ id: attack.id }] });
+});
