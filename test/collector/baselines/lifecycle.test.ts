@@ -241,13 +241,17 @@ t.test('a rolled-back transaction leaves no stale cache or event', async (t) => 
   const f = await fixture();
   t.teardown(() => f.close());
   // The batch's last write fails: everything before it in the transaction must vanish with it.
-  const tx = await f.store.transaction(async (tx) => tx);
-  const commitSeq = tx.agents.commitSeq;
-  tx.agents.commitSeq = async () => {
+  // Each transaction builds its own repositories: the failure goes on their class.
+  const agents = Object.getPrototypeOf(await f.store.transaction(async (tx) => tx.agents)) as { commitSeq: (...args: unknown[]) => Promise<void> };
+  const commitSeq = agents.commitSeq;
+  agents.commitSeq = async () => {
     throw new Error('seq write failed');
   };
+  t.teardown(() => {
+    agents.commitSeq = commitSeq;
+  });
   await t.rejects(f.feed(exec('/a', { time: T0 })), /seq write failed/);
-  tx.agents.commitSeq = commitSeq;
+  agents.commitSeq = commitSeq;
   t.same(f.events, []);
   await f.feed(exec('/a', { time: T0 }));
   t.equal((await f.engine.currentBaseline(WEB))!.generation, 1);
