@@ -277,6 +277,14 @@ export class StorageUnavailableError extends Error {
 export type StorageState = { available: true } | { available: false; failure: StorageFailure; code: string; message: string; sinceMs: number };
 
 /**
+ * The state after a probe's write failed: an unavailable store keeps its start time and takes the
+ * latest reason (an available one is left as it is — the failure is reported by whoever wrote).
+ */
+export function withLatestFailure(state: StorageState, failure: StorageUnavailableError): StorageState {
+  return state.available ? state : { ...state, failure: failure.failure, code: failure.code, message: failure.message };
+}
+
+/**
  * Whether this process does the periodic work every collector on one database shares (alert
  * sweeps and re-notification, outbox delivery and housekeeping, retention): exactly one at a time.
  */

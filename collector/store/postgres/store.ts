@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import pg from 'pg';
-import type { RetentionPolicy, StorageState, Store, Transaction } from '../contract.js';
+import { withLatestFailure, type RetentionPolicy, type StorageState, type Store, type Transaction } from '../contract.js';
 import { sqlRepositories, StoreRepositories, type SqlRepositories } from '../repositories.js';
 import { pruneRetention } from '../retention.js';
 import type { RunResult, SqlExecutor, SqlParams } from '../sql.js';
@@ -209,8 +209,7 @@ export class PostgresStore extends StoreRepositories implements Store {
     } catch (err) {
       const failure = storageFailureOf(err);
       if (!failure) throw err;
-      const current = this.state;
-      if (!current.available) this.state = { ...current, failure: failure.failure, code: failure.code, message: failure.message };
+      this.state = withLatestFailure(this.state, failure);
     }
     return this.state;
   }

@@ -1,5 +1,5 @@
 import { Mutex, withTimeout, type MutexInterface } from 'async-mutex';
-import { NO_REPLICAS, SOLE_LEADER, StorageUnavailableError, type RetentionPolicy, type StorageState, type Store, type Transaction } from '../contract.js';
+import { NO_REPLICAS, SOLE_LEADER, StorageUnavailableError, withLatestFailure, type RetentionPolicy, type StorageState, type Store, type Transaction } from '../contract.js';
 import { sqlRepositories, StoreRepositories, type RepositoryOptions, type SqlRepositories } from '../repositories.js';
 import { pruneRetention } from '../retention.js';
 import type { SqlExecutor, SqlParams } from '../sql.js';
@@ -184,8 +184,7 @@ export class SqliteStore extends StoreRepositories implements Store {
     } catch (err) {
       const failure = storageFailureOf(err);
       if (!failure) throw err;
-      const current = this.state;
-      if (!current.available) this.state = { ...current, failure: failure.failure, code: failure.code, message: failure.message };
+      this.state = withLatestFailure(this.state, failure);
     }
     return this.state;
   }
