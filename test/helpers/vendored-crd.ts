@@ -39,6 +39,32 @@ function validator(file: string): { crd: VendoredCrd; validate: Validate } {
   return v;
 }
 
+interface SchemaNode {
+  properties?: Record<string, SchemaNode>;
+  additionalProperties?: SchemaNode | boolean;
+  items?: SchemaNode;
+  'x-kubernetes-preserve-unknown-fields'?: boolean;
+}
+
+/**
+ * Fields the schema does not define. A structural schema does not reject them (ajv passes them),
+ * the API server prunes them silently and `kubectl apply --validate=strict` refuses them: either
+ * way a misspelt field would do nothing.
+ */
+function unknownFields(value: unknown, schema: SchemaNode | undefined, path: string, out: string[]): void {
+  if (schema === undefined || value === null || typeof value !== 'object') return;
+  if (Array.isArray(value)) {
+    value.forEach((item, i) => unknownFields(item, schema.items, `${path}/${i}`, out));
+    return;
+  }
+  for (const [k, v] of Object.entries(value)) {
+    const known = schema.properties?.[k];
+    if (known) unknownFields(v, known, `${path}/${k}`, out);
+    else if (typeof schema.additionalProperties === 'object') unknownFields(v, schema.additionalProperties, `${path}/${k}`, out);
+    else if (schema.properties && schema.additionalProperties === undefined && !schema['x-kubernetes-preserve-unknown-fields']) out.push(`${path}/${k}: unknown field`);
+  }
+}
+
 /** Problems of a document (`path: message`) against the vendored CRD schema in `file`, empty when it accepts it. */
 export function vendoredCrdProblems(file: string, doc: unknown, kinds?: readonly string[]): string[] {
   const { crd, validate } = validator(file);
@@ -48,6 +74,7 @@ export function vendoredCrdProblems(file: string, doc: unknown, kinds?: readonly
   if (o?.apiVersion !== apiVersion) problems.push(`apiVersion: ${JSON.stringify(o?.apiVersion)} is not ${apiVersion}`);
   if (!(kinds ?? [crd.kind]).includes(String(o?.kind))) problems.push(`kind: ${JSON.stringify(o?.kind)} is not a ${crd.kind}`);
   if (!validate(doc)) for (const e of validate.errors ?? []) problems.push(`${e.instancePath || '/'}: ${e.message ?? e.keyword}${e.params && 'allowedValues' in e.params ? ` (${(e.params.allowedValues as unknown[]).join(', ')})` : ''}`);
+  unknownFields((doc as { spec?: unknown } | null)?.spec, (crd.openAPIV3Schema as SchemaNode).properties?.['spec'], '/spec', problems);
   return problems;
 }
 
