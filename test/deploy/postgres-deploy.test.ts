@@ -3,9 +3,11 @@
  * examples: CloudNativePG in the driftwatch namespace, and an external database.
  */
 import t from 'tap';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { V1Deployment, V1PodDisruptionBudget } from '@kubernetes/client-node';
 import { parseHostPort } from '../../common/net.js';
+import { packagePath } from '../../common/paths.js';
 import { cnpgClusterProblems } from '../helpers/vendored-crd.js';
 import { NetworkPolicyEvaluator, type Endpoint, type NetworkPolicyDoc } from '../helpers/network-policy-evaluator.js';
 import { render, type K8sObject } from './kustomize.js';
@@ -155,4 +157,10 @@ t.test('the CloudNativePG Cluster is valid against the operator\'s CRD and is wh
   const problems = cnpgClusterProblems(broken);
   t.ok(problems.some((p) => p.startsWith('/spec/instances')), 'instances must be an integer');
   t.ok(problems.some((p) => p === '/spec/storge: unknown field'), 'unknown field');
+});
+
+t.test('docs/postgres.md installs exactly the examples tested here', async (t) => {
+  const doc = readFileSync(packagePath('docs', 'postgres.md'), 'utf8');
+  const applied = [...doc.matchAll(/^kubectl apply -k deploy\/daemonset\/(\S+)/gm)].map((m) => m[1]!);
+  t.same(applied.sort(), EXAMPLES.map((e) => e.overlay).sort());
 });
