@@ -29,13 +29,18 @@ const EXPECTED_SOURCES: Record<string, string[] | null> = {
   'overlays/tetragon-cert-manager': ['tetragon-grpc'],
   'overlays/falco': ['falco-http'],
   'overlays/falco-grpc': ['falco-grpc'],
+  'overlays/postgres-cnpg': ['tetragon-grpc'],
+  'overlays/postgres-external': ['tetragon-grpc'],
 };
 
 /** Components users add to an overlay (docs/install.md); the others are internal to overlays. */
 const OPTIONAL_COMPONENTS = ['components/cert-manager', 'components/prometheus'];
 
-/** Secrets the manifests mount but do not create: made by cert-manager or by hand (docs/install.md). */
-const EXTERNAL_SECRETS = new Set(['driftwatch-agent-tls', 'driftwatch-collector-tls', 'driftwatch-falco-token']);
+/**
+ * Secrets the manifests mount but do not create: made by cert-manager or by hand (docs/install.md),
+ * the database password by hand (driftwatch-postgres) or by CloudNativePG (driftwatch-db-*; docs/postgres.md).
+ */
+const EXTERNAL_SECRETS = new Set(['driftwatch-agent-tls', 'driftwatch-collector-tls', 'driftwatch-falco-token', 'driftwatch-postgres', 'driftwatch-db-app', 'driftwatch-db-ca']);
 
 /** Kinds that are cluster-scoped or live outside the driftwatch namespace by design. */
 const NOT_IN_NAMESPACE = new Set(['Namespace', 'ClusterRole', 'ClusterRoleBinding', 'TracingPolicy']);
@@ -133,8 +138,13 @@ for (const variant of variants) {
       t.same(checkNetworkPolicies(objects, { agentLabels: podLabelsOf(agent), collectorLabels: podLabelsOf(collector) }), [], 'NetworkPolicies');
 
       const collectorDeployment = collector['spec'] as { replicas?: number; strategy?: { type?: string } };
-      t.equal(collectorDeployment.replicas, 1, 'one collector (one SQLite writer)');
-      t.equal(collectorDeployment.strategy?.type, 'Recreate', 'the old collector stops before the new one opens the store');
+      if (find(objects, 'PersistentVolumeClaim', 'driftwatch-data')) {
+        t.equal(collectorDeployment.replicas, 1, 'one collector (one SQLite writer)');
+        t.equal(collectorDeployment.strategy?.type, 'Recreate', 'the old collector stops before the new one opens the store');
+      } else {
+        // PostgreSQL mode (components/postgres; its own checks in postgres-deploy.test.ts).
+        t.equal(collectorDeployment.strategy?.type, 'RollingUpdate', 'no SQLite volume: replicas roll');
+      }
       const tolerations = podSpecOf(agent)!.tolerations ?? [];
       t.ok(tolerations.some((x) => x.operator === 'Exists' && x.key === undefined && x.effect === undefined), 'the agent tolerates every taint (runs on every node)');
       for (const s of objects.filter((o) => o.kind === 'Service')) {
@@ -252,9 +262,14 @@ for (const variant of variants) {
       t.equal(parseHostPort(collector.http.listen).port, portNamed(collectorC, 'http'), 'collector HTTP listener is container port http');
       for (const l of [agent.http.listen, collector.grpc.listen, collector.http.listen]) t.not(parseHostPort(l).host, '127.0.0.1', `${l} is reachable from the pod network`);
 
-      const dataMount = mountFor(collectorC, collector.dataDir);
-      t.equal(dataMount?.mountPath, collector.dataDir, 'collector.dataDir is a volume mount');
-      t.ok(dataMount && volumeOf(collectorSpec, dataMount.name)?.persistentVolumeClaim, 'collector.dataDir is on the PersistentVolumeClaim');
+      if (collector.store.kind === 'sqlite') {
+        const dataMount = mountFor(collectorC, collector.dataDir);
+        t.equal(dataMount?.mountPath, collector.dataDir, 'collector.dataDir is a volume mount');
+        t.ok(dataMount && volumeOf(collectorSpec, dataMount.name)?.persistentVolumeClaim, 'collector.dataDir is on the PersistentVolumeClaim');
+      } else {
+        const passwordMount = collector.store.passwordFile ? mountFor(collectorC, collector.store.passwordFile) : undefined;
+        t.ok(passwordMount && volumeOf(collectorSpec, passwordMount.name)?.secret, 'collector.store.passwordFile is on a Secret volume');
+      }
       const baselinesMount = mountFor(collectorC, collector.baselinesDir);
       t.equal(baselinesMount && volumeOf(collectorSpec, baselinesMount.name)?.configMap?.name, 'driftwatch-baselines', 'collector.baselinesDir is the baselines ConfigMap');
 

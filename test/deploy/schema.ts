@@ -10,15 +10,18 @@
  *   `@kubernetes-models/prometheus-operator` (the operator's CRD schemas, same library as above:
  *   types, required fields, patterns), plus an unknown-field check of the parts we write, which
  *   the CRD schemas leave open.
+ * - CloudNativePG `Cluster`: the operator's own CRD schema, vendored (test/helpers/vendored-crd.ts).
  * - Other CRD kinds (Tetragon TracingPolicy, cert-manager Issuer/Certificate): their schemas are
  *   not available offline, so their structure is checked here field by field for what we use.
  */
 import * as k8s from '@kubernetes/client-node';
 import { DaemonSet, Deployment } from 'kubernetes-models/apps/v1';
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1';
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1';
 import { ClusterRole, ClusterRoleBinding, Role, RoleBinding } from 'kubernetes-models/rbac.authorization.k8s.io/v1';
 import { ConfigMap, Namespace, PersistentVolumeClaim, Secret, Service, ServiceAccount } from 'kubernetes-models/v1';
 import { PodMonitor, PrometheusRule, ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1';
+import { cnpgClusterProblems } from '../helpers/vendored-crd.js';
 import type { K8sObject } from './kustomize.js';
 
 interface Validatable {
@@ -39,6 +42,7 @@ const BUILTIN: Record<string, (data: object) => Validatable> = {
   'rbac.authorization.k8s.io/v1/Role': (d) => new Role(d as ConstructorParameters<typeof Role>[0]),
   'rbac.authorization.k8s.io/v1/RoleBinding': (d) => new RoleBinding(d as ConstructorParameters<typeof RoleBinding>[0]),
   'networking.k8s.io/v1/NetworkPolicy': (d) => new NetworkPolicy(d as ConstructorParameters<typeof NetworkPolicy>[0]),
+  'policy/v1/PodDisruptionBudget': (d) => new PodDisruptionBudget(d as ConstructorParameters<typeof PodDisruptionBudget>[0]),
 };
 
 export const CLUSTER_SCOPED_CRDS = new Set(['cilium.io/v1alpha1/TracingPolicy', 'cert-manager.io/v1/ClusterIssuer']);
@@ -229,6 +233,7 @@ export function validateCustomResource(o: K8sObject): string[] {
     checkPrometheusOperator(o, out);
     return [...modelProblems(prometheusOperator, o), ...out];
   }
+  if (key === 'postgresql.cnpg.io/v1/Cluster') return [...cnpgClusterProblems(o), ...(o.metadata.namespace ? [] : ['metadata.namespace: required for a namespaced kind'])];
   const namespaced = NAMESPACED_CRDS.has(key);
   if (!namespaced && !CLUSTER_SCOPED_CRDS.has(key)) return [`${key} is not a kind this test knows`];
   only('', o, ['apiVersion', 'kind', 'metadata', 'spec'], out);
