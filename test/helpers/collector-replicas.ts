@@ -1,7 +1,8 @@
 /**
  * Collector replicas as real processes (`driftwatch collector`) on one PostgreSQL database of a
  * test cluster (test/helpers/postgres.ts): plaintext gRPC and HTTP on free loopback ports, the
- * database password from `collector.store.passwordFile`. Killed (SIGKILL) in teardown.
+ * database password from `collector.store.passwordFile`; `collector` adds the keys a user would
+ * configure (learning, network ranges, sinks). Killed (SIGKILL) in teardown.
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,7 +19,7 @@ export interface CollectorReplica {
   leaderGauge(): Promise<string | undefined>;
 }
 
-export async function startCollectorReplica(t: Test, dir: string, name: string, db: PostgresConnectionOptions): Promise<CollectorReplica> {
+export async function startCollectorReplica(t: Test, dir: string, name: string, db: PostgresConnectionOptions, collector: Record<string, unknown> = {}): Promise<CollectorReplica> {
   const [grpcPort, httpPort] = [await freePort(), await freePort()];
   const configFile = join(dir, `${name}.yaml`);
   writeFileSync(
@@ -32,6 +33,7 @@ export async function startCollectorReplica(t: Test, dir: string, name: string, 
         grpc: { listen: `127.0.0.1:${grpcPort}` },
         http: { listen: `127.0.0.1:${httpPort}` },
         store: { kind: 'postgres', ...db },
+        ...collector,
       },
     }),
   );
