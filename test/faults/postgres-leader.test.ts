@@ -10,6 +10,10 @@ import { eventually } from '../helpers/processes.js';
 
 const LEADS = /leadership: this replica does the periodic work/;
 
+// Two or more collector processes started from the TypeScript sources: 30–50 s each to start on a
+// loaded two-core machine, more than the suite's default per-file limit.
+t.setTimeout(300_000);
+
 t.test('kill -9 the leader: the other replica does the periodic work within 10 s; the password is never logged', async (t) => {
   const cluster = await postgresCluster(t);
   if (!cluster) return;

@@ -19,6 +19,10 @@ import { eventually } from '../helpers/processes.js';
 const OBSERVATIONS = 2000;
 const BATCH = 20;
 
+// Two or more collector processes started from the TypeScript sources: 30–50 s each to start on a
+// loaded two-core machine, more than the suite's default per-file limit.
+t.setTimeout(300_000);
+
 t.test('kill -9 the replica an agent streams to: it moves to the other, every observation stored exactly once', async (t) => {
   const cluster = await postgresCluster(t);
   if (!cluster) return;
