@@ -60,7 +60,7 @@ t.test('a deviation of the same release in another pod is linked as related', NE
   t.equal(await link.count(), 1, 'the other pod\'s deviation is linked');
   t.notMatch(await relatedSection.textContent(), /Same pod/, 'not the same pod');
   await link.click();
-  await page.waitForFunction((id) => location.hash === `#/deviations/${id}`, sibling.id);
+  await page.waitForURL(new RegExp(`#/deviations/${sibling.id}$`));
   await page.waitForSelector('section.story');
   t.match(await page.textContent('h1'), sibling.summary, 'the link opens the related deviation');
 });
