@@ -6,7 +6,7 @@ export function register(program: Command): void {
     .option('--node <name>', 'node name (agent.node; the DaemonSet passes spec.nodeName)')
     .option('--collector <host:port>', 'collector address (agent.collector.address)')
     .action(async (opts: { config?: string; check?: boolean; logLevel?: string; node?: string; collector?: string }) => {
-      const { config, overrides } = await configFrom(opts, {
+      const { config, overrides, deprecations } = await configFrom(opts, {
         'agent.node': { flag: '--node', value: opts.node },
         'agent.collector.address': { flag: '--collector', value: opts.collector },
       });
@@ -14,7 +14,7 @@ export function register(program: Command): void {
       // Loaded on use: `driftwatch baseline list` need not load gRPC, SQLite and the sources.
       const { startAgent } = await import('../agent/main.js');
       const logger = loggerFor(config, 'agent');
-      logOverrides(logger, overrides);
+      logOverrides(logger, overrides, deprecations);
       const agent = await startAgent(config, { logger });
       await runUntilSignal(agent, logger);
     });

@@ -81,7 +81,7 @@ async function replayAndServe(opts: DemoOptions, dataDir: string, scratch: strin
   const loaded = loadConfigWithOverrides({ file: DEMO_CONFIG, env: {}, overrides: demoSettings, overrideSources: settingSources });
   const base = loaded.config;
   const logger = createLogger({ level: base.log.level, format: base.log.format, component: 'demo' });
-  logOverrides(logger, loaded.overrides);
+  logOverrides(logger, loaded.overrides, loaded.deprecations);
   const { startCollector } = await import('../collector/main.js');
   const { startAgent } = await import('../agent/main.js');
 

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { deviationUrl } from '../collector/links.js';
 import type { Deviation } from '../common/deviations.js';
 import { parseDuration } from '../common/duration.js';
 import type { Observation } from '../common/model.js';
@@ -17,6 +16,8 @@ interface ListItem {
   lastSeenMs: number;
   summary: string;
   workload: { namespace: string; name: string; container: string };
+  /** The console page, built by the collector from collector.http.externalUrl. */
+  url: string;
 }
 
 interface ListOptions extends ClientOptions {
@@ -86,7 +87,7 @@ export function register(program: Command): void {
           ...(wide ? [time(d.firstSeenMs)] : []),
           time(d.lastSeenMs),
           d.summary,
-          ...(wide ? [deviationUrl(client.server, d.id)] : []),
+          ...(wide ? [d.url] : []),
         ]),
         process.stdout,
         wide ? 200 : 80,
@@ -98,7 +99,7 @@ export function register(program: Command): void {
     .action(async (id: string, opts: ClientOptions) => {
       const format = outputFormat(opts);
       const client = clientFrom(opts);
-      const { deviation: d } = await client.get<{ deviation: Deviation }>(`/deviations/${encodeURIComponent(id)}`);
+      const { deviation: d, links } = await client.get<{ deviation: Deviation; links: { deviation: string } }>(`/deviations/${encodeURIComponent(id)}`);
       if (printStructured(format, d)) return;
       if (format === 'name') return printNames('deviation', [d.id]);
       printFacts([
@@ -116,7 +117,7 @@ export function register(program: Command): void {
         ['pods', d.pods.join(', ')],
         ['nodes', d.nodes.join(', ')],
         ['image', d.image],
-        ['console', deviationUrl(client.server, d.id)],
+        ['console', links.deviation],
       ]);
       const sample = d.samples[0];
       if (sample) {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { ConfigOverride, LoadedConfig } from '../common/config/load.js';
+import type { ConfigDeprecation, ConfigOverride, LoadedConfig } from '../common/config/load.js';
 import type { DriftwatchConfig } from '../common/config/schema.js';
 import { createLogger, type Logger } from '../common/logger.js';
 
@@ -38,8 +38,9 @@ export function loggerFor(config: Readonly<DriftwatchConfig>, component: string)
  * Says once, at start, which keys the environment and flags set over the file — an override is
  * otherwise silent. Keys and where they came from only: never a value, which may be a secret.
  */
-export function logOverrides(logger: Logger, overrides: readonly ConfigOverride[]): void {
+export function logOverrides(logger: Logger, overrides: readonly ConfigOverride[], deprecations: readonly ConfigDeprecation[] = []): void {
   for (const o of overrides) logger.info('configuration override', { key: o.key, source: o.source });
+  for (const d of deprecations) logger.warn(`configuration key ${d.key} is deprecated: it still works, but rename it to ${d.replacement}`, { key: d.key, replacement: d.replacement });
 }
 
 /**

@@ -8,11 +8,12 @@ import type { WorkloadId } from '../common/model.js';
 import { parseHostPort } from '../common/net.js';
 
 /**
- * Where people open the console: `collector.http.publicUrl` (what a proxy or ingress exposes),
- * else the HTTP listener's own address, with https when the listener serves TLS.
+ * Where people open the console: `collector.http.externalUrl` (what a proxy or ingress exposes;
+ * the deprecated `publicUrl` is moved to it when the configuration loads), else the HTTP
+ * listener's own address, with https when the listener serves TLS.
  */
-export function uiBaseUrl(http: { listen: string; publicUrl?: string; tls?: { cert?: string } }): string {
-  if (http.publicUrl) return http.publicUrl.replace(/\/+$/, '');
+export function uiBaseUrl(http: { listen: string; externalUrl?: string; tls?: { cert?: string } }): string {
+  if (http.externalUrl) return http.externalUrl.replace(/\/+$/, '');
   const { host, port } = parseHostPort(http.listen);
   const shown = host === '0.0.0.0' || host === '::' ? hostname() : host.includes(':') ? `[${host}]` : host;
   return `${http.tls?.cert ? 'https' : 'http'}://${shown}:${port}`;

@@ -12,6 +12,44 @@ export function setToken(value) {
   else sessionStorage.removeItem(TOKEN_KEY);
 }
 
+/** What the console calls a request field in its forms (others are shown capitalised). */
+const FIELD_LABELS = { comment: 'Reason', q: 'Search', minSeverity: 'Severity', namespace: 'Namespace', workload: 'Workload' };
+
+/** Ajv's rules (as fastify words them) as a person reads them. */
+const RULES = [
+  [/^must NOT have fewer than (\d+) characters$/, (n) => `at least ${n} characters`],
+  [/^must NOT have more than (\d+) characters$/, (n) => `at most ${n} characters`],
+  [/^must NOT have fewer than (\d+) items$/, (n) => `at least ${n} entries`],
+  [/^must NOT have more than (\d+) items$/, (n) => `at most ${n} entries`],
+  [/^must be >= (\S+)$/, (n) => `at least ${n}`],
+  [/^must be <= (\S+)$/, (n) => `at most ${n}`],
+  [/^must be (integer|number)$/, () => 'a number'],
+  [/^must be string$/, () => 'text'],
+  [/^must be boolean$/, () => 'yes or no'],
+  [/^must match pattern /, () => 'not in the expected form'],
+  [/^must be equal to one of the allowed values$/, () => 'not one of the allowed values'],
+  [/^must NOT have additional properties$/, () => 'not a field this form has'],
+];
+
+function fieldLabel(name) {
+  return FIELD_LABELS[name] ?? name.charAt(0).toUpperCase() + name.slice(1);
+}
+
+/**
+ * A schema error of the API (`body/comment must NOT have fewer than 1 characters`) as a sentence
+ * about the field (`Reason: at least 1 characters`); other messages are already sentences.
+ */
+export function readableError(code, message) {
+  if (code !== 'DW_ERR_VALIDATION' || typeof message !== 'string') return message;
+  const required = /^(?:body|querystring|params)(?:\/\S*)? must have required property '([^']+)'$/.exec(message);
+  if (required) return `${fieldLabel(required[1])}: required`;
+  const m = /^(?:body|querystring|params)\/(\S+) (must .+)$/.exec(message);
+  if (!m) return message;
+  const name = m[1].split('/').filter((p) => !/^\d+$/.test(p)).pop() ?? m[1];
+  const rule = RULES.find(([re]) => re.test(m[2]));
+  return `${fieldLabel(name)}: ${rule ? rule[1](...m[2].match(rule[0]).slice(1)) : m[2]}`;
+}
+
 export class ApiError extends Error {
   constructor(status, code, message) {
     super(message);
@@ -30,7 +68,8 @@ export async function api(method, path, body) {
   const data = type.includes('json') ? await res.json() : await res.text();
   if (!res.ok) {
     if (res.status === 401) window.dispatchEvent(new CustomEvent('dw-unauthenticated'));
-    throw new ApiError(res.status, data?.code ?? 'DW_ERR_INTERNAL', data?.message ?? `HTTP ${res.status}`);
+    const code = data?.code ?? 'DW_ERR_INTERNAL';
+    throw new ApiError(res.status, code, readableError(code, data?.message) ?? `HTTP ${res.status}`);
   }
   return data;
 }

@@ -40,7 +40,7 @@ export function registerDeviationRoutes(register: (r: RouteSpec) => void, ctx: A
         cursor: cursorQuery,
       },
     },
-    returns: '{ items: DeviationListItem[], next: cursor | null }',
+    returns: '{ items: (DeviationListItem & { url }) [], next: cursor | null } (url: the console page, as in links)',
     handler: async ({ query, principal }) => {
       const namespaces = splitCsv<string>(query.namespace);
       for (const ns of namespaces ?? []) requireScope(principal, ns);
@@ -73,7 +73,8 @@ export function registerDeviationRoutes(register: (r: RouteSpec) => void, ctx: A
         after: c ? { key: c.k as number, id: c.i as number } : undefined,
         limit,
       });
-      return { items: page.items, next: page.next ? encodeCursor({ s: sortText, k: page.next.key, i: page.next.id }) : null };
+      const items = page.items.map((d) => ({ ...d, url: deviationUrl(ctx.uiBase, d.id) }));
+      return { items, next: page.next ? encodeCursor({ s: sortText, k: page.next.key, i: page.next.id }) : null };
     },
   });
 

@@ -75,6 +75,9 @@ export function collectorSection<S extends TSchema>(sink: S) {
       http: Type.Object(
         {
           listen: hostPort({ default: '127.0.0.1:8080' }),
+          /** The console's base URL in every link driftwatch emits (collector/links.ts). */
+          externalUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+          /** Deprecated name of externalUrl: moved to it when the configuration loads (common/config/load.ts). */
           publicUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
           tls: Type.Optional(Type.Object({ cert: Type.Optional(Type.String()), key: Type.Optional(Type.String()) }, closed)),
           connections: COLLECTOR_HTTP_CONNECTIONS,

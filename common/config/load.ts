@@ -31,10 +31,28 @@ export interface ConfigOverride {
   source: string;
 }
 
+/** A deprecated key that was set: its value now counts as `replacement` (to be warned about at start). */
+export interface ConfigDeprecation {
+  key: string;
+  replacement: string;
+}
+
+/**
+ * Keys renamed after they shipped: the old name keeps working (moved to the new one before
+ * validation) and is reported, so a process can warn once at start. Setting both to different
+ * values is an error naming both — neither silently wins.
+ */
+const RENAMED_KEYS: readonly { old: string; now: string }[] = [
+  // The issue and the docs call the console's base URL externalUrl; publicUrl shipped first.
+  { old: 'collector.http.publicUrl', now: 'collector.http.externalUrl' },
+];
+
 export interface LoadedConfig {
   config: Readonly<DriftwatchConfig>;
   /** In the order they were applied; the values are deliberately not kept (they may be secrets). */
   overrides: readonly ConfigOverride[];
+  /** Deprecated keys that were set, with the key that replaced them. */
+  deprecations: readonly ConfigDeprecation[];
 }
 
 /**
@@ -65,14 +83,47 @@ export function configLoader(schema: ConfigSchema): (opts?: LoadConfigOptions) =
       overrides.push({ key: dotted, source: opts.overrideSources?.[dotted] ?? 'flag' });
     }
 
+    const deprecations = renameDeprecatedKeys(data, origin, locate);
     if (!validate(data)) {
       const err = validate.errors![0]!;
       const path = schemaErrorPath(err);
       const where = locate(path, err.keyword === 'additionalProperties');
       throw new ConfigError(origin, path.join('.'), describeSchemaError(err), where?.line, where?.column);
     }
-    return { config: deepFreeze(data as unknown as DriftwatchConfig), overrides };
+    return { config: deepFreeze(data as unknown as DriftwatchConfig), overrides, deprecations };
   };
+}
+
+/** Moves each set deprecated key to its replacement (the data before validation). */
+function renameDeprecatedKeys(data: Record<string, unknown>, origin: string, locate: Locate): ConfigDeprecation[] {
+  const found: ConfigDeprecation[] = [];
+  for (const { old, now } of RENAMED_KEYS) {
+    const oldPath = old.split('.');
+    const nowPath = now.split('.');
+    const parent = mappingAt(data, oldPath.slice(0, -1));
+    const oldName = oldPath[oldPath.length - 1]!;
+    if (!parent || parent[oldName] === undefined) continue;
+    const value = parent[oldName];
+    const target = mappingAt(data, nowPath.slice(0, -1));
+    const current = target?.[nowPath[nowPath.length - 1]!];
+    if (current !== undefined && current !== value) {
+      const where = locate(oldPath, true);
+      throw new ConfigError(origin, old, `${old} (deprecated) and ${now} are both set, to different values: set only ${now}`, where?.line, where?.column);
+    }
+    delete parent[oldName];
+    setPath(data, nowPath, value, `deprecated key ${old}`);
+    found.push({ key: old, replacement: now });
+  }
+  return found;
+}
+
+function mappingAt(data: Record<string, unknown>, path: string[]): Record<string, unknown> | undefined {
+  let cur: unknown = data;
+  for (const seg of path) {
+    if (typeof cur !== 'object' || cur === null || Array.isArray(cur)) return undefined;
+    cur = (cur as Record<string, unknown>)[seg];
+  }
+  return typeof cur === 'object' && cur !== null && !Array.isArray(cur) ? (cur as Record<string, unknown>) : undefined;
 }
 
 type Locate = (path: string[], atKey: boolean) => YamlPosition | undefined;

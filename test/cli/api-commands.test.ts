@@ -27,7 +27,9 @@ t.test('deviations list / show / ack / resolve, with attacker strings made inert
   t.notMatch(show.out, CONTROL);
   t.match(show.out, /process lineage \(entrypoint first\):\n {2}\/usr\/bin\/tini --\n {4}\/bin\/bash -c start\n {6}→ \/tmp\/x <script>alert\(1\)<\/script>/);
   t.match(show.out, '\\u202eevil');
-  t.match(show.out, `console     ${h.base}/ui/deviations/${d.id}\n`, 'a link the caller can open');
+  // The collector's own link (built from collector.http.externalUrl: test/ui/cli-links.test.ts opens it).
+  const link = (await h.call('GET', `/api/v1/deviations/${d.id}`)).body.links.deviation as string;
+  t.match(show.out, `console     ${link}\n`, 'the link the collector builds, the same as its alerts');
   t.match(show.out, '\\x1b[2J\\x1b]0;pwned\\x07 \\x9b31m', 'escape sequences are shown, escaped');
   const json = await run(h, ['deviations', 'show', String(d.id), '--json']);
   t.notMatch(json.out, CONTROL, 'JSON output escapes them too');
@@ -184,7 +186,7 @@ t.test('-o json | yaml | name | wide on every list and get command: parseable, e
   t.equal((await run(h, ['baseline', 'show', String(id), '-o', 'name'])).out, `baseline/${id}\n`);
   const wide = await run(h, ['deviations', 'list', '-o', 'wide']);
   t.match(wide.out, /FIRST SEEN\s+LAST SEEN\s+SUMMARY\s+CONSOLE/);
-  t.match(wide.out, `${h.base}/ui/deviations/${d.id}`);
+  t.match(wide.out, (await h.call('GET', `/api/v1/deviations/${d.id}`)).body.links.deviation as string);
   t.match((await run(h, ['baseline', 'list', '-o', 'wide'])).out, /KIND\s+COMPLETENESS\s+DECIDED BY/);
   t.same(JSON.parse((await run(h, ['deviations', 'list', '--json'])).out), JSON.parse((await run(h, ['deviations', 'list', '-o', 'json'])).out), '--json is -o json');
   const bad = await run(h, ['deviations', 'list', '-o', 'xml']);

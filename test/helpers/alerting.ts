@@ -85,7 +85,7 @@ export function withStatus(d: Deviation, status: DeviationStatus): Deviation {
 
 /** A full configuration with `collector.alerting` set (defaults filled in by the schema). */
 export function alertingConfig(alerting: Record<string, unknown>): Readonly<DriftwatchConfig> {
-  return loadConfig({ env: {}, overrides: { cluster: 'test', 'collector.http.publicUrl': 'https://driftwatch.example', 'collector.alerting': alerting } });
+  return loadConfig({ env: {}, overrides: { cluster: 'test', 'collector.http.externalUrl': 'https://driftwatch.example', 'collector.alerting': alerting } });
 }
 
 /** Small timings so that tests are fast. */

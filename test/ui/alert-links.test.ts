@@ -38,7 +38,7 @@ t.test('alert links of every sink open the deviation or the workload in the cons
     env: {},
     overrides: {
       cluster: 'test',
-      'collector.http.publicUrl': h.base,
+      'collector.http.externalUrl': h.base,
       'collector.alerting': {
         ...FAST,
         sinks: [

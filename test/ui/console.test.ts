@@ -105,8 +105,9 @@ t.test('the console in Chromium', NEEDS_CHROMIUM, async (t) => {
   await page.waitForFunction(() => document.querySelectorAll('table.grid tbody tr[data-id]').length > 0);
   const all = await page.locator('table.grid tbody tr[data-id]').count();
   t.equal(all, 9);
-  await page.selectOption('select[name=minSeverity]', 'high');
-  await page.waitForURL(/minSeverity=high/);
+  await page.selectOption('select[name=severity]', 'high,critical');
+  // The URL carries the API's parameter: the same name and meaning as /api/v1/deviations?severity=…
+  await page.waitForURL(/severity=high%2Ccritical/);
   // The page re-renders from the URL: wait until the rows are the filtered ones.
   await page.waitForFunction((n) => {
     const rows = document.querySelectorAll('table.grid tbody tr td:first-child');
@@ -124,7 +125,7 @@ t.test('the console in Chromium', NEEDS_CHROMIUM, async (t) => {
   // Reloading keeps the filters (they are in the URL).
   await page.reload();
   await page.waitForSelector('table.grid tbody tr');
-  t.equal(await page.inputValue('select[name=minSeverity]'), 'high');
+  t.equal(await page.inputValue('select[name=severity]'), 'high,critical');
   t.equal(await page.inputValue('input[name=namespace]'), 'shop');
 
   // Attacker strings are text: no element, no script ran, the markup is visible as characters.

@@ -42,3 +42,25 @@ t.test('indicators, the reason and related deviations on a deviation page', NEED
   t.match(await page.textContent('section.story'), /egress tcp to 198\.51\.100\.66:4444/, 'the peer address and port');
   t.match(await page.textContent('p.why'), 'connects out to external 198.51.100.66 on tcp/4444');
 });
+
+t.test('a deviation of the same release in another pod is linked as related', NEEDS_CHROMIUM, async (t) => {
+  const h = await startHarness(t);
+  const { web } = await learnScene(h);
+  const first = await h.raise(proc(web, T0 + 3 * HOUR, '/usr/bin/curl', 'http://198.51.100.9/x.sh', { pod: 'web-7d4b9c-x1' }));
+  const sibling = await h.raise(proc(web, T0 + 3 * HOUR + 1000, '/usr/bin/wget', 'http://198.51.100.9/y.sh', { pod: 'web-7d4b9c-x2' }));
+  t.equal(sibling.image, first.image, 'one image: the same release');
+
+  const page = await (await launchBrowser(t)).newPage();
+  await signIn(page, `${h.base}/ui/deviations/${first.id}`, h.tokens.viewer);
+  const relatedSection = page.locator('section[aria-label="Related deviations"]:not([aria-busy])');
+  await relatedSection.waitFor();
+  const heading = relatedSection.locator('h3', { hasText: 'Same image (release)' });
+  t.equal(await heading.count(), 1, 'a "Same image (release)" list');
+  const link = relatedSection.locator(`a[href="#/deviations/${sibling.id}"]`);
+  t.equal(await link.count(), 1, 'the other pod\'s deviation is linked');
+  t.notMatch(await relatedSection.textContent(), /Same pod/, 'not the same pod');
+  await link.click();
+  await page.waitForURL(new RegExp(`#/deviations/${sibling.id}$`));
+  await page.waitForSelector('section.story');
+  t.match(await page.textContent('h1'), sibling.summary, 'the link opens the related deviation');
+});

@@ -11,7 +11,9 @@ const SORTS = [
   ['-count', 'Count'],
   ['created', 'Oldest'],
 ];
-const FILTER_KEYS = ['namespace', 'workload', 'minSeverity', 'status', 'kind', 'q', 'sort', 'since'];
+// The URL's filter names are the API's (docs/api.md): `severity` is a comma-separated list, so
+// `#/deviations?severity=high` and `/api/v1/deviations?severity=high` mean the same thing.
+const FILTER_KEYS = ['namespace', 'workload', 'severity', 'status', 'kind', 'q', 'sort', 'since'];
 const SINCE = { '': 'Any time', '1h': 'Last hour', '24h': 'Last 24 h', '7d': 'Last 7 days', '30d': 'Last 30 days' };
 const SINCE_MS = { '1h': 3600e3, '24h': 86400e3, '7d': 7 * 86400e3, '30d': 30 * 86400e3 };
 const PAGE = 50;
@@ -29,7 +31,7 @@ function select(name, label, options, value) {
 function matches(d, f) {
   if (f.namespace && !f.namespace.split(',').includes(d.workload.namespace)) return false;
   if (f.workload && d.workload.name !== f.workload) return false;
-  if (f.minSeverity && SEVERITIES.indexOf(d.severity) < SEVERITIES.indexOf(f.minSeverity)) return false;
+  if (f.severity && !f.severity.split(',').includes(d.severity)) return false;
   if (f.status && !f.status.split(',').includes(d.status)) return false;
   if (f.kind && !f.kind.split(',').includes(d.kind)) return false;
   if (f.since && d.lastSeenMs < Date.now() - SINCE_MS[f.since]) return false;
@@ -82,8 +84,19 @@ export function keyboardRows(tbody) {
   return () => document.removeEventListener('keydown', onKey);
 }
 
+/** "high and up" is the list `high,critical`: the select writes the API's `severity` list. */
+function severityOptions(current) {
+  const options = SEVERITIES.map((s, i) => [SEVERITIES.slice(i).join(','), `${s} and up`]).reverse();
+  // A link may name any list (`?severity=high`): shown as it is, not rounded to an "and up".
+  if (current && !options.some(([v]) => v === current)) options.unshift([current, `${current.split(',').join(', ')} only`]);
+  return [['', 'Any'], ...options];
+}
+
 export async function render(main, ctx) {
   const f = Object.fromEntries(FILTER_KEYS.map((k) => [k, ctx.params.get(k) ?? '']));
+  // The API's other name for a threshold (`minSeverity=high`), as older links carry it.
+  const min = SEVERITIES.indexOf(ctx.params.get('minSeverity') ?? '');
+  if (!f.severity && min >= 0) f.severity = SEVERITIES.slice(min).join(',');
   if (!f.sort) f.sort = '-created';
   const cursor = ctx.params.get('cursor') ?? '';
   const form = h(
@@ -92,7 +105,7 @@ export async function render(main, ctx) {
     h('label', { class: 'field grow' }, h('span', { text: 'Search' }), h('input', { name: 'q', type: 'search', value: f.q, placeholder: 'summary, item or workload  ( / )', dataset: { search: '' } })),
     h('label', { class: 'field' }, h('span', { text: 'Namespace' }), h('input', { name: 'namespace', value: f.namespace, placeholder: 'any', size: 12 })),
     h('label', { class: 'field' }, h('span', { text: 'Workload' }), h('input', { name: 'workload', value: f.workload, placeholder: 'any', size: 12 })),
-    select('minSeverity', 'Severity', [['', 'Any'], ...SEVERITIES.slice().reverse().map((s) => [s, `${s} and up`])], f.minSeverity),
+    select('severity', 'Severity', severityOptions(f.severity), f.severity),
     select('status', 'Status', [['', 'Any'], ...STATUSES.map((s) => [s, s]), ['open,acknowledged', 'open or acknowledged']], f.status),
     select('kind', 'Kind', [['', 'Any'], ...KINDS.map((s) => [s, s])], f.kind),
     select('since', 'Active', Object.entries(SINCE), f.since),
@@ -119,7 +132,7 @@ export async function render(main, ctx) {
   const params = {
     namespace: f.namespace,
     workload: f.workload,
-    minSeverity: f.minSeverity,
+    severity: f.severity,
     status: f.status,
     kind: f.kind,
     q: f.q,

@@ -35,7 +35,7 @@ t.test('collector → Alertmanager', { skip: installed ? false : `${BINARY} is n
   await poll(async () => (await alerts(ams[0]!.url)).some((a) => a.labels.deviation_id === String(d.id)));
   const [got] = (await alerts(ams[0]!.url)).filter((a) => a.labels.deviation_id === String(d.id));
   t.match(got!.labels, { alertname: 'DriftwatchDeviation', cluster: 'lab', namespace: 'shop', workload: 'db', workload_kind: 'StatefulSet', container: 'postgres' });
-  t.match(got!.annotations.url, new RegExp(`^http://127\\.0\\.0\\.1:\\d+/ui/deviations/${d.id}$`), 'no publicUrl: the HTTP listener');
+  t.match(got!.annotations.url, new RegExp(`^http://127\\.0\\.0\\.1:\\d+/ui/deviations/${d.id}$`), 'no externalUrl: the HTTP listener');
 
   const ready = (await (await fetch(`http://127.0.0.1:${collector.httpPort}/readyz`)).json()) as { components: { name: string; ready: boolean }[] };
   t.ok(ready.components.some((c) => c.name === 'alert-sink:am' && c.ready), '/readyz lists the sink');
