@@ -42,7 +42,8 @@ export function spawnCli(args: string[], env: NodeJS.ProcessEnv = {}, wrap: read
   return {
     child,
     stderr: () => err,
-    waitForLog(re, timeoutMs = 30_000) {
+    // Processes start from the TypeScript sources: 30–50 s to "ready" on a loaded two-core machine.
+    waitForLog(re, timeoutMs = 120_000) {
       if (re.test(err)) return Promise.resolve();
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error(`timed out waiting for ${re} in:\n${err.slice(-3000)}`)), timeoutMs);
