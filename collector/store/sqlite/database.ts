@@ -16,9 +16,16 @@ export interface OpenOptions {
 }
 
 /**
- * One better-sqlite3 connection: WAL, prepared statements cached by their text, migrations applied
- * at open. Synchronous, as the driver is; `SqliteStore` puts the asynchronous contract over it.
+ * One better-sqlite3 connection: WAL, prepared statements cached by their text (the most recently
+ * used `MAX_CACHED_STATEMENTS`), migrations applied at open. Synchronous, as the driver is; `SqliteStore` puts the asynchronous contract over it.
  */
+/**
+ * Prepared statements kept. The repositories' fixed statements are a few hundred; statements whose
+ * text varies (IN lists of ids, filter combinations) would otherwise add one entry per distinct
+ * text for as long as the collector runs.
+ */
+export const MAX_CACHED_STATEMENTS = 1000;
+
 export class SqliteConnection {
   private readonly db: Database.Database;
   private readonly statements = new Map<string, Database.Statement>();
@@ -52,12 +59,21 @@ export class SqliteConnection {
     return this.db.inTransaction;
   }
 
+  /** Prepared statements held now (bounded by MAX_CACHED_STATEMENTS). */
+  get cachedStatements(): number {
+    return this.statements.size;
+  }
+
   private prepare(sql: string): Database.Statement {
     let st = this.statements.get(sql);
-    if (!st) {
+    if (st) {
+      // Most recently used last: the first entry is the one to drop.
+      this.statements.delete(sql);
+    } else {
       st = this.db.prepare(sql);
-      this.statements.set(sql, st);
+      if (this.statements.size >= MAX_CACHED_STATEMENTS) this.statements.delete(this.statements.keys().next().value!);
     }
+    this.statements.set(sql, st);
     return st;
   }
 
